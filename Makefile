@@ -1,0 +1,141 @@
+# nmilab: `make` builds build/kernel.elf and build/nmilab.iso; `make help` lists the rest.
+
+BUILD := build
+CMDLINE ?=
+QEMU ?= qemu-system-x86_64
+QEMU_MEMORY ?= 256M
+
+# A cross compiler when there is one, else the host's gcc (x86_64 hosts only) with the
+# freestanding flags below. `make CC=clang` works too.
+CROSS := $(if $(shell command -v x86_64-elf-gcc 2>/dev/null),x86_64-elf-,)
+ifeq ($(origin CC),default)
+CC := $(CROSS)gcc
+endif
+LD := $(CROSS)ld
+NM := $(CROSS)nm
+HOSTCC ?= cc
+ifeq ($(CROSS),)
+ifneq ($(shell uname -m),x86_64)
+$(error nmilab: no x86_64-elf-gcc on PATH and this host is not x86_64; install an x86_64-elf cross toolchain)
+endif
+endif
+
+KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+    -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone -mgeneral-regs-only \
+    -fno-stack-protector -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
+    -fno-asynchronous-unwind-tables -fcf-protection=none \
+    -nostdinc -isystem $(shell $(CC) -print-file-name=include) -Iinclude -MMD -MP
+NASMFLAGS := -f elf64 -g -F dwarf -I$(BUILD)/ -Iinclude/
+LDFLAGS := -n -T linker.ld -z max-page-size=0x1000 -z noexecstack \
+    $(if $(shell $(LD) --help 2>/dev/null | grep -- --no-warn-rwx-segments),--no-warn-rwx-segments,)
+
+KERNEL_C := $(filter-out arch/x86_64/asm_offsets.c,$(wildcard arch/x86_64/*.c kernel/*.c))
+KERNEL_ASM := $(wildcard boot/*.asm arch/x86_64/*.asm)
+KERNEL_OBJECTS := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_C)) $(patsubst %.asm,$(BUILD)/%.o,$(KERNEL_ASM))
+# The parts of the kernel that are pure C, also compiled for the host's unit tests.
+UNIT_SOURCES := kernel/format.c kernel/cmdline.c kernel/multiboot.c
+UNIT_TESTS := $(wildcard tests/unit/test_*.c)
+
+.PHONY: all kernel iso run run-uefi debug test bench deps help clean compile_commands.json FORCE
+all: iso
+
+kernel: $(BUILD)/kernel.elf
+iso: $(BUILD)/nmilab.iso
+
+deps:
+	@tools/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+$(BUILD)/symbols.o $(BUILD)/symbols_empty.o: $(BUILD)/%.o: $(BUILD)/%.c
+	@$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.asm $(BUILD)/asm_offsets.inc | deps
+	@mkdir -p $(dir $@)
+	@echo "  NASM    $<"
+	@nasm $(NASMFLAGS) -MD $(@:.o=.d) -MP -o $@ $<
+
+# Structure offsets for the assembler, computed by the compiler from the C declarations.
+$(BUILD)/asm_offsets.inc: arch/x86_64/asm_offsets.c include/arch/x86_64/trap_frame.h
+	@mkdir -p $(BUILD)
+	@$(CC) $(KERNEL_CFLAGS) -MF $(BUILD)/asm_offsets.d -S $< -o $(BUILD)/asm_offsets.s
+	@sed -n 's/^[[:space:]]*->\([A-Z0-9_]*\) \$$\{0,1\}\([0-9]*\).*/%define \1 \2/p' $(BUILD)/asm_offsets.s > $@
+
+# Linked twice: the first link gives the addresses for the symbol table that backtraces use;
+# the table sits after .text, so the second link leaves every function where it was (checked).
+$(BUILD)/symbols_empty.c: tools/mksyms.sh
+	@mkdir -p $(BUILD)
+	@tools/mksyms.sh > $@
+$(BUILD)/kernel.pass1.elf: $(KERNEL_OBJECTS) $(BUILD)/symbols_empty.o linker.ld
+	@$(LD) $(LDFLAGS) -o $@ $(KERNEL_OBJECTS) $(BUILD)/symbols_empty.o
+$(BUILD)/symbols.c: $(BUILD)/kernel.pass1.elf tools/mksyms.sh
+	@tools/mksyms.sh $< > $@
+$(BUILD)/kernel.elf: $(KERNEL_OBJECTS) $(BUILD)/symbols.o linker.ld
+	@echo "  LD      $@"
+	@$(LD) $(LDFLAGS) -o $@ $(KERNEL_OBJECTS) $(BUILD)/symbols.o
+	@tools/mksyms.sh $@ | cmp -s - $(BUILD)/symbols.c || { echo "symbol table moved between links" >&2; rm -f $@; exit 1; }
+
+# The ISO is rebuilt when the kernel or the command line changes.
+$(BUILD)/cmdline.txt: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CMDLINE)' | cmp -s - $@ || echo '$(CMDLINE)' > $@
+$(BUILD)/nmilab.iso: $(BUILD)/kernel.elf grub.cfg tools/mkiso.sh $(BUILD)/cmdline.txt | deps
+	@tools/mkiso.sh $(BUILD)/kernel.elf $@ '$(CMDLINE)'
+	@echo "built $@ (kernel command line: '$(CMDLINE)')"
+
+OVMF_CODE := $(firstword $(wildcard /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_CODE.fd /usr/share/ovmf/OVMF.fd))
+OVMF_VARS := $(firstword $(wildcard /usr/share/OVMF/OVMF_VARS_4M.fd /usr/share/OVMF/OVMF_VARS.fd))
+QEMU_DISPLAY := $(if $(DISPLAY)$(WAYLAND_DISPLAY),,-display none)
+QEMU_COMMON := -m $(QEMU_MEMORY) -serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 $(QEMU_DISPLAY)
+
+run: iso
+	@echo "nmilab: booting under BIOS; the serial console is this terminal (quit: Ctrl-A then X)"
+	$(QEMU) $(QEMU_COMMON) -cdrom $(BUILD)/nmilab.iso; status=$$?; [ $$status = 0 ] || [ $$status = 33 ]
+
+run-uefi: iso
+	@cp $(OVMF_VARS) $(BUILD)/ovmf_vars.fd
+	@echo "nmilab: booting under UEFI (OVMF); quit: Ctrl-A then X"
+	$(QEMU) $(QEMU_COMMON) -drive if=pflash,format=raw,readonly=on,file=$(OVMF_CODE) \
+	    -drive if=pflash,format=raw,file=$(BUILD)/ovmf_vars.fd -cdrom $(BUILD)/nmilab.iso; \
+	    status=$$?; [ $$status = 0 ] || [ $$status = 33 ]
+
+debug: iso
+	@echo "QEMU is halted with a gdb stub on localhost:1234. In another terminal:"
+	@echo "  gdb -x tools/gdbinit"
+	$(QEMU) $(QEMU_COMMON) -cdrom $(BUILD)/nmilab.iso -s -S
+
+# Host unit tests of the pure-C parts, with the address and undefined-behaviour sanitizers.
+$(BUILD)/unit_tests: $(UNIT_TESTS) $(UNIT_SOURCES) tests/unit/main.c tests/unit/unit.h
+	@mkdir -p $(BUILD)
+	$(HOSTCC) -std=gnu11 -g -O1 -Wall -Wextra -Werror -Iinclude -Itests/unit -fsanitize=address,undefined \
+	    -fno-sanitize-recover=all -o $@ tests/unit/main.c $(UNIT_TESTS) $(UNIT_SOURCES)
+
+test: deps $(BUILD)/kernel.elf $(BUILD)/unit_tests
+	python3 tests/run.py
+
+bench: deps $(BUILD)/kernel.elf
+	python3 tests/bench.py
+
+compile_commands.json:
+	bear --output $@ -- $(MAKE) -B $(BUILD)/kernel.elf $(BUILD)/unit_tests
+
+help:
+	@echo "nmilab make targets:"
+	@echo "  make                     build build/kernel.elf and build/nmilab.iso"
+	@echo "  make run [CMDLINE=...]   boot the ISO in QEMU under BIOS, serial console on this terminal"
+	@echo "  make run-uefi            the same under UEFI (OVMF)"
+	@echo "  make debug               start QEMU halted with a gdb stub; prints the gdb command"
+	@echo "  make iso CMDLINE=...     build the ISO with that kernel command line on the default entry"
+	@echo "  make test                host unit tests and every QEMU scenario (tests/run.py --list)"
+	@echo "  make bench               boot-to-ready times under BIOS and UEFI, and make test's wall time"
+	@echo "  make compile_commands.json   for clangd (uses bear)"
+	@echo "  make deps                install the Debian/Ubuntu packages nmilab needs"
+	@echo "  make clean               remove build/"
+	@echo "Variables: CC=clang to build with clang, CMDLINE, QEMU_MEMORY (default 256M)."
+
+clean:
+	rm -rf $(BUILD) compile_commands.json
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,48 @@
+/* The IDT: 256 gates, of which the 32 exceptions are filled here. Four exceptions run on IST
+ * stacks because the stack they arrive on cannot be trusted: an NMI or #MC can land anywhere,
+ * even on the first instruction of another handler; a #DF usually means the stack is gone; #DB
+ * can fire inside other handlers (kprobes single-step). */
+#include <arch/x86_64/stacks.h>
+#include <arch/x86_64/traps.h>
+
+struct idt_gate {
+    uint16_t offset_low;
+    uint16_t selector;
+    uint8_t ist;
+    uint8_t type; /* 0x8e: present, ring 0, 64-bit interrupt gate (clears IF) */
+    uint16_t offset_middle;
+    uint32_t offset_high;
+    uint32_t reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct idt_gate) == 16, "long-mode gates are 16 bytes");
+
+static struct idt_gate idt[256];
+static struct __attribute__((packed)) {
+    uint16_t limit;
+    uint64_t base;
+} idt_pointer = {sizeof idt - 1, (uint64_t)idt};
+
+extern const uint64_t trap_entry_table[EXCEPTION_VECTORS]; /* trap_entry.asm */
+
+void idt_set_gate(unsigned vector, uint64_t handler, unsigned ist)
+{
+    idt[vector] = (struct idt_gate){
+        .offset_low = (uint16_t)handler,
+        .selector = 0x08,
+        .ist = (uint8_t)ist,
+        .type = 0x8e,
+        .offset_middle = (uint16_t)(handler >> 16),
+        .offset_high = (uint32_t)(handler >> 32),
+    };
+}
+
+void idt_init(void)
+{
+    for (unsigned vector = 0; vector < EXCEPTION_VECTORS; vector++)
+        idt_set_gate(vector, trap_entry_table[vector], 0);
+    idt[VECTOR_NMI].ist = IST_NMI;
+    idt[VECTOR_DOUBLE_FAULT].ist = IST_DOUBLE_FAULT;
+    idt[VECTOR_MACHINE_CHECK].ist = IST_MACHINE_CHECK;
+    idt[VECTOR_DEBUG].ist = IST_DEBUG;
+    __asm__ volatile("lidt %0" : : "m"(idt_pointer));
+}

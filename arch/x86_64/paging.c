@@ -1,0 +1,91 @@
+/* Changes to the boot page tables. Page-table pages come from a small static pool: the kernel has
+ * no page allocator, and the few tables it needs (split 2 MiB pages, device mappings above 4 GiB)
+ * are known in advance. All tables live below 4 GiB, where the identity map reaches them. */
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/paging.h>
+#include <kernel/panic.h>
+#include <kernel/string.h>
+
+#define ENTRIES 512
+#define TABLE_POOL_SIZE 32
+
+static uint64_t table_pool[TABLE_POOL_SIZE][ENTRIES] __attribute__((aligned(PAGE_SIZE)));
+static unsigned tables_used;
+
+static uint64_t *table_at(uint64_t entry) { return (uint64_t *)(entry & PAGE_ADDRESS_MASK); }
+
+/* The pool is in the kernel image (higher half); its physical address is virtual - KERNEL_VMA,
+ * and the identity map makes that physical address usable as a pointer too. */
+static uint64_t *new_table(void)
+{
+    if (tables_used == TABLE_POOL_SIZE)
+        panic("paging: out of page-table pages (pool of %d)", TABLE_POOL_SIZE);
+    uint64_t *table = (uint64_t *)((uint64_t)table_pool[tables_used++] - KERNEL_VMA);
+    memset(table, 0, PAGE_SIZE);
+    return table;
+}
+
+static unsigned index_at(uint64_t virtual_address, int level) /* level 4 = PML4 ... 1 = page table */
+{
+    return (virtual_address >> (12 + 9 * (level - 1))) & (ENTRIES - 1);
+}
+
+/* The page-table entry for a 4 KiB page at virtual_address. With create, missing tables are
+ * made and a 2 MiB or 1 GiB page in the way is split into smaller pages that map the same
+ * memory; without it, NULL when the walk ends early. */
+static uint64_t *walk(uint64_t virtual_address, bool create)
+{
+    uint64_t *table = (uint64_t *)(read_cr3() & PAGE_ADDRESS_MASK);
+    for (int level = 4; level > 1; level--) {
+        uint64_t *entry = &table[index_at(virtual_address, level)];
+        if (!(*entry & PAGE_PRESENT)) {
+            if (!create)
+                return NULL;
+            *entry = (uint64_t)new_table() | PAGE_PRESENT | PAGE_WRITABLE;
+        } else if (*entry & PAGE_HUGE) {
+            if (!create)
+                return entry;
+            uint64_t *smaller = new_table();
+            uint64_t step = 1UL << (12 + 9 * (level - 2));
+            uint64_t flags = (*entry & ~PAGE_ADDRESS_MASK) & (level == 2 ? ~PAGE_HUGE : ~0UL);
+            for (unsigned i = 0; i < ENTRIES; i++)
+                smaller[i] = ((*entry & PAGE_ADDRESS_MASK & ~(step * ENTRIES - 1)) + i * step) | flags;
+            *entry = (uint64_t)smaller | PAGE_PRESENT | PAGE_WRITABLE;
+            write_cr3(read_cr3()); /* the old large-page translation may be cached */
+        }
+        table = table_at(*entry);
+    }
+    return &table[index_at(virtual_address, 1)];
+}
+
+bool paging_is_mapped(uint64_t virtual_address)
+{
+    uint64_t *entry = walk(virtual_address, false);
+    return entry && (*entry & PAGE_PRESENT);
+}
+
+void paging_unmap_page(uint64_t virtual_address)
+{
+    uint64_t *entry = walk(virtual_address, true);
+    *entry = 0;
+    invlpg(virtual_address);
+}
+
+void *paging_map_device(uint64_t physical_address, uint64_t size, bool uncached)
+{
+    uint64_t flags = PAGE_PRESENT | PAGE_WRITABLE | (uncached ? PAGE_CACHE_DISABLE | PAGE_WRITE_THROUGH : 0);
+    uint64_t end = physical_address + size;
+    for (uint64_t page = physical_address & ~(PAGE_SIZE - 1); page < end; page += PAGE_SIZE) {
+        if (paging_is_mapped(page) && !uncached)
+            continue; /* already reachable through the boot identity map */
+        uint64_t *entry = walk(page, true);
+        *entry = page | flags;
+        invlpg(page);
+    }
+    return (void *)physical_address;
+}
+
+void paging_init(void)
+{
+    paging_unmap_page(0); /* so that a NULL pointer faults instead of reading low memory */
+}

@@ -1,0 +1,108 @@
+/* Power-off and reboot. QEMU's isa-debug-exit device turns a byte written to its port into the
+ * emulator's exit status ((byte << 1) | 1), which is how the tests report pass or fail. Real
+ * machines get ACPI soft-off: write the sleep type of \_S5 to the PM1 control registers. Finding
+ * that sleep type properly needs an AML interpreter; the \_S5_ package is simple enough that
+ * scanning the DSDT for it works on most PCs, and when it does not we halt and say so. */
+#include <arch/x86_64/acpi.h>
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/power.h>
+#include <arch/x86_64/paging.h>
+#include <kernel/printk.h>
+#include <kernel/string.h>
+
+#define QEMU_DEBUG_EXIT_PORT 0xf4
+#define QEMU_EXIT_PASS 0x10 /* QEMU exits with 33 */
+#define QEMU_EXIT_FAIL 0x11 /* QEMU exits with 35 */
+
+bool running_in_qemu(void)
+{
+    uint32_t regs[4];
+    cpuid(1, 0, regs);
+    if (!(regs[2] & (1u << 31))) /* the "running under a hypervisor" bit */
+        return false;
+    cpuid(0x40000000, 0, regs);
+    char vendor[13];
+    memcpy(vendor, &regs[1], 4);
+    memcpy(vendor + 4, &regs[2], 4);
+    memcpy(vendor + 8, &regs[3], 4);
+    vendor[12] = '\0';
+    return !strcmp(vendor, "TCGTCGTCGTCG") || !memcmp(vendor, "KVMKVMKVM", 9);
+}
+
+void qemu_exit(bool pass)
+{
+    if (!running_in_qemu())
+        return;
+    outb(QEMU_DEBUG_EXIT_PORT, pass ? QEMU_EXIT_PASS : QEMU_EXIT_FAIL);
+    /* Under TCG the exit happens a little later, not at the out instruction: wait for it. */
+    for (int i = 0; i < 100000000; i++)
+        cpu_relax();
+}
+
+/* SLP_TYPa of the \_S5_ package: "_S5_" 0x12 (Package) PkgLength NumElements then the value,
+ * as a ZeroOp/OneOp or a BytePrefix (0x0a) byte. */
+static int s5_sleep_type(const struct acpi_table_header *dsdt)
+{
+    const uint8_t *aml = (const uint8_t *)dsdt;
+    for (uint32_t i = sizeof *dsdt; i + 8 < dsdt->length; i++) {
+        if (memcmp(aml + i, "_S5_", 4) || aml[i + 4] != 0x12)
+            continue;
+        const uint8_t *p = aml + i + 5;
+        p += ((*p >> 6) & 3) + 1; /* PkgLength: the top two bits count the extra bytes */
+        p++;                      /* NumElements */
+        if (*p == 0x0a)
+            return p[1];
+        if (*p <= 1)
+            return *p;
+    }
+    return -1;
+}
+
+void machine_poweroff(void)
+{
+    interrupts_disable();
+    qemu_exit(true);
+    const struct acpi_table_header *fadt = acpi_find_table("FACP");
+    if (fadt) {
+        const uint8_t *f = (const uint8_t *)fadt;
+        uint32_t dsdt_address, smi_command, pm1a_control, pm1b_control;
+        memcpy(&dsdt_address, f + 40, 4);
+        memcpy(&smi_command, f + 48, 4);
+        memcpy(&pm1a_control, f + 64, 4);
+        memcpy(&pm1b_control, f + 68, 4);
+        int sleep_type = -1;
+        if (dsdt_address) {
+            const struct acpi_table_header *dsdt = paging_map_device(dsdt_address, sizeof *dsdt, false);
+            sleep_type = s5_sleep_type(paging_map_device(dsdt_address, dsdt->length, false));
+        }
+        if (sleep_type >= 0 && pm1a_control) {
+            if (smi_command && f[52] && !(inb((uint16_t)pm1a_control) & 1)) { /* not in ACPI mode yet */
+                outb((uint16_t)smi_command, f[52]);                          /* ACPI_ENABLE */
+                for (int i = 0; i < 1000000 && !(inb((uint16_t)pm1a_control) & 1); i++)
+                    cpu_relax();
+            }
+            uint16_t sleep = (uint16_t)(sleep_type << 10 | 1 << 13); /* SLP_TYP, SLP_EN */
+            outw((uint16_t)pm1a_control, sleep);
+            if (pm1b_control)
+                outw((uint16_t)pm1b_control, sleep);
+            for (int i = 0; i < 10000000; i++)
+                cpu_relax();
+        }
+    }
+    printk("poweroff: ACPI soft-off did not work on this machine; halted. It is safe to switch it off now.\n");
+    halt_forever();
+}
+
+void machine_reboot(void)
+{
+    interrupts_disable();
+    printk("rebooting\n");
+    for (int i = 0; i < 100000 && (inb(0x64) & 2); i++) /* wait for the keyboard controller's input buffer */
+        cpu_relax();
+    outb(0x64, 0xfe); /* pulse the CPU reset line */
+    for (int i = 0; i < 10000000; i++)
+        cpu_relax();
+    static const struct __attribute__((packed)) { uint16_t limit; uint64_t base; } no_idt = {0, 0};
+    __asm__ volatile("lidt %0; int3" : : "m"(no_idt)); /* last resort: a triple fault resets the CPU */
+    halt_forever();
+}

@@ -1,0 +1,39 @@
+/* The 16550 UART at COM1. Many PCs have none, so serial_init() checks that the chip answers (in
+ * loopback mode it must echo a byte) before the kernel ever waits on it: waiting on a port with
+ * nothing behind it would hang the console. */
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/serial.h>
+
+#define COM1 0x3f8
+enum { DATA = 0, INTERRUPT_ENABLE = 1, FIFO_CONTROL = 2, LINE_CONTROL = 3, MODEM_CONTROL = 4, LINE_STATUS = 5 };
+#define LINE_STATUS_TRANSMIT_EMPTY 0x20
+
+static bool serial_present;
+
+bool serial_init(void)
+{
+    outb(COM1 + INTERRUPT_ENABLE, 0x00);
+    outb(COM1 + LINE_CONTROL, 0x80); /* divisor latch */
+    outb(COM1 + DATA, 1);            /* 115200 / 1 */
+    outb(COM1 + INTERRUPT_ENABLE, 0);
+    outb(COM1 + LINE_CONTROL, 0x03); /* 8N1 */
+    outb(COM1 + FIFO_CONTROL, 0xc7);
+    outb(COM1 + MODEM_CONTROL, 0x1e); /* loopback, to test the chip */
+    outb(COM1 + DATA, 0xa5);
+    serial_present = inb(COM1 + DATA) == 0xa5;
+    outb(COM1 + MODEM_CONTROL, 0x0b); /* normal operation */
+    return serial_present;
+}
+
+void serial_write(const char *text, size_t length)
+{
+    if (!serial_present)
+        return;
+    for (size_t i = 0; i < length; i++) {
+        if (text[i] == '\n')
+            serial_write("\r", 1);
+        for (int spins = 0; !(inb(COM1 + LINE_STATUS) & LINE_STATUS_TRANSMIT_EMPTY) && spins < 100000; spins++)
+            cpu_relax();
+        outb(COM1 + DATA, (uint8_t)text[i]);
+    }
+}

@@ -1,0 +1,42 @@
+/* Stacks with guard pages. A stack that overflows writes into the page below it; with that page
+ * unmapped, the first write faults at once instead of silently corrupting whatever lies there.
+ * The fault itself cannot be delivered on the overflowed stack, so it becomes a double fault,
+ * which runs on its own IST stack and reports the overflow (traps.c). */
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/paging.h>
+#include <arch/x86_64/stacks.h>
+
+struct guarded_stack {
+    uint8_t guard[PAGE_SIZE];
+    uint8_t stack[IST_STACK_SIZE];
+} __attribute__((aligned(PAGE_SIZE)));
+
+static struct guarded_stack ist_stacks[IST_LAST + 1]; /* slot 0 unused, to index by IST number */
+extern uint8_t boot_stack_guard[];                   /* boot/entry.asm */
+
+static const char *const stack_names[IST_LAST + 1] = {
+    [IST_NMI] = "NMI IST",
+    [IST_DOUBLE_FAULT] = "#DF IST",
+    [IST_MACHINE_CHECK] = "#MC IST",
+    [IST_DEBUG] = "#DB IST",
+};
+
+void stacks_init(void)
+{
+    paging_unmap_page((uint64_t)boot_stack_guard);
+    for (int i = 1; i <= IST_LAST; i++)
+        paging_unmap_page((uint64_t)ist_stacks[i].guard);
+}
+
+uint64_t ist_stack_top(enum ist_index index) { return (uint64_t)(ist_stacks[index].stack + IST_STACK_SIZE); }
+uint64_t ist_stack_bottom(enum ist_index index) { return (uint64_t)ist_stacks[index].stack; }
+
+const char *stack_guard_owner(uint64_t address)
+{
+    if (address - (uint64_t)boot_stack_guard < PAGE_SIZE)
+        return "kernel";
+    for (int i = 1; i <= IST_LAST; i++)
+        if (address - (uint64_t)ist_stacks[i].guard < PAGE_SIZE)
+            return stack_names[i];
+    return 0;
+}

@@ -1,0 +1,60 @@
+/* Exception dispatch: one table of C handlers indexed by vector. Anything without a handler, or
+ * whose handler declines it, is fatal and panics with the full report. */
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/stacks.h>
+#include <arch/x86_64/traps.h>
+#include <kernel/panic.h>
+
+static trap_handler handlers[EXCEPTION_VECTORS];
+
+static const char *const names[EXCEPTION_VECTORS] = {
+    "divide error (#DE)", "debug (#DB)", "non-maskable interrupt (NMI)", "breakpoint (#BP)",
+    "overflow (#OF)", "bound range exceeded (#BR)", "invalid opcode (#UD)", "device not available (#NM)",
+    "double fault (#DF)", "coprocessor segment overrun", "invalid TSS (#TS)", "segment not present (#NP)",
+    "stack-segment fault (#SS)", "general protection (#GP)", "page fault (#PF)", "reserved vector 15",
+    "x87 floating-point error (#MF)", "alignment check (#AC)", "machine check (#MC)", "SIMD floating-point (#XM)",
+    "virtualization exception (#VE)", "control protection (#CP)", "reserved vector 22", "reserved vector 23",
+    "reserved vector 24", "reserved vector 25", "reserved vector 26", "reserved vector 27",
+    "hypervisor injection (#HV)", "VMM communication (#VC)", "security exception (#SX)", "reserved vector 31",
+};
+
+const char *trap_name(unsigned vector) { return vector < EXCEPTION_VECTORS ? names[vector] : "interrupt"; }
+
+void trap_register(unsigned vector, trap_handler handler) { handlers[vector] = handler; }
+
+/* A double fault is the CPU giving up on delivering some other exception, most often because the
+ * stack it had to push on is gone. Name the stack when the fault address is in a guard page. */
+static __attribute__((noreturn)) void double_fault(const struct trap_frame *frame)
+{
+    uint64_t cr2 = read_cr2();
+    const char *owner = stack_guard_owner(cr2);
+    if (!owner)
+        owner = stack_guard_owner(frame->rsp);
+    if (owner)
+        panic_trap(frame, "double fault (#DF), on its own IST stack: stack overflow, CR2 %016lx is in the guard page "
+                   "below the %s stack", cr2, owner);
+    panic_trap(frame, "double fault (#DF), on its own IST stack");
+}
+
+static __attribute__((noreturn)) void page_fault(const struct trap_frame *frame)
+{
+    uint64_t error = frame->error_code;
+    const char *owner = stack_guard_owner(read_cr2());
+    panic_trap(frame, "page fault (#PF) at %016lx: %s %s in %s mode%s%s%s", read_cr2(),
+               error & 1 ? "protection violation on" : "not-present page on",
+               error & 16 ? "instruction fetch" : error & 2 ? "write" : "read", error & 4 ? "user" : "kernel",
+               error & 8 ? ", reserved bit set" : "", owner ? ": stack overflow into the guard page of the " : "",
+               owner ? owner : "");
+}
+
+void trap_dispatch(struct trap_frame *frame)
+{
+    unsigned vector = (unsigned)frame->vector;
+    if (vector < EXCEPTION_VECTORS && handlers[vector] && handlers[vector](frame))
+        return;
+    if (vector == VECTOR_DOUBLE_FAULT)
+        double_fault(frame);
+    if (vector == VECTOR_PAGE_FAULT)
+        page_fault(frame);
+    panic_trap(frame, "unhandled %s, error code 0x%lx", trap_name(vector), frame->error_code);
+}

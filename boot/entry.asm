@@ -1,0 +1,244 @@
+; From GRUB to C: the 32-bit entry, the checks, the page tables and the switch to long mode.
+;
+; GRUB jumps to _start in 32-bit protected mode with paging off, EAX = multiboot2 magic and
+; EBX = physical address of the boot information. This code runs at its physical address (it is
+; linked low, in .boot); the kernel proper is linked in the top 2 GiB (-mcmodel=kernel), so the
+; last step is a jump to kernel_entry_high, which only works once paging maps that address.
+;
+; Page tables built here (all 2 MiB pages, so three levels each):
+;   PML4[0]   -> boot_pdpt_low[0..3]  -> boot_pd_low  : virtual 0..4 GiB = physical 0..4 GiB
+;   PML4[511] -> boot_pdpt_high[510]  -> boot_pd_high : 0xffffffff80000000.. = physical 0..1 GiB
+; The identity map keeps this code running after paging is switched on, and gives C a simple
+; view of the boot information, ACPI tables and the devices below 4 GiB. C splits 2 MiB pages
+; later where it needs 4 KiB holes (guard pages, the null page).
+
+MULTIBOOT2_BOOTLOADER_MAGIC equ 0x36d76289
+KERNEL_VMA      equ 0xffffffff80000000
+PAGE_PRESENT    equ 1 << 0
+PAGE_WRITABLE   equ 1 << 1
+PAGE_HUGE       equ 1 << 7
+CR0_WP          equ 1 << 16
+CR0_PG          equ 1 << 31
+CR4_PAE         equ 1 << 5
+MSR_EFER        equ 0xc0000080
+EFER_LME        equ 1 << 8
+CPUID_EXT_LONG_MODE equ 1 << 29
+COM1            equ 0x3f8
+VGA_TEXT        equ 0xb8000
+
+extern kernel_main
+
+section .boot.text progbits alloc exec nowrite
+bits 32
+global _start
+_start:
+    cli
+    cld
+    mov esp, boot32_stack_top
+    mov edi, eax                        ; keep magic and info pointer for kernel_main
+    mov esi, ebx
+    call serial_init32
+
+    cmp edi, MULTIBOOT2_BOOTLOADER_MAGIC
+    jne .not_multiboot2
+    call cpu_has_long_mode
+    test eax, eax
+    jz .no_long_mode
+
+    call build_page_tables
+    mov eax, boot_pml4
+    mov cr3, eax
+    mov eax, cr4
+    or eax, CR4_PAE                     ; long mode requires PAE paging
+    mov cr4, eax
+    mov ecx, MSR_EFER
+    rdmsr
+    or eax, EFER_LME
+    wrmsr
+    mov eax, cr0
+    or eax, CR0_PG | CR0_WP             ; paging on: the CPU is now in compatibility mode
+    mov cr0, eax
+    lgdt [boot_gdt_pointer]
+    jmp BOOT_CODE64:long_mode_low       ; a 64-bit code segment makes it real 64-bit mode
+
+.not_multiboot2:
+    mov ebx, message_not_multiboot2
+    jmp fatal32
+.no_long_mode:
+    mov ebx, message_no_long_mode
+    jmp fatal32
+
+; EAX = 1 when CPUID exists and reports long mode, else 0.
+cpu_has_long_mode:
+    pushfd                              ; CPUID exists when EFLAGS.ID (bit 21) can be flipped
+    pop eax
+    mov ecx, eax
+    xor eax, 1 << 21
+    push eax
+    popfd
+    pushfd
+    pop eax
+    push ecx
+    popfd
+    xor eax, ecx
+    jz .no
+    mov eax, 0x80000000                 ; highest extended leaf
+    cpuid
+    cmp eax, 0x80000001
+    jb .no
+    mov eax, 0x80000001
+    cpuid
+    test edx, CPUID_EXT_LONG_MODE
+    jz .no
+    mov eax, 1
+    ret
+.no:
+    xor eax, eax
+    ret
+
+build_page_tables:
+    mov eax, boot_pdpt_low + PAGE_PRESENT + PAGE_WRITABLE
+    mov [boot_pml4], eax
+    mov eax, boot_pdpt_high + PAGE_PRESENT + PAGE_WRITABLE
+    mov [boot_pml4 + 511 * 8], eax
+    xor ecx, ecx                        ; four PDPT entries, one page directory each
+.pdpt_low:
+    mov eax, ecx
+    shl eax, 12
+    add eax, boot_pd_low + PAGE_PRESENT + PAGE_WRITABLE
+    mov [boot_pdpt_low + ecx * 8], eax
+    inc ecx
+    cmp ecx, 4
+    jne .pdpt_low
+    mov eax, boot_pd_high + PAGE_PRESENT + PAGE_WRITABLE
+    mov [boot_pdpt_high + 510 * 8], eax
+    xor ecx, ecx                        ; 2048 entries of 2 MiB = 4 GiB identity
+.pd_low:
+    mov eax, ecx
+    shl eax, 21
+    or eax, PAGE_PRESENT + PAGE_WRITABLE + PAGE_HUGE
+    mov edx, ecx
+    shr edx, 11                         ; bits 32+ of the physical address (0 below 4 GiB)
+    mov [boot_pd_low + ecx * 8], eax
+    mov [boot_pd_low + ecx * 8 + 4], edx
+    cmp ecx, 512                        ; the first 1 GiB also goes to the higher half
+    jae .next
+    mov [boot_pd_high + ecx * 8], eax
+.next:
+    inc ecx
+    cmp ecx, 2048
+    jne .pd_low
+    ret
+
+serial_init32:                          ; COM1, 115200 8N1, FIFO on
+    mov dx, COM1 + 1
+    xor al, al
+    out dx, al                          ; no UART interrupts
+    mov dx, COM1 + 3
+    mov al, 0x80
+    out dx, al                          ; divisor latch on
+    mov dx, COM1
+    mov al, 1
+    out dx, al                          ; divisor 1 = 115200 baud
+    mov dx, COM1 + 1
+    xor al, al
+    out dx, al
+    mov dx, COM1 + 3
+    mov al, 3
+    out dx, al                          ; 8 data bits, no parity, 1 stop bit
+    mov dx, COM1 + 2
+    mov al, 0xc7
+    out dx, al
+    mov dx, COM1 + 4
+    mov al, 0x0b
+    out dx, al
+    ret
+
+; Print the NUL-terminated message at EBX on serial and on the VGA text screen, then stop.
+; Only reached before long mode, so the message is all the user gets: it must say what is wrong.
+fatal32:
+    mov edi, VGA_TEXT
+.next_char:
+    mov al, [ebx]
+    test al, al
+    jz .halt
+    mov ah, 0x4f                        ; white on red
+    mov [edi], ax
+    add edi, 2
+    mov ah, al
+    mov dx, COM1 + 5
+.wait:
+    in al, dx
+    test al, 0x20                       ; transmitter holding register empty
+    jz .wait
+    mov dx, COM1
+    mov al, ah
+    out dx, al
+    inc ebx
+    jmp .next_char
+.halt:
+    cli
+    hlt
+    jmp .halt
+
+bits 64
+long_mode_low:
+    mov ax, BOOT_DATA64
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    xor ax, ax
+    mov fs, ax
+    mov gs, ax
+    mov rax, kernel_entry_high          ; an absolute 64-bit address in the top 2 GiB
+    jmp rax
+
+section .boot.data progbits alloc noexec write
+align 8
+message_not_multiboot2:
+    db "nmilab: not started by a multiboot2 loader (boot it with GRUB: see README.md)", 13, 10, 0
+message_no_long_mode:
+    db "nmilab: this CPU has no long mode (64-bit); nmilab needs an x86_64 CPU", 13, 10, 0
+
+BOOT_CODE64 equ boot_gdt.code64 - boot_gdt
+BOOT_DATA64 equ boot_gdt.data64 - boot_gdt
+align 16
+boot_gdt:                               ; just enough to enter 64-bit mode; C loads the real GDT
+    dq 0
+.code64: dq 0x00209a0000000000          ; present, code, L (64-bit)
+.data64: dq 0x0000920000000000          ; present, data, writable
+boot_gdt_pointer:
+    dw boot_gdt_pointer - boot_gdt - 1
+    dd boot_gdt
+
+section .boot.bss nobits alloc noexec write
+align 4096
+global boot_pml4, boot_pd_high
+boot_pml4:      resb 4096
+boot_pdpt_low:  resb 4096
+boot_pdpt_high: resb 4096
+boot_pd_low:    resb 4096 * 4
+boot_pd_high:   resb 4096
+boot32_stack:   resb 1024
+boot32_stack_top:
+
+section .text
+kernel_entry_high:
+    mov rsp, boot_stack_top             ; the kernel stack, with a guard page below it
+    xor ebp, ebp                        ; a zero frame pointer ends every backtrace
+    mov edi, edi                        ; kernel_main(magic, info physical address)
+    mov esi, esi
+    call kernel_main
+.halt:
+    cli
+    hlt
+    jmp .halt
+
+; The kernel stack for boot and for everything that is not on an IST stack. The page below it is
+; unmapped at boot (arch/x86_64/stacks.c) so that running off its end faults at once.
+section .bss
+align 4096
+global boot_stack_guard, boot_stack_top
+boot_stack_guard:   resb 4096
+                    resb 16384
+boot_stack_top:

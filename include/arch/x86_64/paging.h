@@ -1,0 +1,19 @@
+/* Page tables. The boot code maps physical 0-4 GiB at the same virtual addresses and physical
+ * 0-1 GiB at KERNEL_VMA, both with 2 MiB pages; this file changes that map where 4 KiB matters. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PAGE_PRESENT (1UL << 0)
+#define PAGE_WRITABLE (1UL << 1)
+#define PAGE_WRITE_THROUGH (1UL << 3)
+#define PAGE_CACHE_DISABLE (1UL << 4)
+#define PAGE_HUGE (1UL << 7)
+#define PAGE_ADDRESS_MASK 0x000ffffffffff000UL
+
+void paging_init(void); /* unmaps the null page */
+void paging_unmap_page(uint64_t virtual_address);
+bool paging_is_mapped(uint64_t virtual_address);
+/* Maps device memory at virtual = physical (uncached for registers, not for framebuffers,
+ * where the firmware's MTRRs already choose write-combining). Returns the pointer to use. */
+void *paging_map_device(uint64_t physical_address, uint64_t size, bool uncached);

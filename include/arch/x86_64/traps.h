@@ -1,0 +1,28 @@
+/* Exceptions: the IDT vectors, and C handlers registered per vector. */
+#pragma once
+#include <stdbool.h>
+#include <arch/x86_64/trap_frame.h>
+
+enum {
+    VECTOR_DIVIDE_ERROR = 0,
+    VECTOR_DEBUG = 1,
+    VECTOR_NMI = 2,
+    VECTOR_BREAKPOINT = 3,
+    VECTOR_INVALID_OPCODE = 6,
+    VECTOR_DOUBLE_FAULT = 8,
+    VECTOR_GENERAL_PROTECTION = 13,
+    VECTOR_PAGE_FAULT = 14,
+    VECTOR_MACHINE_CHECK = 18,
+    EXCEPTION_VECTORS = 32,
+};
+
+/* A handler returns true when it dealt with the exception; the entry then returns with iretq.
+ * False (or no handler) means the kernel cannot go on: panic. */
+typedef bool (*trap_handler)(struct trap_frame *frame);
+void trap_register(unsigned vector, trap_handler handler);
+const char *trap_name(unsigned vector);
+void trap_dispatch(struct trap_frame *frame); /* called by trap_entry.asm */
+
+void idt_init(void);
+void gdt_init(void);
+void idt_set_gate(unsigned vector, uint64_t handler, unsigned ist);

@@ -1,0 +1,25 @@
+/* Test scenarios, chosen with test=NAME on the kernel command line. Each prints TAP on serial
+ * ("ok 1 - NAME" or "not ok 1 - NAME # why") and the kernel then powers off; under QEMU the exit
+ * status says pass (33) or fail (35). tests/run.py boots them and reads the output. */
+#pragma once
+#include <stdbool.h>
+
+enum scenario_result { SCENARIO_PASS, SCENARIO_FAIL, SCENARIO_SKIP };
+
+struct scenario {
+    const char *name;
+    enum scenario_result (*run)(void);
+    bool in_self_test; /* part of test=all, the self-test a real PC can run from the GRUB menu */
+};
+
+/* Runs one scenario, or every in_self_test one for "all"; never returns. */
+__attribute__((noreturn)) void scenario_run(const char *name);
+/* Records a failed expectation (printed as a TAP comment); the scenario then fails. */
+__attribute__((format(printf, 2, 3))) bool expect(bool ok, const char *format, ...);
+/* Sets the reason printed after "# SKIP"; the scenario returns SCENARIO_SKIP. */
+void scenario_skip_reason(const char *reason);
+/* Called by panic: a panic inside a scenario ends the run as a failure. */
+void scenario_abort(void);
+
+/* The scenario lists, one per source file of scenarios. */
+extern const struct scenario boot_scenarios[];

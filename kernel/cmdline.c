@@ -1,0 +1,84 @@
+/* Kernel command-line parsing. A bad word never stops the boot: it is reported and skipped, so a
+ * typo in GRUB's editor gives a clear line on the console instead of a machine that won't start. */
+#include <kernel/cmdline.h>
+#include <kernel/printk.h>
+#include <kernel/string.h>
+
+/* Every option the kernel understands, with what it takes (shown when a value is missing). */
+static const struct {
+    const char *key;
+    const char *values;
+} known_options[] = {
+    {"test", "a scenario name, or all"},
+};
+
+static const char *known_values(const char *key)
+{
+    for (size_t i = 0; i < sizeof known_options / sizeof known_options[0]; i++)
+        if (!strcmp(known_options[i].key, key))
+            return known_options[i].values;
+    return NULL;
+}
+
+int cmdline_parse(struct cmdline *cl, const char *line, void (*report)(const char *message))
+{
+    char message[160];
+    int problems = 0;
+    cl->count = 0;
+    while (line && *line) {
+        while (*line == ' ' || *line == '\t')
+            line++;
+        if (!*line)
+            break;
+        const char *word = line;
+        while (*line && *line != ' ' && *line != '\t')
+            line++;
+        size_t word_length = (size_t)(line - word);
+        size_t key_length = 0;
+        while (key_length < word_length && word[key_length] != '=')
+            key_length++;
+
+        char key[CMDLINE_KEY_SIZE];
+        const char *problem = NULL;
+        if (key_length >= sizeof key) {
+            problem = "is not a known option";
+            key_length = sizeof key - 1;
+        }
+        memcpy(key, word, key_length);
+        key[key_length] = '\0';
+        const char *values = known_values(key);
+        size_t value_length = key_length < word_length ? word_length - key_length - 1 : 0;
+        if (!problem && !values)
+            problem = "is not a known option";
+        else if (!problem && key_length == word_length)
+            format(message, sizeof message, "cmdline: option '%s' needs a value: %s=<%s>", key, key, values);
+        else if (!problem && value_length == 0)
+            format(message, sizeof message, "cmdline: option '%s' has an empty value: %s=<%s>", key, key, values);
+        else if (!problem && value_length >= CMDLINE_VALUE_SIZE)
+            problem = "has a value that is too long";
+        else if (!problem && cl->count == CMDLINE_MAX_OPTIONS)
+            problem = "is one option too many";
+        else if (!problem) {
+            struct cmdline_option *option = &cl->options[cl->count++];
+            memcpy(option->key, key, key_length + 1);
+            memcpy(option->value, word + key_length + 1, value_length);
+            option->value[value_length] = '\0';
+            continue;
+        }
+        if (problem)
+            format(message, sizeof message, "cmdline: '%s' %s (ignored)", key, problem);
+        problems++;
+        if (report)
+            report(message);
+    }
+    return problems;
+}
+
+const char *cmdline_get(const struct cmdline *cl, const char *key)
+{
+    const char *value = NULL;
+    for (int i = 0; i < cl->count; i++) /* the last one given wins, as users expect */
+        if (!strcmp(cl->options[i].key, key))
+            value = cl->options[i].value;
+    return value;
+}

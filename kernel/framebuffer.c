@@ -1,0 +1,62 @@
+/* The pixel console: what a UEFI machine shows (there is no text mode under UEFI). Characters are
+ * drawn from the 8x16 bitmap font; scrolling moves the whole picture up one text row. */
+#include <arch/x86_64/paging.h>
+#include <kernel/console.h>
+#include <kernel/font.h>
+#include <kernel/string.h>
+
+#define FOREGROUND 0xc0c0c0 /* light grey on black, as on a PC text screen */
+
+static struct boot_framebuffer fb;
+static uint8_t *pixels;
+static unsigned bytes_per_pixel;
+static uint32_t foreground_pixel;
+
+static uint32_t rgb_to_pixel(uint32_t rgb)
+{
+    return ((rgb >> 16) & 0xff) << fb.red_shift | ((rgb >> 8) & 0xff) << fb.green_shift | (rgb & 0xff) << fb.blue_shift;
+}
+
+static void put_pixel(uint8_t *at, uint32_t value)
+{
+    if (bytes_per_pixel == 4) {
+        *(volatile uint32_t *)at = value;
+    } else {
+        at[0] = (uint8_t)value;
+        at[1] = (uint8_t)(value >> 8);
+        at[2] = (uint8_t)(value >> 16);
+    }
+}
+
+static void framebuffer_draw(unsigned column, unsigned row, char c)
+{
+    const uint8_t *glyph = font_glyphs[c - FONT_FIRST];
+    for (unsigned y = 0; y < FONT_HEIGHT; y++) {
+        uint8_t *line = pixels + (uint64_t)(row * FONT_HEIGHT + y) * fb.pitch + column * FONT_WIDTH * bytes_per_pixel;
+        for (unsigned x = 0; x < FONT_WIDTH; x++)
+            put_pixel(line + x * bytes_per_pixel, glyph[y] & (0x80 >> x) ? foreground_pixel : 0);
+    }
+}
+
+static struct screen framebuffer_screen = {.name = "framebuffer", .draw = framebuffer_draw};
+
+static void framebuffer_scroll(void)
+{
+    uint64_t row_bytes = (uint64_t)fb.pitch * FONT_HEIGHT;
+    uint64_t kept = row_bytes * (framebuffer_screen.rows - 1);
+    memmove(pixels, pixels + row_bytes, kept);
+    memset(pixels + kept, 0, row_bytes);
+}
+
+const struct screen *framebuffer_screen_init(const struct boot_framebuffer *framebuffer)
+{
+    fb = *framebuffer;
+    bytes_per_pixel = fb.bits_per_pixel / 8;
+    pixels = paging_map_device(fb.address, (uint64_t)fb.pitch * fb.height, false);
+    foreground_pixel = rgb_to_pixel(FOREGROUND);
+    framebuffer_screen.columns = fb.width / FONT_WIDTH;
+    framebuffer_screen.rows = fb.height / FONT_HEIGHT;
+    framebuffer_screen.scroll = framebuffer_scroll;
+    memset(pixels, 0, (uint64_t)fb.pitch * fb.height);
+    return &framebuffer_screen;
+}

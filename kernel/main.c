@@ -1,0 +1,61 @@
+/* kernel_main: from the long-mode switch (boot/entry.asm) to a running kernel. The order matters:
+ * the CPU tables first, so that any fault after this point gets a readable panic instead of a
+ * silent triple fault; then memory and the screen; then whatever the command line asks for. */
+#include <arch/x86_64/acpi.h>
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/paging.h>
+#include <arch/x86_64/serial.h>
+#include <arch/x86_64/stacks.h>
+#include <arch/x86_64/traps.h>
+#include <kernel/boot.h>
+#include <kernel/cmdline.h>
+#include <kernel/console.h>
+#include <kernel/panic.h>
+#include <kernel/printk.h>
+#include <kernel/scenario.h>
+
+struct boot_info boot_info;
+struct cmdline kernel_cmdline;
+bool serial_console_present;
+
+void kernel_main(uint32_t magic, uint32_t info_address);
+
+static void report_cmdline_problem(const char *message) { printk("%s\n", message); }
+
+static void print_memory_map(void)
+{
+    printk("memory map: %u regions, %lu MiB usable\n", boot_info.memory_count, boot_memory_available(&boot_info) >> 20);
+    for (unsigned i = 0; i < boot_info.memory_count; i++) {
+        const struct boot_memory_region *r = &boot_info.memory[i];
+        printk("  %016lx-%016lx %s\n", r->base, r->base + r->length - 1,
+               r->type == BOOT_MEMORY_AVAILABLE ? "usable" : "reserved");
+    }
+}
+
+void kernel_main(uint32_t magic, uint32_t info_address)
+{
+    serial_console_present = console_init_serial();
+    gdt_init();
+    idt_init();
+    printk("\nnmilab: booting (multiboot2 magic %x)\n", magic);
+
+    char error[128];
+    if (multiboot_parse((const void *)(uint64_t)info_address, &boot_info, error, sizeof error))
+        panic("%s", error);
+    paging_init();
+    stacks_init();
+    console_init_screen(&boot_info.framebuffer);
+
+    printk("nmilab: an x86_64 kernel about the NMI iret problem\n");
+    printk("console: serial COM1, screen %s\n", console_screen_description());
+    printk("cmdline: %s\n", boot_info.cmdline[0] ? boot_info.cmdline : "(empty)");
+    cmdline_parse(&kernel_cmdline, boot_info.cmdline, report_cmdline_problem);
+    print_memory_map();
+    acpi_init(boot_info.rsdp, boot_info.rsdp_revision);
+
+    const char *test = cmdline_get(&kernel_cmdline, "test");
+    if (test)
+        scenario_run(test);
+    printk("nmilab: ready\n");
+    halt_forever();
+}

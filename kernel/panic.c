@@ -1,0 +1,58 @@
+/* panic: the last thing the kernel says. It must work from any state, so it only formats and
+ * writes to the consoles, and it never returns. */
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/power.h>
+#include <kernel/panic.h>
+#include <kernel/printk.h>
+#include <kernel/scenario.h>
+#include <kernel/stacktrace.h>
+
+static int panicking;
+
+static void print_registers(const struct trap_frame *f)
+{
+    printk("  RAX %016lx  RBX %016lx  RCX %016lx\n", f->rax, f->rbx, f->rcx);
+    printk("  RDX %016lx  RSI %016lx  RDI %016lx\n", f->rdx, f->rsi, f->rdi);
+    printk("  RBP %016lx  R8  %016lx  R9  %016lx\n", f->rbp, f->r8, f->r9);
+    printk("  R10 %016lx  R11 %016lx  R12 %016lx\n", f->r10, f->r11, f->r12);
+    printk("  R13 %016lx  R14 %016lx  R15 %016lx\n", f->r13, f->r14, f->r15);
+    printk("  RIP %016lx  RSP %016lx  RFLAGS %08lx\n", f->rip, f->rsp, f->rflags);
+    printk("  CS %04lx  SS %04lx  vector %lu  error code 0x%lx\n", f->cs, f->ss, f->vector, f->error_code);
+}
+
+static __attribute__((noreturn)) void panic_common(const struct trap_frame *frame, uint64_t rip, uint64_t rbp,
+                                                   const char *fmt, va_list arguments)
+{
+    interrupts_disable();
+    if (panicking++) { /* a fault while reporting: say so plainly and stop */
+        printk("\nPANIC: nested panic while reporting a panic; halted\n");
+        scenario_abort();
+        halt_forever();
+    }
+    printk("\nPANIC: ");
+    vprintk(fmt, arguments);
+    printk("\n");
+    if (frame)
+        print_registers(frame);
+    printk("  CR0 %016lx  CR2 %016lx\n  CR3 %016lx  CR4 %016lx\n", read_cr0(), read_cr2(), read_cr3(), read_cr4());
+    backtrace_print(rip, rbp);
+    printk("system halted\n");
+    scenario_abort();
+    halt_forever();
+}
+
+void panic(const char *fmt, ...)
+{
+    va_list arguments;
+    va_start(arguments, fmt);
+    /* start the backtrace at panic's caller: its return address, and its caller's saved rbp */
+    panic_common(NULL, (uint64_t)__builtin_return_address(0), *(uint64_t *)__builtin_frame_address(0), fmt,
+                 arguments);
+}
+
+void panic_trap(const struct trap_frame *frame, const char *fmt, ...)
+{
+    va_list arguments;
+    va_start(arguments, fmt);
+    panic_common(frame, frame->rip, frame->rbp, fmt, arguments);
+}

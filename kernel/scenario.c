@@ -1,0 +1,87 @@
+/* The scenario runner: TAP output, pass/fail bookkeeping and the exit at the end. */
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/power.h>
+#include <kernel/printk.h>
+#include <kernel/scenario.h>
+#include <kernel/string.h>
+
+static const struct scenario *const scenario_lists[] = {boot_scenarios};
+
+static bool running;
+static int failed_expectations;
+static char first_failure[120];
+static const char *skip_reason;
+
+bool expect(bool ok, const char *fmt, ...)
+{
+    if (ok)
+        return true;
+    char message[120];
+    va_list arguments;
+    va_start(arguments, fmt);
+    vformat(message, sizeof message, fmt, arguments);
+    va_end(arguments);
+    printk("# expectation failed: %s\n", message);
+    if (!failed_expectations++)
+        memcpy(first_failure, message, sizeof first_failure);
+    return false;
+}
+
+void scenario_skip_reason(const char *reason) { skip_reason = reason; }
+
+static bool run_one(int number, const struct scenario *scenario)
+{
+    failed_expectations = 0;
+    skip_reason = "not supported here";
+    printk("# scenario %s\n", scenario->name);
+    enum scenario_result result = scenario->run();
+    if (result == SCENARIO_SKIP) {
+        printk("ok %d - %s # SKIP %s\n", number, scenario->name, skip_reason);
+        return true;
+    }
+    if (result == SCENARIO_PASS && !failed_expectations) {
+        printk("ok %d - %s\n", number, scenario->name);
+        return true;
+    }
+    printk("not ok %d - %s # %s\n", number, scenario->name, failed_expectations ? first_failure : "failed");
+    return false;
+}
+
+static __attribute__((noreturn)) void finish(bool pass)
+{
+    printk("# %s\n", pass ? "all passed" : "FAILED");
+    running = false;
+    qemu_exit(pass);
+    printk("self-test finished: %s. Halted; switch the machine off or reset it.\n", pass ? "PASS" : "FAIL");
+    halt_forever();
+}
+
+void scenario_run(const char *name)
+{
+    running = true;
+    printk("TAP version 13\n");
+    bool all = !strcmp(name, "all"), pass = true;
+    int number = 0;
+    for (unsigned l = 0; l < sizeof scenario_lists / sizeof scenario_lists[0]; l++)
+        for (const struct scenario *s = scenario_lists[l]; s->name; s++)
+            if (all ? s->in_self_test : !strcmp(s->name, name)) {
+                if (!all)
+                    printk("1..1\n");
+                pass &= run_one(++number, s);
+            }
+    if (number == 0) {
+        printk("1..1\nnot ok 1 - %s # unknown scenario (see tests/run.py --list)\n", name);
+        finish(false);
+    }
+    if (all)
+        printk("1..%d\n", number);
+    finish(pass);
+}
+
+void scenario_abort(void)
+{
+    if (!running)
+        return;
+    running = false;
+    qemu_exit(false);
+}

@@ -1,0 +1,130 @@
+/* Boot scenarios: the machine came up as designed, and faults are reported, not fatal in silence. */
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/paging.h>
+#include <arch/x86_64/stacks.h>
+#include <arch/x86_64/traps.h>
+#include <kernel/boot.h>
+#include <kernel/cmdline.h>
+#include <kernel/console.h>
+#include <kernel/printk.h>
+#include <kernel/scenario.h>
+#include <kernel/string.h>
+
+extern char kernel_start[], kernel_end[];
+
+struct descriptor_table_register {
+    uint16_t limit;
+    uint64_t base;
+} __attribute__((packed));
+
+static int invalid_opcodes_seen;
+static uint64_t debug_handler_stack; /* where the #DB handler found its trap frame */
+
+static bool skip_ud2(struct trap_frame *frame)
+{
+    invalid_opcodes_seen++;
+    frame->rip += 2; /* ud2 is two bytes: go on after it */
+    return true;
+}
+
+static bool note_debug_stack(struct trap_frame *frame)
+{
+    debug_handler_stack = (uint64_t)frame;
+    return true;
+}
+
+static bool kernel_in_usable_memory(void)
+{
+    uint64_t start = (uint64_t)kernel_start - KERNEL_VMA, end = (uint64_t)kernel_end - KERNEL_VMA;
+    for (unsigned i = 0; i < boot_info.memory_count; i++) {
+        const struct boot_memory_region *r = &boot_info.memory[i];
+        if (r->type == BOOT_MEMORY_AVAILABLE && r->base <= start && end <= r->base + r->length)
+            return true;
+    }
+    return false;
+}
+
+static enum scenario_result boot_scenario(void)
+{
+    /* the memory map */
+    expect(boot_info.memory_count > 0, "no memory map from the boot loader");
+    expect(boot_memory_available(&boot_info) >= (16UL << 20), "only %lu KiB usable memory",
+           boot_memory_available(&boot_info) >> 10);
+    expect(kernel_in_usable_memory(), "the kernel image is not inside a usable memory region");
+    expect(cmdline_get(&kernel_cmdline, "test") != NULL, "the command line did not come through (no test=)");
+    /* the consoles */
+    expect(serial_console_present, "no UART at COM1");
+    expect(strcmp(console_screen_description(), "none") != 0, "no screen console");
+    /* the CPU tables */
+    struct descriptor_table_register gdtr, idtr;
+    uint16_t task_register;
+    __asm__ volatile("sgdt %0; sidt %1; str %2" : "=m"(gdtr), "=m"(idtr), "=r"(task_register));
+    expect(gdtr.base >= KERNEL_VMA && gdtr.limit == 5 * 8 - 1, "GDTR is %lx/%x, not the kernel's GDT", gdtr.base, gdtr.limit);
+    expect(idtr.base >= KERNEL_VMA && idtr.limit == 256 * 16 - 1, "IDTR is %lx/%x, not the kernel's IDT", idtr.base, idtr.limit);
+    expect(task_register == 0x18, "task register is %x, not the TSS selector 0x18", task_register);
+    for (int i = 1; i <= IST_LAST; i++) {
+        expect(paging_is_mapped(ist_stack_top(i) - 8), "IST stack %d is not mapped", i);
+        expect(!paging_is_mapped(ist_stack_bottom(i) - 8), "IST stack %d has no guard page", i);
+    }
+    expect(!paging_is_mapped(0), "the null page is mapped");
+    /* an exception goes through the IDT, the common entry and C, and iretq comes back */
+    trap_register(VECTOR_INVALID_OPCODE, skip_ud2);
+    __asm__ volatile("ud2");
+    trap_register(VECTOR_INVALID_OPCODE, NULL);
+    expect(invalid_opcodes_seen == 1, "ud2 was handled %d times, not once", invalid_opcodes_seen);
+    /* #DB arrives on its IST stack, whatever stack it came from */
+    trap_register(VECTOR_DEBUG, note_debug_stack);
+    __asm__ volatile("int $1");
+    trap_register(VECTOR_DEBUG, NULL);
+    expect(debug_handler_stack >= ist_stack_bottom(IST_DEBUG) && debug_handler_stack < ist_stack_top(IST_DEBUG),
+           "#DB handler ran on %lx, not on the #DB IST stack", debug_handler_stack);
+    printk("# memory %lu MiB usable in %u regions; screen %s\n", boot_memory_available(&boot_info) >> 20,
+           boot_info.memory_count, console_screen_description());
+    return SCENARIO_PASS;
+}
+
+/* The deliberate fault: a write to an address nothing maps. The PANIC report is what is tested. */
+static __attribute__((noinline)) void write_to_unmapped_memory(void)
+{
+    *(volatile uint64_t *)0x0000100000000000UL = 0x1234;
+}
+
+static enum scenario_result panic_fault_scenario(void)
+{
+    printk("# writing to unmapped address 0x100000000000: the kernel must panic with a full report\n");
+    write_to_unmapped_memory();
+    expect(false, "the write to unmapped memory did not fault");
+    return SCENARIO_FAIL;
+}
+
+/* Deep recursion on the #DB IST stack: it must run into the guard page and be reported. */
+static __attribute__((noinline)) uint64_t recurse(uint64_t depth)
+{
+    volatile uint8_t frame_filler[512];
+    frame_filler[0] = (uint8_t)depth;
+    if (depth > 1000000)
+        return depth;
+    return recurse(depth + 1) + frame_filler[0];
+}
+
+static bool overflow_debug_stack(struct trap_frame *frame)
+{
+    return recurse((uint64_t)frame & 1) != 0;
+}
+
+static enum scenario_result panic_ist_overflow_scenario(void)
+{
+    printk("# recursing on the #DB IST stack: the guard page must stop it and #DF must report it\n");
+    trap_register(VECTOR_DEBUG, overflow_debug_stack);
+    __asm__ volatile("int $1");
+    trap_register(VECTOR_DEBUG, NULL);
+    expect(false, "the overflow was not caught");
+    return SCENARIO_FAIL;
+}
+
+const struct scenario boot_scenarios[] = {
+    {"boot", boot_scenario, true},
+    {"panic-fault", panic_fault_scenario, false},
+    {"panic-ist-overflow", panic_ist_overflow_scenario, false},
+    {0},
+};

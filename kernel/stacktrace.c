@@ -1,0 +1,65 @@
+/* Walking the frame-pointer chain. Every kernel function is compiled with
+ * -fno-omit-frame-pointer, so each frame starts with [saved rbp][return address] and rbp points
+ * at it. A bad chain must not take the panic path down with it, so every frame is checked to be
+ * mapped kernel memory before it is read. */
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/paging.h>
+#include <kernel/printk.h>
+#include <kernel/stacktrace.h>
+
+#define BACKTRACE_MAX_FRAMES 32
+extern char kernel_start[], kernel_text_end[];
+
+const char *symbol_lookup(uint64_t address, uint64_t *offset)
+{
+    if (address < (uint64_t)kernel_start || address >= (uint64_t)kernel_text_end || kernel_symbol_count == 0)
+        return NULL;
+    unsigned long low = 0, high = kernel_symbol_count; /* last symbol with symbol.address <= address */
+    while (high - low > 1) {
+        unsigned long middle = (low + high) / 2;
+        if (kernel_symbols[middle].address <= address)
+            low = middle;
+        else
+            high = middle;
+    }
+    if (kernel_symbols[low].address > address)
+        return NULL;
+    *offset = address - kernel_symbols[low].address;
+    return kernel_symbols[low].name;
+}
+
+static void print_frame(int depth, uint64_t address)
+{
+    uint64_t offset = 0;
+    const char *name = symbol_lookup(address, &offset);
+    if (name)
+        printk("  #%-2d %016lx %s+0x%lx\n", depth, address, name, offset);
+    else
+        printk("  #%-2d %016lx ?\n", depth, address);
+}
+
+static int frame_readable(uint64_t frame)
+{
+    return frame >= KERNEL_VMA && !(frame & 7) && paging_is_mapped(frame) && paging_is_mapped(frame + 8);
+}
+
+void backtrace_print(uint64_t rip, uint64_t rbp)
+{
+    printk("backtrace:\n");
+    print_frame(0, rip);
+    for (int depth = 1; depth < BACKTRACE_MAX_FRAMES && rbp; depth++) {
+        if (!frame_readable(rbp)) {
+            printk("  (frame pointer %016lx is not readable kernel memory: stopping)\n", rbp);
+            return;
+        }
+        const uint64_t *frame = (const uint64_t *)rbp;
+        if (!frame[1])
+            return;
+        print_frame(depth, frame[1] - 1); /* -1: name the call, not the instruction after it */
+        if (frame[0] == rbp) {
+            printk("  (frame points at itself: stopping)\n");
+            return;
+        }
+        rbp = frame[0];
+    }
+}

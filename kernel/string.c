@@ -1,0 +1,61 @@
+/* Freestanding string functions. GCC may also call memcpy/memset/memmove on its own for struct
+ * copies and initialisers, so these names must exist. */
+#include <kernel/string.h>
+
+void *memcpy(void *destination, const void *source, size_t n)
+{
+    unsigned char *d = destination;
+    const unsigned char *s = source;
+    while (n--)
+        *d++ = *s++;
+    return destination;
+}
+
+void *memmove(void *destination, const void *source, size_t n)
+{
+    unsigned char *d = destination;
+    const unsigned char *s = source;
+    if (d < s || d >= s + n)
+        return memcpy(destination, source, n);
+    while (n--)
+        d[n] = s[n];
+    return destination;
+}
+
+void *memset(void *destination, int value, size_t n)
+{
+    unsigned char *d = destination;
+    while (n--)
+        *d++ = (unsigned char)value;
+    return destination;
+}
+
+int memcmp(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    for (; n; n--, x++, y++)
+        if (*x != *y)
+            return *x - *y;
+    return 0;
+}
+
+size_t strlen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+int strncmp(const char *a, const char *b, size_t n)
+{
+    for (; n; n--, a++, b++) {
+        if (*a != *b)
+            return (unsigned char)*a - (unsigned char)*b;
+        if (!*a)
+            return 0;
+    }
+    return 0;
+}
+
+int strcmp(const char *a, const char *b) { return strncmp(a, b, (size_t)-1); }

@@ -1,0 +1,34 @@
+/* The PC text screen: a grid of (character, colour) 16-bit cells, what a BIOS machine shows. */
+#include <arch/x86_64/paging.h>
+#include <kernel/console.h>
+
+#define GREY_ON_BLACK 0x07
+
+static volatile uint16_t *cells;
+static struct screen vga_text_screen = {.name = "vga text"};
+
+static void vga_text_draw(unsigned column, unsigned row, char c)
+{
+    cells[row * vga_text_screen.columns + column] = (uint16_t)(GREY_ON_BLACK << 8 | (uint8_t)c);
+}
+
+static void vga_text_scroll(void)
+{
+    unsigned columns = vga_text_screen.columns, rows = vga_text_screen.rows;
+    for (unsigned i = 0; i < columns * (rows - 1); i++)
+        cells[i] = cells[i + columns];
+    for (unsigned i = columns * (rows - 1); i < columns * rows; i++)
+        cells[i] = GREY_ON_BLACK << 8 | ' ';
+}
+
+const struct screen *vga_text_screen_init(uint64_t address, unsigned columns, unsigned rows)
+{
+    cells = paging_map_device(address, (uint64_t)columns * rows * 2, false);
+    vga_text_screen.columns = columns;
+    vga_text_screen.rows = rows;
+    vga_text_screen.draw = vga_text_draw;
+    vga_text_screen.scroll = vga_text_scroll;
+    for (unsigned i = 0; i < columns * rows; i++)
+        cells[i] = GREY_ON_BLACK << 8 | ' ';
+    return &vga_text_screen;
+}
