@@ -8,6 +8,7 @@
 #include <kernel/stacktrace.h>
 
 #define BACKTRACE_MAX_FRAMES 32
+#define BACKTRACE_MAX_STEPS 4096 /* frames walked, printed or not: a looping chain must end */
 extern char kernel_start[], kernel_text_end[];
 
 const char *symbol_lookup(uint64_t address, uint64_t *offset)
@@ -43,23 +44,33 @@ static int frame_readable(uint64_t frame)
     return frame >= KERNEL_VMA && !(frame & 7) && paging_is_mapped(frame) && paging_is_mapped(frame + 8);
 }
 
+/* Consecutive frames with the same return address (deep recursion) are printed once, with a
+ * count, so a stack overflow's backtrace still shows what started the recursion. */
 void backtrace_print(uint64_t rip, uint64_t rbp)
 {
     printk("backtrace:\n");
     print_frame(0, rip);
-    for (int depth = 1; depth < BACKTRACE_MAX_FRAMES && rbp; depth++) {
+    int printed = 1;
+    uint64_t last = 0, repeats = 0;
+    for (int step = 0; step < BACKTRACE_MAX_STEPS && rbp && printed < BACKTRACE_MAX_FRAMES; step++) {
         if (!frame_readable(rbp)) {
             printk("  (frame pointer %016lx is not readable kernel memory: stopping)\n", rbp);
-            return;
+            break;
         }
         const uint64_t *frame = (const uint64_t *)rbp;
         if (!frame[1])
-            return;
-        print_frame(depth, frame[1] - 1); /* -1: name the call, not the instruction after it */
-        if (frame[0] == rbp) {
-            printk("  (frame points at itself: stopping)\n");
-            return;
+            break;
+        if (frame[1] == last) {
+            repeats++;
+        } else {
+            if (repeats)
+                printk("      (the frame above %lu more times)\n", repeats);
+            repeats = 0;
+            last = frame[1];
+            print_frame(printed++, frame[1] - 1); /* -1: name the call, not the instruction after it */
         }
         rbp = frame[0];
     }
+    if (repeats)
+        printk("      (the frame above %lu more times)\n", repeats);
 }

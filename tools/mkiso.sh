@@ -7,9 +7,10 @@ kernel=$1 output=$2 cmdline=${3-} timeout=${4-3}
 case "$cmdline" in *'"'*|*'\'*) echo "mkiso: the command line may not contain quotes or backslashes" >&2; exit 1;; esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 staging=$(mktemp -d "${TMPDIR:-/tmp}/nmilab-iso.XXXXXX")
-trap 'rm -rf "$staging"' EXIT
+log=$(mktemp "${TMPDIR:-/tmp}/nmilab-iso-log.XXXXXX")
+trap 'rm -rf "$staging" "$log"' EXIT
 mkdir -p "$staging/boot/grub"
 cp "$kernel" "$staging/boot/kernel.elf"
 sed -e "s|^set nmilab_cmdline=.*|set nmilab_cmdline=\"$cmdline\"|" \
     -e "s|^set timeout=.*|set timeout=$timeout|" "$top/grub.cfg" > "$staging/boot/grub/grub.cfg"
-grub-mkrescue -o "$output" "$staging" >"$staging/log" 2>&1 || { cat "$staging/log" >&2; exit 1; }
+grub-mkrescue -o "$output" "$staging" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }

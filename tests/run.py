@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""nmilab's test runner: the host unit tests, then every QEMU scenario.
+
+A scenario boots the kernel under QEMU (software emulation, TCG) with test=NAME on the kernel
+command line. The kernel prints TAP on serial and leaves through isa-debug-exit: QEMU exits with
+33 for pass and 35 for fail. This runner reads the serial log and the exit status; it never trusts
+one without the other. Logs of failed tests stay in build/test-logs/.
+
+    python3 tests/run.py            everything
+    python3 tests/run.py boot nmi   only the tests whose name contains one of the words
+    python3 tests/run.py --list     the tests, one a line
+"""
+import argparse
+import concurrent.futures
+import hashlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+LOGS = os.path.join(BUILD, "test-logs")
+ISOS = os.path.join(BUILD, "test-isos")
+KERNEL = os.path.join(BUILD, "kernel.elf")
+QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
+QEMU_EXIT_PASS, QEMU_EXIT_FAIL = 33, 35
+
+
+def first_existing(*paths):
+    return next((p for p in paths if os.path.exists(p)), None)
+
+
+OVMF_CODE = first_existing("/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/ovmf/OVMF.fd")
+OVMF_VARS = first_existing("/usr/share/OVMF/OVMF_VARS_4M.fd", "/usr/share/OVMF/OVMF_VARS.fd")
+
+
+class Scenario:
+    """One QEMU boot and what it must show.
+
+    expect='pass': QEMU exits 33 and the log has 'ok N - name' lines and no 'not ok'.
+    expect='panic': QEMU exits 35 and the log has a PANIC: report.
+    expect='hang': the kernel stops on purpose (no exit); the run ends once `done` is printed.
+    must / must_not: regular expressions the serial log must (not) contain.
+    """
+
+    def __init__(self, name, cmdline, firmware="bios", expect="pass", must=(), must_not=(), qemu_args=(),
+                 done=None, timeout=None, action=None):
+        self.name, self.cmdline, self.firmware, self.expect = name, cmdline, firmware, expect
+        self.must, self.must_not, self.qemu_args, self.done, self.action = must, must_not, qemu_args, done, action
+        self.timeout = timeout or (30 if firmware == "bios" else 90)
+
+    @property
+    def id(self):
+        return f"{self.name} [{self.firmware}]"
+
+
+BACKTRACE = r"backtrace:\n\s+#0\s+[0-9a-f]{16} \w+\+0x[0-9a-f]+\n\s+#1\s+[0-9a-f]{16} \w+\+0x"
+REGISTERS = r"RAX [0-9a-f]{16}.*\n(.*\n){4}\s+RIP [0-9a-f]{16}\s+RSP [0-9a-f]{16}"
+
+SCENARIOS = [
+    Scenario("boot", "test=boot", "bios", must=[r"screen vga text 80x25", r"memory map: \d+ regions"]),
+    Scenario("boot", "test=boot", "uefi", must=[r"screen framebuffer \d+x\d+x(24|32)"]),
+    Scenario("boot", "test=boot", "usb", must=[r"screen framebuffer \d+x\d+x(24|32)"]),
+    Scenario("cmdline-errors", "test=boot bogus=1 test", "bios",
+             must=[r"cmdline: 'bogus' is not a known option \(ignored\)", r"cmdline: option 'test' needs a value"]),
+    Scenario("panic-fault", "test=panic-fault", "bios", expect="panic",
+             must=[r"PANIC: page fault \(#PF\) at 0000100000000000: not-present page on write in kernel mode",
+                   REGISTERS, r"CR2 0000100000000000", BACKTRACE, r"write_to_unmapped_memory\+0x",
+                   r"scenario_run\+0x", r"kernel_main\+0x"]),
+    Scenario("panic-ist-overflow", "test=panic-ist-overflow", "bios", expect="panic",
+             must=[r"PANIC: double fault \(#DF\), on its own IST stack: stack overflow, CR2 [0-9a-f]{16} is in the "
+                   r"guard page below the #DB IST stack", REGISTERS, BACKTRACE, r"recurse\+0x",
+                   r"overflow_debug_stack\+0x"]),
+    Scenario("no-long-mode", "test=boot", "bios", expect="hang", qemu_args=["-cpu", "qemu64,-lm"],
+             done=r"nmilab: this CPU has no long mode", must=[r"nmilab: this CPU has no long mode \(64-bit\)"],
+             must_not=[r"TAP version"]),
+    Scenario("unknown-scenario", "test=no-such-thing", "bios", expect="fail",
+             must=[r"not ok 1 - no-such-thing # unknown scenario"]),
+]
+
+
+def iso_for(cmdline):
+    """The test ISO for a command line (GRUB menu timeout 0), built once and cached by content."""
+    with open(KERNEL, "rb") as f:
+        digest = hashlib.sha256(f.read() + cmdline.encode() + open(os.path.join(ROOT, "grub.cfg"), "rb").read())
+    path = os.path.join(ISOS, digest.hexdigest()[:16] + ".iso")
+    if not os.path.exists(path):
+        subprocess.run([os.path.join(ROOT, "tools", "mkiso.sh"), KERNEL, path + ".tmp", cmdline, "0"], check=True)
+        os.replace(path + ".tmp", path)
+    return path
+
+
+def firmware_args(firmware, iso, scratch):
+    if firmware == "bios":
+        return ["-cdrom", iso]
+    vars_copy = os.path.join(scratch, "ovmf_vars.fd")
+    shutil.copy(OVMF_VARS, vars_copy)
+    args = ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+            "-drive", f"if=pflash,format=raw,file={vars_copy}"]
+    if firmware == "uefi":
+        return args + ["-cdrom", iso]
+    # "usb": the ISO written to a USB stick, as a user would with dd, on an xHCI controller.
+    return args + ["-device", "qemu-xhci", "-drive", f"if=none,id=stick,format=raw,readonly=on,file={iso}",
+                   "-device", "usb-storage,drive=stick"]
+
+
+class Qmp:
+    """QEMU's machine protocol, for what a person would do from outside (inject an NMI)."""
+
+    def __init__(self, path, deadline):
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(path)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.file = self.sock.makefile("rw")
+        self.file.readline()  # greeting
+        self.command("qmp_capabilities")
+
+    def command(self, name, **arguments):
+        import json
+        self.file.write(json.dumps({"execute": name, "arguments": arguments}) + "\n")
+        self.file.flush()
+        while True:
+            reply = json.loads(self.file.readline())
+            if "return" in reply or "error" in reply:
+                return reply
+
+
+def read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace").replace("\r", "")
+    except FileNotFoundError:
+        return ""
+
+
+def run_scenario(s):
+    """Boots one scenario; returns (passed, reason, seconds, log text)."""
+    start = time.time()
+    scratch = tempfile.mkdtemp(prefix="nmilab-test-")
+    log_path = os.path.join(scratch, "serial.log")
+    qmp_path = os.path.join(scratch, "qmp.sock")
+    command = [QEMU, "-m", "256M", "-display", "none", "-no-reboot", "-serial", f"file:{log_path}",
+               "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-qmp", f"unix:{qmp_path},server=on,wait=off",
+               *firmware_args(s.firmware, iso_for(s.cmdline), scratch), *s.qemu_args]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = start + s.timeout
+    status, timed_out = None, False
+    try:
+        if s.action:
+            s.action(lambda: read(log_path), Qmp(qmp_path, deadline), deadline)
+        while status is None:
+            status = process.poll()
+            if status is None and s.done and re.search(s.done, read(log_path)):
+                time.sleep(0.2)  # let the rest of the line arrive
+                break
+            if status is None and time.time() > deadline:
+                timed_out = True
+                break
+            time.sleep(0.05)
+    except Exception as error:  # a broken QMP exchange is a failed test, not a crashed runner
+        return finish(s, scratch, process, False, f"runner error: {error}", start, log_path)
+    log = read(log_path)
+    reason = judge(s, status, timed_out, log)
+    return finish(s, scratch, process, reason is None, reason, start, log_path)
+
+
+def finish(s, scratch, process, passed, reason, start, log_path):
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    stderr = process.stderr.read().decode("utf-8", "replace")
+    log = read(log_path)
+    if stderr.strip():
+        log += "\n--- qemu stderr ---\n" + stderr
+    shutil.rmtree(scratch, ignore_errors=True)
+    return passed, reason, time.time() - start, log
+
+
+def judge(s, status, timed_out, log):
+    """None when the scenario did what it must, else why not (one line)."""
+    if timed_out:
+        return f"timed out after {s.timeout} s" + ("" if log.strip() else " with no serial output")
+    if s.expect == "hang":
+        if status is not None:
+            return f"QEMU exited ({status}) instead of halting with a message"
+    elif status == 0:
+        return "QEMU exited 0: the machine reset (a triple fault?) instead of reporting"
+    elif s.expect == "pass":
+        bad = re.search(r"^not ok .*$", log, re.M)
+        if bad:
+            return bad.group(0)
+        if "PANIC:" in log:
+            return "kernel panic: " + re.search(r"PANIC:.*", log).group(0)
+        if not re.search(r"^ok \d+ - ", log, re.M):
+            return "no TAP result line"
+        if status != QEMU_EXIT_PASS:
+            return f"QEMU exit status {status}, not {QEMU_EXIT_PASS} (pass)"
+    elif s.expect in ("panic", "fail"):
+        if status != QEMU_EXIT_FAIL:
+            return f"QEMU exit status {status}, not {QEMU_EXIT_FAIL} (the kernel's failure exit)"
+        if s.expect == "panic" and "PANIC:" not in log:
+            return "no PANIC: report"
+    for pattern in s.must:
+        if not re.search(pattern, log):
+            return f"serial output lacks /{pattern}/"
+    for pattern in s.must_not:
+        if re.search(pattern, log):
+            return f"serial output has /{pattern}/"
+    return None
+
+
+def run_unit_tests():
+    """The host unit tests' TAP lines, as (name, passed, detail)."""
+    result = subprocess.run([os.path.join(BUILD, "unit_tests")], capture_output=True, text=True)
+    results, comments = [], []
+    for line in result.stdout.splitlines():
+        m = re.match(r"(not ok|ok) \d+ - (.*)", line)
+        if m:
+            results.append((m.group(2), m.group(1) == "ok", "; ".join(comments)))
+            comments = []
+        elif line.startswith("#"):
+            comments.append(line[1:].strip())
+    if result.returncode != 0 and all(ok for _, ok, _ in results):
+        results.append(("unit test program", False, f"exit status {result.returncode}: {result.stderr.strip()[-300:]}"))
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Run nmilab's unit tests and QEMU scenarios.")
+    parser.add_argument("words", nargs="*", help="run only tests whose name contains one of these")
+    parser.add_argument("--list", action="store_true", help="list the tests and exit")
+    parser.add_argument("--jobs", type=int, default=max(1, min(os.cpu_count() or 1, 4)))
+    args = parser.parse_args()
+    chosen = [s for s in SCENARIOS if not args.words or any(w in s.id for w in args.words)]
+    if args.list:
+        print("unit tests (host)")
+        for s in SCENARIOS:
+            print(f"{s.id:40} {s.cmdline}")
+        return 0
+    os.makedirs(LOGS, exist_ok=True)
+    os.makedirs(ISOS, exist_ok=True)
+    passed = failed = 0
+
+    if not args.words or any(w in "unit tests (host)" for w in args.words):
+        for name, ok, detail in run_unit_tests():
+            print(f"{'ok  ' if ok else 'FAIL'} unit: {name}" + ("" if ok else f": {detail}"), flush=True)
+            passed, failed = passed + ok, failed + (not ok)
+
+    for s in chosen:  # build the ISOs first, one per distinct command line
+        iso_for(s.cmdline)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {pool.submit(run_scenario, s): s for s in chosen}
+        for future in concurrent.futures.as_completed(futures):
+            s = futures[future]
+            ok, reason, seconds, log = future.result()
+            log_file = os.path.join(LOGS, re.sub(r"[^\w.-]+", "_", s.id).strip("_") + ".log")
+            if ok:
+                if os.path.exists(log_file):
+                    os.remove(log_file)
+                print(f"ok   {s.id} ({seconds:.1f} s)", flush=True)
+                passed += 1
+            else:
+                with open(log_file, "w") as f:
+                    f.write(log)
+                print(f"FAIL {s.id}: {reason} (log: {os.path.relpath(log_file, ROOT)})", flush=True)
+                failed += 1
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+#include <kernel/multiboot.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include "unit.h"
+
+/* Builds a boot-information block tag by tag, then copies it into a heap block of exactly its
+ * size, so that AddressSanitizer catches any read past the end. */
+static uint8_t building[4096];
+static uint32_t used;
+
+static void start(void) { memset(building, 0, sizeof building); used = 8; }
+static uint8_t *tag(uint32_t type, uint32_t size)
+{
+    uint8_t *t = building + used;
+    memcpy(t, &type, 4);
+    memcpy(t + 4, &size, 4);
+    used += (size + 7) & ~7u;
+    return t;
+}
+static uint8_t *finish(uint32_t total)
+{
+    if (!total)
+        total = used;
+    memcpy(building, &total, 4);
+    uint8_t *block = malloc(used);
+    memcpy(block, building, used);
+    return block;
+}
+
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+static void full_list(void)
+{
+    start();
+    uint8_t *t = tag(1, 8 + 10);
+    memcpy(t + 8, "test=boot", 10);
+    t = tag(6, 16 + 2 * 24);
+    put32(t + 8, 24);
+    put64(t + 16, 0);
+    put64(t + 24, 0x9fc00);
+    put32(t + 32, 1);
+    put64(t + 40, 0x100000);
+    put64(t + 48, 0xfee0000);
+    put32(t + 56, 1);
+    t = tag(8, 38);
+    put64(t + 8, 0x80000000);
+    put32(t + 16, 4096);
+    put32(t + 20, 1024);
+    put32(t + 24, 768);
+    t[28] = 32;
+    t[29] = 1;
+    t[32] = 16, t[34] = 8, t[36] = 0;
+    tag(14, 8 + 20);
+    tag(15, 8 + 36);
+    tag(99, 12); /* a tag type we do not know is skipped */
+    tag(0, 8);
+    uint8_t *block = finish(0);
+    struct boot_info info;
+    char error[128] = "";
+    CHECK(multiboot_parse(block, &info, error, sizeof error) == 0);
+    CHECK_STRING(info.cmdline, "test=boot");
+    CHECK(info.memory_count == 2);
+    CHECK(info.memory[1].base == 0x100000 && info.memory[1].length == 0xfee0000);
+    CHECK(boot_memory_available(&info) == 0x9fc00 + 0xfee0000);
+    CHECK(info.framebuffer.kind == FRAMEBUFFER_RGB);
+    CHECK(info.framebuffer.width == 1024 && info.framebuffer.height == 768 && info.framebuffer.pitch == 4096);
+    CHECK(info.framebuffer.red_shift == 16 && info.framebuffer.blue_shift == 0);
+    CHECK(info.rsdp == block + 8 + 24 + 64 + 40 + 32 + 8); /* the ACPI 2.0 copy wins */
+    CHECK(info.rsdp_revision == 2);
+    free(block);
+}
+
+static int parse_fails(uint8_t *block, const char *expected_words)
+{
+    struct boot_info info;
+    char error[128] = "";
+    int result = multiboot_parse(block, &info, error, sizeof error);
+    free(block);
+    if (result == -1 && !strstr(error, expected_words))
+        printf("# error was \"%s\"\n", error);
+    return result == -1 && strstr(error, expected_words);
+}
+
+static void malformed_lists(void)
+{
+    start();
+    tag(1, 8 + 4000); /* runs far past the end */
+    CHECK(parse_fails(finish(100), "bad size"));
+
+    start();
+    tag(1, 12); /* no end tag */
+    CHECK(parse_fails(finish(0), "without an end tag"));
+
+    start();
+    tag(8, 20); /* too small for a framebuffer tag */
+    tag(0, 8);
+    CHECK(parse_fails(finish(0), "bad size"));
+
+    start();
+    uint8_t *t = tag(6, 16 + 24);
+    put32(t + 8, 0); /* memory map entry size 0 would loop forever */
+    tag(0, 8);
+    CHECK(parse_fails(finish(0), "entry size"));
+
+    start();
+    tag(0, 8);
+    CHECK(parse_fails(finish(0xffffffff), "not plausible"));
+
+    start();
+    tag(1, 4); /* a size smaller than the tag header */
+    tag(0, 8);
+    CHECK(parse_fails(finish(0), "bad size"));
+}
+
+static void long_cmdline_is_cut(void)
+{
+    start();
+    uint8_t *t = tag(1, 8 + 600);
+    memset(t + 8, 'a', 599);
+    tag(0, 8);
+    uint8_t *block = finish(0);
+    struct boot_info info;
+    char error[128];
+    CHECK(multiboot_parse(block, &info, error, sizeof error) == 0);
+    CHECK(strlen(info.cmdline) == sizeof info.cmdline - 1);
+    free(block);
+}
+
+const struct unit_test multiboot_tests[] = {
+    {"multiboot2: a full tag list", full_list},
+    {"multiboot2: malformed tag lists are rejected with a reason", malformed_lists},
+    {"multiboot2: an overlong command line is cut, not overrun", long_cmdline_is_cut},
+    {0},
+};
