@@ -61,7 +61,7 @@ $(BUILD)/%.o: %.asm $(BUILD)/asm_offsets.inc | deps
 $(BUILD)/asm_offsets.inc: arch/x86_64/asm_offsets.c include/arch/x86_64/trap_frame.h
 	@mkdir -p $(BUILD)
 	@$(CC) $(KERNEL_CFLAGS) -MF $(BUILD)/asm_offsets.d -S $< -o $(BUILD)/asm_offsets.s
-	@sed -n 's/^[[:space:]]*->\([A-Z0-9_]*\) \$$\{0,1\}\([0-9]*\).*/%define \1 \2/p' $(BUILD)/asm_offsets.s > $@
+	@sed -n 's/.*->\([A-Z0-9_]*\) \$$\{0,1\}\([0-9]*\).*/%define \1 \2/p' $(BUILD)/asm_offsets.s > $@
 
 # Linked twice: the first link gives the addresses for the symbol table that backtraces use;
 # the table sits after .text, so the second link leaves every function where it was (checked).

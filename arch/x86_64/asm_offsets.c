@@ -1,9 +1,10 @@
-/* Compiled to assembly only: the Makefile turns each "->NAME value" line into a NASM %define, so
- * the entry code uses the offsets of the C structures instead of numbers typed by hand. */
+/* Compiled to assembly only: the Makefile turns each "->NAME value" string into a NASM %define,
+ * so the entry code uses the offsets of the C structures instead of numbers typed by hand.
+ * (.ascii rather than a bare line, because clang assembles inline asm even with -S.) */
 #include <arch/x86_64/trap_frame.h>
 
-#define OFFSET(name, type, field) __asm__ volatile("\n->" #name " %c0" : : "i"(offsetof(type, field)))
-#define SIZE(name, type) __asm__ volatile("\n->" #name " %c0" : : "i"(sizeof(type)))
+#define OFFSET(name, type, field) __asm__ volatile(".ascii \"->" #name " %c0\"" : : "i"(offsetof(type, field)))
+#define SIZE(name, type) __asm__ volatile(".ascii \"->" #name " %c0\"" : : "i"(sizeof(type)))
 
 void asm_offsets(void);
 void asm_offsets(void)
