@@ -25,9 +25,18 @@ KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
     -fno-stack-protector -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
     -fno-asynchronous-unwind-tables -fcf-protection=none \
     -nostdinc -isystem $(shell $(CC) -print-file-name=include) -Iinclude -MMD -MP
-NASMFLAGS := -f elf64 -g -F dwarf -I$(BUILD)/ -Iinclude/
+NASMFLAGS := -f elf64 -g -F dwarf -I$(BUILD)/ -I./
 LDFLAGS := -n -T linker.ld -z max-page-size=0x1000 -z noexecstack \
     $(if $(shell $(LD) --help 2>/dev/null | grep -- --no-warn-rwx-segments),--no-warn-rwx-segments,)
+
+# NMI_BREAK=executing|repeat-window|iret-window|cr2-restore builds a kernel with that one piece of
+# the NMI machinery left out, to watch the scenario that checks it fail (docs/nmi.md).
+NMI_BREAK ?=
+ifneq ($(NMI_BREAK),)
+NMI_BREAK_DEFINE := -DNMI_DROP_$(shell echo '$(NMI_BREAK)' | tr 'a-z-' 'A-Z_')$(if $(filter cr2-restore,$(NMI_BREAK)),,_CHECK)
+KERNEL_CFLAGS += $(NMI_BREAK_DEFINE)
+NASMFLAGS += $(NMI_BREAK_DEFINE)
+endif
 
 KERNEL_C := $(filter-out arch/x86_64/asm_offsets.c,$(wildcard arch/x86_64/*.c kernel/*.c))
 KERNEL_ASM := $(wildcard boot/*.asm arch/x86_64/*.asm)
@@ -45,22 +54,27 @@ iso: $(BUILD)/nmilab.iso
 deps:
 	@tools/deps.sh
 
-$(BUILD)/%.o: %.c
+# Everything is rebuilt when the compiler or NMI_BREAK changes.
+$(BUILD)/config.txt: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(NMI_BREAK)' | cmp -s - $@ || echo '$(CC) $(NMI_BREAK)' > $@
+
+$(BUILD)/%.o: %.c $(BUILD)/config.txt
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(KERNEL_CFLAGS) -c $< -o $@
-$(BUILD)/symbols.o $(BUILD)/symbols_empty.o: $(BUILD)/%.o: $(BUILD)/%.c
+$(BUILD)/symbols.o $(BUILD)/symbols_empty.o: $(BUILD)/%.o: $(BUILD)/%.c $(BUILD)/config.txt
 	@$(CC) $(KERNEL_CFLAGS) -c $< -o $@
 
-$(BUILD)/%.o: %.asm $(BUILD)/asm_offsets.inc | deps
+$(BUILD)/%.o: %.asm $(BUILD)/asm_offsets.inc $(BUILD)/config.txt | deps
 	@mkdir -p $(dir $@)
 	@echo "  NASM    $<"
 	@nasm $(NASMFLAGS) -MD $(@:.o=.d) -MP -o $@ $<
 
 # Structure offsets for the assembler, computed by the compiler from the C declarations.
-$(BUILD)/asm_offsets.inc: arch/x86_64/asm_offsets.c include/arch/x86_64/trap_frame.h
+$(BUILD)/asm_offsets.inc: arch/x86_64/asm_offsets.c $(BUILD)/config.txt
 	@mkdir -p $(BUILD)
-	@$(CC) $(KERNEL_CFLAGS) -MF $(BUILD)/asm_offsets.d -S $< -o $(BUILD)/asm_offsets.s
+	@$(CC) $(KERNEL_CFLAGS) -MF $(BUILD)/asm_offsets.d -MT $@ -S $< -o $(BUILD)/asm_offsets.s
 	@sed -n 's/.*->\([A-Z0-9_]*\) \$$\{0,1\}\([0-9]*\).*/%define \1 \2/p' $(BUILD)/asm_offsets.s > $@
 
 # Linked twice: the first link gives the addresses for the symbol table that backtraces use;

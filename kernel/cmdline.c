@@ -10,6 +10,7 @@ static const struct {
     const char *values;
 } known_options[] = {
     {"test", "a scenario name, or all"},
+    {"nmi", "nested|naive|naive-raw|latch"},
 };
 
 static const char *known_values(const char *key)

@@ -2,7 +2,9 @@
  * the CPU tables first, so that any fault after this point gets a readable panic instead of a
  * silent triple fault; then memory and the screen; then whatever the command line asks for. */
 #include <arch/x86_64/acpi.h>
+#include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/faults.h>
 #include <arch/x86_64/paging.h>
 #include <arch/x86_64/serial.h>
 #include <arch/x86_64/stacks.h>
@@ -10,6 +12,7 @@
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
 #include <kernel/console.h>
+#include <kernel/nmi.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 #include <kernel/scenario.h>
@@ -52,6 +55,10 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     cmdline_parse(&kernel_cmdline, boot_info.cmdline, report_cmdline_problem);
     print_memory_map();
     acpi_init(boot_info.rsdp, boot_info.rsdp_revision);
+    page_fault_init();
+    breakpoint_init();
+    apic_init();
+    nmi_init();
 
     const char *test = cmdline_get(&kernel_cmdline, "test");
     if (test)

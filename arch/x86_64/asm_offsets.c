@@ -1,9 +1,14 @@
 /* Compiled to assembly only: the Makefile turns each "->NAME value" string into a NASM %define,
  * so the entry code uses the offsets of the C structures instead of numbers typed by hand.
  * (.ascii rather than a bare line, because clang assembles inline asm even with -S.) */
+#include <arch/x86_64/nmi_stack.h>
+#include <arch/x86_64/stacks.h>
 #include <arch/x86_64/trap_frame.h>
+#include <arch/x86_64/traps.h>
+#include <kernel/nmi.h>
 
 #define OFFSET(name, type, field) __asm__ volatile(".ascii \"->" #name " %c0\"" : : "i"(offsetof(type, field)))
+#define CONSTANT(name, value) __asm__ volatile(".ascii \"->" #name " %c0\"" : : "i"(value))
 #define SIZE(name, type) __asm__ volatile(".ascii \"->" #name " %c0\"" : : "i"(sizeof(type)))
 
 void asm_offsets(void);
@@ -16,4 +21,28 @@ void asm_offsets(void)
     OFFSET(TRAP_FRAME_ERROR_CODE, struct trap_frame, error_code);
     OFFSET(TRAP_FRAME_RIP, struct trap_frame, rip);
     SIZE(TRAP_FRAME_SIZE, struct trap_frame);
+
+    OFFSET(IRET_FRAME_RIP, struct iret_frame, rip);
+    OFFSET(IRET_FRAME_CS, struct iret_frame, cs);
+    OFFSET(IRET_FRAME_RFLAGS, struct iret_frame, rflags);
+    OFFSET(IRET_FRAME_RSP, struct iret_frame, rsp);
+    OFFSET(IRET_FRAME_SS, struct iret_frame, ss);
+    SIZE(IRET_FRAME_SIZE, struct iret_frame);
+    OFFSET(NMI_STACK_IRET, struct nmi_stack, iret);
+    OFFSET(NMI_STACK_OUTERMOST, struct nmi_stack, outermost);
+    OFFSET(NMI_STACK_EXECUTING, struct nmi_stack, executing);
+    OFFSET(NMI_STACK_SAVED_RDX, struct nmi_stack, saved_rdx);
+    OFFSET(NMI_STACK_HARDWARE, struct nmi_stack, hardware);
+    SIZE(NMI_STACK_SIZE, struct nmi_stack);
+    CONSTANT(IST_STACK_SIZE, IST_STACK_SIZE);
+    CONSTANT(VECTOR_NMI, VECTOR_NMI);
+
+    OFFSET(NMI_CPU_ENTRIES, struct nmi_cpu_state, entries);
+    OFFSET(NMI_CPU_NESTED, struct nmi_cpu_state, nested);
+    OFFSET(NMI_CPU_NESTED_RULE, struct nmi_cpu_state, nested_rule);
+    OFFSET(NMI_CPU_NESTED_RIP, struct nmi_cpu_state, nested_rip);
+    OFFSET(NMI_CPU_NESTED_RSP, struct nmi_cpu_state, nested_rsp);
+    CONSTANT(NESTED_IN_REPEAT_WINDOW, NESTED_IN_REPEAT_WINDOW);
+    CONSTANT(NESTED_EXECUTING, NESTED_EXECUTING);
+    CONSTANT(NESTED_IRET_WINDOW, NESTED_IRET_WINDOW);
 }

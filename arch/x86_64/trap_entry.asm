@@ -1,4 +1,5 @@
-; Exception entry for vectors 0-31 (the NMI, vector 2, has its own entry in nmi_entry.asm).
+; Exception entry for vectors 0-31. The NMI (vector 2) has its own entries in nmi_entry.asm; the
+; stub here for vector 2 is only used until nmi_init() installs one of them.
 ;
 ; Each vector gets a small stub that makes the stack look the same for all of them, then jumps to
 ; trap_common, which saves the registers and calls trap_dispatch(struct trap_frame *).
@@ -19,6 +20,7 @@
 ; Interrupt gates clear IF on entry, so nothing but an NMI or another exception can come in.
 
 %include "asm_offsets.inc"
+%include "arch/x86_64/trap_frame.inc"
 
 section .text
 bits 64
@@ -38,45 +40,9 @@ trap_stub_ %+ vector:
 extern trap_dispatch
 global trap_common
 trap_common:
-    push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
-    cld                                 ; the C ABI expects DF clear on function entry
-    mov rdi, rsp                        ; argument: the struct trap_frame
-    ; A frame record (saved rbp, return address) naming the interrupted code, so a backtrace
-    ; taken inside the handler walks on into the function that trapped.
-    push qword [rsp + TRAP_FRAME_RIP]
-    push qword [rsp + 8 + TRAP_FRAME_RBP]
-    mov rbp, rsp
-    call trap_dispatch
-    add rsp, 16
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+    PUSH_TRAP_REGISTERS
+    CALL_WITH_TRAP_FRAME trap_dispatch
+    POP_TRAP_REGISTERS
     add rsp, 16                         ; vector and error code
     iretq                               ; note: this also ends NMI blocking, see docs/nmi.md
 

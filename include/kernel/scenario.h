@@ -22,4 +22,4 @@ void scenario_skip_reason(const char *reason);
 void scenario_abort(void);
 
 /* The scenario lists, one per source file of scenarios. */
-extern const struct scenario boot_scenarios[];
+extern const struct scenario boot_scenarios[], nmi_scenarios[];

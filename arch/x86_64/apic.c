@@ -1,0 +1,117 @@
+/* Local APIC set-up (Intel SDM vol. 3, chapter 11). The address comes from the ACPI MADT, with the
+ * IA32_APIC_BASE MSR as the fallback; the MADT also says which LINT pin the board wires to NMI
+ * (almost always LINT1). That pin must be unmasked in NMI delivery mode, or an NMI from outside
+ * (a front-panel NMI button, QEMU's `nmi` monitor command or QMP inject-nmi) never arrives. */
+#include <arch/x86_64/acpi.h>
+#include <arch/x86_64/apic.h>
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/paging.h>
+#include <kernel/printk.h>
+#include <kernel/string.h>
+
+#define MSR_APIC_BASE 0x1b
+#define APIC_BASE_ENABLE (1UL << 11)
+#define APIC_BASE_X2APIC (1UL << 10)
+#define MSR_X2APIC_FIRST 0x800 /* x2APIC register = 0x800 + xAPIC offset / 16 */
+
+enum apic_register { /* xAPIC offsets */
+    APIC_ID = 0x20,
+    APIC_SPURIOUS = 0xf0,
+    APIC_ICR_LOW = 0x300,
+    APIC_ICR_HIGH = 0x310,
+    APIC_LVT_LINT0 = 0x350,
+    APIC_LVT_LINT1 = 0x360,
+};
+#define APIC_SOFTWARE_ENABLE (1u << 8)
+#define APIC_SPURIOUS_VECTOR 0xff
+#define APIC_DELIVERY_NMI (4u << 8)
+#define APIC_LEVEL_ASSERT (1u << 14)
+#define APIC_DELIVERY_PENDING (1u << 12)
+
+static volatile uint32_t *xapic;
+static bool x2apic, ready;
+
+static uint32_t apic_read(enum apic_register reg)
+{
+    return x2apic ? (uint32_t)rdmsr(MSR_X2APIC_FIRST + reg / 16) : xapic[reg / 4];
+}
+
+static void apic_write(enum apic_register reg, uint32_t value)
+{
+    if (x2apic)
+        wrmsr(MSR_X2APIC_FIRST + reg / 16, value);
+    else
+        xapic[reg / 4] = value;
+}
+
+bool apic_ready(void) { return ready; }
+bool apic_is_x2apic(void) { return x2apic; }
+uint32_t apic_id(void) { return x2apic ? apic_read(APIC_ID) : apic_read(APIC_ID) >> 24; }
+
+/* The MADT's local APIC address (an override entry wins) and the LINT pin wired to NMI. */
+static uint64_t madt_lookup(unsigned *nmi_pin)
+{
+    const struct acpi_table_header *madt = acpi_find_table("APIC");
+    if (!madt)
+        return 0;
+    const uint8_t *bytes = (const uint8_t *)madt;
+    uint32_t address32;
+    memcpy(&address32, bytes + 36, 4);
+    uint64_t address = address32;
+    for (uint32_t offset = 44; offset + 2 <= madt->length && bytes[offset + 1] >= 2; offset += bytes[offset + 1]) {
+        const uint8_t *entry = bytes + offset;
+        if (entry[0] == 4 && entry[1] >= 6 && (entry[2] == 0xff || entry[2] == 0)) /* local APIC NMI */
+            *nmi_pin = entry[5] & 1;
+        if (entry[0] == 5 && entry[1] >= 12) /* local APIC address override */
+            memcpy(&address, entry + 4, 8);
+    }
+    return address;
+}
+
+void apic_init(void)
+{
+    uint32_t regs[4];
+    cpuid(1, 0, regs);
+    if (!(regs[3] & (1u << 9))) {
+        printk("apic: this CPU has no local APIC; self-NMIs and external NMIs are unavailable\n");
+        return;
+    }
+    unsigned nmi_pin = 1;
+    uint64_t base_msr = rdmsr(MSR_APIC_BASE);
+    uint64_t address = madt_lookup(&nmi_pin);
+    const char *found_by = "ACPI MADT";
+    if (!address) {
+        address = base_msr & PAGE_ADDRESS_MASK;
+        found_by = "APIC base MSR";
+    }
+    x2apic = regs[2] & (1u << 21);
+    base_msr |= APIC_BASE_ENABLE;
+    wrmsr(MSR_APIC_BASE, base_msr);
+    if (x2apic) /* xAPIC first, then x2APIC: the SDM's required order */
+        wrmsr(MSR_APIC_BASE, base_msr | APIC_BASE_X2APIC);
+    else
+        xapic = paging_map_device(address, PAGE_SIZE, true);
+
+    apic_write(APIC_SPURIOUS, APIC_SOFTWARE_ENABLE | APIC_SPURIOUS_VECTOR);
+    apic_write(nmi_pin ? APIC_LVT_LINT1 : APIC_LVT_LINT0, APIC_DELIVERY_NMI); /* unmasked, NMI */
+    ready = true;
+    if (x2apic)
+        printk("apic: x2APIC mode, id %u; external NMIs on LINT%u\n", apic_id(), nmi_pin);
+    else
+        printk("apic: xAPIC at %lx (from the %s), id %u; no x2APIC on this CPU; external NMIs on LINT%u\n", address,
+               found_by, apic_id(), nmi_pin);
+}
+
+void apic_send_self_nmi(void)
+{
+    if (!ready)
+        return;
+    if (x2apic) {
+        wrmsr(MSR_X2APIC_FIRST + APIC_ICR_LOW / 16, (uint64_t)apic_id() << 32 | APIC_DELIVERY_NMI | APIC_LEVEL_ASSERT);
+        return;
+    }
+    while (apic_read(APIC_ICR_LOW) & APIC_DELIVERY_PENDING)
+        cpu_relax();
+    apic_write(APIC_ICR_HIGH, apic_id() << 24);
+    apic_write(APIC_ICR_LOW, APIC_DELIVERY_NMI | APIC_LEVEL_ASSERT); /* this write sends it */
+}

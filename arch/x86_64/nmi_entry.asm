@@ -1,0 +1,201 @@
+; The NMI entry points: three ways to enter an NMI handler, side by side.
+;
+;   nmi_entry_naive   IST stack; save registers, call C, iretq. Broken on purpose (see below).
+;   nmi_entry_nested  IST stack, plus the repeat-frame algorithm that makes nesting safe.
+;   nmi_entry_latch   no IST: the current stack, and a C state machine (the i386 answer).
+;
+; nmi_init() (kernel/nmi.c) points IDT vector 2 at one of them. All three end in the same C
+; handler chain (nmi_dispatch in kernel/nmi.c).
+;
+; THE PROBLEM. The CPU blocks NMIs from the delivery of one NMI until the next iretq -- any
+; iretq. An NMI handler that takes a page fault or hits an int3 returns from that exception with
+; iretq, and from then on a second NMI can come in while the first handler is still running. With
+; an IST gate the CPU loads the same stack pointer for every NMI, so the second NMI writes its frame
+; over the first one's: when the first NMI finally returns, its return frame is gone.
+;
+; Rule for reading this file: between the arrival of an NMI and the point where "NMI executing"
+; is set, NMIs are blocked and nothing can interrupt (nmilab has no #MC or #DB there). After the
+; first iretq inside the handler, a nested NMI can land on ANY instruction; each place where that
+; needs thought is marked "WINDOW".
+
+%include "asm_offsets.inc"
+%include "arch/x86_64/trap_frame.inc"
+
+KERNEL_CODE_SELECTOR    equ 0x08
+KERNEL_DATA_SELECTOR    equ 0x10
+RFLAGS_RESERVED_ONE     equ 0x2         ; bit 1 always reads as 1; IF, DF and TF clear
+RFLAGS_DF_IN_SECOND_BYTE equ (1 << 10) >> 8
+
+extern nmi_cpu
+extern nmi_naive_handle, nmi_latch_handle, nmi_nested_handle
+
+section .text
+bits 64
+
+; ---------------------------------------------------------------------------------------------
+; naive and latch: the same few instructions, differing in the C function they call (and in the
+; IDT gate: the naive gate has an IST stack, the latch gate does not).
+;
+; Naive: a nested NMI (after a fault's iretq) lands on the same IST stack top and overwrites this
+; entry's saved registers and hardware frame. nmi_naive_handle() notices on the way out by
+; comparing the frame with a copy it keeps elsewhere, and panics with both. nmi=naive-raw skips the
+; check: iretq then "returns" through the nested NMI's frame, into the middle of the first handler.
+;
+; Latch: no IST, so a nested NMI pushes its frame below the running handler's frame, on whatever
+; stack was in use, and nothing is overwritten. nmi_latch_handle() turns it into one more pass.
+; ---------------------------------------------------------------------------------------------
+%macro SIMPLE_NMI_ENTRY 2
+global %1
+%1:
+    inc qword [rel nmi_cpu + NMI_CPU_ENTRIES]
+    push 0                              ; error code slot
+    push VECTOR_NMI
+    PUSH_TRAP_REGISTERS
+    CALL_WITH_TRAP_FRAME %2
+    POP_TRAP_REGISTERS
+    add rsp, 16
+    iretq
+%endmacro
+
+SIMPLE_NMI_ENTRY nmi_entry_naive, nmi_naive_handle
+SIMPLE_NMI_ENTRY nmi_entry_latch, nmi_latch_handle
+
+; ---------------------------------------------------------------------------------------------
+; nested: the repeat-frame algorithm.
+;
+; The top of the NMI IST stack (struct nmi_stack in include/arch/x86_64/nmi_stack.h), with the
+; trap frame for C below it. T is the IST stack top; offsets in words below it.
+;
+;   T -  1..5  +---------------------------+
+;              | hardware frame            |  written by the CPU on EVERY NMI, nested too:
+;              |   ss rsp rflags cs rip    |  only trusted until it is copied to "outermost"
+;   T -  6     | saved rdx                 |  scratch for the checks below
+;   T -  7     | "NMI executing"           |  1 while an NMI is being handled
+;   T -  8..12 | outermost frame           |  copy of the first NMI's hardware frame; the place
+;              |   ss rsp rflags cs rip    |  the interrupted code resumes. Never rewritten.
+;   T - 13..17 | iret frame                |  copy of outermost, made before each pass; what the
+;              |   ss rsp rflags cs rip    |  final iretq pops. A nested NMI points it at repeat_nmi.
+;              +---------------------------+  <- struct nmi_stack starts here
+;              | error code (0), vector 2  |  \ struct trap_frame for C: its rip..ss
+;              | rax ... r15               |  / fields ARE the iret frame above
+;              | C handler frames ...      |
+;
+; What each NMI does on arrival, after saving rdx:
+;   (a) interrupted RIP in [repeat_nmi, end_repeat_nmi): it landed while the first NMI was
+;       setting up another pass, which will handle whatever this NMI was for. Just iretq.
+;   (b) "NMI executing" is set: it is nested. Point the iret frame at repeat_nmi, iretq.
+;   (c) the interrupted RSP is on this NMI stack and RFLAGS.DF is set: it landed in the exit
+;       window after "NMI executing" was cleared and before the final iretq (the exit sets DF
+;       first, which C code never leaves set, so this cannot be mistaken). Same as (b).
+;   Otherwise it is a first NMI: copy the hardware frame to outermost and go on.
+; ---------------------------------------------------------------------------------------------
+
+; AT_x: the offset of field x of struct nmi_stack from RSP, while RSP points at the saved-rdx slot
+; (from the `push rdx` at entry until the `pop rdx` before leaving or going on).
+%define FROM_SAVED_RDX(field) (field - NMI_STACK_SAVED_RDX)
+AT_HARDWARE_RIP    equ FROM_SAVED_RDX(NMI_STACK_HARDWARE + IRET_FRAME_RIP)
+AT_HARDWARE_RFLAGS equ FROM_SAVED_RDX(NMI_STACK_HARDWARE + IRET_FRAME_RFLAGS)
+AT_HARDWARE_RSP    equ FROM_SAVED_RDX(NMI_STACK_HARDWARE + IRET_FRAME_RSP)
+AT_EXECUTING       equ FROM_SAVED_RDX(NMI_STACK_EXECUTING)
+AT_IRET            equ FROM_SAVED_RDX(NMI_STACK_IRET)
+AT_OUTERMOST       equ FROM_SAVED_RDX(NMI_STACK_OUTERMOST)
+AT_STACK_TOP       equ FROM_SAVED_RDX(NMI_STACK_SIZE)
+
+global nmi_entry_nested, repeat_nmi, end_repeat_nmi, nmi_exit_iretq
+nmi_entry_nested:
+    inc qword [rel nmi_cpu + NMI_CPU_ENTRIES]
+    push rdx
+
+%ifndef NMI_DROP_REPEAT_WINDOW_CHECK           ; `make NMI_BREAK=...`: see docs/nmi.md
+    ; (a) in the repeat window? One unsigned compare: RIP - repeat_nmi < window length.
+    mov rdx, [rsp + AT_HARDWARE_RIP]
+    sub rdx, repeat_nmi
+    cmp rdx, end_repeat_nmi - repeat_nmi
+    jb nmi_in_repeat_window
+%endif
+
+%ifndef NMI_DROP_EXECUTING_CHECK
+    ; (b) a first NMI is running?
+    cmp qword [rsp + AT_EXECUTING], 1
+    je nested_nmi
+%endif
+
+%ifndef NMI_DROP_IRET_WINDOW_CHECK
+    ; (c) in the exit window? DF set (rare) first, then RSP within this IST stack.
+    test byte [rsp + AT_HARDWARE_RFLAGS + 1], RFLAGS_DF_IN_SECOND_BYTE
+    jnz nmi_check_exit_window
+%endif
+
+first_nmi:
+    pop rdx
+    sub rsp, 16                         ; RSP -> "NMI executing" (set in repeat_nmi)
+    ; Copy the hardware frame to outermost: each push reads the word 6 slots up, which after
+    ; the previous push is the next lower word of the hardware frame (ss first, rip last).
+    push qword [rsp + 6 * 8]
+    push qword [rsp + 6 * 8]
+    push qword [rsp + 6 * 8]
+    push qword [rsp + 6 * 8]
+    push qword [rsp + 6 * 8]
+    ; RSP -> outermost. Fall into repeat_nmi: the first pass is set up exactly like a repeat.
+
+; WINDOW: the exit path below irets here (with NMIs unblocked) when a nested NMI asked for another
+; pass. A nested NMI landing between here and end_repeat_nmi is case (a): this code is about to
+; run the handler again anyway, and the iret frame may be half copied, so it must not be touched.
+repeat_nmi:                             ; RSP -> outermost frame
+    mov qword [rsp + NMI_STACK_EXECUTING - NMI_STACK_OUTERMOST], 1
+    ; Copy outermost to the iret frame, the same way: 4 slots up is the next word to copy.
+    push qword [rsp + 4 * 8]
+    push qword [rsp + 4 * 8]
+    push qword [rsp + 4 * 8]
+    push qword [rsp + 4 * 8]
+    push qword [rsp + 4 * 8]
+end_repeat_nmi:                         ; RSP -> iret frame; from here on, case (b) applies
+    push 0                              ; error code slot
+    push VECTOR_NMI
+    PUSH_TRAP_REGISTERS
+    CALL_WITH_TRAP_FRAME nmi_nested_handle
+    POP_TRAP_REGISTERS
+    add rsp, 16                         ; RSP -> iret frame
+
+    ; WINDOW: once "NMI executing" is 0, a nested NMI cannot tell by (b) that it interrupted us.
+    ; Set DF first: case (c) recognises DF + an RSP on this stack. The iretq restores the
+    ; interrupted code's own DF from the frame.
+    std
+    mov qword [rsp + NMI_STACK_EXECUTING], 0
+nmi_exit_iretq:
+    iretq                               ; to the interrupted code, or to repeat_nmi
+
+nmi_check_exit_window:                     ; DF was set: is the interrupted RSP on this NMI stack?
+    lea rdx, [rsp + AT_STACK_TOP]
+    cmp [rsp + AT_HARDWARE_RSP], rdx
+    ja first_nmi
+    sub rdx, IST_STACK_SIZE
+    cmp [rsp + AT_HARDWARE_RSP], rdx
+    jb first_nmi
+    mov qword [rel nmi_cpu + NMI_CPU_NESTED_RULE], NESTED_IRET_WINDOW
+    jmp nested_nmi_ask_for_repeat
+
+nested_nmi:
+    mov qword [rel nmi_cpu + NMI_CPU_NESTED_RULE], NESTED_EXECUTING
+nested_nmi_ask_for_repeat:
+    ; Rewrite the first NMI's iret frame so that its final iretq lands on repeat_nmi, with RSP at
+    ; the outermost frame, interrupts off and DF clear. Nothing else of the first NMI is touched:
+    ; this NMI used only the hardware frame and the saved-rdx slot above it.
+    lea rdx, [rsp + AT_OUTERMOST]
+    mov [rsp + AT_IRET + IRET_FRAME_RSP], rdx
+    mov qword [rsp + AT_IRET + IRET_FRAME_SS], KERNEL_DATA_SELECTOR
+    mov qword [rsp + AT_IRET + IRET_FRAME_RFLAGS], RFLAGS_RESERVED_ONE
+    mov qword [rsp + AT_IRET + IRET_FRAME_CS], KERNEL_CODE_SELECTOR
+    mov qword [rsp + AT_IRET + IRET_FRAME_RIP], repeat_nmi
+    jmp nested_nmi_return
+
+nmi_in_repeat_window:
+    mov qword [rel nmi_cpu + NMI_CPU_NESTED_RULE], NESTED_IN_REPEAT_WINDOW
+nested_nmi_return:                         ; count it, note where it landed, and leave
+    inc qword [rel nmi_cpu + NMI_CPU_NESTED]
+    mov rdx, [rsp + AT_HARDWARE_RIP]
+    mov [rel nmi_cpu + NMI_CPU_NESTED_RIP], rdx
+    mov rdx, [rsp + AT_HARDWARE_RSP]
+    mov [rel nmi_cpu + NMI_CPU_NESTED_RSP], rdx
+    pop rdx
+    iretq                               ; pops the hardware frame: back into the first NMI

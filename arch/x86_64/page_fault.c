@@ -1,0 +1,84 @@
+/* The page-fault handler and the exception table. Code that may touch unmapped memory on purpose
+ * (a stack dump following frame pointers, a read of a probed address) marks each such
+ * instruction with an entry (faulting instruction, where to go instead) in .exception_table.
+ * When one of them faults, the handler sends execution to the fixup, which reports the error;
+ * any other kernel page fault is a bug, and traps.c panics with the decoded error code. */
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/faults.h>
+#include <arch/x86_64/traps.h>
+
+struct exception_table_entry {
+    uint64_t instruction, fixup;
+};
+extern const struct exception_table_entry exception_table_start[], exception_table_end[]; /* linker.ld */
+
+volatile uint64_t page_fault_last_address;
+volatile uint64_t page_fault_fixups;
+
+/* One byte, with an exception-table entry for the access: returns 0, or -1 if it faulted. */
+static int read_byte(const uint8_t *source, uint8_t *value)
+{
+    int error = 0;
+    __asm__ volatile("1: movb (%[source]), %[value]\n"
+                     "2:\n"
+                     ".pushsection .exception_table, \"a\"\n"
+                     ".quad 1b, 3f\n"
+                     ".popsection\n"
+                     ".pushsection .text.fixup, \"ax\"\n"
+                     "3: movl $-1, %[error]\n"
+                     "   jmp 2b\n"
+                     ".popsection"
+                     : [error] "+r"(error), [value] "=q"(*value)
+                     : [source] "r"(source)
+                     : "memory");
+    return error;
+}
+
+static int write_byte(uint8_t *destination, uint8_t value)
+{
+    int error = 0;
+    __asm__ volatile("1: movb %[value], (%[destination])\n"
+                     "2:\n"
+                     ".pushsection .exception_table, \"a\"\n"
+                     ".quad 1b, 3f\n"
+                     ".popsection\n"
+                     ".pushsection .text.fixup, \"ax\"\n"
+                     "3: movl $-1, %[error]\n"
+                     "   jmp 2b\n"
+                     ".popsection"
+                     : [error] "+r"(error)
+                     : [destination] "r"(destination), [value] "q"(value)
+                     : "memory");
+    return error;
+}
+
+int copy_from_kernel_nofault(void *destination, const void *source, size_t size)
+{
+    for (size_t i = 0; i < size; i++)
+        if (read_byte((const uint8_t *)source + i, (uint8_t *)destination + i))
+            return -1;
+    return 0;
+}
+
+int copy_to_kernel_nofault(void *destination, const void *source, size_t size)
+{
+    for (size_t i = 0; i < size; i++)
+        if (write_byte((uint8_t *)destination + i, ((const uint8_t *)source)[i]))
+            return -1;
+    return 0;
+}
+
+static bool page_fault(struct trap_frame *frame)
+{
+    uint64_t address = read_cr2(); /* first: a later fault (or an NMI that faults) would change it */
+    for (const struct exception_table_entry *e = exception_table_start; e < exception_table_end; e++)
+        if (e->instruction == frame->rip) {
+            page_fault_last_address = address;
+            page_fault_fixups++;
+            frame->rip = e->fixup;
+            return true;
+        }
+    return false; /* not expected: traps.c panics with the details */
+}
+
+void page_fault_init(void) { trap_register(VECTOR_PAGE_FAULT, page_fault); }

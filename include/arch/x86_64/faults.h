@@ -1,0 +1,22 @@
+/* Recoverable kernel faults: reads and writes that may hit unmapped memory (page_fault.c), and
+ * int3 breakpoints with hooks (breakpoint.c). Both handlers return with iretq. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <arch/x86_64/trap_frame.h>
+
+/* Copy size bytes; 0 on success, -1 when an address faulted (the copy stops there). */
+int copy_from_kernel_nofault(void *destination, const void *source, size_t size);
+int copy_to_kernel_nofault(void *destination, const void *source, size_t size);
+
+void page_fault_init(void);
+/* What the #PF handler read from CR2 for the last fault it fixed up, and how many it fixed. */
+extern volatile uint64_t page_fault_last_address;
+extern volatile uint64_t page_fault_fixups;
+
+/* int3 hooks: a hook runs when the int3 at address is hit, and then execution goes on after it. */
+typedef bool (*int3_hook)(struct trap_frame *frame);
+bool register_int3_hook(uint64_t address, int3_hook hook);
+void unregister_int3_hook(uint64_t address);
+void breakpoint_init(void);

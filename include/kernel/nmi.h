@@ -1,0 +1,53 @@
+/* The C side of NMI handling, shared by the three entry strategies in nmi_entry.asm. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <arch/x86_64/trap_frame.h>
+
+enum nmi_strategy {
+    NMI_NESTED,    /* IST stack + the repeat-frame algorithm: the fix (default) */
+    NMI_NAIVE,     /* IST stack, save, call, iretq: broken, with a check that reports the damage */
+    NMI_NAIVE_RAW, /* the same without the check: what the hardware does on its own */
+    NMI_LATCH,     /* no IST, the current stack, a C state machine: the i386 answer */
+};
+
+/* How a nested NMI was recognised (nmi_cpu.nested_rule). */
+enum nmi_nested_rule {
+    NESTED_NONE,
+    NESTED_IN_REPEAT_WINDOW = 1, /* landed between repeat_nmi and end_repeat_nmi */
+    NESTED_EXECUTING = 2,        /* "NMI executing" was set */
+    NESTED_IRET_WINDOW = 3,      /* on the NMI stack with DF set: flag cleared, iretq not yet run */
+    NESTED_LATCHED = 4,          /* the latch strategy's state machine */
+};
+
+/* Per-CPU NMI state and counters (nmilab runs on one CPU). The assembler updates some fields. */
+struct nmi_cpu_state {
+    uint64_t entries;         /* NMIs the CPU delivered: every entry into an NMI entry point */
+    uint64_t nested;          /* entries recognised as nested */
+    uint64_t passes;          /* runs of the C handler chain; passes - (entries - nested) were extra */
+    uint64_t unknown;         /* passes that no handler claimed */
+    uint64_t latch_state;     /* NMI_LATCH only: not running / executing / latched */
+    uint64_t nested_rule;     /* enum nmi_nested_rule, for the last nested NMI */
+    uint64_t nested_rip;      /* where the last nested NMI landed (its interrupted RIP and RSP) */
+    uint64_t nested_rsp;
+    uint64_t interrupted_rip; /* where the last outer NMI landed */
+    uint64_t in_handler;      /* 1 while the C handler chain runs */
+};
+extern struct nmi_cpu_state nmi_cpu;
+
+/* A handler returns true when the NMI was its own (it found its source asserting). */
+typedef bool (*nmi_handler)(struct trap_frame *frame);
+bool register_nmi_handler(const char *name, nmi_handler handler);
+void unregister_nmi_handler(nmi_handler handler);
+
+void nmi_init(void); /* the strategy from nmi= on the command line */
+bool nmi_set_strategy(enum nmi_strategy strategy);
+enum nmi_strategy nmi_current_strategy(void);
+const char *nmi_strategy_name(enum nmi_strategy strategy);
+/* NMIs that ran the handler again because of a nested NMI. */
+uint64_t nmi_extra_passes(void);
+
+/* The C entry points, called from nmi_entry.asm. */
+void nmi_nested_handle(struct trap_frame *frame);
+void nmi_naive_handle(struct trap_frame *frame);
+void nmi_latch_handle(struct trap_frame *frame);

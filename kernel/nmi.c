@@ -1,0 +1,187 @@
+/* The C half of NMI handling: choosing the entry strategy, the handler chain that all three
+ * strategies run, the naive strategy's overwrite check and the latch strategy's state machine.
+ * Everything here may run in NMI context: no locks, no waiting, nothing that could deadlock
+ * against the code the NMI interrupted. */
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/nmi_stack.h>
+#include <arch/x86_64/stacks.h>
+#include <arch/x86_64/traps.h>
+#include <kernel/cmdline.h>
+#include <kernel/nmi.h>
+#include <kernel/panic.h>
+#include <kernel/printk.h>
+#include <kernel/string.h>
+
+#define NMI_HANDLERS_MAX 8
+#define SYSTEM_CONTROL_PORT_B 0x61 /* the PC's legacy NMI reasons */
+#define PORT_B_SERR (1u << 7)      /* a PCI system error or memory parity error */
+#define PORT_B_IOCHK (1u << 6)     /* an ISA/LPC channel check */
+
+struct nmi_cpu_state nmi_cpu;
+static enum nmi_strategy strategy = NMI_NESTED;
+static struct {
+    const char *name;
+    nmi_handler handler;
+} handlers[NMI_HANDLERS_MAX];
+
+extern char nmi_entry_nested[], nmi_entry_naive[], nmi_entry_latch[]; /* nmi_entry.asm */
+
+static const char *const strategy_names[] = {
+    [NMI_NESTED] = "nested", [NMI_NAIVE] = "naive", [NMI_NAIVE_RAW] = "naive-raw", [NMI_LATCH] = "latch"};
+
+const char *nmi_strategy_name(enum nmi_strategy s) { return strategy_names[s]; }
+enum nmi_strategy nmi_current_strategy(void) { return strategy; }
+uint64_t nmi_extra_passes(void) { return nmi_cpu.passes - (nmi_cpu.entries - nmi_cpu.nested); }
+
+bool register_nmi_handler(const char *name, nmi_handler handler)
+{
+    for (int i = 0; i < NMI_HANDLERS_MAX; i++)
+        if (!handlers[i].handler) {
+            handlers[i].name = name;
+            handlers[i].handler = handler; /* last: the chain only reads entries with a handler */
+            return true;
+        }
+    return false;
+}
+
+void unregister_nmi_handler(nmi_handler handler)
+{
+    for (int i = 0; i < NMI_HANDLERS_MAX; i++)
+        if (handlers[i].handler == handler)
+            handlers[i].handler = NULL;
+}
+
+/* The legacy reasons a PC's chipset raises NMI for. Reporting and clearing them claims the NMI. */
+static bool legacy_reason(void)
+{
+    uint8_t reason = inb(SYSTEM_CONTROL_PORT_B);
+    if (!(reason & (PORT_B_SERR | PORT_B_IOCHK)))
+        return false;
+    printk("NMI: port 0x61 reports%s%s\n", reason & PORT_B_SERR ? " SERR (PCI system / memory parity error)" : "",
+           reason & PORT_B_IOCHK ? " IOCHK (I/O channel check)" : "");
+    /* Clear the latches: set and then clear their enable bits (2 and 3), keeping the low bits. */
+    outb(SYSTEM_CONTROL_PORT_B, (reason & 0x0f) | 0x0c);
+    outb(SYSTEM_CONTROL_PORT_B, reason & 0x03);
+    return true;
+}
+
+/* One pass of the handler chain: what every strategy runs, once per NMI or once more for a nested
+ * one. CR2 is saved and put back: if this NMI interrupted a page-fault handler before it read CR2,
+ * a fault in here would otherwise make that handler look up the wrong address. */
+static void nmi_dispatch(struct trap_frame *frame)
+{
+    uint64_t cr2 = read_cr2();
+    nmi_cpu.passes++;
+    nmi_cpu.in_handler = 1;
+    bool claimed = false;
+    for (int i = 0; i < NMI_HANDLERS_MAX; i++)
+        if (handlers[i].handler && handlers[i].handler(frame))
+            claimed = true;
+    if (!claimed && !legacy_reason()) {
+        nmi_cpu.unknown++;
+        printk("NMI: unknown NMI (#%lu) at %lx: no handler claimed it and port 0x61 shows no reason\n",
+               nmi_cpu.unknown, nmi_cpu.interrupted_rip);
+    }
+    nmi_cpu.in_handler = 0;
+#ifndef NMI_DROP_CR2_RESTORE /* `make NMI_BREAK=cr2-restore`: see docs/nmi.md */
+    if (read_cr2() != cr2)
+        write_cr2(cr2); /* a CR2 write is slow (serializing): only when it changed */
+#endif
+}
+
+/* nested: the entry did all the work; the interrupted context is in the outermost frame. */
+void nmi_nested_handle(struct trap_frame *frame)
+{
+    const struct nmi_stack *stack = (const struct nmi_stack *)&frame->rip;
+    nmi_cpu.interrupted_rip = stack->outermost.rip;
+    nmi_dispatch(frame);
+}
+
+/* naive: a copy of each NMI's arrival frame, kept outside the NMI stack where a nested NMI
+ * cannot overwrite it, indexed by nesting depth. On the way out each NMI compares the frame at
+ * the IST stack top with the copies of every NMI still running at or below its depth: a nested NMI
+ * notices at once that it has overwritten the frame of the NMI it interrupted, before that NMI
+ * goes on running on a stack full of the nested one's data (and usually crashes somewhere
+ * unhelpful). Everything needed after the handler chain is re-read from globals. */
+#define NAIVE_DEPTH_MAX 8
+static struct iret_frame naive_arrival[NAIVE_DEPTH_MAX];
+static int naive_depth;
+
+void nmi_naive_handle(struct trap_frame *frame)
+{
+    int depth = naive_depth++;
+    if (depth < NAIVE_DEPTH_MAX)
+        memcpy(&naive_arrival[depth], &frame->rip, sizeof naive_arrival[0]);
+    nmi_cpu.interrupted_rip = frame->rip;
+    if (depth > 0)
+        nmi_cpu.nested++; /* not detected by the entry, which does not look: counted for the report */
+    nmi_dispatch(frame);
+
+    depth = --naive_depth;
+    frame = (struct trap_frame *)(ist_stack_top(IST_NMI) - sizeof *frame); /* always the same place */
+    for (int k = 0; strategy == NMI_NAIVE && k <= depth && k < NAIVE_DEPTH_MAX; k++) {
+        const struct iret_frame *arrived = &naive_arrival[k];
+        if (frame->rip == arrived->rip && frame->rsp == arrived->rsp)
+            continue;
+        printk("NMI frame overwritten by nested NMI: the NMI at depth %d expected RIP %016lx RSP %016lx, "
+               "found RIP %016lx RSP %016lx\n", k, arrived->rip, arrived->rsp, frame->rip, frame->rsp);
+        panic("NMI frame overwritten by nested NMI (nmi=naive)");
+    }
+}
+
+/* latch: the i386 way. The NMI runs on the interrupted stack, so a nested NMI cannot overwrite
+ * anything; it only has to be turned into one more pass of the handler that is running. */
+enum { LATCH_NOT_RUNNING, LATCH_EXECUTING, LATCH_LATCHED };
+
+void nmi_latch_handle(struct trap_frame *frame)
+{
+    if (nmi_cpu.latch_state != LATCH_NOT_RUNNING) { /* nested: leave a note and return at once */
+        nmi_cpu.latch_state = LATCH_LATCHED;
+        nmi_cpu.nested++;
+        nmi_cpu.nested_rule = NESTED_LATCHED;
+        nmi_cpu.nested_rip = frame->rip;
+        nmi_cpu.nested_rsp = frame->rsp;
+        return;
+    }
+    nmi_cpu.latch_state = LATCH_EXECUTING;
+    nmi_cpu.interrupted_rip = frame->rip;
+    for (;;) {
+        nmi_dispatch(frame);
+        /* Done unless a nested NMI latched meanwhile. Test and clear in one instruction: a nested
+         * NMI landing between a separate test and clear would be lost. */
+        uint64_t expected = LATCH_EXECUTING;
+        if (__atomic_compare_exchange_n(&nmi_cpu.latch_state, &expected, LATCH_NOT_RUNNING, false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST))
+            return;
+        nmi_cpu.latch_state = LATCH_EXECUTING;
+    }
+}
+
+bool nmi_set_strategy(enum nmi_strategy s)
+{
+    if (nmi_cpu.in_handler || nmi_cpu.latch_state != LATCH_NOT_RUNNING)
+        return false;
+    strategy = s;
+    if (s == NMI_LATCH)
+        idt_set_gate(VECTOR_NMI, (uint64_t)nmi_entry_latch, 0);
+    else
+        idt_set_gate(VECTOR_NMI, (uint64_t)(s == NMI_NESTED ? nmi_entry_nested : nmi_entry_naive), IST_NMI);
+    return true;
+}
+
+void nmi_init(void)
+{
+    const char *name = cmdline_get(&kernel_cmdline, "nmi");
+    enum nmi_strategy chosen = NMI_NESTED;
+    if (name) {
+        unsigned i = 0;
+        while (i < sizeof strategy_names / sizeof strategy_names[0] && strcmp(strategy_names[i], name))
+            i++;
+        if (i < sizeof strategy_names / sizeof strategy_names[0])
+            chosen = (enum nmi_strategy)i;
+        else
+            printk("nmi: unknown strategy '%s' (use nmi=nested, naive, naive-raw or latch); using nested\n", name);
+    }
+    nmi_set_strategy(chosen);
+    printk("nmi: strategy %s\n", strategy_names[chosen]);
+}

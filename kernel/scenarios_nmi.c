@@ -1,0 +1,324 @@
+/* NMI scenarios: nested NMIs provoked on purpose, then the counters and the places the NMIs
+ * landed are checked. Self-NMIs are sent through the local APIC; NMIs "from outside" come from the
+ * test runner (QMP inject-nmi), and for the three that need an NMI at one exact instruction the
+ * runner also stops the CPU there through QEMU's gdb stub, as a hardware debugger would.
+ *
+ * Every scenario handler claims the self-NMIs sent so far in one go (like a device handler that
+ * drains its queue): an NMI that the CPU merged into an already pending one is still accounted
+ * for, so "every NMI sent was handled" is an exact check. */
+#include <arch/x86_64/apic.h>
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/faults.h>
+#include <arch/x86_64/nmi_stack.h>
+#include <arch/x86_64/stacks.h>
+#include <arch/x86_64/traps.h>
+#include <kernel/nmi.h>
+#include <kernel/printk.h>
+#include <kernel/scenario.h>
+#include <kernel/string.h>
+
+#define UNMAPPED_ADDRESS 0x0000100000000000UL /* nothing maps it: a read faults */
+#define NMI_FAULT_ADDRESS 0x0000100000005000UL /* where NMI handlers fault, distinct from the above */
+#define SPIN_LIMIT 400000000UL
+
+extern char repeat_nmi[], nmi_exit_iretq[];                  /* nmi_entry.asm */
+extern const uint64_t trap_entry_table[EXCEPTION_VECTORS]; /* trap_entry.asm */
+volatile uint64_t scenario_debugger_go;                    /* set by tests/run.py through the gdb stub */
+
+static volatile uint64_t self_pending, self_sent, self_claimed;
+static volatile uint64_t passes, faults, int3_hits, external_claimed, sent_inside;
+static void (*pass_action)(uint64_t pass); /* what the scenario does inside each handler pass */
+static bool claim_external;                /* claim passes with no self-NMI as external NMIs */
+static struct nmi_cpu_state before;
+
+static void send_self_nmi(void)
+{
+    self_sent++;
+    __atomic_add_fetch(&self_pending, 1, __ATOMIC_SEQ_CST);
+    apic_send_self_nmi();
+}
+
+static bool scenario_nmi_handler(struct trap_frame *frame)
+{
+    uint64_t mine = __atomic_exchange_n(&self_pending, 0, __ATOMIC_SEQ_CST);
+    self_claimed += mine;
+    passes++;
+    if (pass_action)
+        pass_action(passes);
+    if (!mine && claim_external) {
+        external_claimed++;
+        return true;
+    }
+    return mine != 0;
+}
+
+/* The two things that end NMI blocking early: a page fault and an int3, both fixed up. */
+static void fault(uint64_t address)
+{
+    uint64_t value;
+    if (copy_from_kernel_nofault(&value, (const void *)address, sizeof value))
+        faults++;
+}
+
+static bool count_int3(struct trap_frame *frame)
+{
+    int3_hits++;
+    return true;
+}
+
+static __attribute__((noinline)) void hit_int3(void)
+{
+    __asm__ volatile(".globl scenario_int3\nscenario_int3: int3");
+}
+extern char scenario_int3[];
+
+static bool spin_until(volatile uint64_t *value, uint64_t at_least)
+{
+    for (uint64_t i = 0; i < SPIN_LIMIT; i++) {
+        if (*value >= at_least && !nmi_cpu.in_handler)
+            return true;
+        cpu_relax();
+    }
+    return false;
+}
+
+static bool start(void (*action)(uint64_t pass), bool external)
+{
+    if (!apic_ready()) {
+        scenario_skip_reason("no local APIC: cannot send NMIs");
+        return false;
+    }
+    self_pending = self_sent = self_claimed = passes = faults = int3_hits = external_claimed = sent_inside = 0;
+    pass_action = action;
+    claim_external = external;
+    before = nmi_cpu;
+    register_int3_hook((uint64_t)scenario_int3, count_int3);
+    register_nmi_handler("scenario", scenario_nmi_handler);
+    return true;
+}
+
+static void stop(void)
+{
+    unregister_nmi_handler(scenario_nmi_handler);
+    unregister_int3_hook((uint64_t)scenario_int3);
+    pass_action = NULL;
+    printk("# nmi counters: entries %lu nested %lu passes %lu extra passes %lu unknown %lu; self-NMIs sent %lu claimed %lu;"
+           " faults %lu int3 %lu external %lu\n",
+           nmi_cpu.entries - before.entries, nmi_cpu.nested - before.nested, nmi_cpu.passes - before.passes,
+           nmi_extra_passes() - (before.passes - (before.entries - before.nested)), nmi_cpu.unknown - before.unknown,
+           self_sent, self_claimed, faults, int3_hits, external_claimed);
+}
+
+static uint64_t delta_nested(void) { return nmi_cpu.nested - before.nested; }
+static uint64_t delta_extra(void)
+{
+    return nmi_extra_passes() - (before.passes - (before.entries - before.nested));
+}
+
+/* Waits until the test runner has its breakpoint in place (it writes scenario_debugger_go). */
+static bool wait_for_debugger(const char *plan)
+{
+    printk("# debugger: %s\n", plan);
+    for (uint64_t i = 0; i < SPIN_LIMIT && !scenario_debugger_go; i++)
+        cpu_relax();
+    bool came = scenario_debugger_go;
+    scenario_debugger_go = 0;
+    return expect(came, "no debugger set scenario_debugger_go: this scenario needs tests/run.py");
+}
+
+static bool nested_detected_as(uint64_t rule)
+{
+    if (nmi_current_strategy() == NMI_LATCH)
+        rule = NESTED_LATCHED;
+    return expect(nmi_cpu.nested_rule == rule, "the nested NMI was recognised by rule %lu, not %lu",
+                  nmi_cpu.nested_rule, rule);
+}
+
+/* nmi-pf-nested and nmi-int3-nested: in its first pass the handler sends itself an NMI (pending:
+ * NMIs are blocked) and then faults or hits int3. That exception's iretq lets the NMI in. */
+static void fault_with_nmi_pending(uint64_t pass)
+{
+    if (pass == 1) {
+        send_self_nmi();
+        fault(NMI_FAULT_ADDRESS);
+    }
+}
+
+static void int3_with_nmi_pending(uint64_t pass)
+{
+    if (pass == 1) {
+        send_self_nmi();
+        hit_int3();
+    }
+}
+
+static enum scenario_result nested_by_exception(void (*action)(uint64_t), const char *what)
+{
+    if (!start(action, false))
+        return SCENARIO_SKIP;
+    send_self_nmi();
+    spin_until(&self_claimed, 2);
+    stop();
+    expect(self_claimed == 2 && self_sent == 2, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
+    expect(delta_nested() == 1, "%lu nested NMIs detected, not 1", delta_nested());
+    expect(delta_extra() == 1, "%lu extra handler passes, not 1", delta_extra());
+    expect(passes == 2, "the handler ran %lu times, not 2", passes);
+    expect(!strcmp(what, "fault") ? faults == 1 : int3_hits == 1, "the %s inside the NMI did not happen once", what);
+    nested_detected_as(NESTED_EXECUTING);
+    return SCENARIO_PASS;
+}
+
+static enum scenario_result nmi_pf_nested(void) { return nested_by_exception(fault_with_nmi_pending, "fault"); }
+static enum scenario_result nmi_int3_nested(void) { return nested_by_exception(int3_with_nmi_pending, "int3"); }
+
+/* The window scenarios belong to the nested strategy. */
+static bool nested_strategy_only(void)
+{
+    if (nmi_current_strategy() == NMI_NESTED)
+        return true;
+    scenario_skip_reason("the repeat and exit windows exist only in nmi=nested");
+    return false;
+}
+
+/* nmi-repeat-window: a nested NMI (via a fault) asks for another pass. The runner stops the CPU
+ * at the final iretq, steps over it (now at repeat_nmi, NMIs unblocked) and injects an NMI. */
+static enum scenario_result nmi_repeat_window(void)
+{
+    if (!nested_strategy_only() || !start(fault_with_nmi_pending, true))
+        return SCENARIO_SKIP;
+    wait_for_debugger("break at nmi_exit_iretq, step once, inject an NMI");
+    send_self_nmi();
+    spin_until(&passes, 2);
+    stop();
+    expect(delta_nested() == 2, "%lu nested NMIs detected, not 2", delta_nested());
+    expect(delta_extra() == 1, "%lu extra handler passes, not 1 (the repeat covers both nested NMIs)", delta_extra());
+    nested_detected_as(NESTED_IN_REPEAT_WINDOW);
+    expect(nmi_cpu.nested_rip == (uint64_t)repeat_nmi, "the NMI landed at %lx, not at repeat_nmi %lx",
+           nmi_cpu.nested_rip, (uint64_t)repeat_nmi);
+    printk("# nested NMI landed at %016lx (repeat_nmi %016lx)\n", nmi_cpu.nested_rip, (uint64_t)repeat_nmi);
+    expect(self_claimed == self_sent && external_claimed == 1, "lost an NMI");
+    return SCENARIO_PASS;
+}
+
+/* nmi-iret-window: the handler faults once (so NMIs are unblocked); the runner stops the CPU at
+ * the final iretq, after "NMI executing" was cleared, and injects an NMI there. */
+static void fault_once(uint64_t pass)
+{
+    if (pass == 1)
+        fault(NMI_FAULT_ADDRESS);
+}
+
+static enum scenario_result nmi_iret_window(void)
+{
+    if (!nested_strategy_only() || !start(fault_once, true))
+        return SCENARIO_SKIP;
+    wait_for_debugger("break at nmi_exit_iretq, inject an NMI");
+    send_self_nmi();
+    spin_until(&passes, 2);
+    stop();
+    uint64_t iret_frame = ist_stack_top(IST_NMI) - sizeof(struct nmi_stack);
+    expect(delta_nested() == 1, "%lu nested NMIs detected, not 1", delta_nested());
+    expect(delta_extra() == 1, "%lu extra handler passes, not 1", delta_extra());
+    nested_detected_as(NESTED_IRET_WINDOW);
+    expect(nmi_cpu.nested_rip == (uint64_t)nmi_exit_iretq, "the NMI landed at %lx, not at the final iretq %lx",
+           nmi_cpu.nested_rip, (uint64_t)nmi_exit_iretq);
+    expect(nmi_cpu.nested_rsp == iret_frame, "the interrupted RSP %lx is not the iret frame %lx", nmi_cpu.nested_rsp,
+           iret_frame);
+    printk("# nested NMI landed at RIP %016lx RSP %016lx (final iretq, iret frame)\n", nmi_cpu.nested_rip,
+           nmi_cpu.nested_rsp);
+    expect(self_claimed == self_sent && external_claimed == 1, "lost an NMI");
+    return SCENARIO_PASS;
+}
+
+/* nmi-cr2: the runner stops the CPU on the first instruction of the page-fault entry and injects
+ * an NMI there; the NMI handler faults itself, at another address. */
+static void fault_elsewhere(uint64_t pass)
+{
+    if (pass == 1)
+        fault(NMI_FAULT_ADDRESS);
+}
+
+static enum scenario_result nmi_cr2(void)
+{
+    if (!start(fault_elsewhere, true))
+        return SCENARIO_SKIP;
+    wait_for_debugger("break at trap_stub_14, inject an NMI");
+    uint64_t value;
+    int result = copy_from_kernel_nofault(&value, (const void *)UNMAPPED_ADDRESS, sizeof value);
+    spin_until(&passes, 1);
+    stop();
+    expect(result == -1, "the read of an unmapped address did not fail");
+    expect(passes == 1 && faults == 1, "the NMI did not arrive and fault once (passes %lu, faults %lu)", passes, faults);
+    expect(nmi_cpu.interrupted_rip == trap_entry_table[VECTOR_PAGE_FAULT],
+           "the NMI landed at %lx, not at the page-fault entry %lx", nmi_cpu.interrupted_rip,
+           trap_entry_table[VECTOR_PAGE_FAULT]);
+    expect(page_fault_last_address == UNMAPPED_ADDRESS, "the page-fault handler saw CR2 %lx, not its own %lx",
+           page_fault_last_address, UNMAPPED_ADDRESS);
+    printk("# NMI landed at %016lx (page-fault entry); the #PF handler saw CR2 %016lx\n", nmi_cpu.interrupted_rip,
+           page_fault_last_address);
+    return SCENARIO_PASS;
+}
+
+/* nmi-external: NMIs from outside the CPU (QMP inject-nmi arrives on LINT1). */
+static enum scenario_result nmi_external(void)
+{
+    if (!start(NULL, true))
+        return SCENARIO_SKIP;
+    printk("# external: waiting for 5 NMIs from outside\n");
+    bool arrived = spin_until(&external_claimed, 5);
+    stop();
+    expect(arrived, "only %lu external NMIs arrived", external_claimed);
+    expect(external_claimed == 5, "%lu external NMIs counted, not 5", external_claimed);
+    expect(nmi_cpu.entries - before.entries == 5, "%lu NMI entries, not 5", nmi_cpu.entries - before.entries);
+    expect(nmi_cpu.unknown == before.unknown, "unknown NMIs reported");
+    return SCENARIO_PASS;
+}
+
+/* nmi-storm: many self-NMIs, some sent from inside the handler, every pass faulting and hitting
+ * int3, while the runner injects NMIs from outside. */
+#define STORM_SELF_NMIS 3000
+static void storm_pass(uint64_t pass)
+{
+    fault(NMI_FAULT_ADDRESS);
+    hit_int3();
+    if (pass % 3 == 0) { /* nest: pending now, let in by the next fault's iretq */
+        sent_inside++;
+        send_self_nmi();
+        fault(NMI_FAULT_ADDRESS);
+    }
+}
+
+static enum scenario_result nmi_storm(void)
+{
+    if (!start(storm_pass, true))
+        return SCENARIO_SKIP;
+    printk("# storm: start\n");
+    for (int i = 0; i < STORM_SELF_NMIS || (external_claimed < 10 && i < 20 * STORM_SELF_NMIS); i++) {
+        send_self_nmi();
+        spin_until(&self_claimed, self_sent);
+    }
+    printk("# storm: end\n");
+    stop();
+    expect(self_claimed == self_sent, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
+    expect(int3_hits == passes, "%lu int3 hits in %lu passes", int3_hits, passes);
+    expect(faults == passes + sent_inside, "%lu faults in %lu passes", faults, passes);
+    expect(passes == nmi_cpu.passes - before.passes, "handler passes do not match the NMI core's count");
+    expect(delta_nested() >= sent_inside, "%lu nested NMIs detected, fewer than the %lu sent from inside",
+           delta_nested(), sent_inside);
+    expect(delta_extra() <= delta_nested() && delta_extra() >= 1, "%lu extra passes for %lu nested NMIs",
+           delta_extra(), delta_nested());
+    expect(external_claimed >= 10, "only %lu NMIs from outside arrived", external_claimed);
+    expect(nmi_cpu.unknown == before.unknown, "unknown NMIs reported");
+    return SCENARIO_PASS;
+}
+
+const struct scenario nmi_scenarios[] = {
+    {"nmi-pf-nested", nmi_pf_nested, true},
+    {"nmi-int3-nested", nmi_int3_nested, true},
+    {"nmi-repeat-window", nmi_repeat_window, false},
+    {"nmi-iret-window", nmi_iret_window, false},
+    {"nmi-cr2", nmi_cr2, false},
+    {"nmi-external", nmi_external, false},
+    {"nmi-storm", nmi_storm, false},
+    {0},
+};
