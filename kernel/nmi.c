@@ -83,7 +83,9 @@ static void nmi_dispatch(struct trap_frame *frame)
                nmi_cpu.unknown, nmi_cpu.interrupted_rip);
     }
     nmi_cpu.in_handler = 0;
-#ifndef NMI_DROP_CR2_RESTORE /* `make NMI_BREAK=cr2-restore`: see docs/nmi.md */
+#ifdef NMI_DROP_CR2_RESTORE /* `make NMI_BREAK=cr2-restore`: see docs/nmi.md */
+    (void)cr2;
+#else
     if (read_cr2() != cr2)
         write_cr2(cr2); /* a CR2 write is slow (serializing): only when it changed */
 #endif

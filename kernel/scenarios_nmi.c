@@ -196,7 +196,8 @@ static enum scenario_result nmi_repeat_window(void)
     expect(nmi_cpu.nested_rip == (uint64_t)repeat_nmi, "the NMI landed at %lx, not at repeat_nmi %lx",
            nmi_cpu.nested_rip, (uint64_t)repeat_nmi);
     printk("# nested NMI landed at %016lx (repeat_nmi %016lx)\n", nmi_cpu.nested_rip, (uint64_t)repeat_nmi);
-    expect(self_claimed == self_sent && external_claimed == 1, "lost an NMI");
+    expect(self_claimed == self_sent, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
+    expect(nmi_cpu.unknown == before.unknown, "unknown NMIs reported");
     return SCENARIO_PASS;
 }
 
@@ -293,7 +294,7 @@ static enum scenario_result nmi_storm(void)
     if (!start(storm_pass, true))
         return SCENARIO_SKIP;
     printk("# storm: start\n");
-    for (int i = 0; i < STORM_SELF_NMIS || (external_claimed < 10 && i < 20 * STORM_SELF_NMIS); i++) {
+    for (int i = 0; i < STORM_SELF_NMIS || (external_claimed < 10 && i < 400 * STORM_SELF_NMIS); i++) {
         send_self_nmi();
         spin_until(&self_claimed, self_sent);
     }

@@ -79,9 +79,41 @@ SCENARIOS = [
     Scenario("no-long-mode", "test=boot", "bios", expect="hang", qemu_args=["-cpu", "qemu64,-lm"],
              done=r"nmilab: this CPU has no long mode", must=[r"nmilab: this CPU has no long mode \(64-bit\)"],
              must_not=[r"TAP version"]),
+    Scenario("bad-nmi-option", "test=boot nmi=bogus", "bios",
+             must=[r"nmi: unknown strategy 'bogus' \(use nmi=nested, naive, naive-raw or latch\); using nested",
+                   r"nmi: strategy nested"]),
     Scenario("unknown-scenario", "test=no-such-thing", "bios", expect="fail",
              must=[r"not ok 1 - no-such-thing # unknown scenario"]),
 ]
+
+
+OVERWRITE = r"NMI frame overwritten by nested NMI: the NMI at depth 0 expected RIP [0-9a-f]{16} RSP [0-9a-f]{16}, " \
+            r"found RIP [0-9a-f]{16} RSP [0-9a-f]{16}"
+
+
+def nmi_scenarios():
+    """Each NMI scenario under each strategy, with what that strategy must do."""
+    out = []
+    for strategy in ("nested", "latch", "naive"):
+        def add(name, expect="pass", must=(), action=None, timeout=None):
+            out.append(Scenario(f"{name} nmi={strategy}", f"test={name} nmi={strategy}", "bios", expect=expect,
+                                must=[r"nmi: strategy " + strategy, *must], action=action, timeout=timeout))
+        for name in ("nmi-pf-nested", "nmi-int3-nested"):
+            if strategy == "naive":  # the broken entry: the check must catch the overwrite
+                add(name, expect="panic", must=[OVERWRITE])
+            else:
+                add(name, must=[r"entries 2 nested 1 passes 2 extra passes 1"])
+        for name, action in (("nmi-repeat-window", nmi_at("nmi_exit_iretq", step=True)),
+                             ("nmi-iret-window", nmi_at("nmi_exit_iretq"))):
+            if strategy == "nested":
+                add(name, action=action)
+            else:
+                add(name, must=[rf"ok 1 - {name} # SKIP the repeat and exit windows exist only in nmi=nested"])
+        add("nmi-cr2", action=nmi_at("trap_stub_14"))
+        add("nmi-external", action=inject_nmis(r"# external: waiting", count=5))
+        if strategy != "naive":
+            add("nmi-storm", action=inject_nmis(r"# storm: start", until=r"# storm: end", gap=0.01), timeout=120)
+    return out
 
 
 def iso_for(cmdline):
@@ -136,6 +168,117 @@ class Qmp:
                 return reply
 
 
+class Gdb:
+    """A minimal client for QEMU's gdb stub: breakpoints that the guest cannot see, one step,
+    one memory write. It stands in for a hardware debugger that stops the CPU at an exact
+    instruction, so that an NMI injected from outside lands exactly there."""
+
+    def __init__(self, path, deadline):
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(path)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.buffer = b""
+        # QEMU stops the CPU when a debugger connects and may announce that with a stop packet
+        # of its own: ask once, then throw away whatever came before the answer settles.
+        self.command("?", wait_reply=False)
+        self.sock.settimeout(0.3)
+        try:
+            while self.sock.recv(4096):
+                pass
+        except socket.timeout:
+            pass
+        self.sock.settimeout(max(1.0, deadline - time.time()))
+
+    def _byte(self):
+        if not self.buffer:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionError("gdb stub closed the connection")
+            self.buffer = chunk
+        b, self.buffer = self.buffer[:1], self.buffer[1:]
+        return b
+
+    def _reply(self):
+        while self._byte() != b"$":
+            pass
+        data = b""
+        while (c := self._byte()) != b"#":
+            data += c
+        self._byte(), self._byte()  # checksum
+        self.sock.sendall(b"+")
+        return data.decode()
+
+    def command(self, text, wait_reply=True):
+        packet = text.encode()
+        self.sock.sendall(b"$" + packet + b"#%02x" % (sum(packet) % 256))
+        return self._reply() if wait_reply else None
+
+
+def symbol(name):
+    out = subprocess.run(["nm", KERNEL], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == name:
+            return int(parts[0], 16)
+    raise KeyError(name)
+
+
+def nmi_at(breakpoint, step=False):
+    """Runner action: when the kernel asks for the debugger, stop the CPU at `breakpoint`
+    (stepping one instruction further with step=True), inject an NMI there, and let it go."""
+
+    def action(log, qmp, deadline, gdb_path):
+        wait_for(log, r"# debugger:", deadline)
+        gdb = Gdb(gdb_path, deadline)
+        address = symbol(breakpoint)
+        if gdb.command(f"Z0,{address:x},1") != "OK":
+            raise RuntimeError("the gdb stub refused the breakpoint")
+        go = symbol("scenario_debugger_go")
+        gdb.command(f"M{go:x},8:0100000000000000")
+        stop = gdb.command("c")  # runs until the breakpoint
+        if not stop.startswith("T05"):
+            raise RuntimeError(f"unexpected stop reply {stop!r}")
+        gdb.command(f"z0,{address:x},1")
+        if step:
+            gdb.command("s")
+        reply = qmp.command("inject-nmi")
+        if "error" in reply:
+            raise RuntimeError(f"inject-nmi failed: {reply}")
+        gdb.command("D", wait_reply=False)  # detach: the CPU runs on and takes the NMI right there
+
+    return action
+
+
+def inject_nmis(start, count=None, until=None, gap=0.1):
+    """Runner action: once `start` appears in the log, inject NMIs through QMP: `count` of them,
+    or until `until` appears."""
+
+    def action(log, qmp, deadline, gdb_path):
+        wait_for(log, start, deadline)
+        sent = 0
+        while (count is None or sent < count) and time.time() < deadline:
+            if until and re.search(until, log()):
+                break
+            qmp.command("inject-nmi")
+            sent += 1
+            time.sleep(gap)
+
+    return action
+
+
+def wait_for(log, pattern, deadline):
+    while not re.search(pattern, log()):
+        if time.time() > deadline:
+            raise TimeoutError(f"the kernel never printed /{pattern}/")
+        time.sleep(0.02)
+
+
 def read(path):
     try:
         with open(path, "rb") as f:
@@ -150,15 +293,17 @@ def run_scenario(s):
     scratch = tempfile.mkdtemp(prefix="nmilab-test-")
     log_path = os.path.join(scratch, "serial.log")
     qmp_path = os.path.join(scratch, "qmp.sock")
+    gdb_path = os.path.join(scratch, "gdb.sock")
     command = [QEMU, "-m", "256M", "-display", "none", "-no-reboot", "-serial", f"file:{log_path}",
                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-qmp", f"unix:{qmp_path},server=on,wait=off",
+               *(["-gdb", f"unix:{gdb_path},server=on,wait=off"] if s.action else []),
                *firmware_args(s.firmware, iso_for(s.cmdline), scratch), *s.qemu_args]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = start + s.timeout
     status, timed_out = None, False
     try:
         if s.action:
-            s.action(lambda: read(log_path), Qmp(qmp_path, deadline), deadline)
+            s.action(lambda: read(log_path), Qmp(qmp_path, deadline), deadline, gdb_path)
         while status is None:
             status = process.poll()
             if status is None and s.done and re.search(s.done, read(log_path)):
@@ -234,6 +379,9 @@ def run_unit_tests():
     if result.returncode != 0 and all(ok for _, ok, _ in results):
         results.append(("unit test program", False, f"exit status {result.returncode}: {result.stderr.strip()[-300:]}"))
     return results
+
+
+SCENARIOS += nmi_scenarios()
 
 
 def main():
