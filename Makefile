@@ -143,11 +143,12 @@ help:
 	@echo "  make debug               start QEMU halted with a gdb stub; prints the gdb command"
 	@echo "  make iso CMDLINE=...     build the ISO with that kernel command line on the default entry"
 	@echo "  make test                host unit tests and every QEMU scenario (tests/run.py --list)"
-	@echo "  make bench               boot-to-ready times under BIOS and UEFI, and make test's wall time"
+	@echo "  make bench               boot-to-ready times, NMI path lengths (instructions), make test's wall time"
 	@echo "  make compile_commands.json   for clangd (uses bear)"
 	@echo "  make deps                install the Debian/Ubuntu packages nmilab needs"
 	@echo "  make clean               remove build/"
-	@echo "Variables: CC=clang to build with clang, CMDLINE, QEMU_MEMORY (default 256M)."
+	@echo "Variables: CC=clang to build with clang, CMDLINE, QEMU_MEMORY (default 256M),"
+	@echo "  NMI_BREAK=executing|repeat-window|iret-window|cr2-restore (leave one NMI mechanism out: docs/nmi.md)."
 
 clean:
 	rm -rf $(BUILD) compile_commands.json

@@ -113,7 +113,7 @@ void nmi_naive_handle(struct trap_frame *frame)
 {
     int depth = naive_depth++;
     if (depth < NAIVE_DEPTH_MAX)
-        memcpy(&naive_arrival[depth], &frame->rip, sizeof naive_arrival[0]);
+        naive_arrival[depth] = *(const struct iret_frame *)&frame->rip;
     nmi_cpu.interrupted_rip = frame->rip;
     if (depth > 0)
         nmi_cpu.nested++; /* not detected by the entry, which does not look: counted for the report */

@@ -313,6 +313,27 @@ static enum scenario_result nmi_storm(void)
     return SCENARIO_PASS;
 }
 
+/* nmi-bench: one NMI with nothing nested, then (except under naive) one with a nested NMI, for
+ * `make bench` to count the instructions of each in a QEMU execution trace. */
+static enum scenario_result nmi_bench(void)
+{
+    if (!start(NULL, false))
+        return SCENARIO_SKIP;
+    printk("# bench: one NMI, not nested\n");
+    send_self_nmi();
+    spin_until(&self_claimed, 1);
+    if (nmi_current_strategy() != NMI_NAIVE && nmi_current_strategy() != NMI_NAIVE_RAW) {
+        printk("# bench: one NMI with a nested NMI\n");
+        pass_action = fault_with_nmi_pending;
+        passes = 0;
+        send_self_nmi();
+        spin_until(&self_claimed, 3);
+    }
+    stop();
+    expect(self_claimed == self_sent, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
+    return SCENARIO_PASS;
+}
+
 const struct scenario nmi_scenarios[] = {
     {"nmi-pf-nested", nmi_pf_nested, true},
     {"nmi-int3-nested", nmi_int3_nested, true},
@@ -321,5 +342,6 @@ const struct scenario nmi_scenarios[] = {
     {"nmi-cr2", nmi_cr2, false},
     {"nmi-external", nmi_external, false},
     {"nmi-storm", nmi_storm, false},
+    {"nmi-bench", nmi_bench, false},
     {0},
 };
