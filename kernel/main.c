@@ -6,8 +6,10 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/paging.h>
+#include <arch/x86_64/pic.h>
 #include <arch/x86_64/serial.h>
 #include <arch/x86_64/stacks.h>
+#include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
@@ -16,6 +18,7 @@
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 #include <kernel/scenario.h>
+#include <kernel/task.h>
 
 struct boot_info boot_info;
 struct cmdline kernel_cmdline;
@@ -57,12 +60,17 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     acpi_init(boot_info.rsdp, boot_info.rsdp_revision);
     page_fault_init();
     breakpoint_init();
+    pic_init();
     apic_init();
     nmi_init();
+    task_init();
+    timer_init();
+    interrupts_enable();
 
     const char *test = cmdline_get(&kernel_cmdline, "test");
     if (test)
         scenario_run(test);
     printk("nmilab: ready\n");
-    halt_forever();
+    for (;;)
+        __asm__ volatile("hlt"); /* interrupts on: the timer tick runs the other tasks */
 }

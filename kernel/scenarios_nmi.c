@@ -22,7 +22,6 @@
 #define SPIN_LIMIT 400000000UL
 
 extern char repeat_nmi[], nmi_exit_iretq[];                  /* nmi_entry.asm */
-extern const uint64_t trap_entry_table[EXCEPTION_VECTORS]; /* trap_entry.asm */
 volatile uint64_t scenario_debugger_go;                    /* set by tests/run.py through the gdb stub */
 
 static volatile uint64_t self_pending, self_sent, self_claimed;

@@ -1,9 +1,10 @@
 /* Walking the frame-pointer chain. Every kernel function is compiled with
  * -fno-omit-frame-pointer, so each frame starts with [saved rbp][return address] and rbp points
- * at it. A bad chain must not take the panic path down with it, so every frame is checked to be
- * mapped kernel memory before it is read. */
+ * at it. A bad chain must not take the caller down with it (a panic, or show_state() in an NMI),
+ * so every frame is read with copy_from_kernel_nofault(): an unmapped frame faults, the
+ * page-fault handler's exception table turns that into an error, and the walk stops there. */
 #include <arch/x86_64/cpu.h>
-#include <arch/x86_64/paging.h>
+#include <arch/x86_64/faults.h>
 #include <kernel/printk.h>
 #include <kernel/stacktrace.h>
 
@@ -39,11 +40,6 @@ static void print_frame(int depth, uint64_t address)
         printk("  #%-2d %016lx ?\n", depth, address);
 }
 
-static int frame_readable(uint64_t frame)
-{
-    return frame >= KERNEL_VMA && !(frame & 7) && paging_is_mapped(frame) && paging_is_mapped(frame + 8);
-}
-
 /* Consecutive frames with the same return address (deep recursion) are printed once, with a
  * count, so a stack overflow's backtrace still shows what started the recursion. */
 void backtrace_print(uint64_t rip, uint64_t rbp)
@@ -53,11 +49,11 @@ void backtrace_print(uint64_t rip, uint64_t rbp)
     int printed = 1;
     uint64_t last = 0, repeats = 0;
     for (int step = 0; step < BACKTRACE_MAX_STEPS && rbp && printed < BACKTRACE_MAX_FRAMES; step++) {
-        if (!frame_readable(rbp)) {
-            printk("  (frame pointer %016lx is not readable kernel memory: stopping)\n", rbp);
+        uint64_t frame[2]; /* saved rbp, return address */
+        if ((rbp & 7) || copy_from_kernel_nofault(frame, (const void *)rbp, sizeof frame)) {
+            printk("  (frame pointer %016lx is not readable: the walk stops here)\n", rbp);
             break;
         }
-        const uint64_t *frame = (const uint64_t *)rbp;
         if (!frame[1])
             break;
         if (frame[1] == last) {

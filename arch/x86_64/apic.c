@@ -17,11 +17,20 @@
 enum apic_register { /* xAPIC offsets */
     APIC_ID = 0x20,
     APIC_SPURIOUS = 0xf0,
+    APIC_EOI = 0xb0,
     APIC_ICR_LOW = 0x300,
     APIC_ICR_HIGH = 0x310,
+    APIC_LVT_TIMER = 0x320,
+    APIC_LVT_PERFORMANCE_COUNTER = 0x340,
     APIC_LVT_LINT0 = 0x350,
     APIC_LVT_LINT1 = 0x360,
+    APIC_TIMER_INITIAL_COUNT = 0x380,
+    APIC_TIMER_CURRENT_COUNT = 0x390,
+    APIC_TIMER_DIVIDE = 0x3e0,
 };
+#define APIC_LVT_MASKED (1u << 16)
+#define APIC_TIMER_PERIODIC (1u << 17)
+#define APIC_TIMER_DIVIDE_BY_16 0x3
 #define APIC_SOFTWARE_ENABLE (1u << 8)
 #define APIC_SPURIOUS_VECTOR 0xff
 #define APIC_DELIVERY_NMI (4u << 8)
@@ -100,6 +109,23 @@ void apic_init(void)
     else
         printk("apic: xAPIC at %lx (from the %s), id %u; no x2APIC on this CPU; external NMIs on LINT%u\n", address,
                found_by, apic_id(), nmi_pin);
+}
+
+void apic_eoi(void) { apic_write(APIC_EOI, 0); }
+
+void apic_timer_start(uint32_t initial_count, unsigned vector, bool periodic)
+{
+    apic_write(APIC_TIMER_DIVIDE, APIC_TIMER_DIVIDE_BY_16);
+    apic_write(APIC_LVT_TIMER, vector | (vector ? 0 : APIC_LVT_MASKED) | (periodic ? APIC_TIMER_PERIODIC : 0));
+    apic_write(APIC_TIMER_INITIAL_COUNT, initial_count);
+}
+
+uint32_t apic_timer_current(void) { return apic_read(APIC_TIMER_CURRENT_COUNT); }
+
+void apic_lvt_nmi(enum apic_lvt lvt, bool enabled)
+{
+    enum apic_register reg = lvt == APIC_LVT_LINT0_PIN ? APIC_LVT_LINT0 : APIC_LVT_PERFORMANCE_COUNTER;
+    apic_write(reg, APIC_DELIVERY_NMI | (enabled ? 0 : APIC_LVT_MASKED));
 }
 
 void apic_send_self_nmi(void)

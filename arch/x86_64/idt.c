@@ -1,4 +1,4 @@
-/* The IDT: 256 gates, of which the 32 exceptions are filled here. Four exceptions run on IST
+/* The IDT: 256 gates, all through trap_entry.asm (the NMI gate is replaced in nmi.c). Four exceptions run on IST
  * stacks because the stack they arrive on cannot be trusted: an NMI or #MC can land anywhere,
  * even on the first instruction of another handler; a #DF usually means the stack is gone; #DB
  * can fire inside other handlers (kprobes single-step). */
@@ -22,7 +22,6 @@ static struct __attribute__((packed)) {
     uint64_t base;
 } idt_pointer = {sizeof idt - 1, (uint64_t)idt};
 
-extern const uint64_t trap_entry_table[EXCEPTION_VECTORS]; /* trap_entry.asm */
 
 void idt_set_gate(unsigned vector, uint64_t handler, unsigned ist)
 {
@@ -38,7 +37,7 @@ void idt_set_gate(unsigned vector, uint64_t handler, unsigned ist)
 
 void idt_init(void)
 {
-    for (unsigned vector = 0; vector < EXCEPTION_VECTORS; vector++)
+    for (unsigned vector = 0; vector < VECTORS; vector++)
         idt_set_gate(vector, trap_entry_table[vector], 0);
     idt[VECTOR_NMI].ist = IST_NMI;
     idt[VECTOR_DOUBLE_FAULT].ist = IST_DOUBLE_FAULT;

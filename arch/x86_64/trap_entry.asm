@@ -1,5 +1,5 @@
-; Exception entry for vectors 0-31. The NMI (vector 2) has its own entries in nmi_entry.asm; the
-; stub here for vector 2 is only used until nmi_init() installs one of them.
+; Exception and interrupt entry for all 256 vectors. The NMI (vector 2) has its own entries in
+; nmi_entry.asm; the stub here for vector 2 is only used until nmi_init() installs one of them.
 ;
 ; Each vector gets a small stub that makes the stack look the same for all of them, then jumps to
 ; trap_common, which saves the registers and calls trap_dispatch(struct trap_frame *).
@@ -26,7 +26,7 @@ section .text
 bits 64
 
 %assign vector 0
-%rep 32
+%rep 256
 trap_stub_ %+ vector:
 %if vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21 || vector == 29 || vector == 30
 %else
@@ -50,7 +50,7 @@ section .rodata
 global trap_entry_table
 trap_entry_table:
 %assign vector 0
-%rep 32
+%rep 256
     dq trap_stub_ %+ vector
 %assign vector vector + 1
 %endrep

@@ -5,7 +5,7 @@
 #include <arch/x86_64/traps.h>
 #include <kernel/panic.h>
 
-static trap_handler handlers[EXCEPTION_VECTORS];
+static trap_handler handlers[VECTORS];
 
 static const char *const names[EXCEPTION_VECTORS] = {
     "divide error (#DE)", "debug (#DB)", "non-maskable interrupt (NMI)", "breakpoint (#BP)",
@@ -50,11 +50,15 @@ static __attribute__((noreturn)) void page_fault(const struct trap_frame *frame)
 void trap_dispatch(struct trap_frame *frame)
 {
     unsigned vector = (unsigned)frame->vector;
-    if (vector < EXCEPTION_VECTORS && handlers[vector] && handlers[vector](frame))
+    if (vector < VECTORS && handlers[vector] && handlers[vector](frame))
         return;
+    if (vector == VECTOR_SPURIOUS)
+        return; /* the APIC withdrew an interrupt: nothing to do, and no EOI */
     if (vector == VECTOR_DOUBLE_FAULT)
         double_fault(frame);
     if (vector == VECTOR_PAGE_FAULT)
         page_fault(frame);
+    if (vector >= EXCEPTION_VECTORS)
+        panic_trap(frame, "interrupt on vector %u, which nothing handles", vector);
     panic_trap(frame, "unhandled %s, error code 0x%lx", trap_name(vector), frame->error_code);
 }

@@ -11,3 +11,11 @@ uint32_t apic_id(void);
 /* An NMI to this CPU through the ICR, addressed by APIC ID: the "self" shorthand cannot carry
  * NMI delivery mode. While an NMI handler runs, it stays pending until the next iret. */
 void apic_send_self_nmi(void);
+
+void apic_eoi(void);
+/* The APIC timer counts down at the bus clock / 16. vector 0 leaves it masked (calibration). */
+void apic_timer_start(uint32_t initial_count, unsigned vector, bool periodic);
+uint32_t apic_timer_current(void);
+/* An LVT entry in NMI delivery mode, unmasked or masked: the watchdog's NMI sources. */
+enum apic_lvt { APIC_LVT_LINT0_PIN, APIC_LVT_PERFORMANCE };
+void apic_lvt_nmi(enum apic_lvt lvt, bool enabled);

@@ -14,10 +14,13 @@ enum {
     VECTOR_PAGE_FAULT = 14,
     VECTOR_MACHINE_CHECK = 18,
     EXCEPTION_VECTORS = 32,
+    VECTOR_TIMER = 32,      /* the local APIC timer: the scheduler tick */
+    VECTOR_SPURIOUS = 0xff, /* the local APIC's spurious-interrupt vector */
+    VECTORS = 256,
 };
 
-/* A handler returns true when it dealt with the exception; the entry then returns with iretq.
- * False (or no handler) means the kernel cannot go on: panic. */
+/* A handler returns true when it dealt with the exception or interrupt; the entry then returns
+ * with iretq. False (or no handler) means the kernel cannot go on: panic. */
 typedef bool (*trap_handler)(struct trap_frame *frame);
 void trap_register(unsigned vector, trap_handler handler);
 const char *trap_name(unsigned vector);
@@ -26,3 +29,4 @@ void trap_dispatch(struct trap_frame *frame); /* called by trap_entry.asm */
 void idt_init(void);
 void gdt_init(void);
 void idt_set_gate(unsigned vector, uint64_t handler, unsigned ist);
+extern const uint64_t trap_entry_table[VECTORS]; /* trap_entry.asm: the entry stub of each vector */

@@ -1,0 +1,38 @@
+; Switching between kernel threads. A thread that is not running is just a stack pointer: the
+; callee-saved registers and a return address sit on its stack, where switch_to left them.
+;
+;   saved_rsp -> r15 r14 r13 r12 rbx rbp | return address
+;
+; The C ABI says the caller has saved everything else, so these seven words are the whole state.
+
+section .text
+bits 64
+
+; void switch_to(uint64_t *save_rsp, uint64_t new_rsp)
+global switch_to
+switch_to:
+    push rbp
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    mov [rdi], rsp
+    mov rsp, rsi
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    pop rbp
+    ret
+
+; Where a new thread's first switch_to "returns" to: task_create() leaves the entry function in
+; r12 and its argument in r13. Threads start with interrupts on (switch_to ran with them off).
+extern task_exit
+global task_start
+task_start:
+    sti
+    mov rdi, r13
+    call r12
+    call task_exit

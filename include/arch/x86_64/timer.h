@@ -1,0 +1,17 @@
+/* Time: the TSC and the local APIC timer, both measured against the PIT at boot. The APIC timer
+ * then ticks at TIMER_HZ; each tick may switch tasks. */
+#pragma once
+#include <stdint.h>
+
+#define TIMER_HZ 100
+
+void timer_init(void);
+extern volatile uint64_t timer_ticks; /* scheduler ticks since timer_init; stops while IF is 0 */
+extern uint64_t tsc_khz;              /* TSC ticks per millisecond */
+void udelay(uint64_t microseconds);
+static inline uint64_t rdtsc(void)
+{
+    uint32_t low, high;
+    __asm__ volatile("rdtsc" : "=a"(low), "=d"(high));
+    return (uint64_t)high << 32 | low;
+}

@@ -1,0 +1,30 @@
+/* Kernel threads and a round-robin scheduler driven by the APIC timer tick. */
+#pragma once
+#include <stdint.h>
+
+#define TASKS_MAX 8
+#define TASK_STACK_SIZE (16 * 1024)
+
+enum task_state { TASK_RUNNING, TASK_READY, TASK_SLEEPING, TASK_BLOCKED };
+
+struct task {
+    char name[16];
+    enum task_state state;
+    uint64_t saved_rsp; /* while not running: where switch_to left its registers */
+    uint64_t wake_tick; /* TASK_SLEEPING: when to become ready */
+};
+
+void task_init(void); /* the boot thread becomes task "main"; an "idle" task is made */
+struct task *task_create(const char *name, void (*entry)(void *argument), void *argument);
+void task_tick(void);            /* from the timer interrupt: maybe switch */
+void task_yield(void);
+void task_sleep(uint64_t ticks); /* timer ticks */
+__attribute__((noreturn)) void task_block(void);
+int task_count(void);
+/* Every task with its state and a backtrace of its stack, read through the nofault accessors so
+ * that a corrupted frame chain is reported and skipped. Returns the number of tasks dumped. */
+int show_state(void);
+
+/* arch/x86_64/switch.asm */
+void switch_to(uint64_t *save_rsp, uint64_t new_rsp);
+void task_start(void);

@@ -1,0 +1,127 @@
+/* Tasks: kernel threads with their own stacks, switched round-robin on the timer tick. */
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/faults.h>
+#include <arch/x86_64/timer.h>
+#include <kernel/printk.h>
+#include <kernel/stacktrace.h>
+#include <kernel/string.h>
+#include <kernel/task.h>
+
+static struct task tasks[TASKS_MAX];
+static uint8_t stacks[TASKS_MAX][TASK_STACK_SIZE] __attribute__((aligned(16)));
+static int count, current;
+
+static const char *const state_names[] = {
+    [TASK_RUNNING] = "running", [TASK_READY] = "ready", [TASK_SLEEPING] = "sleeping", [TASK_BLOCKED] = "blocked"};
+
+int task_count(void) { return count; }
+
+static void idle(void *unused)
+{
+    for (;;)
+        __asm__ volatile("sti; hlt");
+}
+
+void task_init(void)
+{
+    memcpy(tasks[0].name, "main", 5);
+    tasks[0].state = TASK_RUNNING;
+    count = 1;
+    task_create("idle", idle, NULL);
+}
+
+struct task *task_create(const char *name, void (*entry)(void *), void *argument)
+{
+    if (count == TASKS_MAX)
+        return NULL;
+    struct task *t = &tasks[count];
+    size_t length = strlen(name) < sizeof t->name - 1 ? strlen(name) : sizeof t->name - 1;
+    memcpy(t->name, name, length);
+    t->name[length] = '\0';
+    uint64_t *top = (uint64_t *)(stacks[count] + TASK_STACK_SIZE);
+    *--top = (uint64_t)task_start;    /* switch_to's ret goes here; then RSP is 16-byte aligned */
+    *--top = 0;                       /* rbp: a zero frame pointer ends the backtrace */
+    *--top = 0;                       /* rbx */
+    *--top = (uint64_t)entry;         /* r12 */
+    *--top = (uint64_t)argument;      /* r13 */
+    *--top = 0;                       /* r14 */
+    *--top = 0;                       /* r15 */
+    t->saved_rsp = (uint64_t)top;
+    t->state = TASK_READY;
+    count++; /* last: the scheduler may pick it from the next tick on */
+    return t;
+}
+
+/* Picks the next ready task after the current one, the idle task (1) only when nothing else is. */
+static int pick_next(void)
+{
+    for (int i = 0; i < count; i++)
+        if (tasks[i].state == TASK_SLEEPING && tasks[i].wake_tick <= timer_ticks)
+            tasks[i].state = TASK_READY;
+    for (int step = 1; step <= count; step++) {
+        int i = (current + step) % count;
+        if (i != 1 && (tasks[i].state == TASK_READY || (i == current && tasks[i].state == TASK_RUNNING)))
+            return i;
+    }
+    return 1;
+}
+
+static void schedule(void)
+{
+    uint64_t flags = read_rflags();
+    interrupts_disable();
+    int next = pick_next();
+    if (next != current) {
+        struct task *previous = &tasks[current];
+        if (previous->state == TASK_RUNNING)
+            previous->state = TASK_READY;
+        tasks[next].state = TASK_RUNNING;
+        current = next;
+        switch_to(&previous->saved_rsp, tasks[next].saved_rsp);
+    }
+    if (flags & RFLAGS_IF)
+        interrupts_enable();
+}
+
+void task_tick(void) { schedule(); }
+void task_yield(void) { schedule(); }
+
+void task_sleep(uint64_t ticks)
+{
+    tasks[current].wake_tick = timer_ticks + ticks;
+    tasks[current].state = TASK_SLEEPING;
+    schedule();
+}
+
+void task_block(void)
+{
+    for (;;) {
+        tasks[current].state = TASK_BLOCKED;
+        schedule();
+    }
+}
+
+void task_exit(void);
+void task_exit(void) { task_block(); }
+
+int show_state(void)
+{
+    printk("show_state: %d tasks\n", count);
+    int dumped = 0;
+    for (int i = 0; i < count; i++) {
+        const struct task *t = &tasks[i];
+        printk("task %d %s (%s)\n", i, t->name, state_names[t->state]);
+        if (i == current) {
+            backtrace_print((uint64_t)__builtin_return_address(0), (uint64_t)__builtin_frame_address(0));
+        } else {
+            uint64_t saved[7]; /* r15 r14 r13 r12 rbx rbp return-address, as switch_to left them */
+            if (copy_from_kernel_nofault(saved, (const void *)t->saved_rsp, sizeof saved))
+                printk("  (saved stack pointer %016lx is not readable)\n", t->saved_rsp);
+            else
+                backtrace_print(saved[6], saved[5]);
+        }
+        dumped++;
+    }
+    printk("show_state: %d tasks dumped\n", dumped);
+    return dumped;
+}
