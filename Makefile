@@ -22,7 +22,7 @@ endif
 
 KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
     -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone -mgeneral-regs-only \
-    -fno-stack-protector -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
+    -fno-stack-protector -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-optimize-sibling-calls \
     -fno-asynchronous-unwind-tables -fcf-protection=none \
     -nostdinc -isystem $(shell $(CC) -print-file-name=include) -Iinclude -MMD -MP
 NASMFLAGS := -f elf64 -g -F dwarf -I$(BUILD)/ -I./
@@ -54,10 +54,11 @@ iso: $(BUILD)/nmilab.iso
 deps:
 	@tools/deps.sh
 
-# Everything is rebuilt when the compiler or NMI_BREAK changes.
+# Everything is rebuilt when the compiler, its flags or NMI_BREAK change.
+BUILD_CONFIG := $(CC) $(KERNEL_CFLAGS) $(NASMFLAGS)
 $(BUILD)/config.txt: FORCE
 	@mkdir -p $(BUILD)
-	@echo '$(CC) $(NMI_BREAK)' | cmp -s - $@ || echo '$(CC) $(NMI_BREAK)' > $@
+	@echo '$(BUILD_CONFIG)' | cmp -s - $@ || echo '$(BUILD_CONFIG)' > $@
 
 $(BUILD)/%.o: %.c $(BUILD)/config.txt
 	@mkdir -p $(dir $@)

@@ -11,6 +11,8 @@ static const struct {
 } known_options[] = {
     {"test", "a scenario name, or all"},
     {"nmi", "nested|naive|naive-raw|latch"},
+    {"watchdog", "off|seconds"},
+    {"console_delay", "microseconds per byte on serial"},
 };
 
 static const char *known_values(const char *key)

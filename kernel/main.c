@@ -19,12 +19,30 @@
 #include <kernel/printk.h>
 #include <kernel/scenario.h>
 #include <kernel/task.h>
+#include <kernel/watchdog.h>
 
 struct boot_info boot_info;
 struct cmdline kernel_cmdline;
 bool serial_console_present;
 
 void kernel_main(uint32_t magic, uint32_t info_address);
+
+static void console_delay_init(void)
+{
+    const char *value = cmdline_get(&kernel_cmdline, "console_delay");
+    if (!value)
+        return;
+    uint64_t microseconds = 0;
+    const char *p = value;
+    while (*p >= '0' && *p <= '9' && microseconds <= 100000)
+        microseconds = microseconds * 10 + (uint64_t)(*p++ - '0');
+    if (*p || microseconds > 100000) {
+        printk("console_delay: bad value '%s' (microseconds per byte, 0 to 100000); ignored\n", value);
+        return;
+    }
+    serial_set_delay(microseconds);
+    printk("console: %lu us per byte on serial (console_delay)\n", microseconds);
+}
 
 static void report_cmdline_problem(const char *message) { printk("%s\n", message); }
 
@@ -65,6 +83,8 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     nmi_init();
     task_init();
     timer_init();
+    console_delay_init();
+    watchdog_init();
     interrupts_enable();
 
     const char *test = cmdline_get(&kernel_cmdline, "test");

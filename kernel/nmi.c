@@ -91,6 +91,13 @@ static void nmi_dispatch(struct trap_frame *frame)
 #endif
 }
 
+const struct iret_frame *nmi_interrupted_frame(const struct trap_frame *frame)
+{
+    if (strategy == NMI_NESTED) /* frame->rip may already point at repeat_nmi */
+        return &((const struct nmi_stack *)&frame->rip)->outermost;
+    return (const struct iret_frame *)&frame->rip;
+}
+
 /* nested: the entry did all the work; the interrupted context is in the outermost frame. */
 void nmi_nested_handle(struct trap_frame *frame)
 {

@@ -9,7 +9,7 @@
 
 static int panicking;
 
-static void print_registers(const struct trap_frame *f)
+void print_registers(const struct trap_frame *f)
 {
     printk("  RAX %016lx  RBX %016lx  RCX %016lx\n", f->rax, f->rbx, f->rcx);
     printk("  RDX %016lx  RSI %016lx  RDI %016lx\n", f->rdx, f->rsi, f->rdi);

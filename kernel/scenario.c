@@ -5,7 +5,7 @@
 #include <kernel/scenario.h>
 #include <kernel/string.h>
 
-static const struct scenario *const scenario_lists[] = {boot_scenarios, nmi_scenarios};
+static const struct scenario *const scenario_lists[] = {boot_scenarios, nmi_scenarios, story_scenarios};
 
 static bool running;
 static int failed_expectations;
@@ -27,14 +27,15 @@ bool expect(bool ok, const char *fmt, ...)
     return false;
 }
 
+bool scenario_running(void) { return running; }
+
 void scenario_skip_reason(const char *reason) { skip_reason = reason; }
 
-static bool run_one(int number, const struct scenario *scenario)
+static const struct scenario *current;
+static int current_number;
+
+static bool report(int number, const struct scenario *scenario, enum scenario_result result)
 {
-    failed_expectations = 0;
-    skip_reason = "not supported here";
-    printk("# scenario %s\n", scenario->name);
-    enum scenario_result result = scenario->run();
     if (result == SCENARIO_SKIP) {
         printk("ok %d - %s # SKIP %s\n", number, scenario->name, skip_reason);
         return true;
@@ -45,6 +46,16 @@ static bool run_one(int number, const struct scenario *scenario)
     }
     printk("not ok %d - %s # %s\n", number, scenario->name, failed_expectations ? first_failure : "failed");
     return false;
+}
+
+static bool run_one(int number, const struct scenario *scenario)
+{
+    failed_expectations = 0;
+    skip_reason = "not supported here";
+    current = scenario;
+    current_number = number;
+    printk("# scenario %s\n", scenario->name);
+    return report(number, scenario, scenario->run());
 }
 
 static __attribute__((noreturn)) void finish(bool pass)
@@ -76,6 +87,11 @@ void scenario_run(const char *name)
     if (all)
         printk("1..%d\n", number);
     finish(pass);
+}
+
+void scenario_complete(enum scenario_result result)
+{
+    finish(report(current_number, current, result));
 }
 
 void scenario_abort(void)

@@ -15,22 +15,21 @@
 #include <kernel/nmi.h>
 #include <kernel/printk.h>
 #include <kernel/scenario.h>
+#include <kernel/scenario_nmi.h>
 #include <kernel/string.h>
 
-#define UNMAPPED_ADDRESS 0x0000100000000000UL /* nothing maps it: a read faults */
-#define NMI_FAULT_ADDRESS 0x0000100000005000UL /* where NMI handlers fault, distinct from the above */
 #define SPIN_LIMIT 400000000UL
 
 extern char repeat_nmi[], nmi_exit_iretq[];                  /* nmi_entry.asm */
 volatile uint64_t scenario_debugger_go;                    /* set by tests/run.py through the gdb stub */
 
-static volatile uint64_t self_pending, self_sent, self_claimed;
-static volatile uint64_t passes, faults, int3_hits, external_claimed, sent_inside;
-static void (*pass_action)(uint64_t pass); /* what the scenario does inside each handler pass */
-static bool claim_external;                /* claim passes with no self-NMI as external NMIs */
+volatile uint64_t self_pending, self_sent, self_claimed;
+volatile uint64_t passes, faults, int3_hits, external_claimed, sent_inside;
+void (*pass_action)(uint64_t pass); /* what the scenario does inside each handler pass */
+static bool claim_external;         /* claim passes with no self-NMI as external NMIs */
 static struct nmi_cpu_state before;
 
-static void send_self_nmi(void)
+void send_self_nmi(void)
 {
     self_sent++;
     __atomic_add_fetch(&self_pending, 1, __ATOMIC_SEQ_CST);
@@ -52,7 +51,7 @@ static bool scenario_nmi_handler(struct trap_frame *frame)
 }
 
 /* The two things that end NMI blocking early: a page fault and an int3, both fixed up. */
-static void fault(uint64_t address)
+void nmi_test_fault(uint64_t address)
 {
     uint64_t value;
     if (copy_from_kernel_nofault(&value, (const void *)address, sizeof value))
@@ -71,7 +70,7 @@ static __attribute__((noinline)) void hit_int3(void)
 }
 extern char scenario_int3[];
 
-static bool spin_until(volatile uint64_t *value, uint64_t at_least)
+bool spin_until(volatile uint64_t *value, uint64_t at_least)
 {
     for (uint64_t i = 0; i < SPIN_LIMIT; i++) {
         if (*value >= at_least && !nmi_cpu.in_handler)
@@ -81,7 +80,7 @@ static bool spin_until(volatile uint64_t *value, uint64_t at_least)
     return false;
 }
 
-static bool start(void (*action)(uint64_t pass), bool external)
+bool nmi_test_start(void (*action)(uint64_t pass), bool external)
 {
     if (!apic_ready()) {
         scenario_skip_reason("no local APIC: cannot send NMIs");
@@ -96,7 +95,7 @@ static bool start(void (*action)(uint64_t pass), bool external)
     return true;
 }
 
-static void stop(void)
+void nmi_test_stop(void)
 {
     unregister_nmi_handler(scenario_nmi_handler);
     unregister_int3_hook((uint64_t)scenario_int3);
@@ -108,8 +107,8 @@ static void stop(void)
            self_sent, self_claimed, faults, int3_hits, external_claimed);
 }
 
-static uint64_t delta_nested(void) { return nmi_cpu.nested - before.nested; }
-static uint64_t delta_extra(void)
+uint64_t delta_nested(void) { return nmi_cpu.nested - before.nested; }
+uint64_t delta_extra(void)
 {
     return nmi_extra_passes() - (before.passes - (before.entries - before.nested));
 }
@@ -125,7 +124,7 @@ static bool wait_for_debugger(const char *plan)
     return expect(came, "no debugger set scenario_debugger_go: this scenario needs tests/run.py");
 }
 
-static bool nested_detected_as(uint64_t rule)
+bool nested_detected_as(uint64_t rule)
 {
     if (nmi_current_strategy() == NMI_LATCH)
         rule = NESTED_LATCHED;
@@ -135,11 +134,11 @@ static bool nested_detected_as(uint64_t rule)
 
 /* nmi-pf-nested and nmi-int3-nested: in its first pass the handler sends itself an NMI (pending:
  * NMIs are blocked) and then faults or hits int3. That exception's iretq lets the NMI in. */
-static void fault_with_nmi_pending(uint64_t pass)
+void fault_with_nmi_pending(uint64_t pass)
 {
     if (pass == 1) {
         send_self_nmi();
-        fault(NMI_FAULT_ADDRESS);
+        nmi_test_fault(NMI_FAULT_ADDRESS);
     }
 }
 
@@ -153,11 +152,11 @@ static void int3_with_nmi_pending(uint64_t pass)
 
 static enum scenario_result nested_by_exception(void (*action)(uint64_t), const char *what)
 {
-    if (!start(action, false))
+    if (!nmi_test_start(action, false))
         return SCENARIO_SKIP;
     send_self_nmi();
     spin_until(&self_claimed, 2);
-    stop();
+    nmi_test_stop();
     expect(self_claimed == 2 && self_sent == 2, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
     expect(delta_nested() == 1, "%lu nested NMIs detected, not 1", delta_nested());
     expect(delta_extra() == 1, "%lu extra handler passes, not 1", delta_extra());
@@ -183,12 +182,12 @@ static bool nested_strategy_only(void)
  * at the final iretq, steps over it (now at repeat_nmi, NMIs unblocked) and injects an NMI. */
 static enum scenario_result nmi_repeat_window(void)
 {
-    if (!nested_strategy_only() || !start(fault_with_nmi_pending, true))
+    if (!nested_strategy_only() || !nmi_test_start(fault_with_nmi_pending, true))
         return SCENARIO_SKIP;
     wait_for_debugger("break at nmi_exit_iretq, step once, inject an NMI");
     send_self_nmi();
     spin_until(&passes, 2);
-    stop();
+    nmi_test_stop();
     expect(delta_nested() == 2, "%lu nested NMIs detected, not 2", delta_nested());
     expect(delta_extra() == 1, "%lu extra handler passes, not 1 (the repeat covers both nested NMIs)", delta_extra());
     nested_detected_as(NESTED_IN_REPEAT_WINDOW);
@@ -205,17 +204,17 @@ static enum scenario_result nmi_repeat_window(void)
 static void fault_once(uint64_t pass)
 {
     if (pass == 1)
-        fault(NMI_FAULT_ADDRESS);
+        nmi_test_fault(NMI_FAULT_ADDRESS);
 }
 
 static enum scenario_result nmi_iret_window(void)
 {
-    if (!nested_strategy_only() || !start(fault_once, true))
+    if (!nested_strategy_only() || !nmi_test_start(fault_once, true))
         return SCENARIO_SKIP;
     wait_for_debugger("break at nmi_exit_iretq, inject an NMI");
     send_self_nmi();
     spin_until(&passes, 2);
-    stop();
+    nmi_test_stop();
     uint64_t iret_frame = ist_stack_top(IST_NMI) - sizeof(struct nmi_stack);
     expect(delta_nested() == 1, "%lu nested NMIs detected, not 1", delta_nested());
     expect(delta_extra() == 1, "%lu extra handler passes, not 1", delta_extra());
@@ -235,18 +234,18 @@ static enum scenario_result nmi_iret_window(void)
 static void fault_elsewhere(uint64_t pass)
 {
     if (pass == 1)
-        fault(NMI_FAULT_ADDRESS);
+        nmi_test_fault(NMI_FAULT_ADDRESS);
 }
 
 static enum scenario_result nmi_cr2(void)
 {
-    if (!start(fault_elsewhere, true))
+    if (!nmi_test_start(fault_elsewhere, true))
         return SCENARIO_SKIP;
     wait_for_debugger("break at trap_stub_14, inject an NMI");
     uint64_t value;
     int result = copy_from_kernel_nofault(&value, (const void *)UNMAPPED_ADDRESS, sizeof value);
     spin_until(&passes, 1);
-    stop();
+    nmi_test_stop();
     expect(result == -1, "the read of an unmapped address did not fail");
     expect(passes == 1 && faults == 1, "the NMI did not arrive and fault once (passes %lu, faults %lu)", passes, faults);
     expect(nmi_cpu.interrupted_rip == trap_entry_table[VECTOR_PAGE_FAULT],
@@ -262,11 +261,11 @@ static enum scenario_result nmi_cr2(void)
 /* nmi-external: NMIs from outside the CPU (QMP inject-nmi arrives on LINT1). */
 static enum scenario_result nmi_external(void)
 {
-    if (!start(NULL, true))
+    if (!nmi_test_start(NULL, true))
         return SCENARIO_SKIP;
     printk("# external: waiting for 5 NMIs from outside\n");
     bool arrived = spin_until(&external_claimed, 5);
-    stop();
+    nmi_test_stop();
     expect(arrived, "only %lu external NMIs arrived", external_claimed);
     expect(external_claimed == 5, "%lu external NMIs counted, not 5", external_claimed);
     expect(nmi_cpu.entries - before.entries == 5, "%lu NMI entries, not 5", nmi_cpu.entries - before.entries);
@@ -279,18 +278,18 @@ static enum scenario_result nmi_external(void)
 #define STORM_SELF_NMIS 3000
 static void storm_pass(uint64_t pass)
 {
-    fault(NMI_FAULT_ADDRESS);
+    nmi_test_fault(NMI_FAULT_ADDRESS);
     hit_int3();
     if (pass % 3 == 0) { /* nest: pending now, let in by the next fault's iretq */
         sent_inside++;
         send_self_nmi();
-        fault(NMI_FAULT_ADDRESS);
+        nmi_test_fault(NMI_FAULT_ADDRESS);
     }
 }
 
 static enum scenario_result nmi_storm(void)
 {
-    if (!start(storm_pass, true))
+    if (!nmi_test_start(storm_pass, true))
         return SCENARIO_SKIP;
     printk("# storm: start\n");
     for (int i = 0; i < STORM_SELF_NMIS || (external_claimed < 10 && i < 400 * STORM_SELF_NMIS); i++) {
@@ -298,7 +297,7 @@ static enum scenario_result nmi_storm(void)
         spin_until(&self_claimed, self_sent);
     }
     printk("# storm: end\n");
-    stop();
+    nmi_test_stop();
     expect(self_claimed == self_sent, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
     expect(int3_hits == passes, "%lu int3 hits in %lu passes", int3_hits, passes);
     expect(faults == passes + sent_inside, "%lu faults in %lu passes", faults, passes);
@@ -316,7 +315,7 @@ static enum scenario_result nmi_storm(void)
  * `make bench` to count the instructions of each in a QEMU execution trace. */
 static enum scenario_result nmi_bench(void)
 {
-    if (!start(NULL, false))
+    if (!nmi_test_start(NULL, false))
         return SCENARIO_SKIP;
     printk("# bench: one NMI, not nested\n");
     send_self_nmi();
@@ -328,7 +327,7 @@ static enum scenario_result nmi_bench(void)
         send_self_nmi();
         spin_until(&self_claimed, 3);
     }
-    stop();
+    nmi_test_stop();
     expect(self_claimed == self_sent, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
     return SCENARIO_PASS;
 }

@@ -7,6 +7,7 @@
 #include <arch/x86_64/faults.h>
 #include <kernel/printk.h>
 #include <kernel/stacktrace.h>
+#include <kernel/string.h>
 
 #define BACKTRACE_MAX_FRAMES 32
 #define BACKTRACE_MAX_STEPS 4096 /* frames walked, printed or not: a looping chain must end */
@@ -28,6 +29,14 @@ const char *symbol_lookup(uint64_t address, uint64_t *offset)
         return NULL;
     *offset = address - kernel_symbols[low].address;
     return kernel_symbols[low].name;
+}
+
+uint64_t symbol_address(const char *name)
+{
+    for (unsigned long i = 0; i < kernel_symbol_count; i++)
+        if (!strcmp(kernel_symbols[i].name, name))
+            return kernel_symbols[i].address;
+    return 0;
 }
 
 static void print_frame(int depth, uint64_t address)

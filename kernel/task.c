@@ -112,7 +112,7 @@ int show_state(void)
         const struct task *t = &tasks[i];
         printk("task %d %s (%s)\n", i, t->name, state_names[t->state]);
         if (i == current) {
-            backtrace_print((uint64_t)__builtin_return_address(0), (uint64_t)__builtin_frame_address(0));
+            backtrace_print((uint64_t)__builtin_return_address(0), *(uint64_t *)__builtin_frame_address(0));
         } else {
             uint64_t saved[7]; /* r15 r14 r13 r12 rbx rbp return-address, as switch_to left them */
             if (copy_from_kernel_nofault(saved, (const void *)t->saved_rsp, sizeof saved))

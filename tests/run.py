@@ -81,7 +81,13 @@ SCENARIOS = [
              must_not=[r"TAP version"]),
     Scenario("nmi-pf-nested", "test=nmi-pf-nested", "uefi", must=[r"entries 2 nested 1 passes 2 extra passes 1"]),
     Scenario("self-test", "test=all", "bios", must=[r"ok 1 - boot\n", r"ok 2 - nmi-pf-nested\n", r"ok 3 - nmi-int3-nested\n",
-                                                      r"1\.\.3\n", r"# all passed"]),
+                                                      r"ok 6 - kprobe-nmi\n", r"1\.\.6\n", r"# all passed"]),
+    Scenario("bad-watchdog-options", "test=boot watchdog=abc console_delay=x", "bios",
+             must=[r"watchdog: bad value 'abc' \(use watchdog=off or a number of seconds from 1 to 60\); using 2",
+                   r"console_delay: bad value 'x' \(microseconds per byte, 0 to 100000\); ignored",
+                   r"watchdog: hard-lockup detector on, threshold 2 s, NMI source: PIT IRQ 0"]),
+    Scenario("watchdog-dump", "test=watchdog-dump", "uefi",
+             must=[r"hard LOCKUP on CPU 0", r"show_state: 6 tasks dumped"]),
     Scenario("bad-nmi-option", "test=boot nmi=bogus", "bios",
              must=[r"nmi: unknown strategy 'bogus' \(use nmi=nested, naive, naive-raw or latch\); using nested",
                    r"nmi: strategy nested"]),
@@ -98,9 +104,10 @@ def nmi_scenarios():
     """Each NMI scenario under each strategy, with what that strategy must do."""
     out = []
     for strategy in ("nested", "latch", "naive"):
-        def add(name, expect="pass", must=(), action=None, timeout=None):
+        def add(name, expect="pass", must=(), must_not=(), action=None, timeout=None):
             out.append(Scenario(f"{name} nmi={strategy}", f"test={name} nmi={strategy}", "bios", expect=expect,
-                                must=[r"nmi: strategy " + strategy, *must], action=action, timeout=timeout))
+                                must=[r"nmi: strategy " + strategy, *must], must_not=must_not, action=action,
+                                timeout=timeout))
         for name in ("nmi-pf-nested", "nmi-int3-nested"):
             if strategy == "naive":  # the broken entry: the check must catch the overwrite
                 add(name, expect="panic", must=[OVERWRITE])
@@ -113,6 +120,22 @@ def nmi_scenarios():
             else:
                 add(name, must=[rf"ok 1 - {name} # SKIP the repeat and exit windows exist only in nmi=nested"])
         add("nmi-cr2", action=nmi_at("trap_stub_14"))
+        if strategy == "naive":  # the stories: the overwrite is caught, and the dump is cut short
+            add("watchdog-dump", expect="panic", must=[r"hard LOCKUP on CPU 0", OVERWRITE],
+                must_not=[r"show_state: \d+ tasks dumped"])
+            for name in ("vmalloc-nmi", "module-nmi", "kprobe-nmi"):
+                add(name, expect="panic", must=[OVERWRITE])
+        else:
+            add("watchdog-dump", must=[
+                r"watchdog: hard-lockup detector on, threshold 1 s, NMI source: PIT IRQ 0 through the 8259 PIC",
+                r"hard LOCKUP on CPU 0: the timer tick has not advanced for 1 s", REGISTERS,
+                r"backtrace:\n\s+#0\s+[0-9a-f]{16} lock_up_this_cpu\+0x", r"task 5 broken-frames \(blocked\)",
+                r"\(frame pointer 0000100000000000 is not readable: the walk stops here\)\nshow_state: 6 tasks dumped",
+                r"watchdog: [1-9]\d* NMIs arrived nested during the dump"])
+            add("vmalloc-nmi", must=[r"trace ring at 0xffffff0000000000: 2 entries, 7ace0001 7ace0002"])
+            add("module-nmi", must=[r"module code at 0xffffff0000000000 ran 2 times"])
+            add("kprobe-nmi", must=[r"kprobe: there is no kernel function named 'no_such_function'",
+                                    r"kprobe on nmi_probe_target at [0-9a-f]+: 2 hits in NMI context"])
         add("nmi-external", action=inject_nmis(r"# external: waiting", count=5))
         if strategy != "naive":
             add("nmi-storm", action=inject_nmis(r"# storm: start", until=r"# storm: end", gap=0.01), timeout=120)

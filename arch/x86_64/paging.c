@@ -11,6 +11,7 @@
 
 static uint64_t table_pool[TABLE_POOL_SIZE][ENTRIES] __attribute__((aligned(PAGE_SIZE)));
 static unsigned tables_used;
+static uint64_t *master; /* the boot page table: where kernel mappings are made */
 
 static uint64_t *table_at(uint64_t entry) { return (uint64_t *)(entry & PAGE_ADDRESS_MASK); }
 
@@ -33,9 +34,8 @@ static unsigned index_at(uint64_t virtual_address, int level) /* level 4 = PML4 
 /* The page-table entry for a 4 KiB page at virtual_address. With create, missing tables are
  * made and a 2 MiB or 1 GiB page in the way is split into smaller pages that map the same
  * memory; without it, NULL when the walk ends early. */
-static uint64_t *walk(uint64_t virtual_address, bool create)
+static uint64_t *walk_from(uint64_t *table, uint64_t virtual_address, bool create)
 {
-    uint64_t *table = (uint64_t *)(read_cr3() & PAGE_ADDRESS_MASK);
     for (int level = 4; level > 1; level--) {
         uint64_t *entry = &table[index_at(virtual_address, level)];
         if (!(*entry & PAGE_PRESENT)) {
@@ -57,6 +57,9 @@ static uint64_t *walk(uint64_t virtual_address, bool create)
     }
     return &table[index_at(virtual_address, 1)];
 }
+
+static uint64_t *current_root(void) { return (uint64_t *)(read_cr3() & PAGE_ADDRESS_MASK); }
+static uint64_t *walk(uint64_t virtual_address, bool create) { return walk_from(current_root(), virtual_address, create); }
 
 bool paging_is_mapped(uint64_t virtual_address)
 {
@@ -85,7 +88,36 @@ void *paging_map_device(uint64_t physical_address, uint64_t size, bool uncached)
     return (void *)physical_address;
 }
 
+void paging_map_kernel_page(uint64_t virtual_address, uint64_t physical_address)
+{
+    *walk_from(master, virtual_address, true) = physical_address | PAGE_PRESENT | PAGE_WRITABLE;
+    invlpg(virtual_address);
+}
+
+uint64_t paging_new_root(void)
+{
+    uint64_t *root = new_table();
+    memcpy(root, master, PAGE_SIZE);
+    return (uint64_t)root;
+}
+
+uint64_t paging_master_root(void) { return (uint64_t)master; }
+
+/* The top-level entry for virtual_address, copied from the master into the current page table.
+ * Below the top level every page table shares the master's tables, so one entry is enough, and
+ * copying it needs no lock: the entry only ever goes from empty to the master's value. */
+bool paging_sync_top_level(uint64_t virtual_address)
+{
+    unsigned index = index_at(virtual_address, 4);
+    uint64_t *root = current_root();
+    if (root == master || !(master[index] & PAGE_PRESENT) || root[index] == master[index])
+        return false;
+    root[index] = master[index];
+    return true;
+}
+
 void paging_init(void)
 {
+    master = current_root();
     paging_unmap_page(0); /* so that a NULL pointer faults instead of reading low memory */
 }

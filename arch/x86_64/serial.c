@@ -3,12 +3,16 @@
  * nothing behind it would hang the console. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/serial.h>
+#include <arch/x86_64/timer.h>
 
 #define COM1 0x3f8
 enum { DATA = 0, INTERRUPT_ENABLE = 1, FIFO_CONTROL = 2, LINE_CONTROL = 3, MODEM_CONTROL = 4, LINE_STATUS = 5 };
 #define LINE_STATUS_TRANSMIT_EMPTY 0x20
 
 static bool serial_present;
+static uint64_t delay_per_byte;
+
+void serial_set_delay(uint64_t microseconds) { delay_per_byte = microseconds; }
 
 bool serial_init(void)
 {
@@ -35,5 +39,7 @@ void serial_write(const char *text, size_t length)
         for (int spins = 0; !(inb(COM1 + LINE_STATUS) & LINE_STATUS_TRANSMIT_EMPTY) && spins < 100000; spins++)
             cpu_relax();
         outb(COM1 + DATA, (uint8_t)text[i]);
+        if (delay_per_byte)
+            udelay(delay_per_byte); /* console_delay=: a slow line, as a real 9600-baud console is */
     }
 }

@@ -44,6 +44,10 @@ void nmi_init(void); /* the strategy from nmi= on the command line */
 bool nmi_set_strategy(enum nmi_strategy strategy);
 enum nmi_strategy nmi_current_strategy(void);
 const char *nmi_strategy_name(enum nmi_strategy strategy);
+/* Where the NMI being handled interrupted the kernel (for the nested strategy the trap frame's
+ * own rip..ss may already have been pointed at repeat_nmi). */
+struct iret_frame;
+const struct iret_frame *nmi_interrupted_frame(const struct trap_frame *frame);
 /* NMIs that ran the handler again because of a nested NMI. */
 uint64_t nmi_extra_passes(void);
 

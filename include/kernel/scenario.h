@@ -18,8 +18,11 @@ __attribute__((noreturn)) void scenario_run(const char *name);
 __attribute__((format(printf, 2, 3))) bool expect(bool ok, const char *format, ...);
 /* Sets the reason printed after "# SKIP"; the scenario returns SCENARIO_SKIP. */
 void scenario_skip_reason(const char *reason);
+/* Ends the running scenario from wherever it is (an NMI handler, say): TAP line, then power off. */
+__attribute__((noreturn)) void scenario_complete(enum scenario_result result);
 /* Called by panic: a panic inside a scenario ends the run as a failure. */
 void scenario_abort(void);
 
 /* The scenario lists, one per source file of scenarios. */
-extern const struct scenario boot_scenarios[], nmi_scenarios[];
+extern const struct scenario boot_scenarios[], nmi_scenarios[], story_scenarios[];
+bool scenario_running(void);

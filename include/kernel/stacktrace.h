@@ -14,3 +14,5 @@ extern const unsigned long kernel_symbol_count;
 const char *symbol_lookup(uint64_t address, uint64_t *offset);
 /* Print "  #n address function+offset" for rip, then for each frame on the rbp chain. */
 void backtrace_print(uint64_t rip, uint64_t rbp);
+/* The address of the kernel function called name, or 0. */
+uint64_t symbol_address(const char *name);

@@ -1,4 +1,4 @@
-/* Recoverable kernel faults: reads and writes that may hit unmapped memory (page_fault.c), and
+/* Recoverable kernel faults: reads and writes that may fault (exception_table.c), and
  * int3 breakpoints with hooks (breakpoint.c). Both handlers return with iretq. */
 #pragma once
 #include <stdbool.h>
@@ -10,7 +10,10 @@
 int copy_from_kernel_nofault(void *destination, const void *source, size_t size);
 int copy_to_kernel_nofault(void *destination, const void *source, size_t size);
 
-void page_fault_init(void);
+int rdmsr_nofault(uint32_t msr, uint64_t *value); /* 0, or -1 when the MSR does not exist (#GP) */
+int wrmsr_nofault(uint32_t msr, uint64_t value);
+
+void page_fault_init(void); /* the #PF and #GP handlers (exception_table.c) */
 /* What the #PF handler read from CR2 for the last fault it fixed up, and how many it fixed. */
 extern volatile uint64_t page_fault_last_address;
 extern volatile uint64_t page_fault_fixups;

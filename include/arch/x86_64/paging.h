@@ -17,3 +17,10 @@ bool paging_is_mapped(uint64_t virtual_address);
 /* Maps device memory at virtual = physical (uncached for registers, not for framebuffers,
  * where the firmware's MTRRs already choose write-combining). Returns the pointer to use. */
 void *paging_map_device(uint64_t physical_address, uint64_t size, bool uncached);
+
+/* The master page table (the boot one) holds every kernel mapping; other page tables are copies of
+ * it (one per task or per CPU, in a bigger kernel) and may lag behind at the top level. */
+uint64_t paging_master_root(void);
+uint64_t paging_new_root(void); /* a copy of the master as it is now; its physical address */
+void paging_map_kernel_page(uint64_t virtual_address, uint64_t physical_address); /* in the master */
+bool paging_sync_top_level(uint64_t virtual_address); /* copy the master's top-level entry */

@@ -2,6 +2,8 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 bool serial_init(void); /* false when no UART answers at COM1 */
 void serial_write(const char *text, size_t length);
+void serial_set_delay(uint64_t microseconds); /* per byte: console_delay= on the command line */

@@ -1,11 +1,13 @@
-/* The page-fault handler and the exception table. Code that may touch unmapped memory on purpose
- * (a stack dump following frame pointers, a read of a probed address) marks each such
- * instruction with an entry (faulting instruction, where to go instead) in .exception_table.
- * When one of them faults, the handler sends execution to the fixup, which reports the error;
- * any other kernel page fault is a bug, and traps.c panics with the decoded error code. */
+/* The exception table, and the page-fault and general-protection handlers that use it. Code that
+ * may fault on purpose (a stack dump following frame pointers, a read of a probed address, an MSR
+ * that a CPU may not have) marks each such instruction with an entry (faulting instruction, where
+ * to go instead) in .exception_table. When one of them faults, the handler sends execution to the
+ * fixup, which reports the error; any other kernel fault is a bug, and traps.c panics with the
+ * decoded error code. Page faults in the vmalloc area are first offered to vmalloc_fault(). */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/traps.h>
+#include <kernel/vmalloc.h>
 
 struct exception_table_entry {
     uint64_t instruction, fixup;
@@ -68,17 +70,67 @@ int copy_to_kernel_nofault(void *destination, const void *source, size_t size)
     return 0;
 }
 
-static bool page_fault(struct trap_frame *frame)
+/* The same for MSRs, which raise #GP when the CPU does not implement them. */
+int rdmsr_nofault(uint32_t msr, uint64_t *value)
 {
-    uint64_t address = read_cr2(); /* first: a later fault (or an NMI that faults) would change it */
+    int error = 0;
+    uint32_t low = 0, high = 0;
+    __asm__ volatile("1: rdmsr\n"
+                     "2:\n"
+                     ".pushsection .exception_table, \"a\"\n"
+                     ".quad 1b, 3f\n"
+                     ".popsection\n"
+                     ".pushsection .text.fixup, \"ax\"\n"
+                     "3: movl $-1, %[error]\n"
+                     "   jmp 2b\n"
+                     ".popsection"
+                     : [error] "+r"(error), "+a"(low), "+d"(high)
+                     : "c"(msr));
+    *value = (uint64_t)high << 32 | low;
+    return error;
+}
+
+int wrmsr_nofault(uint32_t msr, uint64_t value)
+{
+    int error = 0;
+    __asm__ volatile("1: wrmsr\n"
+                     "2:\n"
+                     ".pushsection .exception_table, \"a\"\n"
+                     ".quad 1b, 3f\n"
+                     ".popsection\n"
+                     ".pushsection .text.fixup, \"ax\"\n"
+                     "3: movl $-1, %[error]\n"
+                     "   jmp 2b\n"
+                     ".popsection"
+                     : [error] "+r"(error)
+                     : "c"(msr), "a"((uint32_t)value), "d"((uint32_t)(value >> 32)));
+    return error;
+}
+
+static bool fixup(struct trap_frame *frame)
+{
     for (const struct exception_table_entry *e = exception_table_start; e < exception_table_end; e++)
         if (e->instruction == frame->rip) {
-            page_fault_last_address = address;
-            page_fault_fixups++;
             frame->rip = e->fixup;
             return true;
         }
     return false; /* not expected: traps.c panics with the details */
 }
 
-void page_fault_init(void) { trap_register(VECTOR_PAGE_FAULT, page_fault); }
+static bool page_fault(struct trap_frame *frame)
+{
+    uint64_t address = read_cr2(); /* first: a later fault (or an NMI that faults) would change it */
+    if (vmalloc_fault(address))
+        return true; /* the mapping was only missing from this page table: try again */
+    if (!fixup(frame))
+        return false;
+    page_fault_last_address = address;
+    page_fault_fixups++;
+    return true;
+}
+
+void page_fault_init(void)
+{
+    trap_register(VECTOR_PAGE_FAULT, page_fault);
+    trap_register(VECTOR_GENERAL_PROTECTION, fixup);
+}

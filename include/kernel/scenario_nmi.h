@@ -1,0 +1,25 @@
+/* Helpers shared by the NMI scenarios (kernel/scenarios_nmi.c) and the story scenarios
+ * (kernel/scenarios_stories.c): a scenario NMI handler that claims self-NMIs and runs a per-pass
+ * action, and counters to check afterwards. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#define UNMAPPED_ADDRESS 0x0000100000000000UL  /* nothing maps it: a read faults */
+#define NMI_FAULT_ADDRESS 0x0000100000005000UL /* where NMI handlers fault, distinct from the above */
+
+extern volatile uint64_t self_pending, self_sent, self_claimed;
+extern volatile uint64_t passes, faults, int3_hits, external_claimed, sent_inside;
+extern void (*pass_action)(uint64_t pass);
+
+/* Registers the scenario handler (action runs in every pass; external: claim NMIs with no
+ * self-NMI pending as external). False, with a skip reason set, when there is no APIC. */
+bool nmi_test_start(void (*action)(uint64_t pass), bool external);
+void nmi_test_stop(void); /* unregisters, prints the counters */
+void send_self_nmi(void);
+void nmi_test_fault(uint64_t address); /* a fixed-up page fault: its iretq ends NMI blocking */
+bool spin_until(volatile uint64_t *value, uint64_t at_least);
+uint64_t delta_nested(void); /* since nmi_test_start() */
+uint64_t delta_extra(void);
+bool nested_detected_as(uint64_t rule); /* an expectation; NESTED_LATCHED under nmi=latch */
+void fault_with_nmi_pending(uint64_t pass); /* pass 1: send a self-NMI, then fault */

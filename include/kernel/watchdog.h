@@ -1,0 +1,17 @@
+/* The NMI watchdog: a hard-lockup detector. An NMI source fires several times a second whatever
+ * the CPU is doing; if the timer tick (an ordinary interrupt) has not advanced for the threshold,
+ * interrupts have been off that long: the CPU is locked up. Then it prints the report and
+ * show_state(). */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+void watchdog_init(void); /* watchdog=off|N from the command line (default 2 s; off under test=) */
+bool watchdog_start(unsigned threshold_seconds);
+void watchdog_stop(void);
+bool watchdog_running(void);
+const char *watchdog_source(void);
+extern volatile uint64_t watchdog_nmis;
+/* Called after a lockup report with the number of tasks show_state() dumped and the number of
+ * NMIs that nested during the dump (a test hook; nothing is called when NULL). */
+extern void (*watchdog_after_report)(int tasks_dumped, uint64_t nested_during_dump);

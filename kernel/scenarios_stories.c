@@ -1,0 +1,219 @@
+/* The article's stories as scenarios: why an NMI handler takes page faults and hits int3.
+ *   watchdog-dump  a hard lockup; the NMI watchdog dumps every task over a slow console while
+ *                  the dump's own faults let more watchdog NMIs in
+ *   vmalloc-nmi    an NMI handler writes a vmalloc'd trace buffer from a page table that has not
+ *                  seen the vmalloc area yet
+ *   module-nmi     an NMI callback whose code lives in the vmalloc area, like a module's
+ *   kprobe-nmi     a kprobe on a function the NMI handler calls */
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/faults.h>
+#include <arch/x86_64/serial.h>
+#include <kernel/cmdline.h>
+#include <kernel/kprobes.h>
+#include <kernel/nmi.h>
+#include <kernel/printk.h>
+#include <kernel/scenario.h>
+#include <kernel/scenario_nmi.h>
+#include <kernel/string.h>
+#include <kernel/task.h>
+#include <kernel/vmalloc.h>
+#include <kernel/watchdog.h>
+
+/* ---- watchdog-dump ---- */
+
+static void worker(void *argument)
+{
+    for (;;)
+        task_sleep((uint64_t)argument);
+}
+
+static void sleeper(void *unused) { task_sleep(1000000); }
+
+/* A task whose frame chain leads into unmapped memory: show_state must survive it. */
+static __attribute__((noinline)) void block_with_broken_frame_chain(void)
+{
+    uint64_t *frame = __builtin_frame_address(0);
+    frame[0] = UNMAPPED_ADDRESS; /* our caller's saved rbp: never used, since we never return */
+    task_block();
+}
+
+static void broken_frames(void *unused) { block_with_broken_frame_chain(); }
+
+static void after_report(int dumped, uint64_t nested)
+{
+    expect(dumped == task_count(), "show_state dumped %d of %d tasks", dumped, task_count());
+    expect(nested > 0, "no NMI arrived nested during the dump: the test did not test anything");
+    scenario_complete(SCENARIO_PASS);
+}
+
+static __attribute__((noinline, noreturn)) void lock_up_this_cpu(void)
+{
+    printk("# locking up CPU 0: interrupts off, spinning\n");
+    interrupts_disable();
+    for (;;)
+        cpu_relax();
+}
+
+static enum scenario_result watchdog_dump(void)
+{
+    task_create("worker-1", worker, (void *)1);
+    task_create("worker-2", worker, (void *)3);
+    task_create("sleeper", sleeper, NULL);
+    task_create("broken-frames", broken_frames, NULL);
+    task_sleep(5); /* let every task run once and settle */
+    if (!cmdline_get(&kernel_cmdline, "console_delay")) {
+        serial_set_delay(30); /* a slow serial line: the dump outlasts the watchdog period */
+        printk("# console delay 30 us per byte\n");
+    }
+    if (!watchdog_running() && !watchdog_start(1))
+        return SCENARIO_FAIL;
+    watchdog_after_report = after_report;
+    lock_up_this_cpu();
+}
+
+/* ---- vmalloc-nmi and module-nmi ---- */
+
+struct trace_ring {
+    uint64_t head;
+    uint64_t entries[500];
+};
+static struct trace_ring *ring;
+
+static void trace_from_nmi(uint64_t pass)
+{
+    if (pass == 1)
+        send_self_nmi(); /* pending: the fault below lets it in */
+    ring->entries[ring->head % 500] = 0x7ace0000 + pass;
+    ring->head++;
+}
+
+static bool stale_page_table_ready(uint64_t *saved_cr3)
+{
+    *saved_cr3 = read_cr3();
+    write_cr3(vmalloc_stale_page_table());
+    return true;
+}
+
+static void expect_one_nested_episode(uint64_t vmalloc_faults_before)
+{
+    expect(self_claimed == self_sent && self_sent == 2, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
+    expect(vmalloc_faults - vmalloc_faults_before == 1, "%lu vmalloc faults, not 1",
+           vmalloc_faults - vmalloc_faults_before);
+    expect(delta_nested() == 1 && delta_extra() == 1, "%lu nested NMIs and %lu extra passes, not 1 and 1",
+           delta_nested(), delta_extra());
+}
+
+static enum scenario_result vmalloc_nmi(void)
+{
+    uint64_t saved_cr3, faults_before = vmalloc_faults;
+    ring = vmalloc(sizeof *ring);
+    if (!expect(ring != NULL, "vmalloc failed") || !nmi_test_start(trace_from_nmi, false))
+        return SCENARIO_FAIL;
+    stale_page_table_ready(&saved_cr3);
+    send_self_nmi();
+    spin_until(&self_claimed, 2);
+    write_cr3(saved_cr3);
+    nmi_test_stop();
+    expect_one_nested_episode(faults_before);
+    expect(ring->head == 2 && ring->entries[0] == 0x7ace0001 && ring->entries[1] == 0x7ace0002,
+           "the trace ring holds %lu entries (%lx, %lx), not the two passes", ring->head, ring->entries[0],
+           ring->entries[1]);
+    printk("# trace ring at %p: %lu entries, %lx %lx\n", (void *)ring, ring->head, ring->entries[0], ring->entries[1]);
+    return SCENARIO_PASS;
+}
+
+/* The "module": position-independent code (absolute addresses only) that is copied into the
+ * vmalloc area and called from the NMI handler chain. It counts its calls and claims nothing. */
+volatile uint64_t module_callback_calls;
+__asm__(".pushsection .rodata\n"
+        "module_text_start:\n"
+        "    movabs $module_callback_calls, %rax\n"
+        "    lock incq (%rax)\n"
+        "    xor %eax, %eax\n"
+        "    ret\n"
+        "module_text_end:\n"
+        ".popsection");
+extern const char module_text_start[], module_text_end[];
+
+static void send_once(uint64_t pass)
+{
+    if (pass == 1)
+        send_self_nmi(); /* pending: the module's first instruction fetch faults and lets it in */
+}
+
+static enum scenario_result module_nmi(void)
+{
+    uint64_t saved_cr3, faults_before = vmalloc_faults;
+    size_t size = (size_t)(module_text_end - module_text_start);
+    void *text = vmalloc(size);
+    if (!expect(text != NULL, "vmalloc failed") || !nmi_test_start(send_once, false))
+        return SCENARIO_FAIL;
+    memcpy(text, module_text_start, size);
+    module_callback_calls = 0;
+    register_nmi_handler("module", (nmi_handler)text);
+    stale_page_table_ready(&saved_cr3);
+    send_self_nmi();
+    spin_until(&self_claimed, 2);
+    write_cr3(saved_cr3);
+    unregister_nmi_handler((nmi_handler)text);
+    nmi_test_stop();
+    expect_one_nested_episode(faults_before);
+    expect(module_callback_calls == 2, "the module callback ran %lu times, not 2 (once per pass)",
+           module_callback_calls);
+    printk("# module code at %p ran %lu times\n", text, module_callback_calls);
+    return SCENARIO_PASS;
+}
+
+/* ---- kprobe-nmi ---- */
+
+/* The probed function: it calls another, so it sets up a frame and begins with push %rbp. */
+static volatile uint64_t probed_calls;
+static __attribute__((noinline)) void count_probed_call(void) { probed_calls++; }
+__attribute__((noinline)) void nmi_probe_target(void);
+__attribute__((noinline)) void nmi_probe_target(void) { count_probed_call(); }
+
+static void call_probed(uint64_t pass)
+{
+    if (pass == 1)
+        send_self_nmi(); /* pending: the probe's int3 lets it in */
+    nmi_probe_target();
+}
+
+static uint64_t pre_handler_calls;
+static void count_pre_handler(struct kprobe *probe, struct trap_frame *frame) { pre_handler_calls++; }
+
+static enum scenario_result kprobe_nmi(void)
+{
+    static struct kprobe probe = {.symbol = "nmi_probe_target", .pre_handler = count_pre_handler};
+    static struct kprobe missing = {.symbol = "no_such_function"};
+    expect(register_kprobe(&missing) == -1, "a probe on a function that does not exist was accepted");
+    if (!expect(register_kprobe(&probe) == 0, "register_kprobe(nmi_probe_target) failed"))
+        return SCENARIO_FAIL;
+    uint8_t patched = *(volatile uint8_t *)probe.address;
+    if (!nmi_test_start(call_probed, false))
+        return SCENARIO_SKIP;
+    send_self_nmi();
+    spin_until(&self_claimed, 2);
+    nmi_test_stop();
+    unregister_kprobe(&probe);
+    expect(patched == 0xcc, "the probe did not write int3 (found 0x%x)", patched);
+    expect(*(volatile uint8_t *)probe.address == 0x55, "unregistering did not restore the first byte");
+    expect(probe.hits == 2 && pre_handler_calls == 2, "the probe was hit %lu times (pre-handler %lu), not 2",
+           probe.hits, pre_handler_calls);
+    expect(self_claimed == self_sent && self_sent == 2, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
+    expect(delta_nested() == 1 && delta_extra() == 1, "%lu nested NMIs and %lu extra passes, not 1 and 1",
+           delta_nested(), delta_extra());
+    nmi_probe_target(); /* unprobed now: no hit */
+    expect(probe.hits == 2, "the probe still fired after unregister_kprobe");
+    expect(probed_calls == 3, "the probed function ran %lu times, not 3", probed_calls);
+    printk("# kprobe on %s at %lx: %lu hits in NMI context\n", probe.symbol, probe.address, probe.hits);
+    return SCENARIO_PASS;
+}
+
+const struct scenario story_scenarios[] = {
+    {"watchdog-dump", watchdog_dump, false},
+    {"vmalloc-nmi", vmalloc_nmi, true},
+    {"module-nmi", module_nmi, true},
+    {"kprobe-nmi", kprobe_nmi, true},
+    {0},
+};

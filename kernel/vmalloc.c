@@ -1,0 +1,64 @@
+/* vmalloc and the physical pages behind it. Physical pages come from the first usable memory
+ * region above the kernel image, handed out one at a time and never freed: enough for a teaching
+ * kernel. They stay below 1 GiB, where the boot page tables map all physical memory. */
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/paging.h>
+#include <kernel/boot.h>
+#include <kernel/string.h>
+#include <kernel/vmalloc.h>
+
+#define PHYSICAL_LIMIT (1UL << 30)
+
+extern char kernel_end[];
+volatile uint64_t vmalloc_faults;
+static uint64_t next_physical, next_virtual = VMALLOC_START;
+
+static uint64_t page_alloc(void)
+{
+    if (!next_physical)
+        next_physical = ((uint64_t)kernel_end - KERNEL_VMA + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    for (unsigned i = 0; i < boot_info.memory_count; i++) {
+        const struct boot_memory_region *r = &boot_info.memory[i];
+        uint64_t start = (r->base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1), end = r->base + r->length;
+        if (r->type != BOOT_MEMORY_AVAILABLE || end <= next_physical)
+            continue;
+        uint64_t page = next_physical > start ? next_physical : start;
+        if (page + PAGE_SIZE > end || page + PAGE_SIZE > PHYSICAL_LIMIT)
+            continue;
+        next_physical = page + PAGE_SIZE;
+        memset((void *)page, 0, PAGE_SIZE); /* reachable through the identity map */
+        return page;
+    }
+    return 0;
+}
+
+void *vmalloc(size_t size)
+{
+    uint64_t pages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
+    if (!pages || next_virtual + (pages + 1) * PAGE_SIZE > VMALLOC_END)
+        return NULL;
+    uint64_t start = next_virtual;
+    for (uint64_t i = 0; i < pages; i++) {
+        uint64_t physical = page_alloc();
+        if (!physical)
+            return NULL;
+        paging_map_kernel_page(start + i * PAGE_SIZE, physical);
+    }
+    next_virtual += (pages + 1) * PAGE_SIZE; /* an unmapped guard page after each area */
+    return (void *)start;
+}
+
+bool vmalloc_fault(uint64_t address)
+{
+    if (address < VMALLOC_START || address >= VMALLOC_END || !paging_sync_top_level(address))
+        return false;
+    vmalloc_faults++;
+    return true;
+}
+
+uint64_t vmalloc_stale_page_table(void)
+{
+    uint64_t root = paging_new_root();
+    ((uint64_t *)root)[(VMALLOC_START >> 39) & 511] = 0;
+    return root;
+}
