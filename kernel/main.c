@@ -18,6 +18,7 @@
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 #include <kernel/scenario.h>
+#include <kernel/shell.h>
 #include <kernel/task.h>
 #include <kernel/watchdog.h>
 
@@ -91,6 +92,5 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     if (test)
         scenario_run(test);
     printk("nmilab: ready\n");
-    for (;;)
-        __asm__ volatile("hlt"); /* interrupts on: the timer tick runs the other tasks */
+    shell_run();
 }

@@ -8,6 +8,7 @@
 #include <arch/x86_64/traps.h>
 #include <kernel/cmdline.h>
 #include <kernel/nmi.h>
+#include <kernel/nmi_trace.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 #include <kernel/string.h>
@@ -103,7 +104,9 @@ void nmi_nested_handle(struct trap_frame *frame)
 {
     const struct nmi_stack *stack = (const struct nmi_stack *)&frame->rip;
     nmi_cpu.interrupted_rip = stack->outermost.rip;
+    nmi_trace_pass_start(frame);
     nmi_dispatch(frame);
+    nmi_trace_pass_end(frame);
 }
 
 /* naive: a copy of each NMI's arrival frame, kept outside the NMI stack where a nested NMI

@@ -142,7 +142,7 @@ void fault_with_nmi_pending(uint64_t pass)
     }
 }
 
-static void int3_with_nmi_pending(uint64_t pass)
+void int3_with_nmi_pending(uint64_t pass)
 {
     if (pass == 1) {
         send_self_nmi();

@@ -104,6 +104,12 @@ void task_block(void)
 void task_exit(void);
 void task_exit(void) { task_block(); }
 
+void task_list(void)
+{
+    for (int i = 0; i < count; i++)
+        printk("  %d %-14s %s\n", i, tasks[i].name, state_names[tasks[i].state]);
+}
+
 int show_state(void)
 {
     printk("show_state: %d tasks\n", count);

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,12 +46,14 @@ class Scenario:
     expect='pass': QEMU exits 33 and the log has 'ok N - name' lines and no 'not ok'.
     expect='panic': QEMU exits 35 and the log has a PANIC: report.
     expect='hang': the kernel stops on purpose (no exit); the run ends once `done` is printed.
+    expect='poweroff': the shell was told to power off: QEMU exits 33 without a panic.
     must / must_not: regular expressions the serial log must (not) contain.
     """
 
     def __init__(self, name, cmdline, firmware="bios", expect="pass", must=(), must_not=(), qemu_args=(),
-                 done=None, timeout=None, action=None):
+                 done=None, timeout=None, action=None, serial_input=False):
         self.name, self.cmdline, self.firmware, self.expect = name, cmdline, firmware, expect
+        self.serial_input = serial_input
         self.must, self.must_not, self.qemu_args, self.done, self.action = must, must_not, qemu_args, done, action
         self.timeout = timeout or (30 if firmware == "bios" else 90)
 
@@ -259,9 +262,10 @@ def nmi_at(breakpoint, step=False):
     """Runner action: when the kernel asks for the debugger, stop the CPU at `breakpoint`
     (stepping one instruction further with step=True), inject an NMI there, and let it go."""
 
-    def action(log, qmp, deadline, gdb_path):
+    def action(run):
+        log, qmp, deadline = run.log, run.qmp, run.deadline
         wait_for(log, r"# debugger:", deadline)
-        gdb = Gdb(gdb_path, deadline)
+        gdb = Gdb(run.gdb_path, deadline)
         address = symbol(breakpoint)
         if gdb.command(f"Z0,{address:x},1") != "OK":
             raise RuntimeError("the gdb stub refused the breakpoint")
@@ -285,7 +289,8 @@ def inject_nmis(start, count=None, until=None, gap=0.1):
     """Runner action: once `start` appears in the log, inject NMIs through QMP: `count` of them,
     or until `until` appears."""
 
-    def action(log, qmp, deadline, gdb_path):
+    def action(run):
+        log, qmp, deadline = run.log, run.qmp, run.deadline
         wait_for(log, start, deadline)
         sent = 0
         while (count is None or sent < count) and time.time() < deadline:
@@ -298,11 +303,79 @@ def inject_nmis(start, count=None, until=None, gap=0.1):
     return action
 
 
+def type_lines(lines):
+    """Runner action: a person at the serial console, typing each line at the shell's prompt."""
+
+    def action(run):
+        wait_for(run.log, r"nmilab> ", run.deadline)
+        sock = connect_unix(run.serial_path, run.deadline)
+        threading.Thread(target=drain, args=(sock,), daemon=True).start()  # QEMU waits for a reader
+        for line in lines:
+            prompts = run.log().count("nmilab> ")
+            for chunk in (line[i:i + 32] for i in range(0, len(line), 32)):  # a UART has a small FIFO
+                sock.sendall(chunk.encode())
+                time.sleep(0.02)
+            sock.sendall(b"\r")
+            if line.startswith(("poweroff", "reboot", "lockup")):
+                break
+            while run.log().count("nmilab> ") <= prompts:
+                if time.time() > run.deadline:
+                    raise TimeoutError(f"no prompt after typing {line[:40]!r}")
+                time.sleep(0.02)
+
+    return action
+
+
+def press_keys(text):
+    """Runner action: the same on the PS/2 keyboard, through QMP send-key (one key at a time)."""
+    names = {" ": "spc", "\n": "ret", "-": "minus"}
+
+    def action(run):
+        wait_for(run.log, r"nmilab> ", run.deadline)
+        for c in text:
+            key = names.get(c, c)
+            keys = [{"type": "qcode", "data": "shift"}] if c.isupper() else []
+            keys.append({"type": "qcode", "data": key.lower()})
+            reply = run.qmp.command("send-key", keys=keys)
+            if "error" in reply:
+                raise RuntimeError(f"send-key {key}: {reply['error']}")
+            time.sleep(0.03)
+
+    return action
+
+
+def drain(sock):
+    try:
+        while sock.recv(4096):
+            pass
+    except OSError:
+        pass
+
+
+def connect_unix(path, deadline):
+    while True:
+        try:
+            sock = socket.socket(socket.AF_UNIX)
+            sock.connect(path)
+            return sock
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def wait_for(log, pattern, deadline):
     while not re.search(pattern, log()):
         if time.time() > deadline:
             raise TimeoutError(f"the kernel never printed /{pattern}/")
         time.sleep(0.02)
+
+
+class RunContext:
+    """What an action gets: the serial log so far, QMP, the deadline, and the sockets."""
+
+    def __init__(self, log, qmp, deadline, gdb_path, serial_path):
+        self.log, self.qmp, self.deadline, self.gdb_path, self.serial_path = log, qmp, deadline, gdb_path, serial_path
 
 
 def read(path):
@@ -320,7 +393,12 @@ def run_scenario(s):
     log_path = os.path.join(scratch, "serial.log")
     qmp_path = os.path.join(scratch, "qmp.sock")
     gdb_path = os.path.join(scratch, "gdb.sock")
-    command = [QEMU, "-m", "256M", "-display", "none", "-no-reboot", "-serial", f"file:{log_path}",
+    serial_path = os.path.join(scratch, "serial.sock")
+    serial = ["-serial", f"file:{log_path}"]
+    if s.serial_input:  # a socket to type into; everything QEMU sends is also logged to the file
+        serial = ["-chardev", f"socket,id=serial0,path={serial_path},server=on,wait=off,logfile={log_path}",
+                  "-serial", "chardev:serial0"]
+    command = [QEMU, "-m", "256M", "-display", "none", "-no-reboot", *serial,
                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-qmp", f"unix:{qmp_path},server=on,wait=off",
                *(["-gdb", f"unix:{gdb_path},server=on,wait=off"] if s.action else []),
                *firmware_args(s.firmware, iso_for(s.cmdline), scratch), *s.qemu_args]
@@ -329,7 +407,7 @@ def run_scenario(s):
     status, timed_out = None, False
     try:
         if s.action:
-            s.action(lambda: read(log_path), Qmp(qmp_path, deadline), deadline, gdb_path)
+            s.action(RunContext(lambda: read(log_path), Qmp(qmp_path, deadline), deadline, gdb_path, serial_path))
         while status is None:
             status = process.poll()
             if status is None and s.done and re.search(s.done, read(log_path)):
@@ -377,6 +455,11 @@ def judge(s, status, timed_out, log):
             return "no TAP result line"
         if status != QEMU_EXIT_PASS:
             return f"QEMU exit status {status}, not {QEMU_EXIT_PASS} (pass)"
+    elif s.expect == "poweroff":
+        if "PANIC:" in log:
+            return "kernel panic: " + re.search(r"PANIC:.*", log).group(0)
+        if status != QEMU_EXIT_PASS:
+            return f"QEMU exit status {status}, not {QEMU_EXIT_PASS} (poweroff)"
     elif s.expect in ("panic", "fail"):
         if status != QEMU_EXIT_FAIL:
             return f"QEMU exit status {status}, not {QEMU_EXIT_FAIL} (the kernel's failure exit)"
@@ -407,6 +490,39 @@ def run_unit_tests():
     return results
 
 
+SHELL_SESSION = [
+    "help", "", "bogus", "nmi 0", "nmi abc", "nmi 5", "pf-in-nmi", "int3-in-nmi", "tasks", "dump",
+    "kprobe add no_such_function", "kprobe add nmi_dispatch", "nmi 2", "kprobe del nmi_dispatch", "kprobe del nmi_dispatch",
+    "vmalloc", "mode latch", "pf-in-nmi", "mode bogus", "mode nested", "watchdog off", "watchdog 61", "watchdog 5",
+    "trace on", "pf-in-nmi", "stats", "x" * 300, "\x01\x02odd\x1b[A\x7f\x7f\x7f\x7f", "help me with too many words here",
+    "poweroff",
+]
+SCENARIOS += [
+    Scenario("shell", "", "bios", expect="poweroff", serial_input=True, action=type_lines(SHELL_SESSION), timeout=60,
+             must=[r"nmilab> help\n  help", r"shell: unknown command 'bogus' \(type help\)",
+                   r"nmilab> nmi 0\nusage: nmi \[N\], N from 1 to 100000", r"nmilab> nmi abc\nusage: nmi",
+                   r"sent 5 NMIs to this CPU; the handler claimed 5",
+                   r"nmilab> pf-in-nmi\n# nmi counters: entries 2 nested 1 passes 2 extra passes 1",
+                   r"nmilab> int3-in-nmi\n# nmi counters: entries 2 nested 1 passes 2 extra passes 1",
+                   r"  0 main +running\n  1 idle", r"show_state: \d+ tasks dumped",
+                   r"kprobe: there is no kernel function named 'no_such_function'",
+                   r"kprobe: nmi_dispatch removed after [2-9]\d* hits", r"kprobe: nmi_dispatch is not probed",
+                   r"vmalloc: a page at 0xffffff0000000000; written from a page table made before the area existed: "
+                   r"1 fault\(s\)", r"nmi: strategy latch\nnmilab> pf-in-nmi\n# nmi counters: entries 2 nested 1",
+                   r"usage: mode nested\|naive\|naive-raw\|latch", r"watchdog: off", r"usage: watchdog on\|off\|N",
+                   r"watchdog: hard-lockup detector on, threshold 5 s",
+                   r"trace: step 1 arrival\n", r"trace: step 2 nested NMI: iret frame rewritten to repeat_nmi\n",
+                   r"trace: step 3 repeat\n", r"trace: step 4 exit\n", r"trace:   executing 0000000000000000",
+                   r"CPU 0: strategy nested; NMIs \d+", r"shell: line too long \(at most 120 characters\); ignored",
+                   r"nmilab> odd\[A(\x08 \x08){4}\nshell: unknown command 'o'",
+                   r"shell: too many words \(at most 4\)", r"nmilab> poweroff"]),
+    Scenario("shell-keyboard", "", "bios", expect="hang", action=press_keys("stats\nBogus\n"),
+             done=r"unknown command", must=[r"nmilab> stats\nCPU 0: strategy nested",
+                                            r"shell: unknown command 'Bogus'"]),
+    Scenario("shell-lockup", "", "bios", expect="hang", serial_input=True, action=type_lines(["watchdog 1", "lockup"]),
+             done=r"show_state: \d+ tasks dumped", must=[r"locking up CPU 0", r"hard LOCKUP on CPU 0",
+                                                        r"command_lockup\+0x", r"show_state: 2 tasks dumped"]),
+]
 SCENARIOS += nmi_scenarios()
 
 

@@ -8,6 +8,7 @@
 #define COM1 0x3f8
 enum { DATA = 0, INTERRUPT_ENABLE = 1, FIFO_CONTROL = 2, LINE_CONTROL = 3, MODEM_CONTROL = 4, LINE_STATUS = 5 };
 #define LINE_STATUS_TRANSMIT_EMPTY 0x20
+#define LINE_STATUS_DATA_READY 0x01
 
 static bool serial_present;
 static uint64_t delay_per_byte;
@@ -27,6 +28,13 @@ bool serial_init(void)
     serial_present = inb(COM1 + DATA) == 0xa5;
     outb(COM1 + MODEM_CONTROL, 0x0b); /* normal operation */
     return serial_present;
+}
+
+int serial_read(void)
+{
+    if (!serial_present || !(inb(COM1 + LINE_STATUS) & LINE_STATUS_DATA_READY))
+        return -1;
+    return inb(COM1 + DATA);
 }
 
 void serial_write(const char *text, size_t length)

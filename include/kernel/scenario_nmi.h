@@ -23,3 +23,4 @@ uint64_t delta_nested(void); /* since nmi_test_start() */
 uint64_t delta_extra(void);
 bool nested_detected_as(uint64_t rule); /* an expectation; NESTED_LATCHED under nmi=latch */
 void fault_with_nmi_pending(uint64_t pass); /* pass 1: send a self-NMI, then fault */
+void int3_with_nmi_pending(uint64_t pass);  /* pass 1: send a self-NMI, then hit an int3 hook */

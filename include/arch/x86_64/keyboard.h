@@ -1,0 +1,5 @@
+/* Input for the shell: the PS/2 keyboard (USB keyboards reach it through the firmware's legacy
+ * emulation) and the serial port, both polled. */
+#pragma once
+
+int keyboard_read(void); /* an ASCII character, or -1 when no key is waiting */

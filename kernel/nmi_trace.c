@@ -1,0 +1,98 @@
+/* Recording the NMI stack words. The nested strategy's own steps happen in assembly, where
+ * nothing can be printed, so the trace takes copies of struct nmi_stack where C can see it:
+ *   1 arrival        the first pass begins: hardware = outermost = iret, executing = 1
+ *   2 nested NMI     the first pass ends after a nested NMI: hardware holds the nested NMI's
+ *                    frame (it points into the handler) and iret points at repeat_nmi
+ *   3 repeat         the next pass begins: iret rebuilt from outermost, executing = 1
+ *   4 exit           after the final iretq: executing = 0
+ * and prints them later, from the shell. tools/pictures.py draws the printed trace. */
+#include <arch/x86_64/nmi_stack.h>
+#include <arch/x86_64/stacks.h>
+#include <kernel/nmi.h>
+#include <kernel/nmi_trace.h>
+#include <kernel/printk.h>
+#include <kernel/string.h>
+
+#define STEPS_MAX 8
+
+static struct {
+    const char *step;
+    struct nmi_stack words;
+} steps[STEPS_MAX];
+static int recorded;
+static bool armed, complete;
+static uint64_t nested_at_pass_start;
+
+static struct nmi_stack *nmi_stack_top(void)
+{
+    return (struct nmi_stack *)(ist_stack_top(IST_NMI) - sizeof(struct nmi_stack));
+}
+
+static void record(const char *step)
+{
+    if (recorded == STEPS_MAX)
+        return;
+    steps[recorded].step = step;
+    steps[recorded].words = *nmi_stack_top();
+    recorded++;
+}
+
+void nmi_trace_arm(bool on)
+{
+    armed = on;
+    recorded = 0;
+    complete = false;
+}
+
+bool nmi_trace_armed(void) { return armed; }
+
+void nmi_trace_pass_start(const struct trap_frame *frame)
+{
+    if (!armed || complete)
+        return;
+    const struct nmi_stack *top = nmi_stack_top();
+    bool first_pass = !memcmp(&top->hardware, &top->outermost, sizeof top->outermost);
+    if (first_pass)
+        recorded = 0; /* a new episode: start over */
+    record(first_pass ? "arrival" : "repeat");
+    nested_at_pass_start = nmi_cpu.nested;
+}
+
+void nmi_trace_pass_end(const struct trap_frame *frame)
+{
+    if (!armed || complete)
+        return;
+    if (nmi_cpu.nested != nested_at_pass_start)
+        record("nested NMI: iret frame rewritten to repeat_nmi");
+    else if (recorded > 1)
+        complete = true; /* the last pass of an episode with a nested NMI */
+    else
+        recorded = 0;    /* nothing nested: not the episode the trace waits for */
+}
+
+static void print_frame(const char *name, const struct iret_frame *f)
+{
+    printk("trace:   %-9s rip %016lx cs %02lx rflags %08lx rsp %016lx ss %02lx\n", name, f->rip, f->cs, f->rflags,
+           f->rsp, f->ss);
+}
+
+bool nmi_trace_print(void)
+{
+    if (!armed || !complete)
+        return false;
+    record("exit");
+    extern char repeat_nmi[];
+    printk("trace: the NMI stack at %016lx, top first (repeat_nmi is %016lx)\n", (uint64_t)nmi_stack_top(),
+           (uint64_t)repeat_nmi);
+    for (int i = 0; i < recorded; i++) {
+        const struct nmi_stack *w = &steps[i].words;
+        printk("trace: step %d %s\n", i + 1, steps[i].step);
+        print_frame("hardware", &w->hardware);
+        printk("trace:   %-9s %016lx\n", "executing", w->executing);
+        print_frame("outermost", &w->outermost);
+        print_frame("iret", &w->iret);
+    }
+    printk("trace: end\n");
+    nmi_trace_arm(false);
+    return true;
+}

@@ -1,0 +1,300 @@
+/* The shell: a prompt, a line editor with backspace, and commands to poke at the NMI path. It
+ * polls for input from the main task and sleeps a tick between polls, so the timer keeps ticking
+ * (the watchdog would otherwise see a lockup). */
+#include <arch/x86_64/apic.h>
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/keyboard.h>
+#include <arch/x86_64/power.h>
+#include <arch/x86_64/serial.h>
+#include <arch/x86_64/timer.h>
+#include <kernel/kprobes.h>
+#include <kernel/nmi.h>
+#include <kernel/nmi_trace.h>
+#include <kernel/printk.h>
+#include <kernel/scenario_nmi.h>
+#include <kernel/shell.h>
+#include <kernel/string.h>
+#include <kernel/task.h>
+#include <kernel/vmalloc.h>
+#include <kernel/watchdog.h>
+
+#define LINE_MAX 120
+#define WORDS_MAX 4
+#define SHELL_PROBES 4
+
+static int parse_number(const char *text, uint64_t limit, uint64_t *value)
+{
+    uint64_t n = 0;
+    if (!text || !*text)
+        return -1;
+    for (; *text; text++) {
+        if (*text < '0' || *text > '9' || n > limit)
+            return -1;
+        n = n * 10 + (uint64_t)(*text - '0');
+    }
+    if (n > limit)
+        return -1;
+    *value = n;
+    return 0;
+}
+
+static bool need_apic(void)
+{
+    if (apic_ready())
+        return true;
+    printk("no local APIC: this machine cannot send itself NMIs\n");
+    return false;
+}
+
+/* Sends NMIs to ourselves with action running inside each handler pass, and waits for them. */
+static void nmi_episode(uint64_t count, void (*action)(uint64_t pass))
+{
+    if (!need_apic() || !nmi_test_start(action, false))
+        return;
+    for (uint64_t i = 0; i < count; i++) {
+        send_self_nmi();
+        spin_until(&self_claimed, self_sent);
+    }
+    nmi_test_stop();
+    printk("sent %lu NMIs to this CPU; the handler claimed %lu\n", self_sent, self_claimed);
+    nmi_trace_print();
+}
+
+static void command_nmi(int argc, char **argv)
+{
+    uint64_t count = 1;
+    if (argc > 2 || (argc == 2 && (parse_number(argv[1], 100000, &count) || count == 0))) {
+        printk("usage: nmi [N], N from 1 to 100000\n");
+        return;
+    }
+    nmi_episode(count, NULL);
+}
+
+static void command_pf_in_nmi(int argc, char **argv) { nmi_episode(1, fault_with_nmi_pending); }
+static void command_int3_in_nmi(int argc, char **argv) { nmi_episode(1, int3_with_nmi_pending); }
+
+static void command_lockup(int argc, char **argv)
+{
+    if (!watchdog_running()) {
+        printk("the watchdog is off, so nothing would ever notice: turn it on first (watchdog on)\n");
+        return;
+    }
+    printk("locking up CPU 0: interrupts off, spinning; the watchdog should report it\n");
+    interrupts_disable();
+    for (;;)
+        cpu_relax();
+}
+
+static void command_watchdog(int argc, char **argv)
+{
+    uint64_t seconds = 2;
+    if (argc == 2 && !strcmp(argv[1], "off")) {
+        watchdog_stop();
+    } else if (argc == 2 && (!strcmp(argv[1], "on") || !parse_number(argv[1], 60, &seconds)) && seconds >= 1) {
+        watchdog_start((unsigned)seconds);
+    } else {
+        printk("usage: watchdog on|off|N, N seconds from 1 to 60\n");
+    }
+}
+
+static void command_tasks(int argc, char **argv) { task_list(); }
+static void command_dump(int argc, char **argv) { show_state(); }
+
+static struct kprobe shell_probes[SHELL_PROBES];
+static char probe_names[SHELL_PROBES][40];
+
+static void command_kprobe(int argc, char **argv)
+{
+    if (argc != 3 || (strcmp(argv[1], "add") && strcmp(argv[1], "del")) || strlen(argv[2]) >= sizeof probe_names[0]) {
+        printk("usage: kprobe add|del SYMBOL\n");
+        return;
+    }
+    int free_slot = -1;
+    for (int i = 0; i < SHELL_PROBES; i++) {
+        if (shell_probes[i].symbol && !strcmp(probe_names[i], argv[2])) {
+            if (!strcmp(argv[1], "add")) {
+                printk("kprobe: %s is already probed (%lu hits)\n", argv[2], shell_probes[i].hits);
+            } else {
+                unregister_kprobe(&shell_probes[i]);
+                printk("kprobe: %s removed after %lu hits\n", argv[2], shell_probes[i].hits);
+                shell_probes[i].symbol = NULL;
+            }
+            return;
+        }
+        if (!shell_probes[i].symbol && free_slot < 0)
+            free_slot = i;
+    }
+    if (!strcmp(argv[1], "del")) {
+        printk("kprobe: %s is not probed\n", argv[2]);
+        return;
+    }
+    if (free_slot < 0) {
+        printk("kprobe: all %d shell probes are in use\n", SHELL_PROBES);
+        return;
+    }
+    memcpy(probe_names[free_slot], argv[2], strlen(argv[2]) + 1);
+    struct kprobe *p = &shell_probes[free_slot];
+    *p = (struct kprobe){.symbol = probe_names[free_slot]};
+    if (register_kprobe(p)) {
+        p->symbol = NULL;
+        return;
+    }
+    printk("kprobe: %s at %016lx; 'kprobe del %s' shows its hits\n", argv[2], p->address, argv[2]);
+}
+
+static void command_vmalloc(int argc, char **argv)
+{
+    uint64_t *area = vmalloc(PAGE_SIZE);
+    if (!area) {
+        printk("vmalloc: out of memory\n");
+        return;
+    }
+    uint64_t saved = read_cr3(), faults_before = vmalloc_faults;
+    write_cr3(vmalloc_stale_page_table());
+    area[0] = 0x1234; /* from a page table that has not seen the area: one fault syncs it */
+    write_cr3(saved);
+    printk("vmalloc: a page at %p; written from a page table made before the area existed: %lu fault(s) "
+           "synced the top-level entry\n", (void *)area, vmalloc_faults - faults_before);
+}
+
+static void command_mode(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        enum nmi_strategy strategy;
+    } modes[] = {{"nested", NMI_NESTED}, {"naive", NMI_NAIVE}, {"naive-raw", NMI_NAIVE_RAW}, {"latch", NMI_LATCH}};
+    for (unsigned i = 0; argc == 2 && i < sizeof modes / sizeof modes[0]; i++)
+        if (!strcmp(argv[1], modes[i].name)) {
+            if (nmi_set_strategy(modes[i].strategy))
+                printk("nmi: strategy %s\n", modes[i].name);
+            else
+                printk("nmi: an NMI is running; try again\n");
+            return;
+        }
+    printk("usage: mode nested|naive|naive-raw|latch\n");
+}
+
+static void command_stats(int argc, char **argv)
+{
+    printk("CPU 0: strategy %s; NMIs %lu, nested %lu, handler passes %lu (extra %lu), unknown %lu; "
+           "watchdog %s (%lu NMIs)\n",
+           nmi_strategy_name(nmi_current_strategy()), nmi_cpu.entries, nmi_cpu.nested, nmi_cpu.passes,
+           nmi_extra_passes(), nmi_cpu.unknown, watchdog_running() ? watchdog_source() : "off", watchdog_nmis);
+}
+
+static void command_trace(int argc, char **argv)
+{
+    if (argc == 2 && (!strcmp(argv[1], "on") || !strcmp(argv[1], "off"))) {
+        nmi_trace_arm(!strcmp(argv[1], "on"));
+        if (nmi_trace_armed() && nmi_current_strategy() != NMI_NESTED)
+            printk("trace: armed, but only nmi=nested has these stack words (mode nested)\n");
+        else
+            printk("trace: %s\n", nmi_trace_armed() ? "armed: the next nested NMI is recorded (try pf-in-nmi)" : "off");
+    } else {
+        printk("usage: trace on|off\n");
+    }
+}
+
+static void command_reboot(int argc, char **argv) { machine_reboot(); }
+static void command_poweroff(int argc, char **argv) { machine_poweroff(); }
+static void command_help(int argc, char **argv);
+
+static const struct {
+    const char *name, *arguments, *help;
+    void (*run)(int argc, char **argv);
+} commands[] = {
+    {"help", "", "this list", command_help},
+    {"nmi", "[N]", "send N NMIs to this CPU (default 1)", command_nmi},
+    {"pf-in-nmi", "", "an NMI handler that page-faults with another NMI pending", command_pf_in_nmi},
+    {"int3-in-nmi", "", "the same with an int3", command_int3_in_nmi},
+    {"lockup", "", "interrupts off, spin forever: the watchdog must catch it", command_lockup},
+    {"watchdog", "on|off|N", "the NMI watchdog, threshold N seconds", command_watchdog},
+    {"tasks", "", "the tasks and their states", command_tasks},
+    {"dump", "", "show_state(): every task's backtrace", command_dump},
+    {"kprobe", "add|del SYMBOL", "a kprobe on a kernel function", command_kprobe},
+    {"vmalloc", "", "vmalloc a page and touch it from a page table that lacks it", command_vmalloc},
+    {"mode", "nested|naive|latch", "the NMI strategy (also naive-raw)", command_mode},
+    {"stats", "", "the NMI counters", command_stats},
+    {"trace", "on|off", "print the NMI stack at each step of the next nested NMI", command_trace},
+    {"reboot", "", "restart the machine", command_reboot},
+    {"poweroff", "", "switch it off (QEMU exits)", command_poweroff},
+};
+
+static void command_help(int argc, char **argv)
+{
+    for (unsigned i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        printk("  %-12s %-20s %s\n", commands[i].name, commands[i].arguments, commands[i].help);
+}
+
+void shell_execute(char *line)
+{
+    char *argv[WORDS_MAX + 1];
+    int argc = 0;
+    for (char *p = line; *p;) {
+        while (*p == ' ' || *p == '\t')
+            *p++ = '\0';
+        if (!*p)
+            break;
+        if (argc == WORDS_MAX + 1) {
+            printk("shell: too many words (at most %d)\n", WORDS_MAX);
+            return;
+        }
+        argv[argc++] = p;
+        while (*p && *p != ' ' && *p != '\t')
+            p++;
+    }
+    if (argc == 0)
+        return;
+    for (unsigned i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[0], commands[i].name)) {
+            commands[i].run(argc, argv);
+            return;
+        }
+    printk("shell: unknown command '%s' (type help)\n", argv[0]);
+}
+
+static int read_key(void)
+{
+    int c = serial_read();
+    return c >= 0 ? c : keyboard_read();
+}
+
+void shell_run(void)
+{
+    char line[LINE_MAX + 1];
+    printk("nmilab shell: type help\n");
+    for (;;) {
+        printk("nmilab> ");
+        size_t length = 0;
+        bool too_long = false;
+        for (;;) {
+            int c = read_key();
+            if (c < 0) {
+                task_sleep(1);
+                continue;
+            }
+            if (c == '\r' || c == '\n') {
+                printk("\n");
+                break;
+            }
+            if (c == '\b' || c == 0x7f) {
+                if (length) {
+                    length--;
+                    printk("\b \b");
+                }
+            } else if (c >= ' ' && c <= '~') {
+                if (length < LINE_MAX) {
+                    line[length++] = (char)c;
+                    printk("%c", c);
+                } else {
+                    too_long = true;
+                }
+            } /* other control characters are ignored */
+        }
+        line[length] = '\0';
+        if (too_long)
+            printk("shell: line too long (at most %d characters); ignored\n", LINE_MAX);
+        else
+            shell_execute(line);
+    }
+}
