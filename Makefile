@@ -45,7 +45,7 @@ KERNEL_OBJECTS := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_C)) $(patsubst %.asm,$(BU
 UNIT_SOURCES := kernel/format.c kernel/cmdline.c kernel/multiboot.c
 UNIT_TESTS := $(wildcard tests/unit/test_*.c)
 
-.PHONY: all kernel iso run run-uefi debug test bench deps help clean compile_commands.json FORCE
+.PHONY: all kernel iso run run-uefi debug test bench pictures handout grade deps help clean compile_commands.json FORCE
 all: iso
 
 kernel: $(BUILD)/kernel.elf
@@ -133,6 +133,9 @@ test: deps $(BUILD)/kernel.elf $(BUILD)/unit_tests
 bench: deps $(BUILD)/kernel.elf
 	python3 tests/bench.py
 
+pictures: deps $(BUILD)/kernel.elf
+	python3 tools/pictures.py
+
 compile_commands.json:
 	bear --output $@ -- $(MAKE) -B $(BUILD)/kernel.elf $(BUILD)/unit_tests
 
@@ -145,6 +148,7 @@ help:
 	@echo "  make iso CMDLINE=...     build the ISO with that kernel command line on the default entry"
 	@echo "  make test                host unit tests and every QEMU scenario (tests/run.py --list)"
 	@echo "  make bench               boot-to-ready times, NMI path lengths (instructions), make test's wall time"
+	@echo "  make pictures            boot a traced nested NMI and draw docs/pictures/nmi-trace.svg"
 	@echo "  make compile_commands.json   for clangd (uses bear)"
 	@echo "  make deps                install the Debian/Ubuntu packages nmilab needs"
 	@echo "  make clean               remove build/"

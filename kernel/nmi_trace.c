@@ -63,7 +63,7 @@ void nmi_trace_pass_end(const struct trap_frame *frame)
     if (!armed || complete)
         return;
     if (nmi_cpu.nested != nested_at_pass_start)
-        record("nested NMI: iret frame rewritten to repeat_nmi");
+        record("nested NMI, iret -> repeat_nmi");
     else if (recorded > 1)
         complete = true; /* the last pass of an episode with a nested NMI */
     else

@@ -13,6 +13,7 @@
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
 #include <kernel/nmi.h>
+#include <kernel/nmi_trace.h>
 #include <kernel/printk.h>
 #include <kernel/scenario.h>
 #include <kernel/scenario_nmi.h>
@@ -311,6 +312,19 @@ static enum scenario_result nmi_storm(void)
     return SCENARIO_PASS;
 }
 
+/* nmi-trace: the live trace of one nested episode (what `make pictures` draws). */
+static enum scenario_result nmi_trace(void)
+{
+    if (!nested_strategy_only() || !nmi_test_start(fault_with_nmi_pending, false))
+        return SCENARIO_SKIP;
+    nmi_trace_arm(true);
+    send_self_nmi();
+    spin_until(&self_claimed, 2);
+    nmi_test_stop();
+    expect(nmi_trace_print(), "no nested episode was recorded");
+    return SCENARIO_PASS;
+}
+
 /* nmi-bench: one NMI with nothing nested, then (except under naive) one with a nested NMI, for
  * `make bench` to count the instructions of each in a QEMU execution trace. */
 static enum scenario_result nmi_bench(void)
@@ -341,5 +355,6 @@ const struct scenario nmi_scenarios[] = {
     {"nmi-external", nmi_external, false},
     {"nmi-storm", nmi_storm, false},
     {"nmi-bench", nmi_bench, false},
+    {"nmi-trace", nmi_trace, false},
     {0},
 };

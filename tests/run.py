@@ -511,11 +511,14 @@ SCENARIOS += [
                    r"1 fault\(s\)", r"nmi: strategy latch\nnmilab> pf-in-nmi\n# nmi counters: entries 2 nested 1",
                    r"usage: mode nested\|naive\|naive-raw\|latch", r"watchdog: off", r"usage: watchdog on\|off\|N",
                    r"watchdog: hard-lockup detector on, threshold 5 s",
-                   r"trace: step 1 arrival\n", r"trace: step 2 nested NMI: iret frame rewritten to repeat_nmi\n",
+                   r"trace: step 1 arrival\n", r"trace: step 2 nested NMI, iret -> repeat_nmi\n",
                    r"trace: step 3 repeat\n", r"trace: step 4 exit\n", r"trace:   executing 0000000000000000",
                    r"CPU 0: strategy nested; NMIs \d+", r"shell: line too long \(at most 120 characters\); ignored",
                    r"nmilab> odd\[A(\x08 \x08){4}\nshell: unknown command 'o'",
                    r"shell: too many words \(at most 4\)", r"nmilab> poweroff"]),
+    Scenario("nmi-trace", "test=nmi-trace", "bios", must=[r"trace: step 1 arrival\n(trace: .*\n){4}trace: step 2 nested NMI, "
+                                                          r"iret -> repeat_nmi\n(trace: .*\n){4}trace: step 3 repeat\n"
+                                                          r"(trace: .*\n){4}trace: step 4 exit\n"]),
     Scenario("shell-keyboard", "", "bios", expect="hang", action=press_keys("stats\nBogus\n"),
              done=r"unknown command", must=[r"nmilab> stats\nCPU 0: strategy nested",
                                             r"shell: unknown command 'Bogus'"]),
