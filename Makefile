@@ -136,6 +136,13 @@ bench: deps $(BUILD)/kernel.elf
 pictures: deps $(BUILD)/kernel.elf
 	python3 tools/pictures.py
 
+# The labs (docs/labs/): a student tree with one lab's solution taken out, and its grader.
+LAB ?=
+handout:
+	@python3 tools/labs.py handout $(LAB)
+grade: deps $(BUILD)/kernel.elf
+	@python3 tools/labs.py grade $(LAB)
+
 compile_commands.json:
 	bear --output $@ -- $(MAKE) -B $(BUILD)/kernel.elf $(BUILD)/unit_tests
 
@@ -148,6 +155,8 @@ help:
 	@echo "  make iso CMDLINE=...     build the ISO with that kernel command line on the default entry"
 	@echo "  make test                host unit tests and every QEMU scenario (tests/run.py --list)"
 	@echo "  make bench               boot-to-ready times, NMI path lengths (instructions), make test's wall time"
+	@echo "  make handout LAB=N       a student tree for lab N in build/handout-N (docs/labs/)"
+	@echo "  make grade LAB=N         run lab N's scenarios and print the score"
 	@echo "  make pictures            boot a traced nested NMI and draw docs/pictures/nmi-trace.svg"
 	@echo "  make compile_commands.json   for clangd (uses bear)"
 	@echo "  make deps                install the Debian/Ubuntu packages nmilab needs"

@@ -84,12 +84,16 @@ static void nmi_dispatch(struct trap_frame *frame)
                nmi_cpu.unknown, nmi_cpu.interrupted_rip);
     }
     nmi_cpu.in_handler = 0;
+    /* LAB 5 BEGIN: put back the CR2 that the interrupted code may not have read yet */
 #ifdef NMI_DROP_CR2_RESTORE /* `make NMI_BREAK=cr2-restore`: see docs/nmi.md */
     (void)cr2;
 #else
     if (read_cr2() != cr2)
         write_cr2(cr2); /* a CR2 write is slow (serializing): only when it changed */
 #endif
+    /* LAB 5 STUB */
+    //| (void)cr2;
+    /* LAB 5 END */
 }
 
 const struct iret_frame *nmi_interrupted_frame(const struct trap_frame *frame)
@@ -131,6 +135,7 @@ void nmi_naive_handle(struct trap_frame *frame)
 
     depth = --naive_depth;
     frame = (struct trap_frame *)(ist_stack_top(IST_NMI) - sizeof *frame); /* always the same place */
+    /* LAB 3 BEGIN: compare the frame at the IST top with each running NMI's arrival copy; report and panic */
     for (int k = 0; strategy == NMI_NAIVE && k <= depth && k < NAIVE_DEPTH_MAX; k++) {
         const struct iret_frame *arrived = &naive_arrival[k];
         if (frame->rip == arrived->rip && frame->rsp == arrived->rsp)
@@ -139,6 +144,9 @@ void nmi_naive_handle(struct trap_frame *frame)
                "found RIP %016lx RSP %016lx\n", k, arrived->rip, arrived->rsp, frame->rip, frame->rsp);
         panic("NMI frame overwritten by nested NMI (nmi=naive)");
     }
+    /* LAB 3 STUB */
+    //| (void)frame;
+    /* LAB 3 END */
 }
 
 /* latch: the i386 way. The NMI runs on the interrupted stack, so a nested NMI cannot overwrite

@@ -1,5 +1,6 @@
 /* Boot scenarios: the machine came up as designed, and faults are reported, not fatal in silence. */
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/faults.h>
 #include <arch/x86_64/paging.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
@@ -122,8 +123,27 @@ static enum scenario_result panic_ist_overflow_scenario(void)
     return SCENARIO_FAIL;
 }
 
+/* The nofault accessors: a fault becomes an error code, through the exception table. */
+static enum scenario_result nofault_scenario(void)
+{
+    static uint64_t mapped = 0x1122334455667788UL;
+    uint64_t value = 0, msr;
+    expect(copy_from_kernel_nofault(&value, (const void *)0x0000100000000000UL, 8) == -1,
+           "reading unmapped memory did not fail");
+    expect(copy_to_kernel_nofault((void *)0x0000100000000000UL, &mapped, 8) == -1, "writing unmapped memory did not fail");
+    expect(copy_from_kernel_nofault(&value, &mapped, 8) == 0 && value == mapped, "reading mapped memory failed");
+    expect(copy_from_kernel_nofault(&value, NULL, 1) == -1, "reading the null page did not fail");
+    /* a non-canonical address raises #GP, not #PF: the same table fixes it up */
+    expect(copy_from_kernel_nofault(&value, (const void *)0x8000000000000000UL, 1) == -1,
+           "reading a non-canonical address did not fail");
+    expect(rdmsr_nofault(0x1b, &msr) == 0 && msr, "reading the APIC base MSR failed");
+    expect(page_fault_fixups == 3, "%lu page faults were fixed up, not 3", page_fault_fixups);
+    return SCENARIO_PASS;
+}
+
 const struct scenario boot_scenarios[] = {
     {"boot", boot_scenario, true},
+    {"nofault", nofault_scenario, true},
     {"panic-fault", panic_fault_scenario, false},
     {"panic-ist-overflow", panic_ist_overflow_scenario, false},
     {0},

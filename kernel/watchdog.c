@@ -159,6 +159,7 @@ static bool watchdog_nmi(struct trap_frame *frame)
     if (source == SOURCE_NONE || !claim())
         return false;
     watchdog_nmis++;
+    /* LAB 5 BEGIN: has the tick advanced? if not for the threshold, report the lockup (once) */
     if (timer_ticks != last_ticks) {
         last_ticks = timer_ticks;
         stalled_checks = 0;
@@ -168,6 +169,9 @@ static bool watchdog_nmi(struct trap_frame *frame)
         return true;
     reported = true; /* once: the dump itself takes long enough for more checks to fail */
     lockup_report(frame);
+    /* LAB 5 STUB */
+    //| (void)lockup_report;
+    /* LAB 5 END */
     return true;
 }
 

@@ -106,6 +106,7 @@ nmi_entry_nested:
     inc qword [rel nmi_cpu + NMI_CPU_ENTRIES]
     push rdx
 
+    ; LAB 4 BEGIN: the three questions (a), (b), (c) that tell a nested NMI from a first one
 %ifndef NMI_DROP_REPEAT_WINDOW_CHECK           ; `make NMI_BREAK=...`: see docs/nmi.md
     ; (a) in the repeat window? One unsigned compare: RIP - repeat_nmi < window length.
     mov rdx, [rsp + AT_HARDWARE_RIP]
@@ -125,6 +126,8 @@ nmi_entry_nested:
     test byte [rsp + AT_HARDWARE_RFLAGS + 1], RFLAGS_DF_IN_SECOND_BYTE
     jnz nmi_check_exit_window
 %endif
+    ; LAB 4 STUB
+    ; LAB 4 END
 
 first_nmi:
     pop rdx

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""The labs: handouts and grading.
+
+Solution code in the source is marked for a lab:
+
+    /* LAB 2 BEGIN: look the faulting instruction up in the exception table */   (asm: ; LAB 2 BEGIN: ...)
+    ... the solution ...
+    /* LAB 2 STUB */                                                             (asm: ; LAB 2 STUB)
+    //| return false;          <- what the handout has instead (asm: ;| ...), commented out here
+    /* LAB 2 END */                                                              (asm: ; LAB 2 END)
+
+    tools/labs.py handout N   writes build/handout-N: the tree with lab N's solutions replaced by
+                              TODO comments and the stubs, which still compile
+    tools/labs.py grade N     runs lab N's scenarios on this tree's kernel; prints "score: X/Y"
+    tools/labs.py list        the labs
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+LABS = {
+    1: ("Boot and the IDT", ["boot [bios]", "panic-fault [bios]"]),
+    2: ("Page faults and the exception table", ["nofault [bios]", "nmi-pf-nested nmi=nested [bios]"]),
+    3: ("Watch the naive handler break", ["nmi-pf-nested nmi=naive [bios]", "nmi-int3-nested nmi=naive [bios]"]),
+    4: ("Write the nested-NMI detection", ["nmi-pf-nested nmi=nested [bios]", "nmi-int3-nested nmi=nested [bios]",
+                                          "nmi-repeat-window nmi=nested [bios]", "nmi-iret-window nmi=nested [bios]"]),
+    5: ("CR2 and the watchdog", ["nmi-cr2 nmi=nested [bios]", "watchdog-dump nmi=nested [bios]"]),
+    6: ("kprobes in NMI", ["kprobe-nmi nmi=nested [bios]", "kprobe-nmi nmi=latch [bios]"]),
+}
+MARK = re.compile(r"^(\s*)(?:/\*|;) LAB (\d+) (BEGIN|STUB|END)(?::\s*(.*?))?\s*(?:\*/)?\s*$")
+STUB_LINE = re.compile(r"^(\s*)(?://|;)\| ?(.*)$")
+
+
+def tracked_files(root=ROOT):
+    return subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
+
+
+def make_handout_text(text, lab, path):
+    """The file with lab `lab`'s marked regions replaced; other labs' regions stay as they are."""
+    out, state, title, changed = [], None, "", False
+    asm = path.endswith((".asm", ".inc"))
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
+        m = MARK.match(line)
+        if m and int(m.group(2)) == lab:
+            indent, kind = m.group(1), m.group(3)
+            expected = {"BEGIN": None, "STUB": "solution", "END": "stub"}[kind]
+            if state != expected:
+                raise SystemExit(f"{path}:{number}: LAB {lab} {kind} out of order")
+            if kind == "BEGIN":
+                state, title = "solution", m.group(4) or "your code here"
+                todo = f"TODO(lab {lab}): {title}. See docs/labs/lab-{lab}.md."
+                out.append(f"{indent}; {todo}\n" if asm else f"{indent}/* {todo} */\n")
+                changed = True
+            elif kind == "STUB":
+                state = "stub"
+            else:
+                state = None
+            continue
+        if state == "solution":
+            continue
+        if state == "stub":
+            s = STUB_LINE.match(line)
+            if not s:
+                raise SystemExit(f"{path}:{number}: a line in LAB {lab}'s stub does not start with //| or ;|")
+            out.append(s.group(1) + s.group(2) + "\n")
+            continue
+        out.append(line)
+    if state:
+        raise SystemExit(f"{path}: LAB {lab} not closed")
+    return "".join(out), changed
+
+
+def handout(lab, destination=None):
+    """Writes the student tree for lab `lab`; returns its path. Object files of this tree's build
+    are copied along (timestamps kept), so only the changed files are compiled again."""
+    destination = destination or os.path.join(ROOT, "build", f"handout-{lab}")
+    shutil.rmtree(destination, ignore_errors=True)
+    changed_files = []
+    for path in tracked_files():
+        source = os.path.join(ROOT, path)
+        target = os.path.join(destination, path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(source, target)
+    build = os.path.join(ROOT, "build")
+    for directory, _, files in os.walk(build):
+        if "handout-" in directory or "test-" in directory:
+            continue
+        for name in files:
+            if name.endswith((".o", ".d", ".inc", ".s", ".c", ".txt", ".elf")):
+                relative = os.path.relpath(os.path.join(directory, name), ROOT)
+                os.makedirs(os.path.dirname(os.path.join(destination, relative)), exist_ok=True)
+                shutil.copy2(os.path.join(ROOT, relative), os.path.join(destination, relative))
+    for path in tracked_files():
+        if not path.endswith((".c", ".h", ".asm", ".inc")):
+            continue
+        with open(os.path.join(ROOT, path)) as f:
+            text, changed = make_handout_text(f.read(), lab, path)
+        if changed:
+            with open(os.path.join(destination, path), "w") as f:
+                f.write(text)
+            changed_files.append(path)
+    if not changed_files:
+        raise SystemExit(f"labs: no LAB {lab} markers in the source")
+    subprocess.run(["git", "init", "-q"], cwd=destination, check=True)  # tracked_files() works there too
+    subprocess.run(["git", "add", "-A"], cwd=destination, check=True)
+    return destination, changed_files
+
+
+def grade(lab, first_failure=False, quiet=False):
+    """Runs lab `lab`'s scenarios on this tree's kernel; returns (score, total)."""
+    import run
+    wanted = LABS[lab][1]
+    scenarios = [s for s in run.SCENARIOS if s.id in wanted]
+    score = 0
+    for s in scenarios:
+        ok, reason, seconds, _ = run.run_scenario(s)
+        score += ok
+        if not quiet:
+            print(f"{'ok  ' if ok else 'FAIL'} {s.id}" + ("" if ok else f": {reason}"), flush=True)
+        if not ok and first_failure:
+            break
+    return score, len(scenarios)
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] not in ("handout", "grade", "list"):
+        raise SystemExit("usage: tools/labs.py handout N | grade N | list")
+    if sys.argv[1] == "list":
+        for number, (title, scenarios) in LABS.items():
+            print(f"lab {number}: {title} ({len(scenarios)} scenarios; docs/labs/lab-{number}.md)")
+        return
+    if len(sys.argv) != 3 or not sys.argv[2].isdigit() or int(sys.argv[2]) not in LABS:
+        raise SystemExit(f"labs: LAB must be one of {', '.join(map(str, LABS))} (make {sys.argv[1]} LAB=N)")
+    lab = int(sys.argv[2])
+    if sys.argv[1] == "handout":
+        destination, files = handout(lab)
+        print(f"lab {lab} handout in {os.path.relpath(destination, ROOT)}; the TODOs are in: {', '.join(files)}")
+        print(f"  cd {os.path.relpath(destination, ROOT)} && make grade LAB={lab}")
+    else:
+        os.makedirs(os.path.join(ROOT, "build", "test-isos"), exist_ok=True)
+        score, total = grade(lab)
+        print(f"lab {lab} ({LABS[lab][0]}): score {score}/{total}")
+        sys.exit(0 if score == total else 1)
+
+
+if __name__ == "__main__":
+    main()
