@@ -553,11 +553,13 @@ def main():
 
     for s in chosen:  # build the ISOs first, one per distinct command line
         iso_for(s.cmdline)
+    results = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(run_scenario, s): s for s in chosen}
         for future in concurrent.futures.as_completed(futures):
             s = futures[future]
             ok, reason, seconds, log = future.result()
+            results[s.id] = ok
             log_file = os.path.join(LOGS, re.sub(r"[^\w.-]+", "_", s.id).strip("_") + ".log")
             if ok:
                 if os.path.exists(log_file):
@@ -569,6 +571,16 @@ def main():
                     f.write(log)
                 print(f"FAIL {s.id}: {reason} (log: {os.path.relpath(log_file, ROOT)})", flush=True)
                 failed += 1
+    if not args.words or any(w in "labs" for w in args.words):
+        sys.path.insert(0, os.path.join(ROOT, "tools"))
+        import labs
+        with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            checks = {pool.submit(labs.check, lab, results): lab for lab in labs.LABS}
+            for future in concurrent.futures.as_completed(checks):
+                lab = checks[future]
+                ok, message = future.result()
+                print(f"{'ok  ' if ok else 'FAIL'} lab {lab} ({labs.LABS[lab][0]}): {message}", flush=True)
+                passed, failed = passed + ok, failed + (not ok)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

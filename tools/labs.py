@@ -112,10 +112,14 @@ def handout(lab, destination=None):
 
 
 def grade(lab, first_failure=False, quiet=False):
-    """Runs lab `lab`'s scenarios on this tree's kernel; returns (score, total)."""
+    """Runs lab `lab`'s scenarios on this tree's kernel; returns (score, total). first_failure
+    stops at the first failing scenario and gives each 15 s (for checking that a handout fails)."""
     import run
     wanted = LABS[lab][1]
     scenarios = [s for s in run.SCENARIOS if s.id in wanted]
+    if first_failure:
+        for s in scenarios:
+            s.timeout = min(s.timeout, 15)
     score = 0
     for s in scenarios:
         ok, reason, seconds, _ = run.run_scenario(s)
@@ -127,6 +131,31 @@ def grade(lab, first_failure=False, quiet=False):
     return score, len(scenarios)
 
 
+def check(lab, results):
+    """For make test: lab `lab`'s handout builds and fails its grade, and this tree passes it
+    (results: scenario id -> passed, from the run that just happened). Returns (ok, message)."""
+    title, wanted = LABS[lab]
+    missing = [i for i in wanted if i not in results]
+    if missing:
+        return False, f"its scenarios did not run: {', '.join(missing)}"
+    full = sum(results[i] for i in wanted)
+    if full != len(wanted):
+        return False, f"the full tree scores {full}/{len(wanted)} on it"
+    destination, _ = handout(lab)
+    build = subprocess.run(["make", "-s", "-C", destination, "build/kernel.elf"], capture_output=True, text=True)
+    if build.returncode:
+        return False, "the handout does not build: " + (build.stderr.strip().splitlines() or ["?"])[-1]
+    graded = subprocess.run([sys.executable, os.path.join(destination, "tools", "labs.py"), "grade", str(lab),
+                             "--first-failure"], capture_output=True, text=True)
+    score = re.search(r"score (\d+)/(\d+)", graded.stdout)
+    if not score:
+        return False, "the handout's grader printed no score: " + graded.stdout[-200:]
+    if graded.returncode == 0 or score.group(1) == score.group(2):
+        return False, f"the handout passes its own grade ({score.group(0)}): the TODO is not needed"
+    shutil.rmtree(destination, ignore_errors=True)
+    return True, f"the handout builds and fails its grade; the full tree scores {full}/{len(wanted)}"
+
+
 def main():
     if len(sys.argv) < 2 or sys.argv[1] not in ("handout", "grade", "list"):
         raise SystemExit("usage: tools/labs.py handout N | grade N | list")
@@ -134,7 +163,7 @@ def main():
         for number, (title, scenarios) in LABS.items():
             print(f"lab {number}: {title} ({len(scenarios)} scenarios; docs/labs/lab-{number}.md)")
         return
-    if len(sys.argv) != 3 or not sys.argv[2].isdigit() or int(sys.argv[2]) not in LABS:
+    if len(sys.argv) < 3 or not sys.argv[2].isdigit() or int(sys.argv[2]) not in LABS:
         raise SystemExit(f"labs: LAB must be one of {', '.join(map(str, LABS))} (make {sys.argv[1]} LAB=N)")
     lab = int(sys.argv[2])
     if sys.argv[1] == "handout":
@@ -143,7 +172,7 @@ def main():
         print(f"  cd {os.path.relpath(destination, ROOT)} && make grade LAB={lab}")
     else:
         os.makedirs(os.path.join(ROOT, "build", "test-isos"), exist_ok=True)
-        score, total = grade(lab)
+        score, total = grade(lab, first_failure="--first-failure" in sys.argv)
         print(f"lab {lab} ({LABS[lab][0]}): score {score}/{total}")
         sys.exit(0 if score == total else 1)
 
