@@ -103,7 +103,7 @@ $(BUILD)/nmilab.iso: $(BUILD)/kernel.elf grub.cfg tools/mkiso.sh $(BUILD)/cmdlin
 OVMF_CODE := $(firstword $(wildcard /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_CODE.fd /usr/share/ovmf/OVMF.fd))
 OVMF_VARS := $(firstword $(wildcard /usr/share/OVMF/OVMF_VARS_4M.fd /usr/share/OVMF/OVMF_VARS.fd))
 QEMU_DISPLAY := $(if $(DISPLAY)$(WAYLAND_DISPLAY),,-display none)
-QEMU_COMMON := -m $(QEMU_MEMORY) -serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 $(QEMU_DISPLAY)
+QEMU_COMMON := -m $(QEMU_MEMORY) -serial mon:stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 $(QEMU_DISPLAY)
 
 run: iso
 	@echo "nmilab: booting under BIOS; the serial console is this terminal (quit: Ctrl-A then X)"
