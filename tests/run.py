@@ -175,15 +175,7 @@ class Qmp:
     """QEMU's machine protocol, for what a person would do from outside (inject an NMI)."""
 
     def __init__(self, path, deadline):
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.connect(path)
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.05)
+        self.sock = connect_unix(path, deadline)
         self.file = self.sock.makefile("rw")
         self.file.readline()  # greeting
         self.command("qmp_capabilities")
@@ -204,15 +196,7 @@ class Gdb:
     instruction, so that an NMI injected from outside lands exactly there."""
 
     def __init__(self, path, deadline):
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.connect(path)
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.05)
+        self.sock = connect_unix(path, deadline)
         self.buffer = b""
         # QEMU stops the CPU when a debugger connects and may announce that with a stop packet
         # of its own: ask once, then throw away whatever came before the answer settles.

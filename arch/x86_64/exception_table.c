@@ -17,19 +17,23 @@ extern const struct exception_table_entry exception_table_start[], exception_tab
 volatile uint64_t page_fault_last_address;
 volatile uint64_t page_fault_fixups;
 
+/* After an instruction labelled 1: followed by the label 2:, an exception-table entry that
+ * sends a fault at 1 to a fixup which sets %[error] to -1 and resumes at 2. */
+#define EXCEPTION_TABLE_ENTRY                                                                     \
+    ".pushsection .exception_table, \"a\"\n"                                                      \
+    ".quad 1b, 3f\n"                                                                               \
+    ".popsection\n"                                                                                \
+    ".pushsection .text.fixup, \"ax\"\n"                                                          \
+    "3: movl $-1, %[error]\n"                                                                      \
+    "   jmp 2b\n"                                                                                  \
+    ".popsection"
+
 /* One byte, with an exception-table entry for the access: returns 0, or -1 if it faulted. */
 static int read_byte(const uint8_t *source, uint8_t *value)
 {
     int error = 0;
     __asm__ volatile("1: movb (%[source]), %[value]\n"
-                     "2:\n"
-                     ".pushsection .exception_table, \"a\"\n"
-                     ".quad 1b, 3f\n"
-                     ".popsection\n"
-                     ".pushsection .text.fixup, \"ax\"\n"
-                     "3: movl $-1, %[error]\n"
-                     "   jmp 2b\n"
-                     ".popsection"
+                     "2:\n" EXCEPTION_TABLE_ENTRY
                      : [error] "+r"(error), [value] "=q"(*value)
                      : [source] "r"(source)
                      : "memory");
@@ -40,14 +44,7 @@ static int write_byte(uint8_t *destination, uint8_t value)
 {
     int error = 0;
     __asm__ volatile("1: movb %[value], (%[destination])\n"
-                     "2:\n"
-                     ".pushsection .exception_table, \"a\"\n"
-                     ".quad 1b, 3f\n"
-                     ".popsection\n"
-                     ".pushsection .text.fixup, \"ax\"\n"
-                     "3: movl $-1, %[error]\n"
-                     "   jmp 2b\n"
-                     ".popsection"
+                     "2:\n" EXCEPTION_TABLE_ENTRY
                      : [error] "+r"(error)
                      : [destination] "r"(destination), [value] "q"(value)
                      : "memory");
@@ -76,14 +73,7 @@ int rdmsr_nofault(uint32_t msr, uint64_t *value)
     int error = 0;
     uint32_t low = 0, high = 0;
     __asm__ volatile("1: rdmsr\n"
-                     "2:\n"
-                     ".pushsection .exception_table, \"a\"\n"
-                     ".quad 1b, 3f\n"
-                     ".popsection\n"
-                     ".pushsection .text.fixup, \"ax\"\n"
-                     "3: movl $-1, %[error]\n"
-                     "   jmp 2b\n"
-                     ".popsection"
+                     "2:\n" EXCEPTION_TABLE_ENTRY
                      : [error] "+r"(error), "+a"(low), "+d"(high)
                      : "c"(msr));
     *value = (uint64_t)high << 32 | low;
@@ -94,14 +84,7 @@ int wrmsr_nofault(uint32_t msr, uint64_t value)
 {
     int error = 0;
     __asm__ volatile("1: wrmsr\n"
-                     "2:\n"
-                     ".pushsection .exception_table, \"a\"\n"
-                     ".quad 1b, 3f\n"
-                     ".popsection\n"
-                     ".pushsection .text.fixup, \"ax\"\n"
-                     "3: movl $-1, %[error]\n"
-                     "   jmp 2b\n"
-                     ".popsection"
+                     "2:\n" EXCEPTION_TABLE_ENTRY
                      : [error] "+r"(error)
                      : "c"(msr), "a"((uint32_t)value), "d"((uint32_t)(value >> 32)));
     return error;
