@@ -51,9 +51,9 @@ class Scenario:
     """
 
     def __init__(self, name, cmdline, firmware="bios", expect="pass", must=(), must_not=(), qemu_args=(),
-                 done=None, timeout=None, action=None, serial_input=False):
+                 done=None, timeout=None, action=None, serial_input=False, debug_exit=True):
         self.name, self.cmdline, self.firmware, self.expect = name, cmdline, firmware, expect
-        self.serial_input = serial_input
+        self.serial_input, self.debug_exit = serial_input, debug_exit
         self.must, self.must_not, self.qemu_args, self.done, self.action = must, must_not, qemu_args, done, action
         self.timeout = timeout or (30 if firmware == "bios" else 90)
 
@@ -329,6 +329,53 @@ def press_keys(text):
     return action
 
 
+def screen_shows_text(then_type):
+    """Runner action: at the shell prompt, take a screenshot (QMP screendump) and check that the
+    screen really has text on it -- light pixels in glyph-sized clusters on the dark background --
+    then type then_type on serial."""
+
+    def action(run):
+        wait_for(run.log, r"nmilab> ", run.deadline)
+        time.sleep(0.5)
+        picture = run.serial_path + ".ppm"
+        reply = run.qmp.command("screendump", filename=picture)
+        if "error" in reply:
+            raise RuntimeError(f"screendump: {reply['error']}")
+        with open(picture, "rb") as f:
+            data = f.read()
+        header = re.match(rb"P6\s+(\d+)\s+(\d+)\s+255\s", data)
+        width, height = int(header.group(1)), int(header.group(2))
+        pixels = data[header.end():]
+        lit_rows = sum(1 for y in range(height)
+                       if any(pixels[(y * width + x) * 3] > 128 for x in range(0, width, 2)))
+        lit = sum(1 for i in range(0, len(pixels), 3) if pixels[i] > 128)
+        print(f"# screen {width}x{height}: {lit} light pixels on {lit_rows} rows", file=open(run.serial_path + ".txt", "w"))
+        if not (lit > 2000 and lit_rows > 100 and lit < width * height // 4):
+            raise RuntimeError(f"the {width}x{height} screen does not look like text: {lit} light pixels on "
+                               f"{lit_rows} rows")
+        sock = connect_unix(run.serial_path, run.deadline)
+        threading.Thread(target=drain, args=(sock,), daemon=True).start()
+        sock.sendall(then_type.encode() + b"\r")
+
+    return action
+
+
+def external_nmi_at_prompt(then_type):
+    """Runner action: an NMI from outside while the shell waits, then type then_type."""
+
+    def action(run):
+        wait_for(run.log, r"nmilab> ", run.deadline)
+        run.qmp.command("inject-nmi")
+        wait_for(run.log, r"NMI: unknown NMI", run.deadline)
+        sock = connect_unix(run.serial_path, run.deadline)
+        threading.Thread(target=drain, args=(sock,), daemon=True).start()
+        for line in then_type:
+            sock.sendall(line.encode() + b"\r")
+            time.sleep(0.5)
+
+    return action
+
+
 def drain(sock):
     try:
         while sock.recv(4096):
@@ -384,7 +431,8 @@ def run_scenario(s):
         serial = ["-chardev", f"socket,id=serial0,path={serial_path},server=on,wait=off,logfile={log_path}",
                   "-serial", "chardev:serial0"]
     command = [QEMU, "-m", "256M", "-display", "none", "-no-reboot", *serial,
-               "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-qmp", f"unix:{qmp_path},server=on,wait=off",
+               *(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"] if s.debug_exit else []),
+               "-qmp", f"unix:{qmp_path},server=on,wait=off",
                *(["-gdb", f"unix:{gdb_path},server=on,wait=off"] if s.action else []),
                *firmware_args(s.firmware, iso_for(s.cmdline), scratch), *s.qemu_args]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -428,7 +476,7 @@ def judge(s, status, timed_out, log):
     if s.expect == "hang":
         if status is not None:
             return f"QEMU exited ({status}) instead of halting with a message"
-    elif status == 0:
+    elif status == 0 and s.expect != "poweroff":
         return "QEMU exited 0: the machine reset (a triple fault?) instead of reporting"
     elif s.expect == "pass":
         bad = re.search(r"^not ok .*$", log, re.M)
@@ -443,8 +491,9 @@ def judge(s, status, timed_out, log):
     elif s.expect == "poweroff":
         if "PANIC:" in log:
             return "kernel panic: " + re.search(r"PANIC:.*", log).group(0)
-        if status != QEMU_EXIT_PASS:
-            return f"QEMU exit status {status}, not {QEMU_EXIT_PASS} (poweroff)"
+        wanted = QEMU_EXIT_PASS if s.debug_exit else 0  # without isa-debug-exit: ACPI soft-off
+        if status != wanted:
+            return f"QEMU exit status {status}, not {wanted} (poweroff)"
     elif s.expect in ("panic", "fail"):
         if status != QEMU_EXIT_FAIL:
             return f"QEMU exit status {status}, not {QEMU_EXIT_FAIL} (the kernel's failure exit)"
@@ -507,6 +556,16 @@ SCENARIOS += [
     Scenario("shell-keyboard", "", "bios", expect="hang", action=press_keys("stats\nBogus\n"),
              done=r"unknown command", must=[r"nmilab> stats\nCPU 0: strategy nested",
                                             r"shell: unknown command 'Bogus'"]),
+    Scenario("screen", "", "uefi", expect="poweroff", serial_input=True, action=screen_shows_text("poweroff"),
+             must=[r"screen framebuffer \d+x\d+x(24|32)", r"nmilab> poweroff"]),
+    Scenario("screen", "", "bios", expect="poweroff", serial_input=True, action=screen_shows_text("poweroff"),
+             must=[r"screen vga text 80x25"]),
+    Scenario("acpi-poweroff", "", "bios", expect="poweroff", serial_input=True, debug_exit=False, timeout=60,
+             action=type_lines(["poweroff"]), must=[r"nmilab> poweroff"], must_not=[r"did not work"]),
+    Scenario("unknown-nmi", "watchdog=off", "bios", expect="poweroff", serial_input=True,
+             action=external_nmi_at_prompt(["stats", "poweroff"]),
+             must=[r"NMI: unknown NMI \(#1\) at [0-9a-f]+: no handler claimed it and port 0x61 shows no reason",
+                   r"unknown 1; watchdog off"]),
     Scenario("shell-lockup", "", "bios", expect="hang", serial_input=True, action=type_lines(["watchdog 1", "lockup"]),
              done=r"show_state: \d+ tasks dumped", must=[r"locking up CPU 0", r"hard LOCKUP on CPU 0",
                                                         r"command_lockup\+0x", r"show_state: 2 tasks dumped"]),

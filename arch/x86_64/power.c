@@ -34,8 +34,9 @@ void qemu_exit(bool pass)
     if (!running_in_qemu())
         return;
     outb(QEMU_DEBUG_EXIT_PORT, pass ? QEMU_EXIT_PASS : QEMU_EXIT_FAIL);
-    /* Under TCG the exit happens a little later, not at the out instruction: wait for it. */
-    for (int i = 0; i < 100000000; i++)
+    /* Under TCG the exit happens a little later, not at the out instruction: wait for it (and if
+     * no isa-debug-exit device is there, give up after a moment). */
+    for (int i = 0; i < 2000000; i++)
         cpu_relax();
 }
 
