@@ -25,7 +25,7 @@ KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
     -fno-stack-protector -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-optimize-sibling-calls \
     -fno-asynchronous-unwind-tables -fcf-protection=none \
     -nostdinc -isystem $(shell $(CC) -print-file-name=include) -Iinclude -MMD -MP
-NASMFLAGS := -f elf64 -g -F dwarf -I$(BUILD)/ -I./
+NASMFLAGS := -f elf64 -I$(BUILD)/ -I./
 LDFLAGS := -n -T linker.ld -z max-page-size=0x1000 -z noexecstack \
     $(if $(shell $(LD) --help 2>/dev/null | grep -- --no-warn-rwx-segments),--no-warn-rwx-segments,)
 
