@@ -25,7 +25,7 @@ extern char repeat_nmi[], nmi_exit_iretq[];                  /* nmi_entry.asm */
 volatile uint64_t scenario_debugger_go;                    /* set by tests/run.py through the gdb stub */
 
 volatile uint64_t self_pending, self_sent, self_claimed;
-volatile uint64_t passes, faults, int3_hits, external_claimed, sent_inside;
+volatile uint64_t scenario_passes, scenario_faults, int3_hits, external_claimed, sent_inside;
 void (*pass_action)(uint64_t pass); /* what the scenario does inside each handler pass */
 static bool claim_external;         /* claim passes with no self-NMI as external NMIs */
 static struct nmi_cpu_state before;
@@ -41,9 +41,9 @@ static bool scenario_nmi_handler(struct trap_frame *frame)
 {
     uint64_t mine = __atomic_exchange_n(&self_pending, 0, __ATOMIC_SEQ_CST);
     self_claimed += mine;
-    passes++;
+    scenario_passes++;
     if (pass_action)
-        pass_action(passes);
+        pass_action(scenario_passes);
     if (!mine && claim_external) {
         external_claimed++;
         return true;
@@ -56,7 +56,7 @@ void nmi_test_fault(uint64_t address)
 {
     uint64_t value;
     if (copy_from_kernel_nofault(&value, (const void *)address, sizeof value))
-        faults++;
+        scenario_faults++;
 }
 
 static bool count_int3(struct trap_frame *frame)
@@ -87,7 +87,7 @@ bool nmi_test_start(void (*action)(uint64_t pass), bool external)
         scenario_skip_reason("no local APIC: cannot send NMIs");
         return false;
     }
-    self_pending = self_sent = self_claimed = passes = faults = int3_hits = external_claimed = sent_inside = 0;
+    self_pending = self_sent = self_claimed = scenario_passes = scenario_faults = int3_hits = external_claimed = sent_inside = 0;
     pass_action = action;
     claim_external = external;
     before = nmi_cpu;
@@ -105,7 +105,7 @@ void nmi_test_stop(void)
            " faults %lu int3 %lu external %lu\n",
            nmi_cpu.entries - before.entries, nmi_cpu.nested - before.nested, nmi_cpu.passes - before.passes,
            nmi_extra_passes() - (before.passes - (before.entries - before.nested)), nmi_cpu.unknown - before.unknown,
-           self_sent, self_claimed, faults, int3_hits, external_claimed);
+           self_sent, self_claimed, scenario_faults, int3_hits, external_claimed);
 }
 
 uint64_t delta_nested(void) { return nmi_cpu.nested - before.nested; }
@@ -161,8 +161,8 @@ static enum scenario_result nested_by_exception(void (*action)(uint64_t), const 
     expect(self_claimed == 2 && self_sent == 2, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
     expect(delta_nested() == 1, "%lu nested NMIs detected, not 1", delta_nested());
     expect(delta_extra() == 1, "%lu extra handler passes, not 1", delta_extra());
-    expect(passes == 2, "the handler ran %lu times, not 2", passes);
-    expect(!strcmp(what, "fault") ? faults == 1 : int3_hits == 1, "the %s inside the NMI did not happen once", what);
+    expect(scenario_passes == 2, "the handler ran %lu times, not 2", scenario_passes);
+    expect(!strcmp(what, "fault") ? scenario_faults == 1 : int3_hits == 1, "the %s inside the NMI did not happen once", what);
     nested_detected_as(NESTED_EXECUTING);
     return SCENARIO_PASS;
 }
@@ -187,7 +187,7 @@ static enum scenario_result nmi_repeat_window(void)
         return SCENARIO_SKIP;
     wait_for_debugger("break at nmi_exit_iretq, step once, inject an NMI");
     send_self_nmi();
-    spin_until(&passes, 2);
+    spin_until(&scenario_passes, 2);
     nmi_test_stop();
     expect(delta_nested() == 2, "%lu nested NMIs detected, not 2", delta_nested());
     expect(delta_extra() == 1, "%lu extra handler passes, not 1 (the repeat covers both nested NMIs)", delta_extra());
@@ -214,7 +214,7 @@ static enum scenario_result nmi_iret_window(void)
         return SCENARIO_SKIP;
     wait_for_debugger("break at nmi_exit_iretq, inject an NMI");
     send_self_nmi();
-    spin_until(&passes, 2);
+    spin_until(&scenario_passes, 2);
     nmi_test_stop();
     uint64_t iret_frame = ist_stack_top(IST_NMI) - sizeof(struct nmi_stack);
     expect(delta_nested() == 1, "%lu nested NMIs detected, not 1", delta_nested());
@@ -245,10 +245,10 @@ static enum scenario_result nmi_cr2(void)
     wait_for_debugger("break at trap_stub_14, inject an NMI");
     uint64_t value;
     int result = copy_from_kernel_nofault(&value, (const void *)UNMAPPED_ADDRESS, sizeof value);
-    spin_until(&passes, 1);
+    spin_until(&scenario_passes, 1);
     nmi_test_stop();
     expect(result == -1, "the read of an unmapped address did not fail");
-    expect(passes == 1 && faults == 1, "the NMI did not arrive and fault once (passes %lu, faults %lu)", passes, faults);
+    expect(scenario_passes == 1 && scenario_faults == 1, "the NMI did not arrive and fault once (passes %lu, faults %lu)", scenario_passes, scenario_faults);
     expect(nmi_cpu.interrupted_rip == trap_entry_table[VECTOR_PAGE_FAULT],
            "the NMI landed at %lx, not at the page-fault entry %lx", nmi_cpu.interrupted_rip,
            trap_entry_table[VECTOR_PAGE_FAULT]);
@@ -300,9 +300,9 @@ static enum scenario_result nmi_storm(void)
     printk("# storm: end\n");
     nmi_test_stop();
     expect(self_claimed == self_sent, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
-    expect(int3_hits == passes, "%lu int3 hits in %lu passes", int3_hits, passes);
-    expect(faults == passes + sent_inside, "%lu faults in %lu passes", faults, passes);
-    expect(passes == nmi_cpu.passes - before.passes, "handler passes do not match the NMI core's count");
+    expect(int3_hits == scenario_passes, "%lu int3 hits in %lu passes", int3_hits, scenario_passes);
+    expect(scenario_faults == scenario_passes + sent_inside, "%lu faults in %lu passes", scenario_faults, scenario_passes);
+    expect(scenario_passes == nmi_cpu.passes - before.passes, "handler passes do not match the NMI core's count");
     expect(delta_nested() >= sent_inside, "%lu nested NMIs detected, fewer than the %lu sent from inside",
            delta_nested(), sent_inside);
     expect(delta_extra() <= delta_nested() && delta_extra() >= 1, "%lu extra passes for %lu nested NMIs",
@@ -337,7 +337,7 @@ static enum scenario_result nmi_bench(void)
     if (nmi_current_strategy() != NMI_NAIVE && nmi_current_strategy() != NMI_NAIVE_RAW) {
         printk("# bench: one NMI with a nested NMI\n");
         pass_action = fault_with_nmi_pending;
-        passes = 0;
+        scenario_passes = 0;
         send_self_nmi();
         spin_until(&self_claimed, 3);
     }

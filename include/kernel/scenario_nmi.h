@@ -9,7 +9,7 @@
 #define NMI_FAULT_ADDRESS 0x0000100000005000UL /* where NMI handlers fault, distinct from the above */
 
 extern volatile uint64_t self_pending, self_sent, self_claimed;
-extern volatile uint64_t passes, faults, int3_hits, external_claimed, sent_inside;
+extern volatile uint64_t scenario_passes, scenario_faults, int3_hits, external_claimed, sent_inside;
 extern void (*pass_action)(uint64_t pass);
 
 /* Registers the scenario handler (action runs in every pass; external: claim NMIs with no
