@@ -9,6 +9,7 @@ one without the other. Logs of failed tests stay in build/test-logs/.
     python3 tests/run.py            everything
     python3 tests/run.py boot nmi   only the tests whose name contains one of the words
     python3 tests/run.py --list     the tests, one a line
+    python3 tests/run.py labs       the lab checks (and the scenarios they need)
 """
 import argparse
 import concurrent.futures
@@ -579,7 +580,10 @@ def main():
     parser.add_argument("--list", action="store_true", help="list the tests and exit")
     parser.add_argument("--jobs", type=int, default=max(1, min(os.cpu_count() or 1, 4)))
     args = parser.parse_args()
-    chosen = [s for s in SCENARIOS if not args.words or any(w in s.id for w in args.words)]
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import labs
+    lab_ids = {i for _, ids in labs.LABS.values() for i in ids} if "labs" in args.words else set()
+    chosen = [s for s in SCENARIOS if not args.words or any(w in s.id for w in args.words) or s.id in lab_ids]
     if args.list:
         print("unit tests (host)")
         for s in SCENARIOS:
@@ -614,9 +618,7 @@ def main():
                     f.write(log)
                 print(f"FAIL {s.id}: {reason} (log: {os.path.relpath(log_file, ROOT)})", flush=True)
                 failed += 1
-    if not args.words or any(w in "labs" for w in args.words):
-        sys.path.insert(0, os.path.join(ROOT, "tools"))
-        import labs
+    if not args.words or "labs" in args.words:
         with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
             checks = {pool.submit(labs.check, lab, results): lab for lab in labs.LABS}
             for future in concurrent.futures.as_completed(checks):

@@ -37,7 +37,16 @@ STUB_LINE = re.compile(r"^(\s*)(?://|;)\| ?(.*)$")
 
 
 def tracked_files(root=ROOT):
-    return subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    """The project's files: git's list, or (in a tree that is not a git checkout) every file
+    outside build/."""
+    listed = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True)
+    if listed.returncode == 0 and listed.stdout.strip():
+        return listed.stdout.split()
+    files = []
+    for directory, subdirectories, names in os.walk(root):
+        subdirectories[:] = [d for d in subdirectories if d not in ("build", ".git")]
+        files += [os.path.relpath(os.path.join(directory, n), root) for n in names]
+    return files
 
 
 def make_handout_text(text, lab, path):
@@ -106,8 +115,6 @@ def handout(lab, destination=None):
             changed_files.append(path)
     if not changed_files:
         raise SystemExit(f"labs: no LAB {lab} markers in the source")
-    subprocess.run(["git", "init", "-q"], cwd=destination, check=True)  # tracked_files() works there too
-    subprocess.run(["git", "add", "-A"], cwd=destination, check=True)
     return destination, changed_files
 
 
