@@ -10,6 +10,7 @@ need() { # need PACKAGE TEST...: PACKAGE is missing unless the test succeeds
 }
 need make command -v make
 need gcc command -v gcc
+need libc6-dev test -e /usr/include/stdio.h  # the host unit tests; gcc only recommends it
 need binutils command -v ld
 need nasm command -v nasm
 need grub-common command -v grub-mkrescue
