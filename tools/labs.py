@@ -39,9 +39,12 @@ STUB_LINE = re.compile(r"^(\s*)(?://|;)\| ?(.*)$")
 def tracked_files(root=ROOT):
     """The project's files: git's list, or (in a tree that is not a git checkout) every file
     outside build/."""
-    listed = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True)
-    if listed.returncode == 0 and listed.stdout.strip():
-        return listed.stdout.split()
+    try:
+        listed = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True)
+        if listed.returncode == 0 and listed.stdout.strip():
+            return listed.stdout.split()
+    except FileNotFoundError:  # no git on this machine
+        pass
     files = []
     for directory, subdirectories, names in os.walk(root):
         subdirectories[:] = [d for d in subdirectories if d not in ("build", ".git")]
