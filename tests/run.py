@@ -617,6 +617,8 @@ def main():
                 with open(log_file, "w") as f:
                     f.write(log)
                 print(f"FAIL {s.id}: {reason} (log: {os.path.relpath(log_file, ROOT)})", flush=True)
+                for line in log.strip().splitlines()[-12:]:  # the end of the log, for CI output
+                    print(f"     | {line[:150]}", flush=True)
                 failed += 1
     if not args.words or "labs" in args.words:
         with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
