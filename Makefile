@@ -153,7 +153,7 @@ help:
 	@echo "  make run-uefi            the same under UEFI (OVMF)"
 	@echo "  make debug               start QEMU halted with a gdb stub; prints the gdb command"
 	@echo "  make iso CMDLINE=...     build the ISO with that kernel command line on the default entry"
-	@echo "  make test                host unit tests and every QEMU scenario (tests/run.py --list)"
+	@echo "  make test                host unit tests, every QEMU scenario (tests/run.py --list), the lab checks"
 	@echo "  make bench               boot-to-ready times, NMI path lengths (instructions), make test's wall time"
 	@echo "  make handout LAB=N       a student tree for lab N in build/handout-N (docs/labs/)"
 	@echo "  make grade LAB=N         run lab N's scenarios and print the score"
