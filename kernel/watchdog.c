@@ -125,11 +125,22 @@ static bool counter_overflowed(void)
     return !((value >> (counter_width - 1)) & 1); /* it counted up from negative past zero */
 }
 
-/* Was this NMI the watchdog's? Re-arms the source when it was. */
+/* Was this NMI the watchdog's? Re-arms the source when it was.
+ * The PIC's output can reach LINT0 twice for one timer interrupt (QEMU's 8259 signals again when
+ * the PIT's line falls, before the first NMI has acknowledged it), and the second NMI then finds
+ * nothing pending. An NMI that finds nothing within a millisecond of one that did is taken as
+ * that echo, rather than reported as an unknown NMI. */
+static uint64_t last_claim_tsc;
+
 static bool claim(void)
 {
-    if (source == SOURCE_PIT)
-        return pic_take_timer_interrupt();
+    if (source == SOURCE_PIT) {
+        if (pic_take_timer_interrupt()) {
+            last_claim_tsc = rdtsc();
+            return true;
+        }
+        return rdtsc() - last_claim_tsc < tsc_khz;
+    }
     if (!counter_overflowed())
         return false;
     pmu_arm();

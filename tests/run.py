@@ -294,8 +294,7 @@ def type_lines(lines):
 
     def action(run):
         wait_for(run.log, r"nmilab> ", run.deadline)
-        sock = connect_unix(run.serial_path, run.deadline)
-        threading.Thread(target=drain, args=(sock,), daemon=True).start()  # QEMU waits for a reader
+        sock = run.serial
         for line in lines:
             prompts = run.log().count("nmilab> ")
             for chunk in (line[i:i + 32] for i in range(0, len(line), 32)):  # a UART has a small FIFO
@@ -338,7 +337,7 @@ def screen_shows_text(then_type):
     def action(run):
         wait_for(run.log, r"nmilab> ", run.deadline)
         time.sleep(0.5)
-        picture = run.serial_path + ".ppm"
+        picture = os.path.join(os.path.dirname(run.gdb_path), "screen.ppm")
         reply = run.qmp.command("screendump", filename=picture)
         if "error" in reply:
             raise RuntimeError(f"screendump: {reply['error']}")
@@ -350,13 +349,10 @@ def screen_shows_text(then_type):
         lit_rows = sum(1 for y in range(height)
                        if any(pixels[(y * width + x) * 3] > 128 for x in range(0, width, 2)))
         lit = sum(1 for i in range(0, len(pixels), 3) if pixels[i] > 128)
-        print(f"# screen {width}x{height}: {lit} light pixels on {lit_rows} rows", file=open(run.serial_path + ".txt", "w"))
         if not (lit > 2000 and lit_rows > 100 and lit < width * height // 4):
             raise RuntimeError(f"the {width}x{height} screen does not look like text: {lit} light pixels on "
                                f"{lit_rows} rows")
-        sock = connect_unix(run.serial_path, run.deadline)
-        threading.Thread(target=drain, args=(sock,), daemon=True).start()
-        sock.sendall(then_type.encode() + b"\r")
+        run.serial.sendall(then_type.encode() + b"\r")
 
     return action
 
@@ -368,21 +364,21 @@ def external_nmi_at_prompt(then_type):
         wait_for(run.log, r"nmilab> ", run.deadline)
         run.qmp.command("inject-nmi")
         wait_for(run.log, r"NMI: unknown NMI", run.deadline)
-        sock = connect_unix(run.serial_path, run.deadline)
-        threading.Thread(target=drain, args=(sock,), daemon=True).start()
         for line in then_type:
-            sock.sendall(line.encode() + b"\r")
+            run.serial.sendall(line.encode() + b"\r")
             time.sleep(0.5)
 
     return action
 
 
-def drain(sock):
-    try:
-        while sock.recv(4096):
+def copy_to_file(sock, path):
+    with open(path, "ab") as out:
+        try:
+            while chunk := sock.recv(4096):
+                out.write(chunk)
+                out.flush()
+        except OSError:
             pass
-    except OSError:
-        pass
 
 
 def connect_unix(path, deadline):
@@ -407,8 +403,8 @@ def wait_for(log, pattern, deadline):
 class RunContext:
     """What an action gets: the serial log so far, QMP, the deadline, and the sockets."""
 
-    def __init__(self, log, qmp, deadline, gdb_path, serial_path):
-        self.log, self.qmp, self.deadline, self.gdb_path, self.serial_path = log, qmp, deadline, gdb_path, serial_path
+    def __init__(self, log, qmp, deadline, gdb_path, serial):
+        self.log, self.qmp, self.deadline, self.gdb_path, self.serial = log, qmp, deadline, gdb_path, serial
 
 
 def read(path):
@@ -428,9 +424,8 @@ def run_scenario(s):
     gdb_path = os.path.join(scratch, "gdb.sock")
     serial_path = os.path.join(scratch, "serial.sock")
     serial = ["-serial", f"file:{log_path}"]
-    if s.serial_input:  # a socket to type into; everything QEMU sends is also logged to the file
-        serial = ["-chardev", f"socket,id=serial0,path={serial_path},server=on,wait=off,logfile={log_path}",
-                  "-serial", "chardev:serial0"]
+    if s.serial_input:  # a socket to type into; QEMU waits until the runner is connected to it
+        serial = ["-chardev", f"socket,id=serial0,path={serial_path},server=on,wait=on", "-serial", "chardev:serial0"]
     command = [QEMU, "-m", "256M", "-display", "none", "-no-reboot", *serial,
                *(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"] if s.debug_exit else []),
                "-qmp", f"unix:{qmp_path},server=on,wait=off",
@@ -440,8 +435,12 @@ def run_scenario(s):
     deadline = start + s.timeout
     status, timed_out = None, False
     try:
+        serial_socket = None
+        if s.serial_input:  # everything the kernel sends goes to the log file, as with -serial file:
+            serial_socket = connect_unix(serial_path, deadline)
+            threading.Thread(target=copy_to_file, args=(serial_socket, log_path), daemon=True).start()
         if s.action:
-            s.action(RunContext(lambda: read(log_path), Qmp(qmp_path, deadline), deadline, gdb_path, serial_path))
+            s.action(RunContext(lambda: read(log_path), Qmp(qmp_path, deadline), deadline, gdb_path, serial_socket))
         while status is None:
             status = process.poll()
             if status is None and s.done and re.search(s.done, read(log_path)):
