@@ -125,6 +125,13 @@ static bool wait_for_debugger(const char *plan)
     return expect(came, "no debugger set scenario_debugger_go: this scenario needs tests/run.py");
 }
 
+void expect_one_nested_nmi(void)
+{
+    expect(self_claimed == 2 && self_sent == 2, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
+    expect(delta_nested() == 1, "%lu nested NMIs detected, not 1", delta_nested());
+    expect(delta_extra() == 1, "%lu extra handler passes, not 1", delta_extra());
+}
+
 bool nested_detected_as(uint64_t rule)
 {
     if (nmi_current_strategy() == NMI_LATCH)
@@ -158,9 +165,7 @@ static enum scenario_result nested_by_exception(void (*action)(uint64_t), const 
     send_self_nmi();
     spin_until(&self_claimed, 2);
     nmi_test_stop();
-    expect(self_claimed == 2 && self_sent == 2, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
-    expect(delta_nested() == 1, "%lu nested NMIs detected, not 1", delta_nested());
-    expect(delta_extra() == 1, "%lu extra handler passes, not 1", delta_extra());
+    expect_one_nested_nmi();
     expect(scenario_passes == 2, "the handler ran %lu times, not 2", scenario_passes);
     expect(!strcmp(what, "fault") ? scenario_faults == 1 : int3_hits == 1, "the %s inside the NMI did not happen once", what);
     nested_detected_as(NESTED_EXECUTING);

@@ -21,6 +21,8 @@ void nmi_test_fault(uint64_t address); /* a fixed-up page fault: its iretq ends 
 bool spin_until(volatile uint64_t *value, uint64_t at_least);
 uint64_t delta_nested(void); /* since nmi_test_start() */
 uint64_t delta_extra(void);
-bool nested_detected_as(uint64_t rule); /* an expectation; NESTED_LATCHED under nmi=latch */
+bool nested_detected_as(uint64_t rule);
+/* Expectations for one episode: 2 self-NMIs sent and handled, 1 nested NMI, 1 extra pass. */
+void expect_one_nested_nmi(void); /* an expectation; NESTED_LATCHED under nmi=latch */
 void fault_with_nmi_pending(uint64_t pass); /* pass 1: send a self-NMI, then fault */
 void int3_with_nmi_pending(uint64_t pass);  /* pass 1: send a self-NMI, then hit an int3 hook */
