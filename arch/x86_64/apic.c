@@ -39,6 +39,7 @@ enum apic_register { /* xAPIC offsets */
 
 static volatile uint32_t *xapic;
 static bool x2apic, ready;
+struct apic_board apic_board = {.pit_gsi = 0};
 
 static uint32_t apic_read(enum apic_register reg)
 {
@@ -57,7 +58,8 @@ bool apic_ready(void) { return ready; }
 bool apic_is_x2apic(void) { return x2apic; }
 uint32_t apic_id(void) { return x2apic ? apic_read(APIC_ID) : apic_read(APIC_ID) >> 24; }
 
-/* The MADT's local APIC address (an override entry wins) and the LINT pin wired to NMI. */
+/* The MADT's local APIC address (an override entry wins) and the LINT pin wired to NMI; on the
+ * way, the first I/O APIC and the pin the PIT's IRQ 0 arrives on (an override entry, else 0). */
 static uint64_t madt_lookup(unsigned *nmi_pin)
 {
     const struct acpi_table_header *madt = acpi_find_table("APIC");
@@ -73,6 +75,15 @@ static uint64_t madt_lookup(unsigned *nmi_pin)
             *nmi_pin = entry[5] & 1;
         if (entry[0] == 5 && entry[1] >= 12) /* local APIC address override */
             memcpy(&address, entry + 4, 8);
+        if (entry[0] == 1 && entry[1] >= 12 && !apic_board.ioapic_address) { /* I/O APIC */
+            memcpy(&address32, entry + 4, 4);
+            apic_board.ioapic_address = address32;
+            memcpy(&apic_board.ioapic_gsi_base, entry + 8, 4);
+        }
+        if (entry[0] == 2 && entry[1] >= 10 && entry[2] == 0 && entry[3] == 0) { /* ISA IRQ 0 override */
+            memcpy(&apic_board.pit_gsi, entry + 4, 4);
+            memcpy(&apic_board.pit_gsi_flags, entry + 8, 2);
+        }
     }
     return address;
 }

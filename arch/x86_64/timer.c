@@ -9,6 +9,7 @@
 #include <kernel/task.h>
 
 #define PIT_HZ 1193182
+#define PIT_CHANNEL0 0x40
 #define PIT_CHANNEL2 0x42
 #define PIT_COMMAND 0x43
 #define PORT_B 0x61
@@ -25,6 +26,25 @@ void udelay(uint64_t microseconds)
     uint64_t end = rdtsc() + microseconds * tsc_khz / 1000;
     while (rdtsc() < end)
         cpu_relax();
+}
+
+static uint16_t pit_reload_value;
+
+void pit_start_periodic(unsigned hz)
+{
+    pit_reload_value = (uint16_t)(PIT_HZ / hz);
+    outb(PIT_COMMAND, 0x34); /* channel 0, low then high byte, mode 2 (rate generator) */
+    outb(PIT_CHANNEL0, pit_reload_value & 0xff);
+    outb(PIT_CHANNEL0, pit_reload_value >> 8);
+}
+
+uint16_t pit_reload(void) { return pit_reload_value; }
+
+uint16_t pit_count(void)
+{
+    outb(PIT_COMMAND, 0x00); /* latch channel 0's count, then read it low byte first */
+    uint8_t low = inb(PIT_CHANNEL0);
+    return (uint16_t)(low | inb(PIT_CHANNEL0) << 8);
 }
 
 static bool timer_tick(struct trap_frame *frame)
