@@ -271,6 +271,27 @@ def nmi_at(breakpoint, step=False):
     return action
 
 
+def nmi_at_boot(breakpoint):
+    """Runner action: from power-on, stop the CPU the first time it reaches `breakpoint` during
+    boot, inject an NMI there, and let it go."""
+
+    def action(run):
+        gdb = Gdb(run.gdb_path, run.deadline)
+        address = symbol(breakpoint)
+        if gdb.command(f"Z0,{address:x},1") != "OK":
+            raise RuntimeError("the gdb stub refused the breakpoint")
+        stop = gdb.command("c")
+        if not stop.startswith("T05"):
+            raise RuntimeError(f"unexpected stop reply {stop!r}")
+        gdb.command(f"z0,{address:x},1")
+        reply = run.qmp.command("inject-nmi")
+        if "error" in reply:
+            raise RuntimeError(f"inject-nmi failed: {reply}")
+        gdb.command("D", wait_reply=False)
+
+    return action
+
+
 def inject_nmis(start, count=None, until=None, gap=0.1):
     """Runner action: once `start` appears in the log, inject NMIs through QMP: `count` of them,
     or until `until` appears."""
@@ -307,6 +328,32 @@ def type_lines(lines):
                 if time.time() > run.deadline:
                     raise TimeoutError(f"no prompt after typing {line[:40]!r}")
                 time.sleep(0.02)
+
+    return action
+
+
+def storm_while_typing(lines, wait=3.0):
+    """Runner action: external NMIs every 10 ms (QMP inject-nmi) while the lines are typed, then
+    `wait` seconds of the storm alone, then the last line ('lockup')."""
+
+    def action(run):
+        stop = threading.Event()
+
+        def storm():
+            while not stop.is_set() and time.time() < run.deadline:
+                run.qmp.command("inject-nmi")
+                time.sleep(0.01)
+
+        wait_for(run.log, r"nmilab> ", run.deadline)
+        storm_thread = threading.Thread(target=storm, daemon=True)
+        storm_thread.start()
+        try:
+            type_lines(lines[:-1])(run)
+            time.sleep(wait)
+        finally:
+            stop.set()
+            storm_thread.join()
+        type_lines(lines[-1:])(run)
 
     return action
 
@@ -566,6 +613,18 @@ SCENARIOS += [
              action=external_nmi_at_prompt(["stats", "poweroff"]),
              must=[r"NMI: unknown NMI \(#1\) at [0-9a-f]+: no handler claimed it and port 0x61 shows no reason",
                    r"unknown 1; watchdog off"]),
+    # An NMI while the watchdog tries its sources (the first udelay of the boot) is not the
+    # watchdog's: no lockup report, and the watchdog still starts.
+    Scenario("watchdog-probe-nmi", "test=boot watchdog=2", "bios", action=nmi_at_boot("udelay"),
+             must=[r"NMI: unknown NMI \(#1\)", r"watchdog: hard-lockup detector on, threshold 2 s"],
+             must_not=[r"hard LOCKUP"]),
+    # A lockup report must mean a lockup: self-NMIs and an external storm with the watchdog on
+    # report nothing; the real lockup afterwards is reported.
+    Scenario("watchdog-storm", "", "bios", expect="hang", serial_input=True, timeout=60,
+             action=storm_while_typing(["nmi 50000", "nmi 100000", "stats", "lockup"]), done=r"show_state: \d+ tasks dumped",
+             must=[r"sent 50000 NMIs to this CPU; the handler claimed 50000", r"sent 100000 NMIs",
+                   r"NMI: unknown NMI", r"locking up CPU 0[\s\S]*hard LOCKUP on CPU 0", r"command_lockup\+0x"],
+             must_not=[r"hard LOCKUP[\s\S]*locking up CPU 0"]),
     Scenario("shell-lockup", "", "bios", expect="hang", serial_input=True, action=type_lines(["watchdog 1", "lockup"]),
              done=r"show_state: \d+ tasks dumped", must=[r"locking up CPU 0", r"hard LOCKUP on CPU 0",
                                                         r"command_lockup\+0x", r"show_state: 2 tasks dumped"]),
