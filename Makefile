@@ -24,7 +24,7 @@ KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
     -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone -mgeneral-regs-only \
     -fno-stack-protector -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-optimize-sibling-calls \
     -fno-asynchronous-unwind-tables -fcf-protection=none \
-    -nostdinc -isystem $(shell $(CC) -print-file-name=include) -Iinclude -MMD -MP
+    -nostdinc -isystem $(shell $(CC) -print-file-name=include) -Iinclude -I. -MMD -MP
 NASMFLAGS := -f elf64 -I$(BUILD)/ -I./
 LDFLAGS := -n -T linker.ld -z max-page-size=0x1000 -z noexecstack \
     $(if $(shell $(LD) --help 2>/dev/null | grep -- --no-warn-rwx-segments),--no-warn-rwx-segments,)
@@ -38,7 +38,7 @@ KERNEL_CFLAGS += $(NMI_BREAK_DEFINE)
 NASMFLAGS += $(NMI_BREAK_DEFINE)
 endif
 
-KERNEL_C := $(filter-out arch/x86_64/asm_offsets.c,$(wildcard arch/x86_64/*.c kernel/*.c))
+KERNEL_C := $(filter-out arch/x86_64/asm_offsets.c,$(wildcard arch/x86_64/*.c kernel/*.c tests/kernel/*.c))
 KERNEL_ASM := $(wildcard boot/*.asm arch/x86_64/*.asm)
 KERNEL_OBJECTS := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_C)) $(patsubst %.asm,$(BUILD)/%.o,$(KERNEL_ASM))
 # The parts of the kernel that are pure C, also compiled for the host's unit tests.

@@ -17,7 +17,7 @@
 #include <kernel/nmi.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
-#include <kernel/scenario.h>
+#include <tests/kernel/scenario.h>
 #include <kernel/shell.h>
 #include <kernel/task.h>
 #include <kernel/watchdog.h>

@@ -4,7 +4,7 @@
 #include <arch/x86_64/power.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
-#include <kernel/scenario.h>
+#include <tests/kernel/scenario.h>
 #include <kernel/stacktrace.h>
 
 static int panicking;

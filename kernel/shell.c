@@ -11,7 +11,7 @@
 #include <kernel/nmi.h>
 #include <kernel/nmi_trace.h>
 #include <kernel/printk.h>
-#include <kernel/scenario_nmi.h>
+#include <tests/kernel/scenario_nmi.h>
 #include <kernel/shell.h>
 #include <kernel/string.h>
 #include <kernel/task.h>

@@ -2,7 +2,7 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/power.h>
 #include <kernel/printk.h>
-#include <kernel/scenario.h>
+#include <tests/kernel/scenario.h>
 #include <kernel/string.h>
 
 static const struct scenario *const scenario_lists[] = {boot_scenarios, nmi_scenarios, story_scenarios};

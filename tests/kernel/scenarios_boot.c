@@ -8,7 +8,7 @@
 #include <kernel/cmdline.h>
 #include <kernel/console.h>
 #include <kernel/printk.h>
-#include <kernel/scenario.h>
+#include <tests/kernel/scenario.h>
 #include <kernel/string.h>
 
 extern char kernel_start[], kernel_end[];

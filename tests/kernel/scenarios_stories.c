@@ -12,8 +12,8 @@
 #include <kernel/kprobes.h>
 #include <kernel/nmi.h>
 #include <kernel/printk.h>
-#include <kernel/scenario.h>
-#include <kernel/scenario_nmi.h>
+#include <tests/kernel/scenario.h>
+#include <tests/kernel/scenario_nmi.h>
 #include <kernel/string.h>
 #include <kernel/task.h>
 #include <kernel/vmalloc.h>

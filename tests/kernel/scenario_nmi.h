@@ -1,5 +1,5 @@
-/* Helpers shared by the NMI scenarios (kernel/scenarios_nmi.c) and the story scenarios
- * (kernel/scenarios_stories.c): a scenario NMI handler that claims self-NMIs and runs a per-pass
+/* Helpers shared by the NMI scenarios (tests/kernel/scenarios_nmi.c) and the story scenarios
+ * (tests/kernel/scenarios_stories.c): a scenario NMI handler that claims self-NMIs and runs a per-pass
  * action, and counters to check afterwards. */
 #pragma once
 #include <stdbool.h>

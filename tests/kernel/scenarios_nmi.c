@@ -15,8 +15,8 @@
 #include <kernel/nmi.h>
 #include <kernel/nmi_trace.h>
 #include <kernel/printk.h>
-#include <kernel/scenario.h>
-#include <kernel/scenario_nmi.h>
+#include <tests/kernel/scenario.h>
+#include <tests/kernel/scenario_nmi.h>
 #include <kernel/string.h>
 
 #define SPIN_LIMIT 400000000UL
