@@ -16,7 +16,7 @@
 
 static struct kprobe *probes[KPROBES_MAX];
 
-static bool kprobe_hit(struct trap_frame *frame)
+static NOKPROBE bool kprobe_hit(struct trap_frame *frame)
 {
     for (int i = 0; i < KPROBES_MAX; i++) {
         struct kprobe *p = probes[i];
@@ -35,11 +35,16 @@ static bool kprobe_hit(struct trap_frame *frame)
     return false;
 }
 
-int register_kprobe(struct kprobe *p)
+NOKPROBE int register_kprobe(struct kprobe *p)
 {
     p->address = symbol_address(p->symbol);
     if (!p->address) {
         printk("kprobe: there is no kernel function named '%s'\n", p->symbol);
+        return -1;
+    }
+    if (p->address >= (uint64_t)noprobe_start && p->address < (uint64_t)noprobe_end) {
+        printk("kprobe: %s is on the int3, page-fault or NMI entry path (or in kprobes itself): "
+               "a probe there would recurse; refused\n", p->symbol);
         return -1;
     }
     uint8_t first = *(volatile uint8_t *)p->address;
@@ -66,7 +71,7 @@ int register_kprobe(struct kprobe *p)
     return 0;
 }
 
-void unregister_kprobe(struct kprobe *p)
+NOKPROBE void unregister_kprobe(struct kprobe *p)
 {
     *(volatile uint8_t *)p->address = p->saved_byte;
     unregister_int3_hook(p->address);

@@ -7,6 +7,7 @@
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
 #include <kernel/cmdline.h>
+#include <kernel/kprobes.h>
 #include <kernel/nmi.h>
 #include <kernel/nmi_trace.h>
 #include <kernel/panic.h>
@@ -104,7 +105,7 @@ const struct iret_frame *nmi_interrupted_frame(const struct trap_frame *frame)
 }
 
 /* nested: the entry did all the work; the interrupted context is in the outermost frame. */
-void nmi_nested_handle(struct trap_frame *frame)
+NOKPROBE void nmi_nested_handle(struct trap_frame *frame)
 {
     const struct nmi_stack *stack = (const struct nmi_stack *)&frame->rip;
     nmi_cpu.interrupted_rip = stack->outermost.rip;
@@ -123,7 +124,7 @@ void nmi_nested_handle(struct trap_frame *frame)
 static struct iret_frame naive_arrival[NAIVE_DEPTH_MAX];
 static int naive_depth;
 
-void nmi_naive_handle(struct trap_frame *frame)
+NOKPROBE void nmi_naive_handle(struct trap_frame *frame)
 {
     int depth = naive_depth++;
     if (depth < NAIVE_DEPTH_MAX)
@@ -153,7 +154,7 @@ void nmi_naive_handle(struct trap_frame *frame)
  * anything; it only has to be turned into one more pass of the handler that is running. */
 enum { LATCH_NOT_RUNNING, LATCH_EXECUTING, LATCH_LATCHED };
 
-void nmi_latch_handle(struct trap_frame *frame)
+NOKPROBE void nmi_latch_handle(struct trap_frame *frame)
 {
     if (nmi_cpu.latch_state != LATCH_NOT_RUNNING) { /* nested: leave a note and return at once */
         nmi_cpu.latch_state = LATCH_LATCHED;

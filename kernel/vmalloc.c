@@ -4,6 +4,7 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/paging.h>
 #include <kernel/boot.h>
+#include <kernel/kprobes.h>
 #include <kernel/string.h>
 #include <kernel/vmalloc.h>
 
@@ -48,7 +49,7 @@ void *vmalloc(size_t size)
     return (void *)start;
 }
 
-bool vmalloc_fault(uint64_t address)
+NOKPROBE bool vmalloc_fault(uint64_t address)
 {
     if (address < VMALLOC_START || address >= VMALLOC_END || !paging_sync_top_level(address))
         return false;

@@ -86,13 +86,17 @@ SCENARIOS = [
              must_not=[r"TAP version"]),
     Scenario("nmi-pf-nested", "test=nmi-pf-nested", "uefi", must=[r"entries 2 nested 1 passes 2 extra passes 1"]),
     Scenario("self-test", "test=all", "bios", must=[r"ok 1 - boot\n", r"ok 2 - nofault\n", r"ok 3 - nmi-pf-nested\n",
-                                                      r"ok 7 - kprobe-nmi\n", r"1\.\.7\n", r"# all passed"]),
+                                                      r"ok 7 - kprobe-nmi\n", r"ok 8 - kprobe-refuse\n", r"1\.\.8\n", r"# all passed"]),
     Scenario("bad-watchdog-options", "test=boot watchdog=abc console_delay=x", "bios",
              must=[r"watchdog: bad value 'abc' \(use watchdog=off or a number of seconds from 1 to 60\); using 2",
                    r"console_delay: bad value 'x' \(microseconds per byte, 0 to 100000\); ignored",
                    r"watchdog: hard-lockup detector on, threshold 2 s, NMI source: PIT IRQ 0"]),
     Scenario("watchdog-dump", "test=watchdog-dump", "uefi",
              must=[r"hard LOCKUP on CPU 0", r"show_state: 6 tasks dumped"]),
+    Scenario("kprobe-refuse", "test=kprobe-refuse", "bios",
+             must=[r"kprobe: trap_dispatch is on the int3, page-fault or NMI entry path \(or in kprobes itself\): "
+                   r"a probe there would recurse; refused", r"kprobe: kprobe_hit is on the", r"kprobe: breakpoint is on",
+                   r"kprobe: nmi_nested_handle is on", r"# kprobe-refuse: [1-9]\d+ functions refused"]),
     Scenario("bad-nmi-option", "test=boot nmi=bogus", "bios",
              must=[r"nmi: unknown strategy 'bogus' \(use nmi=nested, naive, naive-raw or latch\); using nested",
                    r"nmi: strategy nested"]),
@@ -573,7 +577,8 @@ def run_unit_tests():
 
 SHELL_SESSION = [
     "help", "", "bogus", "nmi 0", "nmi abc", "nmi 5", "pf-in-nmi", "int3-in-nmi", "tasks", "dump",
-    "kprobe add no_such_function", "kprobe add nmi_dispatch", "nmi 2", "kprobe del nmi_dispatch", "kprobe del nmi_dispatch",
+    "kprobe add no_such_function", "kprobe add trap_dispatch", "kprobe add breakpoint", "int3-in-nmi",
+    "kprobe add kprobe_hit", "kprobe add nmi_dispatch", "nmi 2", "kprobe del nmi_dispatch", "kprobe del nmi_dispatch",
     "vmalloc", "mode latch", "pf-in-nmi", "mode bogus", "mode nested", "watchdog off", "watchdog 61", "watchdog 5",
     "trace on", "pf-in-nmi", "stats", "x" * 300, "\x01\x02odd\x1b[A\x7f\x7f\x7f\x7f", "help me with too many words here",
     "poweroff",
@@ -587,7 +592,10 @@ SCENARIOS += [
                    r"nmilab> int3-in-nmi\n# nmi counters: entries 2 nested 1 passes 2 extra passes 1",
                    r"  0 main +running\n  1 idle", r"show_state: \d+ tasks dumped",
                    r"kprobe: there is no kernel function named 'no_such_function'",
-                   r"kprobe: nmi_dispatch removed after [2-9]\d* hits", r"kprobe: nmi_dispatch is not probed",
+                   r"nmilab> kprobe add trap_dispatch\nkprobe: trap_dispatch is on the int3, page-fault or NMI entry "
+                   r"path \(or in kprobes itself\): a probe there would recurse; refused",
+                   r"nmilab> kprobe add breakpoint\nkprobe: breakpoint is on the", r"nmilab> kprobe add kprobe_hit\nkprobe: "
+                   r"kprobe_hit is on the", r"kprobe: nmi_dispatch removed after [2-9]\d* hits", r"kprobe: nmi_dispatch is not probed",
                    r"vmalloc: a page at 0xffffff0000000000; written from a page table made before the area existed: "
                    r"1 fault\(s\)", r"nmi: strategy latch\nnmilab> pf-in-nmi\n# nmi counters: entries 2 nested 1",
                    r"usage: mode nested\|naive\|naive-raw\|latch", r"watchdog: off", r"usage: watchdog on\|off\|N",

@@ -3,6 +3,7 @@
  * bug (a stray breakpoint, or a patched byte left behind): report it and stop. */
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/traps.h>
+#include <kernel/kprobes.h>
 #include <kernel/printk.h>
 #include <kernel/stacktrace.h>
 
@@ -13,7 +14,7 @@ static struct {
     int3_hook hook;
 } hooks[INT3_HOOKS_MAX];
 
-bool register_int3_hook(uint64_t address, int3_hook hook)
+NOKPROBE bool register_int3_hook(uint64_t address, int3_hook hook)
 {
     for (int i = 0; i < INT3_HOOKS_MAX; i++)
         if (!hooks[i].address) {
@@ -24,14 +25,14 @@ bool register_int3_hook(uint64_t address, int3_hook hook)
     return false;
 }
 
-void unregister_int3_hook(uint64_t address)
+NOKPROBE void unregister_int3_hook(uint64_t address)
 {
     for (int i = 0; i < INT3_HOOKS_MAX; i++)
         if (hooks[i].address == address)
             hooks[i].address = 0;
 }
 
-static bool breakpoint(struct trap_frame *frame)
+static NOKPROBE bool breakpoint(struct trap_frame *frame)
 {
     uint64_t address = frame->rip - 1;
     for (int i = 0; i < INT3_HOOKS_MAX; i++)

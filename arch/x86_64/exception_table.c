@@ -7,6 +7,7 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/traps.h>
+#include <kernel/kprobes.h>
 #include <kernel/vmalloc.h>
 
 struct exception_table_entry {
@@ -90,7 +91,7 @@ int wrmsr_nofault(uint32_t msr, uint64_t value)
     return error;
 }
 
-static bool fixup(struct trap_frame *frame)
+static NOKPROBE bool fixup(struct trap_frame *frame)
 {
     /* LAB 2 BEGIN: find the faulting instruction in the exception table and resume at its fixup */
     for (const struct exception_table_entry *e = exception_table_start; e < exception_table_end; e++)
@@ -104,7 +105,7 @@ static bool fixup(struct trap_frame *frame)
     /* LAB 2 END */
 }
 
-static bool page_fault(struct trap_frame *frame)
+static NOKPROBE bool page_fault(struct trap_frame *frame)
 {
     uint64_t address = read_cr2(); /* first: a later fault (or an NMI that faults) would change it */
     if (vmalloc_fault(address))

@@ -3,6 +3,7 @@
  * are known in advance. All tables live below 4 GiB, where the identity map reaches them. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/paging.h>
+#include <kernel/kprobes.h>
 #include <kernel/panic.h>
 #include <kernel/string.h>
 
@@ -26,7 +27,7 @@ static uint64_t *new_table(void)
     return table;
 }
 
-static unsigned index_at(uint64_t virtual_address, int level) /* level 4 = PML4 ... 1 = page table */
+static NOKPROBE unsigned index_at(uint64_t virtual_address, int level) /* level 4 = PML4 ... 1 = page table */
 {
     return (virtual_address >> (12 + 9 * (level - 1))) & (ENTRIES - 1);
 }
@@ -58,7 +59,7 @@ static uint64_t *walk_from(uint64_t *table, uint64_t virtual_address, bool creat
     return &table[index_at(virtual_address, 1)];
 }
 
-static uint64_t *current_root(void) { return (uint64_t *)(read_cr3() & PAGE_ADDRESS_MASK); }
+static NOKPROBE uint64_t *current_root(void) { return (uint64_t *)(read_cr3() & PAGE_ADDRESS_MASK); }
 static uint64_t *walk(uint64_t virtual_address, bool create) { return walk_from(current_root(), virtual_address, create); }
 
 bool paging_is_mapped(uint64_t virtual_address)
@@ -106,7 +107,7 @@ uint64_t paging_master_root(void) { return (uint64_t)master; }
 /* The top-level entry for virtual_address, copied from the master into the current page table.
  * Below the top level every page table shares the master's tables, so one entry is enough, and
  * copying it needs no lock: the entry only ever goes from empty to the master's value. */
-bool paging_sync_top_level(uint64_t virtual_address)
+NOKPROBE bool paging_sync_top_level(uint64_t virtual_address)
 {
     unsigned index = index_at(virtual_address, 4);
     uint64_t *root = current_root();

@@ -3,6 +3,7 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
+#include <kernel/kprobes.h>
 #include <kernel/panic.h>
 
 static trap_handler handlers[VECTORS];
@@ -24,7 +25,7 @@ void trap_register(unsigned vector, trap_handler handler) { handlers[vector] = h
 
 /* A double fault is the CPU giving up on delivering some other exception, most often because the
  * stack it had to push on is gone. Name the stack when the fault address is in a guard page. */
-static __attribute__((noreturn)) void double_fault(const struct trap_frame *frame)
+static NOKPROBE __attribute__((noreturn)) void double_fault(const struct trap_frame *frame)
 {
     uint64_t cr2 = read_cr2();
     const char *owner = stack_guard_owner(cr2);
@@ -36,7 +37,7 @@ static __attribute__((noreturn)) void double_fault(const struct trap_frame *fram
     panic_trap(frame, "double fault (#DF), on its own IST stack");
 }
 
-static __attribute__((noreturn)) void page_fault(const struct trap_frame *frame)
+static NOKPROBE __attribute__((noreturn)) void page_fault(const struct trap_frame *frame)
 {
     uint64_t error = frame->error_code;
     const char *owner = stack_guard_owner(read_cr2());
@@ -47,7 +48,7 @@ static __attribute__((noreturn)) void page_fault(const struct trap_frame *frame)
                owner ? owner : "");
 }
 
-void trap_dispatch(struct trap_frame *frame)
+NOKPROBE void trap_dispatch(struct trap_frame *frame)
 {
     unsigned vector = (unsigned)frame->vector;
     if (vector < VECTORS && handlers[vector] && handlers[vector](frame))

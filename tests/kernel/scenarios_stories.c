@@ -12,6 +12,7 @@
 #include <kernel/kprobes.h>
 #include <kernel/nmi.h>
 #include <kernel/printk.h>
+#include <kernel/stacktrace.h>
 #include <tests/kernel/scenario.h>
 #include <tests/kernel/scenario_nmi.h>
 #include <kernel/string.h>
@@ -206,10 +207,42 @@ static enum scenario_result kprobe_nmi(void)
     return SCENARIO_PASS;
 }
 
+/* Every function on the int3, page-fault and NMI entry paths, and kprobes itself, is refused,
+ * and left untouched. */
+static enum scenario_result kprobe_refuse(void)
+{
+    static const char *const must_be_refused[] = {
+        "trap_dispatch", "breakpoint", "kprobe_hit", "register_kprobe", "fixup", "page_fault", "vmalloc_fault",
+        "paging_sync_top_level", "nmi_nested_handle", "nmi_naive_handle", "nmi_latch_handle", "nmi_entry_nested",
+        "repeat_nmi", "trap_common", "trap_stub_3", "trap_stub_14"};
+    unsigned refused = 0, required = 0;
+    for (unsigned long i = 0; i < kernel_symbol_count; i++) {
+        const struct kernel_symbol *s = &kernel_symbols[i];
+        if (s->address < (uint64_t)noprobe_start || s->address >= (uint64_t)noprobe_end)
+            continue;
+        struct kprobe probe = {.symbol = s->name};
+        uint8_t before = *(volatile uint8_t *)s->address;
+        if (!expect(register_kprobe(&probe) == -1, "a probe on %s was accepted", s->name)) {
+            unregister_kprobe(&probe);
+            continue;
+        }
+        expect(*(volatile uint8_t *)s->address == before, "refusing %s changed its first byte", s->name);
+        refused++;
+        for (unsigned k = 0; k < sizeof must_be_refused / sizeof must_be_refused[0]; k++)
+            required += !strcmp(s->name, must_be_refused[k]);
+    }
+    expect(required == sizeof must_be_refused / sizeof must_be_refused[0],
+           "only %u of the %zu functions that must not be probed are in the no-probe section", required,
+           sizeof must_be_refused / sizeof must_be_refused[0]);
+    printk("# kprobe-refuse: %u functions refused\n", refused);
+    return SCENARIO_PASS;
+}
+
 const struct scenario story_scenarios[] = {
     {"watchdog-dump", watchdog_dump, false},
     {"vmalloc-nmi", vmalloc_nmi, true},
     {"module-nmi", module_nmi, true},
     {"kprobe-nmi", kprobe_nmi, true},
+    {"kprobe-refuse", kprobe_refuse, true},
     {0},
 };
