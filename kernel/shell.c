@@ -155,6 +155,7 @@ static void command_vmalloc(int argc, char **argv)
     write_cr3(saved);
     printk("vmalloc: a page at %p; written from a page table made before the area existed: %lu fault(s) "
            "synced the top-level entry\n", (void *)area, vmalloc_faults - faults_before);
+    vfree(area, PAGE_SIZE);
 }
 
 static void command_mode(int argc, char **argv)

@@ -1,6 +1,7 @@
-/* vmalloc and the physical pages behind it. Physical pages come from the first usable memory
- * region above the kernel image, handed out one at a time and never freed: enough for a teaching
- * kernel. They stay below 1 GiB, where the boot page tables map all physical memory. */
+/* vmalloc and the physical pages behind it. Physical pages come from the usable memory above the
+ * kernel image, handed out one at a time; freed ones go on a list and are handed out first. They
+ * stay below 1 GiB, where the boot page tables map all physical memory. Address space is handed
+ * out upwards; vfree gives it back only when the area is the last one (enough for the demos). */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/paging.h>
 #include <kernel/boot.h>
@@ -13,9 +14,16 @@
 extern char kernel_end[];
 volatile uint64_t vmalloc_faults;
 static uint64_t next_physical, next_virtual = VMALLOC_START;
+static uint64_t free_pages; /* a list linked through the first word of each free page */
 
 static uint64_t page_alloc(void)
 {
+    if (free_pages) {
+        uint64_t page = free_pages;
+        free_pages = *(uint64_t *)page;
+        memset((void *)page, 0, PAGE_SIZE);
+        return page;
+    }
     if (!next_physical)
         next_physical = ((uint64_t)kernel_end - KERNEL_VMA + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
     for (unsigned i = 0; i < boot_info.memory_count; i++) {
@@ -49,7 +57,21 @@ void *vmalloc(size_t size)
     return (void *)start;
 }
 
-NOKPROBE bool vmalloc_fault(uint64_t address)
+NOKPROBE void vfree(void *area, size_t size)
+{
+    uint64_t start = (uint64_t)area, pages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
+    for (uint64_t i = 0; i < pages; i++) {
+        uint64_t page = paging_unmap_kernel_page(start + i * PAGE_SIZE);
+        if (page) {
+            *(uint64_t *)page = free_pages;
+            free_pages = page;
+        }
+    }
+    if (start + (pages + 1) * PAGE_SIZE == next_virtual)
+        next_virtual = start;
+}
+
+bool vmalloc_fault(uint64_t address)
 {
     if (address < VMALLOC_START || address >= VMALLOC_END || !paging_sync_top_level(address))
         return false;
@@ -59,7 +81,8 @@ NOKPROBE bool vmalloc_fault(uint64_t address)
 
 uint64_t vmalloc_stale_page_table(void)
 {
-    uint64_t root = paging_new_root();
+    static uint64_t root; /* one table, refilled each time */
+    root = paging_copy_master(root);
     ((uint64_t *)root)[(VMALLOC_START >> 39) & 511] = 0;
     return root;
 }

@@ -93,6 +93,9 @@ SCENARIOS = [
                    r"watchdog: hard-lockup detector on, threshold 2 s, NMI source: PIT IRQ 0"]),
     Scenario("watchdog-dump", "test=watchdog-dump", "uefi",
              must=[r"hard LOCKUP on CPU 0", r"show_state: 6 tasks dumped"]),
+    Scenario("vmalloc-1000", "test=vmalloc-1000", "bios",
+             must=[r"(vmalloc: a page at 0xffffff0000000000; written from a page table made before the area existed: "
+                   r"1 fault\(s\) synced the top-level entry\n){1000}"]),
     Scenario("kprobe-refuse", "test=kprobe-refuse", "bios",
              must=[r"kprobe: trap_dispatch is on the int3, page-fault or NMI entry path \(or in kprobes itself\): "
                    r"a probe there would recurse; refused", r"kprobe: kprobe_hit is on the", r"kprobe: breakpoint is on",

@@ -95,11 +95,23 @@ void paging_map_kernel_page(uint64_t virtual_address, uint64_t physical_address)
     invlpg(virtual_address);
 }
 
-uint64_t paging_new_root(void)
+uint64_t paging_unmap_kernel_page(uint64_t virtual_address)
 {
-    uint64_t *root = new_table();
-    memcpy(root, master, PAGE_SIZE);
-    return (uint64_t)root;
+    uint64_t *entry = walk_from(master, virtual_address, false);
+    if (!entry || !(*entry & PAGE_PRESENT) || (*entry & PAGE_HUGE))
+        return 0;
+    uint64_t physical = *entry & PAGE_ADDRESS_MASK;
+    *entry = 0;
+    invlpg(virtual_address);
+    return physical;
+}
+
+uint64_t paging_copy_master(uint64_t root)
+{
+    if (!root)
+        root = (uint64_t)new_table();
+    memcpy((void *)root, master, PAGE_SIZE);
+    return root;
 }
 
 uint64_t paging_master_root(void) { return (uint64_t)master; }

@@ -10,6 +10,7 @@
 #define VMALLOC_END 0xffffff0040000000UL   /* 1 GiB */
 
 void *vmalloc(size_t size); /* zeroed; NULL when out of memory or address space */
+void vfree(void *area, size_t size); /* area and size as given to and by vmalloc */
 bool vmalloc_fault(uint64_t address); /* from the #PF handler: true when it fixed the fault */
 extern volatile uint64_t vmalloc_faults;
 /* A page table as a task or another CPU made before the vmalloc area had its top-level entry:

@@ -12,6 +12,7 @@
 #include <kernel/kprobes.h>
 #include <kernel/nmi.h>
 #include <kernel/printk.h>
+#include <kernel/shell.h>
 #include <kernel/stacktrace.h>
 #include <tests/kernel/scenario.h>
 #include <tests/kernel/scenario_nmi.h>
@@ -207,6 +208,18 @@ static enum scenario_result kprobe_nmi(void)
     return SCENARIO_PASS;
 }
 
+/* The shell's vmalloc command a thousand times: the pages and page tables it uses come back. */
+static enum scenario_result vmalloc_1000(void)
+{
+    uint64_t faults_before = vmalloc_faults;
+    for (int i = 0; i < 1000; i++) {
+        char line[] = "vmalloc";
+        shell_execute(line);
+    }
+    expect(vmalloc_faults - faults_before == 1000, "%lu vmalloc faults for 1000 commands", vmalloc_faults - faults_before);
+    return SCENARIO_PASS;
+}
+
 /* Every function on the int3, page-fault and NMI entry paths, and kprobes itself, is refused,
  * and left untouched. */
 static enum scenario_result kprobe_refuse(void)
@@ -244,5 +257,6 @@ const struct scenario story_scenarios[] = {
     {"module-nmi", module_nmi, true},
     {"kprobe-nmi", kprobe_nmi, true},
     {"kprobe-refuse", kprobe_refuse, true},
+    {"vmalloc-1000", vmalloc_1000, false},
     {0},
 };
