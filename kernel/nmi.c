@@ -205,4 +205,7 @@ void nmi_init(void)
     }
     nmi_set_strategy(chosen);
     printk("nmi: strategy %s\n", strategy_names[chosen]);
+    if (early_nmis)
+        printk("nmi: %lu NMI(s) arrived during boot, before the NMI handlers were ready: counted, ignored\n",
+               early_nmis);
 }

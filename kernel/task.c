@@ -1,6 +1,7 @@
 /* Tasks: kernel threads with their own stacks, switched round-robin on the timer tick. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
+#include <arch/x86_64/stacks.h>
 #include <arch/x86_64/timer.h>
 #include <kernel/printk.h>
 #include <kernel/stacktrace.h>
@@ -8,7 +9,6 @@
 #include <kernel/task.h>
 
 static struct task tasks[TASKS_MAX];
-static uint8_t stacks[TASKS_MAX][TASK_STACK_SIZE] __attribute__((aligned(16)));
 static int count, current;
 
 static const char *const state_names[] = {
@@ -38,7 +38,7 @@ struct task *task_create(const char *name, void (*entry)(void *), void *argument
     size_t length = strlen(name) < sizeof t->name - 1 ? strlen(name) : sizeof t->name - 1;
     memcpy(t->name, name, length);
     t->name[length] = '\0';
-    uint64_t *top = (uint64_t *)(stacks[count] + TASK_STACK_SIZE);
+    uint64_t *top = (uint64_t *)task_stack_top(count); /* with a guard page below (stacks.c) */
     *--top = (uint64_t)task_start;    /* switch_to's ret goes here; then RSP is 16-byte aligned */
     *--top = 0;                       /* rbp: a zero frame pointer ends the backtrace */
     *--top = 0;                       /* rbx */

@@ -52,9 +52,9 @@ class Scenario:
     """
 
     def __init__(self, name, cmdline, firmware="bios", expect="pass", must=(), must_not=(), qemu_args=(),
-                 done=None, timeout=None, action=None, serial_input=False, debug_exit=True):
+                 done=None, timeout=None, action=None, serial_input=False, debug_exit=True, check=None):
         self.name, self.cmdline, self.firmware, self.expect = name, cmdline, firmware, expect
-        self.serial_input, self.debug_exit = serial_input, debug_exit
+        self.serial_input, self.debug_exit, self.check = serial_input, debug_exit, check
         self.must, self.must_not, self.qemu_args, self.done, self.action = must, must_not, qemu_args, done, action
         self.timeout = timeout or (30 if firmware == "bios" else 90)
 
@@ -81,6 +81,9 @@ SCENARIOS = [
              must=[r"PANIC: double fault \(#DF\), on its own IST stack: stack overflow, CR2 [0-9a-f]{16} is in the "
                    r"guard page below the #DB IST stack", REGISTERS, BACKTRACE, r"recurse\+0x",
                    r"overflow_debug_stack\+0x"]),
+    Scenario("panic-task-overflow", "test=panic-task-overflow", "bios", expect="panic",
+             must=[r"PANIC: double fault \(#DF\), on its own IST stack: stack overflow, CR2 [0-9a-f]{16} is in the "
+                   r"guard page below the task 2 stack", REGISTERS, BACKTRACE, r"recurse\+0x"]),
     Scenario("no-long-mode", "test=boot", "bios", expect="hang", qemu_args=["-cpu", "qemu64,-lm"],
              done=r"nmilab: this CPU has no long mode", must=[r"nmilab: this CPU has no long mode \(64-bit\)"],
              must_not=[r"TAP version"]),
@@ -278,9 +281,10 @@ def nmi_at(breakpoint, step=False):
     return action
 
 
-def nmi_at_boot(breakpoint):
+def nmi_at_boot(breakpoint, storm_until=None):
     """Runner action: from power-on, stop the CPU the first time it reaches `breakpoint` during
-    boot, inject an NMI there, and let it go."""
+    boot, inject an NMI there, and let it go; with storm_until, go on injecting NMIs every
+    millisecond until the kernel prints that."""
 
     def action(run):
         gdb = Gdb(run.gdb_path, run.deadline)
@@ -295,6 +299,8 @@ def nmi_at_boot(breakpoint):
         if "error" in reply:
             raise RuntimeError(f"inject-nmi failed: {reply}")
         gdb.command("D", wait_reply=False)
+        if storm_until:
+            inject_nmis(r"", until=storm_until, gap=0.001)(run)
 
     return action
 
@@ -363,6 +369,24 @@ def storm_while_typing(lines, wait=3.0):
         type_lines(lines[-1:])(run)
 
     return action
+
+
+def tsc_mhz(log):
+    m = re.search(r"timer: TSC (\d+) MHz", log)
+    return int(m.group(1)) if m else None
+
+
+def same_tsc_as_a_calm_boot(log):
+    """Scenario check: the TSC rate measured under an NMI storm is the one a calm boot measures
+    (within 15%; under TCG the guest's TSC is the host's)."""
+    stormy = tsc_mhz(log)
+    _, _, _, calm_log = run_scenario(Scenario("calm", "test=boot", "bios"))
+    calm = tsc_mhz(calm_log)
+    if not stormy or not calm:
+        return "no 'timer: TSC ... MHz' line"
+    if abs(stormy - calm) > calm * 0.15:
+        return f"TSC {stormy} MHz under the NMI storm, {calm} MHz in a calm boot"
+    return None
 
 
 def press_keys(text):
@@ -559,7 +583,7 @@ def judge(s, status, timed_out, log):
     for pattern in s.must_not:
         if re.search(pattern, log):
             return f"serial output has /{pattern}/"
-    return None
+    return s.check(log) if s.check else None
 
 
 def run_unit_tests():
@@ -629,6 +653,12 @@ SCENARIOS += [
     Scenario("watchdog-probe-nmi", "test=boot watchdog=2", "bios", action=nmi_at_boot("udelay"),
              must=[r"NMI: unknown NMI \(#1\)", r"watchdog: hard-lockup detector on, threshold 2 s"],
              must_not=[r"hard LOCKUP"]),
+    # NMIs during boot: before the NMI entry is installed (counted, reported once), and a storm
+    # during timer calibration (the measured TSC rate must not change).
+    Scenario("early-nmi", "test=boot", "bios", action=nmi_at_boot("paging_init"),
+             must=[r"nmi: 1 NMI\(s\) arrived during boot, before the NMI handlers were ready: counted, ignored"]),
+    Scenario("calibration-storm", "test=boot", "bios", action=nmi_at_boot("timer_init", storm_until=r"timer: TSC"),
+             must=[r"NMI: unknown NMI"], check=same_tsc_as_a_calm_boot),
     # A lockup report must mean a lockup: self-NMIs and an external storm with the watchdog on
     # report nothing; the real lockup afterwards is reported.
     Scenario("watchdog-storm", "", "bios", expect="hang", serial_input=True, timeout=60,

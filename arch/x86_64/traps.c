@@ -48,9 +48,15 @@ static NOKPROBE __attribute__((noreturn)) void page_fault(const struct trap_fram
                owner ? owner : "");
 }
 
+uint64_t early_nmis;
+
 NOKPROBE void trap_dispatch(struct trap_frame *frame)
 {
     unsigned vector = (unsigned)frame->vector;
+    if (vector == VECTOR_NMI) { /* only until nmi_init() installs an NMI entry: counted, reported there */
+        early_nmis++;
+        return;
+    }
     if (vector < VECTORS && handlers[vector] && handlers[vector](frame))
         return;
     if (vector == VECTOR_SPURIOUS)

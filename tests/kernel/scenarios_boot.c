@@ -8,6 +8,7 @@
 #include <kernel/cmdline.h>
 #include <kernel/console.h>
 #include <kernel/printk.h>
+#include <kernel/task.h>
 #include <tests/kernel/scenario.h>
 #include <kernel/string.h>
 
@@ -123,6 +124,19 @@ static enum scenario_result panic_ist_overflow_scenario(void)
     return SCENARIO_FAIL;
 }
 
+/* The same on a task's stack: a runaway recursion must fault into the task stack's guard page. */
+static void runaway(void *unused) { recurse(0); }
+
+static enum scenario_result panic_task_overflow_scenario(void)
+{
+    printk("# a task recursing without end: its stack's guard page must stop it and #DF must report it\n");
+    if (!expect(task_create("runaway", runaway, NULL) != NULL, "no room for a task"))
+        return SCENARIO_FAIL;
+    task_sleep(100);
+    expect(false, "the overflow was not caught");
+    return SCENARIO_FAIL;
+}
+
 /* The nofault accessors: a fault becomes an error code, through the exception table. */
 static enum scenario_result nofault_scenario(void)
 {
@@ -146,5 +160,6 @@ const struct scenario boot_scenarios[] = {
     {"nofault", nofault_scenario, true},
     {"panic-fault", panic_fault_scenario, false},
     {"panic-ist-overflow", panic_ist_overflow_scenario, false},
+    {"panic-task-overflow", panic_task_overflow_scenario, false},
     {0},
 };

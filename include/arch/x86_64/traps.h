@@ -25,6 +25,8 @@ typedef bool (*trap_handler)(struct trap_frame *frame);
 void trap_register(unsigned vector, trap_handler handler);
 const char *trap_name(unsigned vector);
 void trap_dispatch(struct trap_frame *frame); /* called by trap_entry.asm */
+/* NMIs that arrived through the IDT's first NMI gate, before nmi_init() replaced it. */
+extern uint64_t early_nmis;
 
 void idt_init(void);
 void gdt_init(void);
