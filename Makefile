@@ -2,6 +2,7 @@
 
 BUILD := build
 CMDLINE ?=
+export CMDLINE # recipes read it as "$$CMDLINE": quotes, & and | in it reach the shell as data
 QEMU ?= qemu-system-x86_64
 QEMU_MEMORY ?= 256M
 
@@ -95,10 +96,10 @@ $(BUILD)/kernel.elf: $(KERNEL_OBJECTS) $(BUILD)/symbols.o linker.ld
 # The ISO is rebuilt when the kernel or the command line changes.
 $(BUILD)/cmdline.txt: FORCE
 	@mkdir -p $(BUILD)
-	@echo '$(CMDLINE)' | cmp -s - $@ || echo '$(CMDLINE)' > $@
+	@printf '%s\n' "$$CMDLINE" | cmp -s - $@ || printf '%s\n' "$$CMDLINE" > $@
 $(BUILD)/nmilab.iso: $(BUILD)/kernel.elf grub.cfg tools/mkiso.sh $(BUILD)/cmdline.txt | deps
-	@tools/mkiso.sh $(BUILD)/kernel.elf $@ '$(CMDLINE)'
-	@echo "built $@ (kernel command line: '$(CMDLINE)')"
+	@tools/mkiso.sh $(BUILD)/kernel.elf $@ "$$CMDLINE"
+	@printf "built %s (kernel command line: '%s')\n" $@ "$$CMDLINE"
 
 OVMF_CODE := $(firstword $(wildcard /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_CODE.fd /usr/share/ovmf/OVMF.fd))
 OVMF_VARS := $(firstword $(wildcard /usr/share/OVMF/OVMF_VARS_4M.fd /usr/share/OVMF/OVMF_VARS.fd))

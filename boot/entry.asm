@@ -228,11 +228,11 @@ kernel_entry_high:
     xor ebp, ebp                        ; a zero frame pointer ends every backtrace
     mov edi, edi                        ; kernel_main(magic, info physical address)
     mov esi, esi
-    call kernel_main
-.halt:
-    cli
-    hlt
-    jmp .halt
+    ; A zero return address at the bottom of the stack: gdb's unwinder (and ours) stop there
+    ; instead of reading whatever lies above the stack as more frames. kernel_main never
+    ; returns; if it did, the jump to 0 would fault on the unmapped null page and panic.
+    push 0
+    jmp kernel_main
 
 ; The kernel stack for boot and for everything that is not on an IST stack. The page below it is
 ; unmapped at boot (arch/x86_64/stacks.c) so that running off its end faults at once.

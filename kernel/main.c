@@ -74,6 +74,9 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     printk("nmilab: an x86_64 kernel about the NMI iret problem\n");
     printk("console: serial COM1, screen %s\n", console_screen_description());
     printk("cmdline: %s\n", boot_info.cmdline[0] ? boot_info.cmdline : "(empty)");
+    if (boot_info.cmdline_given >= sizeof boot_info.cmdline)
+        printk("cmdline: truncated to %zu bytes (GRUB passed %zu); options after that are lost\n",
+               sizeof boot_info.cmdline - 1, boot_info.cmdline_given);
     cmdline_parse(&kernel_cmdline, boot_info.cmdline, report_cmdline_problem);
     print_memory_map();
     acpi_init(boot_info.rsdp, boot_info.rsdp_revision);

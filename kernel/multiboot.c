@@ -93,7 +93,10 @@ int multiboot_parse(const void *info, struct boot_info *out, char *error, size_t
         case TAG_END:
             return 0;
         case TAG_CMDLINE: {
-            size_t length = size - 8 < sizeof out->cmdline - 1 ? size - 8 : sizeof out->cmdline - 1;
+            out->cmdline_given = 0;
+            while (out->cmdline_given < size - 8 && tag[8 + out->cmdline_given])
+                out->cmdline_given++;
+            size_t length = out->cmdline_given < sizeof out->cmdline - 1 ? out->cmdline_given : sizeof out->cmdline - 1;
             memcpy(out->cmdline, tag + 8, length);
             out->cmdline[length] = '\0'; /* the tag holds a NUL-terminated string; be safe anyway */
             break;

@@ -103,6 +103,12 @@ SCENARIOS = [
              must=[r"kprobe: trap_dispatch is on the int3, page-fault or NMI entry path \(or in kprobes itself\): "
                    r"a probe there would recurse; refused", r"kprobe: kprobe_hit is on the", r"kprobe: breakpoint is on",
                    r"kprobe: nmi_nested_handle is on", r"# kprobe-refuse: [1-9]\d+ functions refused"]),
+    # The command line reaches the kernel byte for byte, whatever shell, sed and GRUB make of
+    # these characters; one longer than the kernel keeps is reported, not silently cut.
+    Scenario("cmdline-characters", "test=boot x=a&b|c$d;e  y=1", "bios",
+             must=[r"cmdline: test=boot x=a&b\|c\$d;e y=1\n"]),
+    Scenario("cmdline-too-long", "test=boot" + " nmi=nested" * 30, "bios",
+             must=[r"cmdline: truncated to 255 bytes \(GRUB passed 339\); options after that are lost"]),
     Scenario("bad-nmi-option", "test=boot nmi=bogus", "bios",
              must=[r"nmi: unknown strategy 'bogus' \(use nmi=nested, naive, naive-raw or latch\); using nested",
                    r"nmi: strategy nested"]),

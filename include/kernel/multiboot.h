@@ -26,6 +26,7 @@ struct boot_framebuffer {
 
 struct boot_info {
     char cmdline[256];
+    size_t cmdline_given; /* the length GRUB passed: more than 255 means cmdline was cut */
     unsigned memory_count;
     struct boot_memory_region memory[BOOT_MEMORY_REGIONS_MAX];
     struct boot_framebuffer framebuffer;
