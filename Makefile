@@ -13,6 +13,8 @@ ifeq ($(origin CC),default)
 CC := $(CROSS)gcc
 endif
 LD := $(CROSS)ld
+OBJCOPY := $(CROSS)objcopy
+export OBJCOPY
 NM := $(CROSS)nm
 HOSTCC ?= cc
 ifeq ($(CROSS),)

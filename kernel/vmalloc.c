@@ -57,7 +57,7 @@ void *vmalloc(size_t size)
     return (void *)start;
 }
 
-NOKPROBE void vfree(void *area, size_t size)
+void vfree(void *area, size_t size)
 {
     uint64_t start = (uint64_t)area, pages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
     for (uint64_t i = 0; i < pages; i++) {
@@ -71,7 +71,7 @@ NOKPROBE void vfree(void *area, size_t size)
         next_virtual = start;
 }
 
-bool vmalloc_fault(uint64_t address)
+NOKPROBE bool vmalloc_fault(uint64_t address)
 {
     if (address < VMALLOC_START || address >= VMALLOC_END || !paging_sync_top_level(address))
         return false;

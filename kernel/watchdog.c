@@ -48,7 +48,7 @@
 #define CHECKS_PER_SECOND 20 /* a check every 50 ms (the PIT cannot go below 18.2 Hz) */
 #define PROBE_CHECKS_PER_SECOND 1000
 #define PROBE_NMIS 2
-#define PROBE_MILLISECONDS 20
+#define PROBE_MILLISECONDS 100
 
 enum source { SOURCE_NONE, SOURCE_INTEL_PMU, SOURCE_AMD_PMU, SOURCE_PIT_LINT0, SOURCE_PIT_IOAPIC, SOURCES };
 static const char *const source_names[] = {
