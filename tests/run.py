@@ -146,6 +146,8 @@ def nmi_scenarios():
             else:
                 add(name, must=[rf"ok 1 - {name} # SKIP the repeat and exit windows exist only in nmi=nested"])
         add("nmi-cr2", action=nmi_at("trap_stub_14"))
+        if strategy == "naive":  # a nested NMI after the depth is back at 0: reported, not a silent hang
+            add("nmi-naive-late", expect="panic", action=nmi_at("nmi_entry_naive.returned"), must=[OVERWRITE])
         if strategy == "naive":  # the stories: the overwrite is caught, and the dump is cut short
             add("watchdog-dump", expect="panic", must=[r"hard LOCKUP on CPU 0", OVERWRITE],
                 must_not=[r"show_state: \d+ tasks dumped"])

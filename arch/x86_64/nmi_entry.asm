@@ -52,6 +52,7 @@ global %1
     push VECTOR_NMI
     PUSH_TRAP_REGISTERS
     CALL_WITH_TRAP_FRAME %2
+.returned:                              ; (a place for the tests to stop at: tests/run.py)
     POP_TRAP_REGISTERS
     add rsp, 16
     iretq

@@ -235,6 +235,26 @@ static enum scenario_result nmi_iret_window(void)
     return SCENARIO_PASS;
 }
 
+/* nmi-naive-late (nmi=naive): the handler faults once (so NMIs are unblocked) and returns; the
+ * runner stops the CPU where nmi_naive_handle() has returned, the depth back at 0, and injects an
+ * NMI there. Its frame overwrites the running NMI's, and its depth is 0 like the outer's: the
+ * check on arrival must report it (the depth-indexed copies cannot see it). Never returns. */
+static enum scenario_result nmi_naive_late(void)
+{
+    if (nmi_current_strategy() != NMI_NAIVE) {
+        scenario_skip_reason("the naive strategy's overwrite check is what this scenario tests");
+        return SCENARIO_SKIP;
+    }
+    if (!nmi_test_start(fault_once, true))
+        return SCENARIO_SKIP;
+    wait_for_debugger("break at nmi_entry_naive.returned, inject an NMI");
+    send_self_nmi();
+    spin_until(&scenario_passes, 2);
+    nmi_test_stop();
+    expect(false, "the nested NMI after the depth went back to 0 was not reported");
+    return SCENARIO_FAIL;
+}
+
 /* nmi-cr2: the runner stops the CPU on the first instruction of the page-fault entry and injects
  * an NMI there; the NMI handler faults itself, at another address. */
 static void fault_elsewhere(uint64_t pass)
@@ -357,6 +377,7 @@ const struct scenario nmi_scenarios[] = {
     {"nmi-repeat-window", nmi_repeat_window, false},
     {"nmi-iret-window", nmi_iret_window, false},
     {"nmi-cr2", nmi_cr2, false},
+    {"nmi-naive-late", nmi_naive_late, false},
     {"nmi-external", nmi_external, false},
     {"nmi-storm", nmi_storm, false},
     {"nmi-bench", nmi_bench, false},
