@@ -3,11 +3,12 @@
 
 - boot to ready: from starting QEMU to the kernel's "nmilab: ready" line on serial, under BIOS
   (SeaBIOS) and UEFI (OVMF), median of several boots. Target: under 1 s for BIOS under TCG.
+  The same under Bochs (its BIOS, an x2APIC CPU), the second emulator of make test.
 - NMI path length: instructions executed from the NMI vector to the final iretq, counted exactly
   from a QEMU execution trace (one instruction per translation block, every block logged), for
   each strategy, with no NMI nested and with one nested NMI. Target: nested costs at most 25
   instructions more than naive when nothing nests, and adds no serializing instruction there.
-- make test: the wall time of the whole test suite. Target: under 60 s on a 2-core machine.
+- make test: the wall time of the whole test suite. Target: under 90 s on a 2-core machine.
 """
 import os
 import re
@@ -27,10 +28,13 @@ def boot_to_ready(firmware):
     iso = run.iso_for("")
     scratch = tempfile.mkdtemp(prefix="nmilab-bench-")
     log = os.path.join(scratch, "serial.log")
+    if firmware.startswith("bochs"):
+        command = run.bochs_command(run.Scenario("bench", "", firmware), scratch, log)
+    else:
+        command = [run.QEMU, "-m", "256M", "-display", "none", "-no-reboot", "-serial", f"file:{log}",
+                   *run.firmware_args(firmware, iso, scratch)]
     start = time.time()
-    qemu = subprocess.Popen([run.QEMU, "-m", "256M", "-display", "none", "-no-reboot", "-serial", f"file:{log}",
-                             *run.firmware_args(firmware, iso, scratch)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    qemu = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     try:
         while time.time() - start < 120:
             if "nmilab: ready" in run.read(log):
@@ -64,7 +68,7 @@ def nmi_entry_code():
     """The address range of nmi_entry.asm's code (it starts with nmi_entry_naive)."""
     sizes = subprocess.run(["size", "-A", os.path.join(run.BUILD, "arch/x86_64/nmi_entry.o")],
                            capture_output=True, text=True, check=True).stdout
-    text_size = int(re.search(r"^\.text\s+(\d+)", sizes, re.M).group(1))
+    text_size = int(re.search(r"^\.text(\.noprobe)?\s+(\d+)", sizes, re.M).group(2))
     start = run.symbol("nmi_entry_naive")
     return start, start + text_size
 
@@ -129,16 +133,16 @@ def nmi_path_lengths():
 
 def main():
     os.makedirs(run.ISOS, exist_ok=True)
-    print(f"boot to ready (QEMU TCG, median of {BOOTS} boots):")
-    for firmware in ("bios", "uefi"):
+    print(f"boot to ready (QEMU TCG, then Bochs; median of {BOOTS} boots):")
+    for firmware in ("bios", "uefi", "bochs corei7_skylake_x"):
         times = [boot_to_ready(firmware) for _ in range(BOOTS)]
-        print(f"  {firmware:5} median {statistics.median(times):6.2f} s   (min {min(times):.2f}, max {max(times):.2f})"
+        print(f"  {firmware:22} median {statistics.median(times):6.2f} s   (min {min(times):.2f}, max {max(times):.2f})"
               + ("   target < 1 s" if firmware == "bios" else ""))
     nmi_path_lengths()
     start = time.time()
     result = subprocess.run(["make", "-s", "test"], cwd=run.ROOT, capture_output=True, text=True)
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "(no output)"
-    print(f"make test: {time.time() - start:.1f} s wall ({summary})   target < 60 s")
+    print(f"make test: {time.time() - start:.1f} s wall ({summary})   target < 90 s")
     return 0
 
 
