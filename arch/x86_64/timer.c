@@ -1,8 +1,10 @@
 /* Clock calibration and the scheduler tick. The PIT (8254) runs at a known 1.193182 MHz; its
- * channel 2 can be started and watched without interrupts (through port 0x61), so it times a
- * 5 ms window in which the TSC and the APIC timer are read. An NMI (or an SMI, on a PC) inside
- * the window makes the CPU notice its end late, and the window looks longer in TSC ticks: of
- * several windows, the shortest is the one nothing interrupted. */
+ * channel 2 can be started and read without interrupts (gated through port 0x61). Calibration
+ * reads the PIT, the TSC and the APIC timer together at the start and at the end of a 10 ms
+ * stretch. An NMI (or an SMI, on a PC) between the two readings changes nothing; one in the middle
+ * of a reading makes that reading slow, and so of several tries the fastest one is kept. (Timing
+ * a window by waiting for the PIT to run out is not safe: an NMI there makes the CPU notice the
+ * end late, and the TSC looks faster than it is.) */
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/timer.h>
@@ -17,9 +19,8 @@
 #define PORT_B 0x61
 #define PORT_B_GATE2 0x01
 #define PORT_B_SPEAKER 0x02
-#define PORT_B_OUT2 0x20
-#define CALIBRATION_MS 5
-#define CALIBRATION_WINDOWS 5
+#define CALIBRATION_PIT_COUNTS (PIT_HZ / 100) /* 10 ms */
+#define SAMPLE_TRIES 8
 
 volatile uint64_t timer_ticks;
 uint64_t tsc_khz;
@@ -58,40 +59,48 @@ static bool timer_tick(struct trap_frame *frame)
     return true;
 }
 
-/* One window: TSC ticks and APIC timer counts in CALIBRATION_MS of the PIT (0 if it never ended). */
-static uint64_t measure(uint32_t *apic_elapsed)
+struct clock_sample {
+    uint64_t tsc; /* the middle of the reading */
+    uint16_t pit;
+    uint32_t apic;
+};
+
+/* The PIT's channel 2 and the APIC timer read back to back, bracketed by TSC reads; of several
+ * tries, the one with the narrowest bracket. */
+static struct clock_sample clock_sample(void)
 {
-    uint16_t count = PIT_HZ * CALIBRATION_MS / 1000;
-    uint8_t port_b = (inb(PORT_B) & ~(PORT_B_SPEAKER | PORT_B_GATE2));
-    outb(PORT_B, port_b);                /* gate low: channel 2 stopped, speaker off */
-    outb(PIT_COMMAND, 0xb0);             /* channel 2, low then high byte, mode 0 (count down once) */
-    outb(PIT_CHANNEL2, count & 0xff);
-    outb(PIT_CHANNEL2, count >> 8);
-    apic_timer_start(0xffffffff, 0, false);
-    uint32_t apic_start = apic_timer_current();
-    uint64_t tsc_start = rdtsc();
-    outb(PORT_B, port_b | PORT_B_GATE2); /* gate high: counting starts; OUT2 goes high at zero */
-    for (uint64_t spins = 0; !(inb(PORT_B) & PORT_B_OUT2) && spins < 100000000; spins++)
-        cpu_relax();
-    uint64_t tsc_elapsed = rdtsc() - tsc_start;
-    *apic_elapsed = apic_start - apic_timer_current();
-    return inb(PORT_B) & PORT_B_OUT2 ? tsc_elapsed : 0;
+    struct clock_sample best = {0};
+    uint64_t best_width = ~0UL;
+    for (int i = 0; i < SAMPLE_TRIES; i++) {
+        uint64_t before = rdtsc();
+        outb(PIT_COMMAND, 0x80); /* latch channel 2's count */
+        uint8_t low = inb(PIT_CHANNEL2);
+        uint16_t pit = (uint16_t)(low | inb(PIT_CHANNEL2) << 8);
+        uint32_t apic = apic_timer_current();
+        uint64_t after = rdtsc();
+        if (after - before < best_width) {
+            best_width = after - before;
+            best = (struct clock_sample){before + (after - before) / 2, pit, apic};
+        }
+    }
+    return best;
 }
 
 void timer_init(void)
 {
-    uint64_t best_tsc = 0;
-    uint32_t best_apic = 0;
-    for (int i = 0; i < CALIBRATION_WINDOWS; i++) {
-        uint32_t apic_elapsed;
-        uint64_t tsc_elapsed = measure(&apic_elapsed);
-        if (!tsc_elapsed)
-            break; /* the PIT does not count */
-        if (!best_tsc || tsc_elapsed < best_tsc)
-            best_tsc = tsc_elapsed, best_apic = apic_elapsed;
-    }
-    tsc_khz = best_tsc / CALIBRATION_MS;
-    uint32_t apic_per_tick = best_apic / CALIBRATION_MS * (1000 / TIMER_HZ);
+    uint8_t port_b = (inb(PORT_B) & ~(PORT_B_SPEAKER | PORT_B_GATE2));
+    outb(PORT_B, port_b | PORT_B_GATE2); /* channel 2 counts while its gate is high; speaker off */
+    outb(PIT_COMMAND, 0xb0);             /* channel 2, low then high byte, mode 0: counts down from */
+    outb(PIT_CHANNEL2, 0xff);            /* 0xffff, 55 ms, longer than the 10 ms we need */
+    outb(PIT_CHANNEL2, 0xff);
+    apic_timer_start(0xffffffff, 0, false);
+    struct clock_sample start = clock_sample(), end = start;
+    for (uint64_t spins = 0; (uint16_t)(start.pit - end.pit) < CALIBRATION_PIT_COUNTS && spins < 10000000; spins++)
+        end = clock_sample();
+    outb(PORT_B, port_b);
+    uint64_t pit_counts = (uint16_t)(start.pit - end.pit);
+    tsc_khz = pit_counts ? (end.tsc - start.tsc) * (PIT_HZ / 1000) / pit_counts : 0;
+    uint32_t apic_per_tick = pit_counts ? (uint32_t)((uint64_t)(start.apic - end.apic) * (PIT_HZ / TIMER_HZ) / pit_counts) : 0;
     if (!tsc_khz || !apic_per_tick) {
         printk("timer: the PIT did not count (no 8254?); assuming a 1 GHz TSC and no timer tick\n");
         tsc_khz = 1000000;

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Types random shell lines at nmilab over serial, as a curious student would, and checks that the
+kernel answers every one with a prompt and never panics. Not part of make test (it takes minutes).
+
+    python3 tests/fuzz_shell.py [--lines N] [--seed S] [--storm]
+
+Lines are real commands with random arguments (kprobes on random kernel functions included),
+random printable garbage and control characters. Left out: what ends the session on purpose
+(lockup, reboot, poweroff) and the naive strategies (which crash on purpose at the first
+pf-in-nmi). --storm also injects an external NMI every 20 ms the whole time.
+"""
+import argparse
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402
+
+
+def kernel_functions():
+    out = subprocess.run(["nm", run.KERNEL], capture_output=True, text=True, check=True).stdout
+    return [p[2] for p in (line.split() for line in out.splitlines()) if len(p) == 3 and p[1] in "tT"]
+
+
+def random_line(rng, functions):
+    pick = rng.random()
+    if pick < 0.15:  # printable garbage, sometimes longer than the shell keeps
+        return "".join(chr(rng.randint(32, 126)) for _ in range(rng.choice((1, 5, 20, 80, 130))))
+    if pick < 0.2:  # control characters and escapes mixed in
+        return "".join(chr(rng.choice((rng.randint(1, 31), rng.randint(32, 126), 127))) for _ in range(rng.randint(1, 12)))
+    command = rng.choice(["help", "nmi", "pf-in-nmi", "int3-in-nmi", "watchdog", "tasks", "dump", "kprobe", "kprobe",
+                          "vmalloc", "mode", "stats", "trace"])
+    argument = {
+        "nmi": lambda: rng.choice(["", "0", "1", "7", "100", "100001", "-1", "x", "2 3"]),
+        "watchdog": lambda: rng.choice(["", "on", "off", "1", "2", "5", "0", "61", "abc"]),
+        "kprobe": lambda: f"{rng.choice(['add', 'add', 'del', 'bogus'])} "
+                          f"{rng.choice(functions) if rng.random() < 0.8 else 'no_such_' + str(rng.randint(0, 9))}",
+        "mode": lambda: rng.choice(["nested", "latch", "bogus", ""]),
+        "trace": lambda: rng.choice(["on", "off", "maybe"]),
+    }.get(command, lambda: rng.choice(["", "", "extra"]))()
+    return f"{command} {argument}".strip()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--storm", action="store_true")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    functions = kernel_functions()
+    lines = [random_line(rng, functions) for _ in range(args.lines)] + ["stats"]
+    injected = [0]
+
+    def action(context):
+        stop = threading.Event()
+
+        def storm():
+            while not stop.is_set():
+                context.qmp.command("inject-nmi")
+                injected[0] += 1
+                time.sleep(0.02)
+
+        thread = threading.Thread(target=storm, daemon=True)
+        if args.storm:
+            thread.start()
+        try:
+            run.type_lines(lines)(context)
+        finally:
+            stop.set()
+
+    os.makedirs(run.LOGS, exist_ok=True)
+    scenario = run.Scenario("fuzz", "", "bios", expect="hang", serial_input=True, action=action,
+                            done=r"CPU 0: strategy", timeout=60 + args.lines * 0.5)
+    ok, reason, seconds, log = run.run_scenario(scenario)
+    log_path = os.path.join(run.LOGS, f"fuzz-seed{args.seed}.log")
+    with open(log_path, "w") as f:
+        f.write(log)
+    panic = re.search(r"PANIC:.*", log)
+    answered = log.count("nmilab> ") - 1
+    print(f"fuzz: seed {args.seed}, {args.lines} lines, {answered} answered, {injected[0]} NMIs injected, "
+          f"{seconds:.0f} s: " + ("ok" if ok and not panic else f"FAILED: {panic.group(0) if panic else reason}")
+          + f" (log: {os.path.relpath(log_path, run.ROOT)})")
+    return 0 if ok and not panic else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
