@@ -21,6 +21,10 @@ need mtools command -v mformat
 need qemu-system-x86 command -v qemu-system-x86_64
 need ovmf sh -c 'ls /usr/share/OVMF/OVMF_CODE*.fd || ls /usr/share/ovmf/OVMF.fd'
 need python3 command -v python3
+need patch command -v patch                       # the labs' known wrong solutions (tests/labs/)
+need bochs command -v bochs                       # the second emulator of make test (x2APIC CPUs)
+need bochsbios test -e /usr/share/bochs/BIOS-bochs-latest
+need vgabios test -e /usr/share/vgabios/vgabios.bin
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" = 0 ]; then

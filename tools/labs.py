@@ -13,12 +13,17 @@ Solution code in the source is marked for a lab:
                               TODO comments and the stubs, which still compile
     tools/labs.py grade N     runs lab N's scenarios on this tree's kernel; prints "score: X/Y"
     tools/labs.py list        the labs
+
+The graders are tested like the kernel: tests/labs/lab-N/*.patch are known wrong solutions of
+lab N (plausible ones that students write), and make test checks that each fails lab N's grade.
 """
+import glob
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -26,9 +31,12 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 LABS = {
     1: ("Boot and the IDT", ["boot [bios]", "panic-fault [bios]"]),
     2: ("Page faults and the exception table", ["nofault [bios]", "nmi-pf-nested nmi=nested [bios]"]),
-    3: ("Watch the naive handler break", ["nmi-pf-nested nmi=naive [bios]", "nmi-int3-nested nmi=naive [bios]"]),
+    3: ("Watch the naive handler break", ["nmi-pf-nested nmi=naive [bios]", "nmi-int3-nested nmi=naive [bios]",
+                                         "nmi-pf-nested nmi=naive-raw [bios]"]),
     4: ("Write the nested-NMI detection", ["nmi-pf-nested nmi=nested [bios]", "nmi-int3-nested nmi=nested [bios]",
-                                          "nmi-repeat-window nmi=nested [bios]", "nmi-iret-window nmi=nested [bios]"]),
+                                          "nmi-repeat-window nmi=nested [bios]", "nmi-iret-window nmi=nested [bios]",
+                                          "nmi-repeat-window-all nmi=nested [bios]", "nmi-exit-window-all nmi=nested [bios]",
+                                          "nmi-first-on-nmi-stack nmi=nested [bios]"]),
     5: ("CR2 and the watchdog", ["nmi-cr2 nmi=nested [bios]", "watchdog-dump nmi=nested [bios]"]),
     6: ("kprobes in NMI", ["kprobe-nmi nmi=nested [bios]", "kprobe-nmi nmi=latch [bios]"]),
 }
@@ -87,12 +95,10 @@ def make_handout_text(text, lab, path):
     return "".join(out), changed
 
 
-def handout(lab, destination=None):
-    """Writes the student tree for lab `lab`; returns its path. Object files of this tree's build
-    are copied along (timestamps kept), so only the changed files are compiled again."""
-    destination = destination or os.path.join(ROOT, "build", f"handout-{lab}")
+def copy_tree(destination):
+    """The project's files and this tree's object files (timestamps kept, so that only what
+    changes afterwards is compiled again) into destination."""
     shutil.rmtree(destination, ignore_errors=True)
-    changed_files = []
     for path in tracked_files():
         source = os.path.join(ROOT, path)
         target = os.path.join(destination, path)
@@ -107,6 +113,13 @@ def handout(lab, destination=None):
                 relative = os.path.relpath(os.path.join(directory, name), ROOT)
                 os.makedirs(os.path.dirname(os.path.join(destination, relative)), exist_ok=True)
                 shutil.copy2(os.path.join(ROOT, relative), os.path.join(destination, relative))
+
+
+def handout(lab, destination=None):
+    """Writes the student tree for lab `lab`; returns its path."""
+    destination = destination or os.path.join(ROOT, "build", f"handout-{lab}")
+    copy_tree(destination)
+    changed_files = []
     for path in tracked_files():
         if not path.endswith((".c", ".h", ".asm", ".inc")):
             continue
@@ -132,13 +145,42 @@ def grade(lab, first_failure=False, quiet=False):
             s.timeout = min(s.timeout, 6)  # a handout that hangs is failing: no need to wait longer
     score = 0
     for s in scenarios:
-        ok, reason, seconds, _ = run.run_scenario(s)
+        ok, reason, seconds, log = run.run_scenario(s)
+        log_file = run.keep_log(s, ok, log)
         score += ok
         if not quiet:
-            print(f"{'ok  ' if ok else 'FAIL'} {s.id}" + ("" if ok else f": {reason}"), flush=True)
+            print(f"{'ok  ' if ok else 'FAIL'} {s.id}" + ("" if ok else f": {reason} (log: {os.path.relpath(log_file, ROOT)})"),
+                  flush=True)
         if not ok and first_failure:
             break
     return score, len(scenarios)
+
+
+def wrong_solutions(lab):
+    return sorted(glob.glob(os.path.join(ROOT, "tests", "labs", f"lab-{lab}", "*.patch")))
+
+
+def grade_wrong_solution(lab, patch):
+    """The full tree with one known wrong solution of lab `lab` applied, graded. Returns (caught,
+    what the grader said)."""
+    name = os.path.basename(patch)[:-len(".patch")]
+    destination = tempfile.mkdtemp(prefix=f"nmilab-lab{lab}-{name}-")
+    try:
+        copy_tree(destination)
+        applied = subprocess.run(["patch", "-s", "-p1", "-i", patch], cwd=destination, capture_output=True, text=True)
+        if applied.returncode:
+            return False, f"{name}: the patch does not apply: {(applied.stdout + applied.stderr).strip()[-150:]}"
+        build = subprocess.run(["make", "-s", "-C", destination, "build/kernel.elf"], capture_output=True, text=True)
+        if build.returncode:
+            return False, f"{name}: does not build: " + (build.stderr.strip().splitlines() or ["?"])[-1]
+        graded = subprocess.run([sys.executable, os.path.join(destination, "tools", "labs.py"), "grade", str(lab),
+                                 "--first-failure"], capture_output=True, text=True)
+        failure = next((line for line in graded.stdout.splitlines() if line.startswith("FAIL")), None)
+        if graded.returncode == 0 or not failure:
+            return False, f"{name}: passes the grade"
+        return True, f"{name}: {re.sub(r' [(]log: [^)]*[)]', '', failure)}"
+    finally:
+        shutil.rmtree(destination, ignore_errors=True)
 
 
 def check(lab, results):
@@ -163,7 +205,12 @@ def check(lab, results):
     if graded.returncode == 0 or score.group(1) == score.group(2):
         return False, f"the handout passes its own grade ({score.group(0)}): the TODO is not needed"
     shutil.rmtree(destination, ignore_errors=True)
-    return True, f"the handout builds and fails its grade; the full tree scores {full}/{len(wanted)}"
+    wrong = [grade_wrong_solution(lab, patch) for patch in wrong_solutions(lab)]
+    caught = sum(ok for ok, _ in wrong)
+    message = f"the handout builds and fails its grade; the full tree scores {full}/{len(wanted)}"
+    if wrong:
+        message += f"; known wrong solutions caught: {caught}/{len(wrong)}" + "".join(f"\n{m}" for _, m in wrong)
+    return caught == len(wrong), message
 
 
 def main():

@@ -12,6 +12,8 @@ static int failed_expectations;
 static char first_failure[120];
 static const char *skip_reason;
 
+bool scenario_failed(void) { return failed_expectations != 0; }
+
 bool expect(bool ok, const char *fmt, ...)
 {
     if (ok)

@@ -16,6 +16,7 @@ struct scenario {
 __attribute__((noreturn)) void scenario_run(const char *name);
 /* Records a failed expectation (printed as a TAP comment); the scenario then fails. */
 __attribute__((format(printf, 2, 3))) bool expect(bool ok, const char *format, ...);
+bool scenario_failed(void); /* an expectation has failed in the running scenario */
 /* Sets the reason printed after "# SKIP"; the scenario returns SCENARIO_SKIP. */
 void scenario_skip_reason(const char *reason);
 /* Ends the running scenario from wherever it is (an NMI handler, say): TAP line, then power off. */

@@ -21,8 +21,8 @@
 
 #define SPIN_LIMIT 400000000UL
 
-extern char repeat_nmi[], nmi_exit_iretq[];                  /* nmi_entry.asm */
-volatile uint64_t scenario_debugger_go;                    /* set by tests/run.py through the gdb stub */
+extern char repeat_nmi[], end_repeat_nmi[], nmi_exit_iretq[]; /* nmi_entry.asm */
+volatile uint64_t scenario_debugger_go; /* set by tests/run.py through the gdb stub: how many episodes */
 
 volatile uint64_t self_pending, self_sent, self_claimed;
 volatile uint64_t scenario_passes, scenario_faults, int3_hits, external_claimed, sent_inside;
@@ -114,15 +114,24 @@ uint64_t delta_extra(void)
     return nmi_extra_passes() - (before.passes - (before.entries - before.nested));
 }
 
-/* Waits until the test runner has its breakpoint in place (it writes scenario_debugger_go). */
-static bool wait_for_debugger(const char *plan)
+/* Waits until the test runner has its breakpoint in place (it writes scenario_debugger_go: the
+ * number of NMIs it will place). 0 when it never came. */
+static uint64_t wait_for_debugger(const char *plan)
 {
     printk("# debugger: %s\n", plan);
     for (uint64_t i = 0; i < SPIN_LIMIT && !scenario_debugger_go; i++)
         cpu_relax();
-    bool came = scenario_debugger_go;
+    uint64_t episodes = scenario_debugger_go;
     scenario_debugger_go = 0;
-    return expect(came, "no debugger set scenario_debugger_go: this scenario needs tests/run.py");
+    expect(episodes, "no debugger set scenario_debugger_go: this scenario needs tests/run.py");
+    return episodes;
+}
+
+static const char *rule_name(uint64_t rule)
+{
+    static const char *const names[] = {"none", "(a) the repeat window", "(b) NMI executing", "(c) the exit window",
+                                        "the latch"};
+    return rule < sizeof names / sizeof names[0] ? names[rule] : "?";
 }
 
 void expect_one_nested_nmi(void)
@@ -136,8 +145,8 @@ bool nested_detected_as(uint64_t rule)
 {
     if (nmi_current_strategy() == NMI_LATCH)
         rule = NESTED_LATCHED;
-    return expect(nmi_cpu.nested_rule == rule, "the nested NMI was recognised by rule %lu, not %lu",
-                  nmi_cpu.nested_rule, rule);
+    return expect(nmi_cpu.nested_rule == rule, "the nested NMI was recognised by rule %s, not %s",
+                  rule_name(nmi_cpu.nested_rule), rule_name(rule));
 }
 
 /* nmi-pf-nested and nmi-int3-nested: in its first pass the handler sends itself an NMI (pending:
@@ -253,6 +262,115 @@ static enum scenario_result nmi_naive_late(void)
     nmi_test_stop();
     expect(false, "the nested NMI after the depth went back to 0 was not reported");
     return SCENARIO_FAIL;
+}
+
+/* ---- The lab 4 grade: a nested NMI on every instruction of both windows ---- */
+
+/* In the first pass of every episode (two passes each): a self-NMI left pending, then a fault. */
+static void fault_with_nmi_pending_each_episode(uint64_t pass)
+{
+    if (pass % 2 == 1) {
+        send_self_nmi();
+        nmi_test_fault(NMI_FAULT_ADDRESS);
+    }
+}
+
+/* nmi-repeat-window-all: in each episode a nested NMI asks for a repeat; the runner stops the
+ * CPU at the final iretq, steps 1, 2, ... instructions into the repeat window and injects an
+ * NMI there. Each must be taken by rule (a) and merged into the repeat pass. */
+static enum scenario_result nmi_repeat_window_all(void)
+{
+    if (!nested_strategy_only() || !nmi_test_start(fault_with_nmi_pending_each_episode, true))
+        return SCENARIO_SKIP;
+    uint64_t episodes = wait_for_debugger("break at nmi_exit_iretq before repeat_nmi, step into the repeat window, "
+                                          "inject an NMI; once for every instruction of the window");
+    for (uint64_t i = 0; i < episodes && !scenario_failed(); i++) {
+        uint64_t nested = delta_nested(), extra = delta_extra();
+        send_self_nmi();
+        if (!expect(spin_until(&scenario_passes, 2 * (i + 1)), "episode %lu: the handler did not run twice", i))
+            break;
+        uint64_t at = nmi_cpu.nested_rip - (uint64_t)repeat_nmi;
+        printk("# repeat window: an NMI at repeat_nmi+0x%lx was taken by rule %s\n", at, rule_name(nmi_cpu.nested_rule));
+        expect(nmi_cpu.nested_rip - (uint64_t)repeat_nmi < (uint64_t)(end_repeat_nmi - repeat_nmi),
+               "episode %lu: the NMI landed at %lx, outside the repeat window", i, nmi_cpu.nested_rip);
+        expect(nmi_cpu.nested_rule == NESTED_IN_REPEAT_WINDOW, "an NMI at repeat_nmi+0x%lx was taken by rule %s, "
+               "not by (a): in the repeat window rule (a) must come first", at, rule_name(nmi_cpu.nested_rule));
+        expect(delta_nested() - nested == 2 && delta_extra() - extra == 1, "episode %lu: %lu nested NMIs and %lu extra "
+               "passes, not 2 and 1", i, delta_nested() - nested, delta_extra() - extra);
+    }
+    nmi_test_stop();
+    expect(self_claimed == self_sent, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
+    return SCENARIO_PASS;
+}
+
+/* In the first pass of every episode: one fault, so that NMIs are unblocked for the rest of it. */
+static void fault_each_episode(uint64_t pass)
+{
+    if (pass % 2 == 1)
+        nmi_test_fault(NMI_FAULT_ADDRESS);
+}
+
+/* nmi-exit-window-all: the runner stops the CPU on each instruction of the exit window (std,
+ * the clearing of "NMI executing", the final iretq), with the arithmetic flags both ways (rule
+ * (c) must test DF and nothing else), and injects an NMI. Before the clearing it is rule (b);
+ * at the iretq, rule (c). */
+static enum scenario_result nmi_exit_window_all(void)
+{
+    if (!nested_strategy_only() || !nmi_test_start(fault_each_episode, true))
+        return SCENARIO_SKIP;
+    uint64_t episodes = wait_for_debugger("break on each instruction of the exit window, PF set and clear, "
+                                          "inject an NMI");
+    for (uint64_t i = 0; i < episodes && !scenario_failed(); i++) {
+        uint64_t nested = delta_nested();
+        send_self_nmi();
+        if (!expect(spin_until(&scenario_passes, 2 * (i + 1)), "episode %lu: the handler did not run twice", i))
+            break;
+        uint64_t rule = nmi_cpu.nested_rip == (uint64_t)nmi_exit_iretq ? NESTED_IRET_WINDOW : NESTED_EXECUTING;
+        printk("# exit window: an NMI at nmi_exit_iretq-0x%lx was taken by rule %s\n",
+               (uint64_t)nmi_exit_iretq - nmi_cpu.nested_rip, rule_name(nmi_cpu.nested_rule));
+        expect(nmi_cpu.nested_rule == rule, "an NMI at nmi_exit_iretq-0x%lx was taken by rule %s, not %s",
+               (uint64_t)nmi_exit_iretq - nmi_cpu.nested_rip, rule_name(nmi_cpu.nested_rule), rule_name(rule));
+        expect(delta_nested() - nested == 1, "episode %lu: %lu nested NMIs, not 1", i, delta_nested() - nested);
+    }
+    nmi_test_stop();
+    expect(self_claimed == self_sent && external_claimed == episodes, "%lu of %lu self-NMIs and %lu of %lu injected "
+           "NMIs handled", self_claimed, self_sent, external_claimed, episodes);
+    return SCENARIO_PASS;
+}
+
+/* nmi-first-on-nmi-stack: code that runs with its RSP inside the NMI stack (as user space can
+ * arrange with SYSCALL: CVE-2015-3291) and DF clear is interrupted by a first NMI. Rule (c) must
+ * not take it for a nested one, or it is lost. The runner stops the CPU in the loop below and
+ * injects the NMI there, with PF set and then clear. */
+static void spin_on_nmi_stack(uint64_t episode)
+{
+    uint64_t stack = ist_stack_bottom(IST_NMI) + 2048; /* far below anything the NMI path uses */
+    __asm__ volatile("mov %%rsp, %%rbx\n\t"
+                     "mov %[stack], %%rsp\n\t"
+                     "cld\n"
+                     ".globl nmi_stack_spin\n"
+                     "nmi_stack_spin:\n\t"
+                     "cmp %[episode], %[claimed]\n\t"
+                     "jbe nmi_stack_spin\n\t"
+                     "mov %%rbx, %%rsp"
+                     :
+                     : [stack] "r"(stack), [episode] "r"(episode), [claimed] "m"(external_claimed)
+                     : "rbx", "memory", "cc");
+}
+
+static enum scenario_result nmi_first_on_nmi_stack(void)
+{
+    if (!nmi_test_start(NULL, true))
+        return SCENARIO_SKIP;
+    uint64_t episodes = wait_for_debugger("break at nmi_stack_spin, PF set and clear, inject an NMI");
+    for (uint64_t i = 0; i < episodes; i++) {
+        spin_on_nmi_stack(i);
+        printk("# an NMI that interrupted code on the NMI stack (DF clear) was handled as a first NMI\n");
+    }
+    nmi_test_stop();
+    expect(external_claimed == episodes && delta_nested() == 0, "%lu of %lu NMIs handled, %lu taken as nested",
+           external_claimed, episodes, delta_nested());
+    return SCENARIO_PASS;
 }
 
 /* nmi-cr2: the runner stops the CPU on the first instruction of the page-fault entry and injects
@@ -378,6 +496,9 @@ const struct scenario nmi_scenarios[] = {
     {"nmi-iret-window", nmi_iret_window, false},
     {"nmi-cr2", nmi_cr2, false},
     {"nmi-naive-late", nmi_naive_late, false},
+    {"nmi-repeat-window-all", nmi_repeat_window_all, false},
+    {"nmi-exit-window-all", nmi_exit_window_all, false},
+    {"nmi-first-on-nmi-stack", nmi_first_on_nmi_stack, false},
     {"nmi-external", nmi_external, false},
     {"nmi-storm", nmi_storm, false},
     {"nmi-bench", nmi_bench, false},
