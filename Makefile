@@ -36,7 +36,14 @@ LDFLAGS := -n -T linker.ld -z max-page-size=0x1000 -z noexecstack \
 # the NMI machinery left out, to watch the scenario that checks it fail (docs/nmi.md).
 NMI_BREAK ?=
 ifneq ($(NMI_BREAK),)
-NMI_BREAK_DEFINE := -DNMI_DROP_$(shell echo '$(NMI_BREAK)' | tr 'a-z-' 'A-Z_')$(if $(filter cr2-restore,$(NMI_BREAK)),,_CHECK)
+ifeq ($(filter $(NMI_BREAK),executing repeat-window iret-window cr2-restore),)
+$(error NMI_BREAK=$(NMI_BREAK): use executing, repeat-window, iret-window or cr2-restore)
+endif
+NMI_BREAK_MACRO := NMI_DROP_$(shell echo '$(NMI_BREAK)' | tr 'a-z-' 'A-Z_')$(if $(filter cr2-restore,$(NMI_BREAK)),,_CHECK)
+NMI_BREAK_DEFINE := -D$(NMI_BREAK_MACRO)
+ifeq ($(shell grep -rl $(NMI_BREAK_MACRO) arch kernel),)
+$(warning NMI_BREAK=$(NMI_BREAK): no code in this tree tests $(NMI_BREAK_MACRO) (a lab handout?), so it changes nothing; see docs/nmi.md)
+endif
 KERNEL_CFLAGS += $(NMI_BREAK_DEFINE)
 NASMFLAGS += $(NMI_BREAK_DEFINE)
 endif
@@ -142,7 +149,7 @@ pictures: deps $(BUILD)/kernel.elf
 # The labs (docs/labs/): a student tree with one lab's solution taken out, and its grader.
 LAB ?=
 handout:
-	@python3 tools/labs.py handout $(LAB)
+	@python3 tools/labs.py handout $(LAB) $(DIR)
 grade: deps $(BUILD)/kernel.elf
 	@python3 tools/labs.py grade $(LAB)
 
@@ -158,7 +165,7 @@ help:
 	@echo "  make iso CMDLINE=...     build the ISO with that kernel command line on the default entry"
 	@echo "  make test                host unit tests, every QEMU scenario (tests/run.py --list), the lab checks"
 	@echo "  make bench               boot-to-ready times, NMI path lengths (instructions), make test's wall time"
-	@echo "  make handout LAB=N       a student tree for lab N in build/handout-N (docs/labs/)"
+	@echo "  make handout LAB=N [DIR=d] a student tree for lab N in ../nmilab-lab-N, or d (docs/labs/)"
 	@echo "  make grade LAB=N         run lab N's scenarios and print the score"
 	@echo "  make pictures            boot a traced nested NMI and draw docs/pictures/nmi-trace.svg"
 	@echo "  make compile_commands.json   for clangd (uses bear)"

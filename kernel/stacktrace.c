@@ -11,7 +11,7 @@
 
 #define BACKTRACE_MAX_FRAMES 32
 #define BACKTRACE_MAX_STEPS 4096 /* frames walked, printed or not: a looping chain must end */
-extern char kernel_start[], kernel_text_end[];
+extern char kernel_start[], kernel_text_end[], entry_text_start[], entry_text_end[];
 
 const char *symbol_lookup(uint64_t address, uint64_t *offset)
 {
@@ -39,24 +39,34 @@ uint64_t symbol_address(const char *name)
     return 0;
 }
 
-static void print_frame(int depth, uint64_t address)
+static void print_frame(int depth, uint64_t address, const char *note)
 {
     uint64_t offset = 0;
     const char *name = symbol_lookup(address, &offset);
     if (name)
-        printk("  #%-2d %016lx %s+0x%lx\n", depth, address, name, offset);
+        printk("  #%-2d %016lx %s+0x%lx%s\n", depth, address, name, offset, note);
     else
-        printk("  #%-2d %016lx ?\n", depth, address);
+        printk("  #%-2d %016lx ?%s\n", depth, address, note);
 }
 
-/* Consecutive frames with the same return address (deep recursion) are printed once, with a
- * count, so a stack overflow's backtrace still shows what started the recursion. */
+static bool in_entry_text(uint64_t address)
+{
+    return address > (uint64_t)entry_text_start && address <= (uint64_t)entry_text_end; /* a return address */
+}
+
+/* The asm entries (trap_entry.asm, nmi_entry.asm) put a frame record holding the *interrupted*
+ * RIP below the trap frame: the frame after one that returns into them is where the CPU was
+ * interrupted, named exactly (no -1: it is not a return address). Consecutive frames with the
+ * same return address (deep recursion) are printed once, with a count, so a stack overflow's
+ * backtrace still shows what started the recursion. A frame pointer seen before means the chain
+ * loops: only an overwritten stack does that (the naive NMI's panic), so the walk stops there. */
 void backtrace_print(uint64_t rip, uint64_t rbp)
 {
     printk("backtrace:\n");
-    print_frame(0, rip);
+    print_frame(0, rip, "");
     int printed = 1;
-    uint64_t last = 0, repeats = 0;
+    uint64_t last = 0, repeats = 0, seen[BACKTRACE_MAX_FRAMES];
+    bool interrupted = in_entry_text(rip);
     for (int step = 0; step < BACKTRACE_MAX_STEPS && rbp && printed < BACKTRACE_MAX_FRAMES; step++) {
         uint64_t frame[2]; /* saved rbp, return address */
         if ((rbp & 7) || copy_from_kernel_nofault(frame, (const void *)rbp, sizeof frame)) {
@@ -65,6 +75,14 @@ void backtrace_print(uint64_t rip, uint64_t rbp)
         }
         if (!frame[1])
             break;
+        int loop = printed;
+        while (loop > 1 && seen[loop - 1] != rbp)
+            loop--;
+        if (loop > 1) {
+            printk("  (frame pointer %016lx again, as under frame #%d: the chain loops, the stack was "
+                   "overwritten)\n", rbp, loop - 1);
+            break;
+        }
         if (frame[1] == last) {
             repeats++;
         } else {
@@ -72,8 +90,11 @@ void backtrace_print(uint64_t rip, uint64_t rbp)
                 printk("      (the frame above %lu more times)\n", repeats);
             repeats = 0;
             last = frame[1];
-            print_frame(printed++, frame[1] - 1); /* -1: name the call, not the instruction after it */
+            seen[printed] = rbp;
+            /* -1 names the call, not the instruction after it */
+            print_frame(printed++, interrupted ? frame[1] : frame[1] - 1, interrupted ? " (interrupted here)" : "");
         }
+        interrupted = in_entry_text(frame[1]);
         rbp = frame[0];
     }
     if (repeats)

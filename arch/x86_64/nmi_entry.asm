@@ -29,7 +29,7 @@ RFLAGS_DF_IN_SECOND_BYTE equ (1 << 10) >> 8
 extern nmi_cpu
 extern nmi_naive_handle, nmi_latch_handle, nmi_nested_handle
 
-section .text.noprobe progbits alloc exec nowrite align=16 ; no kprobes here (kprobes.h)
+section .text.entry progbits alloc exec nowrite align=16 ; no kprobes here; backtraces (linker.ld)
 bits 64
 
 ; ---------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@
 %include "asm_offsets.inc"
 %include "arch/x86_64/trap_frame.inc"
 
-section .text.noprobe progbits alloc exec nowrite align=16 ; no kprobes here (kprobes.h)
+section .text.entry progbits alloc exec nowrite align=16 ; no kprobes here; backtraces (linker.ld)
 bits 64
 
 %assign vector 0

@@ -326,10 +326,12 @@ static enum scenario_result nmi_exit_window_all(void)
         if (!expect(spin_until(&scenario_passes, 2 * (i + 1)), "episode %lu: the handler did not run twice", i))
             break;
         uint64_t rule = nmi_cpu.nested_rip == (uint64_t)nmi_exit_iretq ? NESTED_IRET_WINDOW : NESTED_EXECUTING;
-        printk("# exit window: an NMI at nmi_exit_iretq-0x%lx was taken by rule %s\n",
-               (uint64_t)nmi_exit_iretq - nmi_cpu.nested_rip, rule_name(nmi_cpu.nested_rule));
-        expect(nmi_cpu.nested_rule == rule, "an NMI at nmi_exit_iretq-0x%lx was taken by rule %s, not %s",
-               (uint64_t)nmi_exit_iretq - nmi_cpu.nested_rip, rule_name(nmi_cpu.nested_rule), rule_name(rule));
+        char where[40];
+        uint64_t before = (uint64_t)nmi_exit_iretq - nmi_cpu.nested_rip;
+        format(where, sizeof where, before ? "nmi_exit_iretq-0x%lx" : "nmi_exit_iretq", before);
+        printk("# exit window: an NMI at %s was taken by rule %s\n", where, rule_name(nmi_cpu.nested_rule));
+        expect(nmi_cpu.nested_rule == rule, "an NMI at %s was taken by rule %s, not %s", where,
+               rule_name(nmi_cpu.nested_rule), rule_name(rule));
         expect(delta_nested() - nested == 1, "episode %lu: %lu nested NMIs, not 1", i, delta_nested() - nested);
     }
     nmi_test_stop();
