@@ -33,8 +33,14 @@ LDFLAGS := -n -T linker.ld -z max-page-size=0x1000 -z noexecstack \
     $(if $(shell $(LD) --help 2>/dev/null | grep -- --no-warn-rwx-segments),--no-warn-rwx-segments,)
 
 # NMI_BREAK=executing|repeat-window|iret-window|cr2-restore builds a kernel with that one piece of
-# the NMI machinery left out, to watch the scenario that checks it fail (docs/nmi.md).
+# the NMI machinery left out, to watch the scenario that checks it fail (docs/nmi.md). Only the
+# files that test it are compiled again when it changes (make verify builds all four).
 NMI_BREAK ?=
+NMI_BREAK_OBJECTS := $(patsubst %,$(BUILD)/%.o,$(basename $(shell grep -rl NMI_DROP_ arch kernel)))
+$(NMI_BREAK_OBJECTS): $(BUILD)/nmi_break.txt
+$(BUILD)/nmi_break.txt: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(NMI_BREAK)' | cmp -s - $@ || echo '$(NMI_BREAK)' > $@
 ifneq ($(NMI_BREAK),)
 ifeq ($(filter $(NMI_BREAK),executing repeat-window iret-window cr2-restore),)
 $(error NMI_BREAK=$(NMI_BREAK): use executing, repeat-window, iret-window or cr2-restore)
@@ -44,8 +50,7 @@ NMI_BREAK_DEFINE := -D$(NMI_BREAK_MACRO)
 ifeq ($(shell grep -rl $(NMI_BREAK_MACRO) arch kernel),)
 $(warning NMI_BREAK=$(NMI_BREAK): no code in this tree tests $(NMI_BREAK_MACRO) (a lab handout?), so it changes nothing; see docs/nmi.md)
 endif
-KERNEL_CFLAGS += $(NMI_BREAK_DEFINE)
-NASMFLAGS += $(NMI_BREAK_DEFINE)
+$(NMI_BREAK_OBJECTS): NMI_BREAK_FLAGS := $(NMI_BREAK_DEFINE)
 endif
 
 KERNEL_C := $(filter-out arch/x86_64/asm_offsets.c,$(wildcard arch/x86_64/*.c kernel/*.c tests/kernel/*.c))
@@ -55,7 +60,7 @@ KERNEL_OBJECTS := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_C)) $(patsubst %.asm,$(BU
 UNIT_SOURCES := kernel/format.c kernel/cmdline.c kernel/multiboot.c
 UNIT_TESTS := $(wildcard tests/unit/test_*.c)
 
-.PHONY: all kernel iso run run-uefi debug test bench pictures handout grade deps help clean compile_commands.json FORCE
+.PHONY: all kernel iso run run-uefi debug test verify bench pictures handout grade deps help clean compile_commands.json FORCE
 all: iso
 
 kernel: $(BUILD)/kernel.elf
@@ -64,7 +69,7 @@ iso: $(BUILD)/nmilab.iso
 deps:
 	@tools/deps.sh
 
-# Everything is rebuilt when the compiler, its flags or NMI_BREAK change.
+# Everything is rebuilt when the compiler or its flags change.
 BUILD_CONFIG := $(CC) $(KERNEL_CFLAGS) $(NASMFLAGS)
 $(BUILD)/config.txt: FORCE
 	@mkdir -p $(BUILD)
@@ -73,14 +78,14 @@ $(BUILD)/config.txt: FORCE
 $(BUILD)/%.o: %.c $(BUILD)/config.txt
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+	@$(CC) $(KERNEL_CFLAGS) $(NMI_BREAK_FLAGS) -c $< -o $@
 $(BUILD)/symbols.o $(BUILD)/symbols_empty.o: $(BUILD)/%.o: $(BUILD)/%.c $(BUILD)/config.txt
 	@$(CC) $(KERNEL_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.o: %.asm $(BUILD)/asm_offsets.inc $(BUILD)/config.txt | deps
 	@mkdir -p $(dir $@)
 	@echo "  NASM    $<"
-	@nasm $(NASMFLAGS) -MD $(@:.o=.d) -MP -o $@ $<
+	@nasm $(NASMFLAGS) $(NMI_BREAK_FLAGS) -MD $(@:.o=.d) -MP -o $@ $<
 
 # Structure offsets for the assembler, computed by the compiler from the C declarations.
 $(BUILD)/asm_offsets.inc: arch/x86_64/asm_offsets.c $(BUILD)/config.txt
@@ -140,6 +145,10 @@ $(BUILD)/unit_tests: $(UNIT_TESTS) $(UNIT_SOURCES) tests/unit/main.c tests/unit/
 test: deps $(BUILD)/kernel.elf $(BUILD)/unit_tests
 	python3 tests/run.py
 
+# A nested NMI at every instruction boundary of the NMI path, each strategy, and the NMI_BREAK
+# kernels (tests/verify.py); draws docs/pictures/verify-*.svg. make test runs a bounded form.
+verify: deps $(BUILD)/kernel.elf
+	@python3 tests/verify.py --mutants --pictures
 bench: deps $(BUILD)/kernel.elf
 	python3 tests/bench.py
 
@@ -164,6 +173,7 @@ help:
 	@echo "  make debug               start QEMU halted with a gdb stub; prints the gdb command"
 	@echo "  make iso CMDLINE=...     build the ISO with that kernel command line on the default entry"
 	@echo "  make test                host unit tests, every QEMU scenario (tests/run.py --list), the lab checks"
+	@echo "  make verify              an NMI at every instruction boundary of the NMI path; the NMI_BREAK kernels"
 	@echo "  make bench               boot-to-ready times, NMI path lengths (instructions), make test's wall time"
 	@echo "  make handout LAB=N [DIR=d] a student tree for lab N in ../nmilab-lab-N, or d (docs/labs/)"
 	@echo "  make grade LAB=N         run lab N's scenarios and print the score"

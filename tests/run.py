@@ -14,6 +14,7 @@ powers off through ACPI, Bochs logs the soft-off and exits, and the TAP lines sa
     python3 tests/run.py boot nmi   only the tests whose name contains one of the words
     python3 tests/run.py --list     the tests, one a line
     python3 tests/run.py labs       the lab checks (and the scenarios they need)
+    python3 tests/run.py verify     make verify's bounded form (tests/verify.py --quick --mutants)
 """
 import argparse
 import concurrent.futures
@@ -780,14 +781,25 @@ def where_it_stopped(log, qmp_path, bochs, context):
     return "; " + "; ".join(parts) if parts else ""
 
 
+_symbols = []
+
+
 def symbol_name(address):
-    """function+offset for a kernel address (from nm), or '?'."""
-    out = subprocess.run(["nm", "-n", KERNEL], capture_output=True, text=True).stdout
+    """function+offset for a kernel address, or '?'. Like the kernel's own table (tools/mksyms.sh),
+    it names the function where a mark of linker.ld (noprobe_start, ...) shares its address."""
+    if not _symbols:
+        with open(os.path.join(ROOT, "linker.ld")) as f:
+            marks = set(re.findall(r"^\s*([a-z_]+) = \.\s*;", f.read(), re.M))
+        out = subprocess.run(["nm", "-n", KERNEL], capture_output=True, text=True).stdout
+        found = [(int(p[0], 16), p[2]) for p in (line.split() for line in out.splitlines())
+                 if len(p) == 3 and p[1] in "tT"]
+        functions = {a for a, name in found if name not in marks}
+        _symbols.extend((a, name) for a, name in found if name not in marks or a not in functions)
     best = None
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[1] in "tT" and int(parts[0], 16) <= address:
-            best = (parts[2], address - int(parts[0], 16))
+    for start, name in _symbols:
+        if start > address:
+            break
+        best = (name, address - start)
     return f"{best[0]}+{best[1]:#x}" if best else "?"
 
 
@@ -1029,6 +1041,13 @@ def main():
                 for line in details:
                     print(f"     | {line}", flush=True)
                 passed, failed = passed + ok, failed + (not ok)
+    if not args.words or "verify" in args.words:  # make verify's bounded form (tests/verify.py)
+        import verify
+        for ok, lines in verify.checks(quick=True, with_mutants=True, jobs=args.jobs):
+            print(f"{'ok  ' if ok else 'FAIL'} verify: {lines[0]}", flush=True)
+            for line in lines[1:]:
+                print(f"     | {line.strip()}", flush=True)
+            passed, failed = passed + ok, failed + (not ok)
     print(f"{passed} passed, {failed} failed ({time.time() - started:.0f} s)")
     return 1 if failed else 0
 

@@ -21,6 +21,7 @@ need mtools command -v mformat
 need qemu-system-x86 command -v qemu-system-x86_64
 need ovmf sh -c 'ls /usr/share/OVMF/OVMF_CODE*.fd || ls /usr/share/ovmf/OVMF.fd'
 need python3 command -v python3
+need python3-unicorn /usr/bin/python3 -c 'import unicorn'  # make verify's model checker
 need patch command -v patch                       # the labs' known wrong solutions (tests/labs/)
 need bochs command -v bochs                       # the second emulator of make test (x2APIC CPUs)
 need bochsbios test -e /usr/share/bochs/BIOS-bochs-latest

@@ -5,7 +5,7 @@
 #include <tests/kernel/scenario.h>
 #include <kernel/string.h>
 
-static const struct scenario *const scenario_lists[] = {boot_scenarios, nmi_scenarios, story_scenarios};
+static const struct scenario *const scenario_lists[] = {boot_scenarios, nmi_scenarios, story_scenarios, verify_scenarios};
 
 static bool running;
 static int failed_expectations;

@@ -18,6 +18,8 @@ bool nmi_test_start(void (*action)(uint64_t pass), bool external);
 void nmi_test_stop(void); /* unregisters, prints the counters */
 void send_self_nmi(void);
 void nmi_test_fault(uint64_t address); /* a fixed-up page fault: its iretq ends NMI blocking */
+void nmi_test_int3(void);              /* an int3 a hook claims: its iretq ends NMI blocking too */
+const char *rule_name(uint64_t rule);  /* "(a) the repeat window", ...: NESTED_* in kernel/nmi.h */
 bool spin_until(volatile uint64_t *value, uint64_t at_least);
 uint64_t delta_nested(void); /* since nmi_test_start() */
 uint64_t delta_extra(void);

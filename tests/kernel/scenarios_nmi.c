@@ -65,7 +65,7 @@ static bool count_int3(struct trap_frame *frame)
     return true;
 }
 
-static __attribute__((noinline)) void hit_int3(void)
+__attribute__((noinline)) void nmi_test_int3(void)
 {
     __asm__ volatile(".globl scenario_int3\nscenario_int3: int3");
 }
@@ -127,7 +127,7 @@ static uint64_t wait_for_debugger(const char *plan)
     return episodes;
 }
 
-static const char *rule_name(uint64_t rule)
+const char *rule_name(uint64_t rule)
 {
     static const char *const names[] = {"none", "(a) the repeat window", "(b) NMI executing", "(c) the exit window",
                                         "the latch"};
@@ -163,7 +163,7 @@ void int3_with_nmi_pending(uint64_t pass)
 {
     if (pass == 1) {
         send_self_nmi();
-        hit_int3();
+        nmi_test_int3();
     }
 }
 
@@ -425,7 +425,7 @@ static enum scenario_result nmi_external(void)
 static void storm_pass(uint64_t pass)
 {
     nmi_test_fault(NMI_FAULT_ADDRESS);
-    hit_int3();
+    nmi_test_int3();
     if (pass % 3 == 0) { /* nest: pending now, let in by the next fault's iretq */
         sent_inside++;
         send_self_nmi();
