@@ -10,6 +10,7 @@ static const struct {
     const char *values;
 } known_options[] = {
     {"test", "a scenario name, or all"},
+    {"demo", "pf-in-nmi|int3-in-nmi|watchdog-dump|vmalloc|kprobe"},
     {"nmi", "nested|naive|naive-raw|latch"},
     {"watchdog", "off|seconds"},
     {"console_delay", "microseconds per byte on serial"},

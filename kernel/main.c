@@ -13,6 +13,7 @@
 #include <arch/x86_64/traps.h>
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
+#include <kernel/demo.h>
 #include <kernel/console.h>
 #include <kernel/nmi.h>
 #include <kernel/panic.h>
@@ -95,5 +96,8 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     if (test)
         scenario_run(test);
     printk("nmilab: ready\n");
+    const char *demo = cmdline_get(&kernel_cmdline, "demo");
+    if (demo)
+        demo_run(demo);
     shell_run();
 }

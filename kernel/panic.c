@@ -36,7 +36,7 @@ static __attribute__((noreturn)) void panic_common(const struct trap_frame *fram
         print_registers(frame);
     printk("  CR0 %016lx  CR2 %016lx\n  CR3 %016lx  CR4 %016lx\n", read_cr0(), read_cr2(), read_cr3(), read_cr4());
     backtrace_print(rip, rbp);
-    printk("system halted\n");
+    printk("system halted (restart the machine to go on)\n");
     scenario_abort();
     halt_forever();
 }

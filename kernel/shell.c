@@ -98,6 +98,11 @@ static void command_watchdog(int argc, char **argv)
 }
 
 static void command_tasks(int argc, char **argv) { task_list(); }
+static void command_cast(int argc, char **argv)
+{
+    task_create_cast();
+    task_list();
+}
 static void command_dump(int argc, char **argv) { show_state(); }
 
 static struct kprobe shell_probes[SHELL_PROBES];
@@ -211,6 +216,7 @@ static const struct {
     {"lockup", "", "interrupts off, spin forever: the watchdog must catch it", command_lockup},
     {"watchdog", "on|off|N", "the NMI watchdog, threshold N seconds", command_watchdog},
     {"tasks", "", "the tasks and their states", command_tasks},
+    {"cast", "", "start the stories' tasks (one with a broken frame chain)", command_cast},
     {"dump", "", "show_state(): every task's backtrace", command_dump},
     {"kprobe", "add|del SYMBOL", "a kprobe on a kernel function", command_kprobe},
     {"vmalloc", "", "vmalloc a page and touch it from a page table that lacks it", command_vmalloc},
@@ -264,6 +270,9 @@ void shell_run(void)
 {
     char line[LINE_MAX + 1];
     printk("nmilab shell: type help\n");
+    if (!keyboard_present())
+        printk("keyboard: no PS/2 controller answers, so only the serial line can type here; the demos need no "
+               "keyboard: restart and pick them in GRUB's menu (nmilab demos)\n");
     for (;;) {
         printk("nmilab> ");
         size_t length = 0;

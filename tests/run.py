@@ -59,10 +59,11 @@ class Scenario:
 
     def __init__(self, name, cmdline, firmware="bios", expect="pass", must=(), must_not=(), qemu_args=(),
                  done=None, timeout=None, action=None, serial_input=False, debug_exit=True, check=None, settle=0.2,
-                 hint=None):
+                 hint=None, menu_seconds=0):
         self.name, self.cmdline, self.firmware, self.expect = name, cmdline, firmware, expect
         self.serial_input, self.debug_exit, self.check = serial_input, debug_exit, check
         self.settle, self.hint = settle, hint  # seconds to watch after `done`; what a failure means
+        self.menu_seconds = menu_seconds  # GRUB's menu timeout: for tests that pick an entry
         self.must, self.must_not, self.qemu_args, self.done, self.action = must, must_not, qemu_args, done, action
         self.timeout = timeout or {"bios": 30, "bochs": 60}.get(firmware.split()[0], 90)
 
@@ -198,13 +199,16 @@ def nmi_scenarios():
     return out
 
 
-def iso_for(cmdline):
-    """The test ISO for a command line (GRUB menu timeout 0), built once and cached by content."""
+def iso_for(cmdline, menu_seconds=0):
+    """The test ISO for a command line (GRUB menu timeout 0, or menu_seconds for a test that picks
+    an entry in the menu), built once and cached by content."""
     with open(KERNEL, "rb") as f:
-        digest = hashlib.sha256(f.read() + cmdline.encode() + open(os.path.join(ROOT, "grub.cfg"), "rb").read())
+        digest = hashlib.sha256(f.read() + cmdline.encode() + open(os.path.join(ROOT, "grub.cfg"), "rb").read()
+                                + str(menu_seconds).encode())
     path = os.path.join(ISOS, digest.hexdigest()[:16] + ".iso")
     if not os.path.exists(path):
-        subprocess.run([os.path.join(ROOT, "tools", "mkiso.sh"), KERNEL, path + ".tmp", cmdline, "0"], check=True)
+        subprocess.run([os.path.join(ROOT, "tools", "mkiso.sh"), KERNEL, path + ".tmp", cmdline, str(menu_seconds)],
+                       check=True)
         os.replace(path + ".tmp", path)
     return path
 
@@ -518,7 +522,12 @@ def inject_nmis(start, count=None, until=None, gap=0.1):
         while (count is None or sent < count) and time.time() < deadline:
             if until and re.search(until, log()):
                 break
-            qmp.command("inject-nmi")
+            try:
+                qmp.command("inject-nmi")
+            except (ConnectionError, OSError):
+                if until and re.search(until, log()):
+                    break  # the kernel got there and finished between two NMIs: QEMU has exited
+                raise
             sent += 1
             time.sleep(gap)
 
@@ -637,6 +646,80 @@ def screen_shows_text(then_type):
     return action
 
 
+def grub_demo_entries():
+    """The demo entries of grub.cfg's submenu, in order: (title, command line)."""
+    with open(os.path.join(ROOT, "grub.cfg")) as f:
+        text = f.read()
+    submenu = text[text.index('submenu "nmilab demos'):]
+    return re.findall(r'menuentry "([^"]+)" \{\s*multiboot2 /boot/kernel.elf ([^\n]*)', submenu)[:-1] \
+        if text.count("submenu") == 1 else []
+
+
+def pick_in_grub_menu(position):
+    """Runner action: in GRUB's menu, go down to the demo submenu (the second entry), open it, go
+    down to entry `position` and start it, with keys as a user would press them (QMP send-key to
+    the PS/2 keyboard). With a screen check for naive: the overwrite report must be in the VGA text
+    memory (BIOS), not only on serial."""
+
+    def key(run, name):
+        reply = run.qmp.command("send-key", keys=[{"type": "qcode", "data": name}])
+        if "error" in reply:
+            raise RuntimeError(f"send-key {name}: {reply['error']}")
+        time.sleep(0.15)
+
+    def action(run):
+        wait_for(run.log, r"nmilab demos", run.deadline)  # the menu, also drawn on serial
+        key(run, "down")
+        key(run, "ret")
+        wait_for(run.log, r"page fault in an NMI: nested", run.deadline)
+        for _ in range(position):
+            key(run, "down")
+        key(run, "ret")
+
+    return action
+
+
+def screen_text(run):
+    """The characters of the 80x25 VGA text screen (BIOS boots keep it), from guest memory."""
+    dump = os.path.join(os.path.dirname(run.gdb_path), "vga.bin")
+    reply = run.qmp.command("pmemsave", val=0xb8000, size=4000, filename=dump)
+    if "error" in reply:
+        raise RuntimeError(f"pmemsave: {reply['error']}")
+    with open(dump, "rb") as f:
+        cells = f.read()
+    return "\n".join(cells[row * 160:(row + 1) * 160:2].decode("latin-1") for row in range(25))
+
+
+def demo_scenarios():
+    """Each demo entry of grub.cfg, picked in the menu under BIOS and UEFI: it must reach its end
+    (a naive one: the overwrite report, on the VGA screen too under BIOS)."""
+    out = []
+    for position, (title, cmdline) in enumerate(grub_demo_entries()):
+        naive = "nmi=naive" in cmdline
+        lockup = "watchdog-dump" in cmdline
+        must = [r"=== demo "]
+        if naive:
+            must += [OVERWRITE, r"system halted"]
+        elif lockup:
+            must += [r"hard LOCKUP on CPU 0", r"show_state: \d+ tasks dumped"]
+        else:
+            must += [r"=== demo [\w-]+ done ===\nTo see another demo, restart the machine"]
+        for firmware in ("bios", "uefi"):
+            action = pick_in_grub_menu(position)
+            if naive and firmware == "bios":
+                def action(run, pick=action):
+                    pick(run)
+                    wait_for(run.log, r"system halted", run.deadline)
+                    screen = screen_text(run)
+                    if "NMI frame overwritten by nested NMI" not in screen:
+                        raise RuntimeError("the overwrite report is not on the screen:\n" + screen)
+            out.append(Scenario(f"grub demo '{title}'", "", firmware, expect="hang", menu_seconds=10,
+                                done=r"system halted|show_state: \d+ tasks dumped|nmilab> ", settle=0.5, must=must,
+                                must_not=[] if naive else [r"PANIC"], action=action, debug_exit=False,
+                                timeout=60 if firmware == "bios" else 90))
+    return out
+
+
 def external_nmi_at_prompt(then_type):
     """Runner action: an NMI from outside while the shell waits, then type then_type."""
 
@@ -715,7 +798,7 @@ def run_scenario(s):
                    *(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"] if s.debug_exit else []),
                    "-qmp", f"unix:{qmp_path},server=on,wait=off",
                    *(["-gdb", f"unix:{gdb_path},server=on,wait=off"] if s.action else []),
-                   *firmware_args(s.firmware, iso_for(s.cmdline), scratch), *s.qemu_args]
+                   *firmware_args(s.firmware, iso_for(s.cmdline, s.menu_seconds), scratch), *s.qemu_args]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     deadline = start + s.timeout
     status, timed_out, context = None, False, None
@@ -979,6 +1062,7 @@ def bochs_scenarios():
     return out
 
 
+SCENARIOS += demo_scenarios()
 SCENARIOS += bochs_scenarios()  # last: the slowest, and the QEMU results come first
 
 
@@ -1013,7 +1097,7 @@ def main():
             passed, failed = passed + ok, failed + (not ok)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:  # the ISOs first, one per command line
-        list(pool.map(iso_for, sorted({s.cmdline for s in chosen})))
+        list(pool.map(lambda key: iso_for(*key), sorted({(s.cmdline, s.menu_seconds) for s in chosen})))
     results = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(run_scenario, s): s for s in chosen}

@@ -18,6 +18,8 @@ static const char plain[] = "\0\0331234567890-=\b\tqwertyuiop[]\n\0asdfghjkl;'`\
 static const char shifted[] = "\0\033!@#$%^&*()_+\b\tQWERTYUIOP{}\n\0ASDFGHJKL:\"~\0|ZXCVBNM<>?\0*\0 ";
 static bool shift;
 
+bool keyboard_present(void) { return inb(KEYBOARD_STATUS) != 0xff; /* nothing decodes the port */ }
+
 int keyboard_read(void)
 {
     uint8_t status = inb(KEYBOARD_STATUS);

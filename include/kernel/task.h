@@ -21,6 +21,8 @@ void task_yield(void);
 void task_sleep(uint64_t ticks); /* timer ticks */
 __attribute__((noreturn)) void task_block(void);
 int task_count(void);
+/* The stories' tasks: two workers, a sleeper, one whose frame chain leads into unmapped memory. */
+void task_create_cast(void);
 void task_list(void); /* one line per task: number, name, state */
 /* Every task with its state and a backtrace of its stack, read through the nofault accessors so
  * that a corrupted frame chain is reported and skipped. Returns the number of tasks dumped. */

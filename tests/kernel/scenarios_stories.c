@@ -23,24 +23,6 @@
 
 /* ---- watchdog-dump ---- */
 
-static void worker(void *argument)
-{
-    for (;;)
-        task_sleep((uint64_t)argument);
-}
-
-static void sleeper(void *unused) { task_sleep(1000000); }
-
-/* A task whose frame chain leads into unmapped memory: show_state must survive it. */
-static __attribute__((noinline)) void block_with_broken_frame_chain(void)
-{
-    uint64_t *frame = __builtin_frame_address(0);
-    frame[0] = UNMAPPED_ADDRESS; /* our caller's saved rbp: never used, since we never return */
-    task_block();
-}
-
-static void broken_frames(void *unused) { block_with_broken_frame_chain(); }
-
 static void after_report(int dumped, uint64_t nested)
 {
     expect(dumped == task_count(), "show_state dumped %d of %d tasks", dumped, task_count());
@@ -58,11 +40,7 @@ static __attribute__((noinline, noreturn)) void lock_up_this_cpu(void)
 
 static enum scenario_result watchdog_dump(void)
 {
-    task_create("worker-1", worker, (void *)1);
-    task_create("worker-2", worker, (void *)3);
-    task_create("sleeper", sleeper, NULL);
-    task_create("broken-frames", broken_frames, NULL);
-    task_sleep(5); /* let every task run once and settle */
+    task_create_cast();
     if (!cmdline_get(&kernel_cmdline, "console_delay")) {
         serial_set_delay(30); /* a slow serial line: the dump outlasts the watchdog period */
         printk("# console delay 30 us per byte\n");

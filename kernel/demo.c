@@ -1,0 +1,87 @@
+/* Demos for the GRUB menu (demo=NAME; grub.cfg, "nmilab demos"): the shell's demonstrations,
+ * explained on the screen step by step, for a PC where nothing can be typed (a USB keyboard the
+ * kernel cannot read, no serial line). Each runs shell commands, says what they showed, and
+ * leaves it all on the screen. */
+#include <kernel/demo.h>
+#include <kernel/nmi.h>
+#include <kernel/printk.h>
+#include <kernel/shell.h>
+#include <kernel/string.h>
+#include <stdbool.h>
+
+static const char RESTART[] = "To see another demo, restart the machine (reset button, or Ctrl-Alt-Del) and pick it "
+                              "in GRUB's menu, nmilab demos.";
+
+struct demo {
+    const char *name;
+    const char *what;        /* the story, before anything runs */
+    const char *commands[4]; /* shell commands, in order */
+    bool nested_nmis;        /* the strategy matters: say what it does */
+};
+
+static const struct demo demos[] = {
+    {"pf-in-nmi",
+     "An NMI handler reads an unmapped address (copy_from_kernel_nofault) while a second NMI is pending.\n"
+     "The page fault is fixed up, and its iretq ends NMI blocking in the middle of the first handler:\n"
+     "the pending NMI comes in at once, on the NMI stack the first one is using.",
+     {"trace on", "pf-in-nmi", "stats"}, true},
+    {"int3-in-nmi",
+     "The same with an int3 (a breakpoint hook) instead of a page fault: its iretq, too, ends NMI\n"
+     "blocking inside the first handler.",
+     {"trace on", "int3-in-nmi", "stats"}, true},
+    {"watchdog-dump",
+     "The hard-lockup watchdog: the CPU turns interrupts off and spins. The watchdog's NMI notices that\n"
+     "the timer tick has stopped and prints every task's backtrace; one task's frames lead into unmapped\n"
+     "memory, the walk faults inside the NMI, and that fault's iretq lets further NMIs in. With a slow\n"
+     "console the dump takes long enough for several. This demo ends locked up, on purpose.",
+     {"cast", "watchdog 1", "lockup"}, true},
+    {"vmalloc",
+     "vmalloc memory is mapped in the kernel's master page table only; a page table that lacks the\n"
+     "mapping takes a page fault, which copies it in (a 'vmalloc fault'), as an NMI handler would.",
+     {"vmalloc", "stats"}, false},
+    {"kprobe",
+     "A kprobe on nmi_dispatch: an int3 at the start of the NMI handler chain. Its iretq ends NMI\n"
+     "blocking inside every NMI; three NMIs are sent, each hits the probe.",
+     {"kprobe add nmi_dispatch", "nmi 3", "kprobe del nmi_dispatch", "stats"}, false},
+};
+
+static const char *strategy_story(enum nmi_strategy strategy)
+{
+    switch (strategy) {
+    case NMI_NESTED:
+        return "nmi=nested: the nested NMI sees 'NMI executing' (rule (b)), points the first NMI's iret frame\n"
+               "at repeat_nmi and returns; the first NMI then runs its handler once more. Nothing is lost.";
+    case NMI_LATCH:
+        return "nmi=latch: no IST stack; the nested NMI lands below the first on the same stack, leaves a\n"
+               "note (latched) and returns; the first NMI runs its handler once more.";
+    case NMI_NAIVE:
+        return "nmi=naive: the nested NMI writes its frame over the first one's, on the same IST stack top.\n"
+               "The check on the way out reports it; the kernel panics (which is the point).";
+    default:
+        return "nmi=naive-raw: the naive entry without its check: the machine will hang, silently.";
+    }
+}
+
+bool demo_run(const char *name)
+{
+    const struct demo *demo = NULL;
+    for (unsigned i = 0; i < sizeof demos / sizeof demos[0]; i++)
+        if (!strcmp(demos[i].name, name))
+            demo = &demos[i];
+    if (!demo) {
+        printk("demo: no demo named '%s' (pf-in-nmi, int3-in-nmi, watchdog-dump, vmalloc, kprobe)\n", name);
+        return false;
+    }
+    printk("\n=== demo %s ===\n%s\n%s\n", demo->name, demo->what,
+           demo->nested_nmis ? strategy_story(nmi_current_strategy()) : "");
+    if (!strcmp(demo->name, "watchdog-dump"))
+        printk("%s\n", RESTART); /* it never gets to the end */
+    for (unsigned i = 0; i < 4 && demo->commands[i]; i++) {
+        char line[40];
+        format(line, sizeof line, "%s", demo->commands[i]);
+        printk("\n--- %s\n", line);
+        shell_execute(line);
+    }
+    printk("\n=== demo %s done ===\n%s\n", demo->name, RESTART);
+    return true;
+}
