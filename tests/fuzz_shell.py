@@ -22,9 +22,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402
 
 
-UNKNOWN_NMI = re.compile(r"NMI: unknown NMI \(#\d+\) at [0-9a-f]+: no handler claimed it and port 0x61 shows no reason\n")
-
-
 def kernel_functions():
     out = subprocess.run(["nm", run.KERNEL], capture_output=True, text=True, check=True).stdout
     return [p[2] for p in (line.split() for line in out.splitlines()) if len(p) == 3 and p[1] in "tT"]
@@ -75,7 +72,7 @@ def main():
         # The storm's "unknown NMI" lines land anywhere, inside a prompt too: leave them out of
         # the log the prompts are counted in.
         raw_log = context.log
-        context.log = lambda: UNKNOWN_NMI.sub("", raw_log())
+        context.log = lambda: run.UNKNOWN_NMI.sub("", raw_log())
         stop = threading.Event()
 
         def storm():
@@ -103,7 +100,7 @@ def main():
     with open(log_path, "w") as f:
         f.write(log)
     panic = re.search(r"PANIC:.*", log)
-    answered = UNKNOWN_NMI.sub("", log).count("nmilab> ") - 1  # a carriage return typed inside a line is a line too
+    answered = run.UNKNOWN_NMI.sub("", log).count("nmilab> ") - 1  # a carriage return typed inside a line is a line too
     print(f"fuzz: seed {args.seed}, {args.lines} lines, {answered} answered, {injected[0]} NMIs injected, "
           f"{seconds:.0f} s: " + ("ok" if ok and not panic else f"FAILED: {panic.group(0) if panic else reason}")
           + f" (log: {os.path.relpath(log_path, run.ROOT)})")

@@ -50,6 +50,13 @@ static bool report(int number, const struct scenario *scenario, enum scenario_re
     return false;
 }
 
+/* For the self-test's table at the end: each scenario's name and result. */
+#define SUMMARY_MAX 40
+static struct {
+    const char *name;
+    const char *result;
+} summary[SUMMARY_MAX];
+
 static bool run_one(int number, const struct scenario *scenario)
 {
     failed_expectations = 0;
@@ -57,10 +64,24 @@ static bool run_one(int number, const struct scenario *scenario)
     current = scenario;
     current_number = number;
     printk("# scenario %s\n", scenario->name);
-    return report(number, scenario, scenario->run());
+    enum scenario_result result = scenario->run();
+    bool ok = report(number, scenario, result);
+    if (number <= SUMMARY_MAX) {
+        summary[number - 1].name = scenario->name;
+        summary[number - 1].result = !ok ? "FAIL" : result == SCENARIO_SKIP ? "skipped (not here)" : "ok";
+    }
+    return ok;
 }
 
 static bool self_test; /* test=all: the GRUB menu's self-test, whose results stay on screen */
+
+/* The self-test's results as a table a person can read on the screen (TAP is for the runner). */
+static void print_summary(int count)
+{
+    printk("\nself-test summary\n  %-24s %s\n", "scenario", "result");
+    for (int i = 0; i < count && i < SUMMARY_MAX; i++)
+        printk("  %-24s %s\n", summary[i].name, summary[i].result);
+}
 
 /* Under QEMU the exit status says pass or fail (isa-debug-exit). Elsewhere (Bochs) a single
  * scenario ends with ACPI soft-off, so that the emulator exits and its runner reads the TAP lines;
@@ -94,8 +115,10 @@ void scenario_run(const char *name)
         printk("1..1\nnot ok 1 - %s # unknown scenario (see tests/run.py --list)\n", name);
         finish(false);
     }
-    if (all)
+    if (all) {
         printk("1..%d\n", number);
+        print_summary(number);
+    }
     finish(pass);
 }
 
