@@ -3,6 +3,9 @@
 BUILD := build
 CMDLINE ?=
 export CMDLINE # recipes read it as "$$CMDLINE": quotes, & and | in it reach the shell as data
+# GFXPAYLOAD=WxH: the framebuffer size GRUB sets under UEFI (default: GRUB's choice).
+GFXPAYLOAD ?=
+export GFXPAYLOAD
 QEMU ?= qemu-system-x86_64
 QEMU_MEMORY ?= 256M
 
@@ -107,10 +110,10 @@ $(BUILD)/kernel.elf: $(KERNEL_OBJECTS) $(BUILD)/symbols.o linker.ld
 	@$(LD) $(LDFLAGS) -o $@ $(KERNEL_OBJECTS) $(BUILD)/symbols.o
 	@tools/mksyms.sh $@ | cmp -s - $(BUILD)/symbols.c || { echo "symbol table moved between links" >&2; rm -f $@; exit 1; }
 
-# The ISO is rebuilt when the kernel or the command line changes.
+# The ISO is rebuilt when the kernel, the command line or GFXPAYLOAD changes.
 $(BUILD)/cmdline.txt: FORCE
 	@mkdir -p $(BUILD)
-	@printf '%s\n' "$$CMDLINE" | cmp -s - $@ || printf '%s\n' "$$CMDLINE" > $@
+	@printf '%s\n%s\n' "$$CMDLINE" "$$GFXPAYLOAD" | cmp -s - $@ || printf '%s\n%s\n' "$$CMDLINE" "$$GFXPAYLOAD" > $@
 $(BUILD)/nmilab.iso: $(BUILD)/kernel.elf grub.cfg tools/mkiso.sh $(BUILD)/cmdline.txt | deps
 	@tools/mkiso.sh $(BUILD)/kernel.elf $@ "$$CMDLINE"
 	@printf "built %s (kernel command line: '%s')\n" $@ "$$CMDLINE"
@@ -181,7 +184,7 @@ help:
 	@echo "  make compile_commands.json   for clangd (uses bear)"
 	@echo "  make deps                install the Debian/Ubuntu packages nmilab needs"
 	@echo "  make clean               remove build/"
-	@echo "Variables: CC=clang to build with clang, CMDLINE, QEMU_MEMORY (default 256M),"
+	@echo "Variables: CC=clang to build with clang, CMDLINE, GFXPAYLOAD=WxH (UEFI screen size), QEMU_MEMORY (default 256M),"
 	@echo "  NMI_BREAK=executing|repeat-window|iret-window|cr2-restore (leave one NMI mechanism out: docs/nmi.md)."
 
 clean:

@@ -6,7 +6,7 @@
 
 static const struct screen *screen;
 static unsigned cursor_column, cursor_row;
-static char screen_description[48] = "none";
+static char screen_description[64] = "none";
 
 bool console_init_serial(void) { return serial_init(); }
 
@@ -19,8 +19,8 @@ void console_init_screen(const struct boot_framebuffer *framebuffer)
     else
         screen = vga_text_screen_init(0xb8000, 80, 25); /* no tag: assume the PC's text mode */
     if (framebuffer->kind == FRAMEBUFFER_RGB)
-        format(screen_description, sizeof screen_description, "framebuffer %ux%ux%u", framebuffer->width,
-               framebuffer->height, framebuffer->bits_per_pixel);
+        format(screen_description, sizeof screen_description, "framebuffer %ux%ux%u, %ux%u characters",
+               framebuffer->width, framebuffer->height, framebuffer->bits_per_pixel, screen->columns, screen->rows);
     else
         format(screen_description, sizeof screen_description, "vga text %ux%u", screen->columns, screen->rows);
 }

@@ -1,5 +1,6 @@
 /* The pixel console: what a UEFI machine shows (there is no text mode under UEFI). Characters are
- * drawn from the 8x16 bitmap font; scrolling moves the whole picture up one text row. */
+ * drawn from the 8x16 bitmap font, each pixel as a 2x2 block on a large screen (1600x900 and up),
+ * where 8x16 pixels would be too small to read; scrolling moves the whole picture up one row. */
 #include <arch/x86_64/paging.h>
 #include <kernel/console.h>
 #include <kernel/font.h>
@@ -11,6 +12,7 @@ static struct boot_framebuffer fb;
 static uint8_t *pixels;
 static unsigned bytes_per_pixel;
 static uint32_t foreground_pixel;
+static unsigned scale; /* screen pixels per font pixel, each way */
 
 static uint32_t rgb_to_pixel(uint32_t rgb)
 {
@@ -31,10 +33,11 @@ static void put_pixel(uint8_t *at, uint32_t value)
 static void framebuffer_draw(unsigned column, unsigned row, char c)
 {
     const uint8_t *glyph = font_glyphs[c - FONT_FIRST];
-    for (unsigned y = 0; y < FONT_HEIGHT; y++) {
-        uint8_t *line = pixels + (uint64_t)(row * FONT_HEIGHT + y) * fb.pitch + column * FONT_WIDTH * bytes_per_pixel;
-        for (unsigned x = 0; x < FONT_WIDTH; x++)
-            put_pixel(line + x * bytes_per_pixel, glyph[y] & (0x80 >> x) ? foreground_pixel : 0);
+    for (unsigned y = 0; y < FONT_HEIGHT * scale; y++) {
+        uint8_t *line = pixels + (uint64_t)(row * FONT_HEIGHT * scale + y) * fb.pitch +
+                        (uint64_t)column * FONT_WIDTH * scale * bytes_per_pixel;
+        for (unsigned x = 0; x < FONT_WIDTH * scale; x++)
+            put_pixel(line + x * bytes_per_pixel, glyph[y / scale] & (0x80 >> (x / scale)) ? foreground_pixel : 0);
     }
 }
 
@@ -42,7 +45,7 @@ static struct screen framebuffer_screen = {.name = "framebuffer", .draw = frameb
 
 static void framebuffer_scroll(void)
 {
-    uint64_t row_bytes = (uint64_t)fb.pitch * FONT_HEIGHT;
+    uint64_t row_bytes = (uint64_t)fb.pitch * FONT_HEIGHT * scale;
     uint64_t kept = row_bytes * (framebuffer_screen.rows - 1);
     memmove(pixels, pixels + row_bytes, kept);
     memset(pixels + kept, 0, row_bytes);
@@ -54,8 +57,9 @@ const struct screen *framebuffer_screen_init(const struct boot_framebuffer *fram
     bytes_per_pixel = fb.bits_per_pixel / 8;
     pixels = paging_map_device(fb.address, (uint64_t)fb.pitch * fb.height, false);
     foreground_pixel = rgb_to_pixel(FOREGROUND);
-    framebuffer_screen.columns = fb.width / FONT_WIDTH;
-    framebuffer_screen.rows = fb.height / FONT_HEIGHT;
+    scale = fb.width >= 1600 && fb.height >= 900 ? 2 : 1;
+    framebuffer_screen.columns = fb.width / (FONT_WIDTH * scale);
+    framebuffer_screen.rows = fb.height / (FONT_HEIGHT * scale);
     framebuffer_screen.scroll = framebuffer_scroll;
     memset(pixels, 0, (uint64_t)fb.pitch * fb.height);
     return &framebuffer_screen;

@@ -59,11 +59,12 @@ class Scenario:
 
     def __init__(self, name, cmdline, firmware="bios", expect="pass", must=(), must_not=(), qemu_args=(),
                  done=None, timeout=None, action=None, serial_input=False, debug_exit=True, check=None, settle=0.2,
-                 hint=None, menu_seconds=0):
+                 hint=None, menu_seconds=0, gfxpayload=""):
         self.name, self.cmdline, self.firmware, self.expect = name, cmdline, firmware, expect
         self.serial_input, self.debug_exit, self.check = serial_input, debug_exit, check
         self.settle, self.hint = settle, hint  # seconds to watch after `done`; what a failure means
         self.menu_seconds = menu_seconds  # GRUB's menu timeout: for tests that pick an entry
+        self.gfxpayload = gfxpayload  # the screen size GRUB sets under UEFI (make GFXPAYLOAD=...)
         self.must, self.must_not, self.qemu_args, self.done, self.action = must, must_not, qemu_args, done, action
         self.timeout = timeout or {"bios": 30, "bochs": 60}.get(firmware.split()[0], 90)
 
@@ -202,16 +203,16 @@ def nmi_scenarios():
     return out
 
 
-def iso_for(cmdline, menu_seconds=0):
+def iso_for(cmdline, menu_seconds=0, gfxpayload=""):
     """The test ISO for a command line (GRUB menu timeout 0, or menu_seconds for a test that picks
-    an entry in the menu), built once and cached by content."""
+    an entry in the menu; gfxpayload: the UEFI screen size), built once and cached by content."""
     with open(KERNEL, "rb") as f:
         digest = hashlib.sha256(f.read() + cmdline.encode() + open(os.path.join(ROOT, "grub.cfg"), "rb").read()
-                                + str(menu_seconds).encode())
+                                + f"{menu_seconds} {gfxpayload}".encode())
     path = os.path.join(ISOS, digest.hexdigest()[:16] + ".iso")
     if not os.path.exists(path):
         subprocess.run([os.path.join(ROOT, "tools", "mkiso.sh"), KERNEL, path + ".tmp", cmdline, str(menu_seconds)],
-                       check=True)
+                       check=True, env=dict(os.environ, GFXPAYLOAD=gfxpayload))
         os.replace(path + ".tmp", path)
     return path
 
@@ -621,10 +622,11 @@ def press_keys(text):
     return action
 
 
-def screen_shows_text(then_type):
+def screen_shows_text(then_type, font_scale=1):
     """Runner action: at the shell prompt, take a screenshot (QMP screendump) and check that the
-    screen really has text on it -- light pixels in glyph-sized clusters on the dark background --
-    then type then_type on serial."""
+    screen really has text on it -- light pixels in glyph-sized clusters on the dark background,
+    glyphs font_scale times the font's 16 pixels tall -- then type then_type on serial. The
+    picture is kept in build/test-logs/ to look at."""
 
     def action(run):
         wait_for(run.log, r"nmilab> ", run.deadline)
@@ -644,6 +646,17 @@ def screen_shows_text(then_type):
         if not (lit > 2000 and lit_rows > 100 and lit < width * height // 4):
             raise RuntimeError(f"the {width}x{height} screen does not look like text: {lit} light pixels on "
                                f"{lit_rows} rows")
+        os.makedirs(LOGS, exist_ok=True)
+        shutil.copy(picture, os.path.join(LOGS, f"screen-{width}x{height}.ppm"))
+        # The tallest run of rows with light pixels: one line of text is at most a glyph tall.
+        tallest = run_length = 0
+        for y in range(height):
+            lit_row = any(pixels[(y * width + x) * 3] > 128 for x in range(0, width, 2))
+            run_length = run_length + 1 if lit_row else 0
+            tallest = max(tallest, run_length)
+        if not 12 * font_scale <= tallest <= 16 * font_scale:
+            raise RuntimeError(f"the text on the {width}x{height} screen is {tallest} pixels tall, not a "
+                               f"{font_scale}x font (at most {16 * font_scale})")
         run.serial.sendall(then_type.encode() + b"\r")
 
     return action
@@ -801,7 +814,8 @@ def run_scenario(s):
                    *(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"] if s.debug_exit else []),
                    "-qmp", f"unix:{qmp_path},server=on,wait=off",
                    *(["-gdb", f"unix:{gdb_path},server=on,wait=off"] if s.action else []),
-                   *firmware_args(s.firmware, iso_for(s.cmdline, s.menu_seconds), scratch), *s.qemu_args]
+                   *firmware_args(s.firmware, iso_for(s.cmdline, s.menu_seconds, s.gfxpayload), scratch),
+                   *s.qemu_args]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     deadline = start + s.timeout
     status, timed_out, context = None, False, None
@@ -1011,7 +1025,10 @@ SCENARIOS += [
              done=r"unknown command", must=[r"nmilab> stats\nCPU 0: strategy nested",
                                             r"shell: unknown command 'Bogus'"]),
     Scenario("screen", "", "uefi", expect="poweroff", serial_input=True, action=screen_shows_text("poweroff"),
-             must=[r"screen framebuffer \d+x\d+x(24|32)", r"nmilab> poweroff"]),
+             must=[r"screen framebuffer 800x600x(24|32), 100x37 characters", r"nmilab> poweroff"]),
+    Scenario("screen-1920x1080", "", "uefi", expect="poweroff", serial_input=True, gfxpayload="1920x1080",
+             action=screen_shows_text("poweroff", font_scale=2),
+             must=[r"screen framebuffer 1920x1080x32, 120x33 characters", r"nmilab> poweroff"]),
     Scenario("screen", "", "bios", expect="poweroff", serial_input=True, action=screen_shows_text("poweroff"),
              must=[r"screen vga text 80x25"]),
     Scenario("acpi-poweroff", "", "bios", expect="poweroff", serial_input=True, debug_exit=False, timeout=60,
@@ -1102,7 +1119,7 @@ def main():
             passed, failed = passed + ok, failed + (not ok)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:  # the ISOs first, one per command line
-        list(pool.map(lambda key: iso_for(*key), sorted({(s.cmdline, s.menu_seconds) for s in chosen})))
+        list(pool.map(lambda key: iso_for(*key), sorted({(s.cmdline, s.menu_seconds, s.gfxpayload) for s in chosen})))
     results = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(run_scenario, s): s for s in chosen}

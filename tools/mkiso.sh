@@ -1,11 +1,15 @@
 #!/bin/sh
-# mkiso.sh KERNEL OUTPUT.iso [CMDLINE] [TIMEOUT]
+# mkiso.sh KERNEL OUTPUT.iso [CMDLINE] [TIMEOUT]   (GFXPAYLOAD=WxH in the environment: the UEFI screen)
 # Builds the hybrid BIOS + UEFI ISO (also bootable from a USB stick) with grub-mkrescue. The
 # kernel command line goes on the default menu entry of the top-level grub.cfg.
 set -eu
 kernel=$1 output=$2 cmdline=${3-} timeout=${4-3}
 # GRUB hands the kernel ' " and \ with a backslash added before each (it quotes the line it
 # builds): refuse them rather than let the kernel see something else than was asked for.
+case "${GFXPAYLOAD-}" in
+""|[0-9]*x[0-9]*) ;;
+*) echo "mkiso: GFXPAYLOAD must be WIDTHxHEIGHT (like 1920x1080), not '$GFXPAYLOAD'" >&2; exit 1;;
+esac
 case "$cmdline" in
 *"'"*|*'"'*|*'\'*) printf 'mkiso: the kernel command line may not contain %s (GRUB would add backslashes): %s\n' "' \" or \\" "$cmdline" >&2; exit 1;;
 *"
@@ -25,6 +29,7 @@ mkdir -p "$staging/boot/grub"
 while IFS= read -r line; do
     case "$line" in
     "set nmilab_cmdline="*) printf 'set nmilab_cmdline="%s"\n' "$grub_quoted" ;;
+    "set nmilab_gfxpayload="*) printf 'set nmilab_gfxpayload="%s"\n' "${GFXPAYLOAD-}" ;;
     "set timeout="*) printf 'set timeout=%s\n' "$timeout" ;;
     *) printf '%s\n' "$line" ;;
     esac
