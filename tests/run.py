@@ -1054,8 +1054,11 @@ SCENARIOS += [
     Scenario("nmi-trace", "test=nmi-trace", "bios", must=[r"trace: step 1 arrival\n(trace: .*\n){4}trace: step 2 nested NMI, "
                                                           r"iret -> repeat_nmi\n(trace: .*\n){4}trace: step 3 repeat\n"
                                                           r"(trace: .*\n){4}trace: step 4 exit\n"]),
+    Scenario("no-keyboard", "", "bios", expect="hang", qemu_args=["-machine", "pc,i8042=off"], done=r"nmilab> ",
+             must=[r"keyboard: no PS/2 controller answers, so only the serial line can type here; the demos need no "
+                   r"keyboard: restart and pick them in GRUB's menu \(nmilab demos\)\nnmilab> "]),
     Scenario("shell-keyboard", "", "bios", expect="hang", action=press_keys("stats\nBogus\n"),
-             done=r"unknown command", must=[r"nmilab> stats\nCPU 0: strategy nested",
+             done=r"unknown command", must_not=[r"keyboard: no PS/2"], must=[r"nmilab> stats\nCPU 0: strategy nested",
                                             r"shell: unknown command 'Bogus'"]),
     Scenario("screen", "", "uefi", expect="poweroff", serial_input=True, action=screen_shows_text("poweroff"),
              must=[r"screen framebuffer 800x600x(24|32), 100x37 characters", r"nmilab> poweroff"]),
