@@ -23,6 +23,7 @@ is expected to break; the report says where and how (that is the demonstration).
     python3 tests/verify.py --strategy nested --kind pf --depth 1
 """
 import argparse
+import collections
 import concurrent.futures
 import os
 import re
@@ -174,20 +175,22 @@ def boundaries_of(path, code):
     return out
 
 
-def record_path(strategy, kind, tries=4):
-    """One boot: the path of an NMI with an exception in its handler, nothing injected. Recorded
-    until two episodes in a row agree (single-stepping under QEMU has, rarely, stopped twice on
-    one instruction)."""
+def record_path(strategy, kind, tries=6):
+    """One boot: the path of an NMI with an exception in its handler, nothing injected, recorded
+    until one path has been seen twice. Single-stepping under QEMU has, rarely and on loaded
+    machines, given a path one instruction longer; such a misplaced boundary shows up later as an
+    NMI that landed elsewhere, and is tried again (verify())."""
     machine = Machine(strategy, kind)
     try:
         machine.set_episodes(tries)
-        paths = []
+        seen = collections.Counter()
         for _ in range(tries):
-            paths.append(machine.record(machine.arrival()))
-            if len(paths) > 1 and paths[-1] == paths[-2]:
+            path = tuple(machine.record(machine.arrival()))
+            seen[path] += 1
+            if seen[path] == 2:
                 machine.gdb.command("D", wait_reply=False)
-                return paths[-1]
-        raise RuntimeError(f"{tries} recordings of the NMI path did not agree: lengths {[len(p) for p in paths]}")
+                return list(path)
+        raise RuntimeError(f"{tries} recordings of the NMI path all differ: lengths {sorted(len(p) for p in seen)}")
     finally:
         machine.close()
 
@@ -282,6 +285,15 @@ def verify(strategy, kind, depth, jobs, quick=False, first_failure=False):
         while chunk and not (first_failure and not all(r["ok"] for r in out.values())):
             out.update(place_nmis(strategy, kind, chunk, depth, first))
             chunk = [t for t in chunk if t not in out]
+        # An NMI that landed on another instruction than the one aimed at (the path differed by
+        # an instruction in that episode) was misplaced by the runner, not mishandled by the
+        # kernel: aim again, once, in a new boot.
+        misplaced = [t for t, r in out.items() if "not on the boundary" in r["what"]]
+        if misplaced:
+            again = place_nmis(strategy, kind, misplaced, depth, first)
+            for target, result in again.items():
+                if result["ok"]:
+                    out[target] = dict(result, what="(placed on the second try)")
         return out
 
     results = {}
@@ -471,8 +483,12 @@ def checks(strategies=("nested", "latch", "naive"), kinds=("pf", "int3"), depths
                 start = time.time()
                 # quick: a run that must survive stops at its first failure (in a lab handout
                 # every boundary would hang, each costing a boot)
-                path, targets, results = verify(strategy, kind, depth, jobs, quick,
-                                                first_failure or (quick and strategy != "naive" and not broken))
+                try:
+                    path, targets, results = verify(strategy, kind, depth, jobs, quick,
+                                                    first_failure or (quick and strategy != "naive" and not broken))
+                except Exception as error:  # the runner's own trouble: one failed line, then the next run
+                    yield False, [f"{strategy}, {kind}, depth {depth}: runner error: {error}"]
+                    continue
                 lines, failures = report(strategy, kind, depth, targets, results, quick and strategy == "naive",
                                          time.time() - start)
                 if strategy == "naive" and not failures:
