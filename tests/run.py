@@ -624,6 +624,18 @@ def press_keys(text):
     return action
 
 
+def screendump(run):
+    """A QMP screendump: (its file, width, height, the RGB bytes)."""
+    picture = os.path.join(os.path.dirname(run.gdb_path), "screen.ppm")
+    reply = run.qmp.command("screendump", filename=picture)
+    if "error" in reply:
+        raise RuntimeError(f"screendump: {reply['error']}")
+    with open(picture, "rb") as f:
+        data = f.read()
+    header = re.match(rb"P6\s+(\d+)\s+(\d+)\s+255\s", data)
+    return picture, int(header.group(1)), int(header.group(2)), data[header.end():]
+
+
 def screen_shows_text(then_type, font_scale=1):
     """Runner action: at the shell prompt, take a screenshot (QMP screendump) and check that the
     screen really has text on it -- light pixels in glyph-sized clusters on the dark background,
@@ -633,15 +645,7 @@ def screen_shows_text(then_type, font_scale=1):
     def action(run):
         wait_for(run.log, r"nmilab> ", run.deadline)
         time.sleep(0.5)
-        picture = os.path.join(os.path.dirname(run.gdb_path), "screen.ppm")
-        reply = run.qmp.command("screendump", filename=picture)
-        if "error" in reply:
-            raise RuntimeError(f"screendump: {reply['error']}")
-        with open(picture, "rb") as f:
-            data = f.read()
-        header = re.match(rb"P6\s+(\d+)\s+(\d+)\s+255\s", data)
-        width, height = int(header.group(1)), int(header.group(2))
-        pixels = data[header.end():]
+        picture, width, height, pixels = screendump(run)
         lit_rows = sum(1 for y in range(height)
                        if any(pixels[(y * width + x) * 3] > 128 for x in range(0, width, 2)))
         lit = sum(1 for i in range(0, len(pixels), 3) if pixels[i] > 128)
@@ -707,14 +711,7 @@ def font_glyphs():
 def framebuffer_text(run):
     """The text on a framebuffer screen (UEFI), read back from a QMP screendump by matching each
     character cell against the kernel's own font, at 1x or 2x. Unknown cells read as '?'."""
-    picture = os.path.join(os.path.dirname(run.gdb_path), "screen.ppm")
-    reply = run.qmp.command("screendump", filename=picture)
-    if "error" in reply:
-        raise RuntimeError(f"screendump: {reply['error']}")
-    with open(picture, "rb") as f:
-        data = f.read()
-    header = re.match(rb"P6\s+(\d+)\s+(\d+)\s+255\s", data)
-    width, height, pixels = int(header.group(1)), int(header.group(2)), data[header.end():]
+    _, width, height, pixels = screendump(run)
     scale = 2 if width >= 1600 and height >= 900 else 1
     glyphs = font_glyphs()
     lines = []
