@@ -17,6 +17,7 @@ struct demo {
     const char *what;        /* the story, before anything runs */
     const char *commands[4]; /* shell commands, in order */
     bool nested_nmis;        /* the strategy matters: say what it does */
+    bool never_ends;         /* it locks the machine up: say how to restart before, not after */
 };
 
 static const struct demo demos[] = {
@@ -24,25 +25,25 @@ static const struct demo demos[] = {
      "An NMI handler reads an unmapped address (copy_from_kernel_nofault) while a second NMI is pending.\n"
      "The page fault is fixed up, and its iretq ends NMI blocking in the middle of the first handler:\n"
      "the pending NMI comes in at once, on the NMI stack the first one is using.",
-     {"trace on", "pf-in-nmi", "stats"}, true},
+     {"trace on", "pf-in-nmi", "stats"}, true, false},
     {"int3-in-nmi",
      "The same with an int3 (a breakpoint hook) instead of a page fault: its iretq, too, ends NMI\n"
      "blocking inside the first handler.",
-     {"trace on", "int3-in-nmi", "stats"}, true},
+     {"trace on", "int3-in-nmi", "stats"}, true, false},
     {"watchdog-dump",
      "The hard-lockup watchdog: the CPU turns interrupts off and spins. The watchdog's NMI notices that\n"
      "the timer tick has stopped and prints every task's backtrace; one task's frames lead into unmapped\n"
      "memory, the walk faults inside the NMI, and that fault's iretq lets further NMIs in. With a slow\n"
      "console the dump takes long enough for several. This demo ends locked up, on purpose.",
-     {"cast", "watchdog 1", "lockup"}, true},
+     {"cast", "watchdog 1", "lockup"}, true, true},
     {"vmalloc",
      "vmalloc memory is mapped in the kernel's master page table only; a page table that lacks the\n"
      "mapping takes a page fault, which copies it in (a 'vmalloc fault'), as an NMI handler would.",
-     {"vmalloc", "stats"}, false},
+     {"vmalloc", "stats"}, false, false},
     {"kprobe",
      "A kprobe on nmi_dispatch: an int3 at the start of the NMI handler chain. Its iretq ends NMI\n"
      "blocking inside every NMI; three NMIs are sent, each hits the probe.",
-     {"kprobe add nmi_dispatch", "nmi 3", "kprobe del nmi_dispatch", "stats"}, false},
+     {"kprobe add nmi_dispatch", "nmi 3", "kprobe del nmi_dispatch", "stats"}, false, false},
 };
 
 static const char *strategy_story(enum nmi_strategy strategy)
@@ -62,7 +63,7 @@ static const char *strategy_story(enum nmi_strategy strategy)
     }
 }
 
-bool demo_run(const char *name)
+void demo_run(const char *name)
 {
     const struct demo *demo = NULL;
     for (unsigned i = 0; i < sizeof demos / sizeof demos[0]; i++)
@@ -70,12 +71,12 @@ bool demo_run(const char *name)
             demo = &demos[i];
     if (!demo) {
         printk("demo: no demo named '%s' (pf-in-nmi, int3-in-nmi, watchdog-dump, vmalloc, kprobe)\n", name);
-        return false;
+        return;
     }
     printk("\n=== demo %s ===\n%s\n%s\n", demo->name, demo->what,
            demo->nested_nmis ? strategy_story(nmi_current_strategy()) : "");
-    if (!strcmp(demo->name, "watchdog-dump"))
-        printk("%s\n", RESTART); /* it never gets to the end */
+    if (demo->never_ends)
+        printk("%s\n", RESTART);
     for (unsigned i = 0; i < 4 && demo->commands[i]; i++) {
         char line[40];
         format(line, sizeof line, "%s", demo->commands[i]);
@@ -83,5 +84,4 @@ bool demo_run(const char *name)
         shell_execute(line);
     }
     printk("\n=== demo %s done ===\n%s\n", demo->name, RESTART);
-    return true;
 }

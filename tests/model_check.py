@@ -25,10 +25,11 @@ A violation is printed as the shortest trace that leads to it, with the NMI stac
 import argparse
 import collections
 import os
-import re
 import struct
 import subprocess
 import sys
+
+import run  # noqa: E402  (tests/run.py: the kernel's symbols and instructions)
 
 try:
     import unicorn
@@ -81,15 +82,8 @@ class Model:
         self.fault_point = self.handler + 1
         self.uc.mem_write(self.handler, b"\x90\x90\x90\xc3")
         self.nmi_cpu = self.sym["nmi_cpu"]
-        objdump = subprocess.run(["objdump", "-d", "--no-show-raw-insn", kernel], capture_output=True, text=True).stdout
-        self.mnemonic = {int(m.group(1), 16): m.group(2) for m in re.finditer(r"^\s*([0-9a-f]+):\s+(\S+)", objdump, re.M)}
-        # Names for addresses, as the kernel's own table has them (tools/mksyms.sh): a mark of
-        # linker.ld (noprobe_start, ...) gives way to a function at the same address.
-        with open(os.path.join(ROOT, "linker.ld")) as f:
-            marks = set(re.findall(r"^\s*([a-z_]+) = \.\s*;", f.read(), re.M))
-        functions = {a for n, a in self.sym.items() if n not in marks}
-        self.names = sorted((a, n) for n, a in self.sym.items()
-                            if a > 0xffffffff80000000 and (n not in marks or a not in functions))
+        self.mnemonic = run.mnemonics(kernel)
+        self.names = run.function_symbols(kernel)
         self.nested = entry_name == "nmi_entry_nested"
         # The interrupted context: recognisable values in every register.
         self.context = {name: 0x1111_0000_0000_0000 + i for i, name in enumerate(GPRS)}
@@ -98,12 +92,7 @@ class Model:
     def name(self, address):
         if address == INTERRUPTED_CODE:
             return "the interrupted code"
-        best = None
-        for start, name in self.names:
-            if start > address:
-                break
-            best = (name, address - start)
-        return f"{best[0]}+{best[1]:#x}" if best else f"{address:#x}"
+        return run.name_in(self.names, address) or f"{address:#x}"
 
     # A state: registers, the top of the NMI stack, nmi_cpu, and the model's own variables.
     def save(self, variables):

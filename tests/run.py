@@ -913,26 +913,42 @@ def where_it_stopped(log, qmp_path, bochs, context):
     return "; " + "; ".join(parts) if parts else ""
 
 
+def function_symbols(kernel):
+    """The kernel's text symbols, [(address, name)] by address. Like the kernel's own table
+    (tools/mksyms.sh), a mark of linker.ld (noprobe_start, ...) gives way to a function at the
+    same address."""
+    with open(os.path.join(ROOT, "linker.ld")) as f:
+        marks = set(re.findall(r"^\s*([a-z_]+) = \.\s*;", f.read(), re.M))
+    out = subprocess.run(["nm", "-n", kernel], capture_output=True, text=True).stdout
+    found = [(int(p[0], 16), p[2]) for p in (line.split() for line in out.splitlines()) if len(p) == 3 and p[1] in "tT"]
+    functions = {a for a, name in found if name not in marks}
+    return [(a, name) for a, name in found if name not in marks or a not in functions]
+
+
+def name_in(symbols, address):
+    """function+offset for an address from function_symbols(), or None."""
+    best = None
+    for start, name in symbols:
+        if start > address:
+            break
+        best = (name, address - start)
+    return f"{best[0]}+{best[1]:#x}" if best else None
+
+
+def mnemonics(kernel):
+    """address -> mnemonic of every instruction of the kernel (objdump)."""
+    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", kernel], capture_output=True, text=True).stdout
+    return {int(m.group(1), 16): m.group(2) for m in re.finditer(r"^\s*([0-9a-f]+):\s+(\S+)", out, re.M)}
+
+
 _symbols = []
 
 
 def symbol_name(address):
-    """function+offset for a kernel address, or '?'. Like the kernel's own table (tools/mksyms.sh),
-    it names the function where a mark of linker.ld (noprobe_start, ...) shares its address."""
+    """function+offset for an address of this tree's kernel, or '?'."""
     if not _symbols:
-        with open(os.path.join(ROOT, "linker.ld")) as f:
-            marks = set(re.findall(r"^\s*([a-z_]+) = \.\s*;", f.read(), re.M))
-        out = subprocess.run(["nm", "-n", KERNEL], capture_output=True, text=True).stdout
-        found = [(int(p[0], 16), p[2]) for p in (line.split() for line in out.splitlines())
-                 if len(p) == 3 and p[1] in "tT"]
-        functions = {a for a, name in found if name not in marks}
-        _symbols.extend((a, name) for a, name in found if name not in marks or a not in functions)
-    best = None
-    for start, name in _symbols:
-        if start > address:
-            break
-        best = (name, address - start)
-    return f"{best[0]}+{best[1]:#x}" if best else "?"
+        _symbols.extend(function_symbols(KERNEL))
+    return name_in(_symbols, address) or "?"
 
 
 def finish(s, scratch, process, passed, reason, start, log_path):

@@ -162,30 +162,38 @@ def differences(context, regs):
             if context[name] != regs[name]]
 
 
-def boundaries_of(path, code):
-    """The instruction boundaries after the first iretq of the path (the exception's, which ends
-    NMI blocking), the final iretq included: (address, how many times the path has reached that
-    address so far, counting this one)."""
-    first = next(i for i, address in enumerate(path) if code.get(address) == "iretq")
+def visits(path):
+    """Each instruction of a path as (address, how many times the path has reached that address
+    so far, counting this one): what a breakpoint at the address counts."""
     seen, out = {}, []
-    for i, address in enumerate(path):
+    for address in path:
         seen[address] = seen.get(address, 0) + 1
-        if i > first:
-            out.append((address, seen[address]))
+        out.append((address, seen[address]))
     return out
 
 
-def record_path(strategy, kind, tries=6):
-    """One boot: the path of an NMI with an exception in its handler, nothing injected, recorded
-    until one path has been seen twice. Single-stepping under QEMU has, rarely and on loaded
-    machines, given a path one instruction longer; such a misplaced boundary shows up later as an
-    NMI that landed elsewhere, and is tried again (verify())."""
+def boundaries_of(path, code):
+    """The instruction boundaries after the first iretq of the path (the exception's, which ends
+    NMI blocking), the final iretq included."""
+    first = next(i for i, address in enumerate(path) if code.get(address) == "iretq")
+    return visits(path)[first + 1:]
+
+
+def record_path(strategy, kind, lead_in=None, tries=6):
+    """One boot: the path of an NMI with an exception in its handler, from the NMI's arrival (or,
+    with lead_in(machine), from where lead_in leaves the CPU) to the return into the interrupted
+    code; recorded until one path has been seen twice. Single-stepping under QEMU has, rarely and
+    on loaded machines, given a path one instruction longer; such a misplaced boundary shows up
+    later as an NMI that landed elsewhere, and is tried again (verify())."""
     machine = Machine(strategy, kind)
     try:
         machine.set_episodes(tries)
         seen = collections.Counter()
         for _ in range(tries):
-            path = tuple(machine.record(machine.arrival()))
+            context = machine.arrival()
+            if lead_in:
+                lead_in(machine)
+            path = tuple(machine.record(context))
             seen[path] += 1
             if seen[path] == 2:
                 machine.gdb.command("D", wait_reply=False)
@@ -271,7 +279,7 @@ def verify(strategy, kind, depth, jobs, quick=False, first_failure=False):
     then a new boot takes the next one (first_failure: stop there). Returns (path, targets,
     results)."""
     path = record_path(strategy, kind)
-    targets = boundaries_of(path, disassembly())
+    targets = boundaries_of(path, run.mnemonics(run.KERNEL))
     first = None
     if depth == 2:  # the repeat pass an NMI on the first boundary causes
         first = targets[0]
@@ -304,34 +312,13 @@ def verify(strategy, kind, depth, jobs, quick=False, first_failure=False):
 
 
 def repeat_pass_boundaries(strategy, kind, first):
-    """Records the repeat pass that an NMI on `first` causes: every instruction from repeat_nmi to
-    the return into the interrupted code (NMIs are not blocked anywhere in it)."""
-    machine = Machine(strategy, kind)
-    try:
-        machine.set_episodes(4)
-        paths = []
-        while len(paths) < 2 or paths[-1] != paths[-2]:  # as in record_path()
-            if len(paths) == 4:
-                raise RuntimeError(f"4 recordings of the repeat pass did not agree: lengths {[len(p) for p in paths]}")
-            context = machine.arrival()
-            machine.run_to(first[0], first[1])
-            machine.qmp.command("inject-nmi")
-            machine.run_to(run.symbol("repeat_nmi"))
-            paths.append(machine.record(context))
-        path = paths[-1]
-        machine.gdb.command("D", wait_reply=False)
-    finally:
-        machine.close()
-    seen, out = {}, []
-    for address in path:
-        seen[address] = seen.get(address, 0) + 1
-        out.append((address, seen[address]))
-    return out
-
-
-def disassembly():
-    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", run.KERNEL], capture_output=True, text=True).stdout
-    return {int(m.group(1), 16): m.group(2) for m in re.finditer(r"^\s*([0-9a-f]+):\s+(\S+)", out, re.M)}
+    """The repeat pass that an NMI on `first` causes: every instruction from repeat_nmi to the
+    return into the interrupted code (NMIs are not blocked anywhere in it)."""
+    def lead_in(machine):
+        machine.run_to(first[0], first[1])
+        machine.qmp.command("inject-nmi")
+        machine.run_to(run.symbol("repeat_nmi"))
+    return visits(record_path(strategy, kind, lead_in))
 
 
 def failure_kind(what):

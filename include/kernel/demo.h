@@ -1,6 +1,4 @@
 /* The GRUB menu's demos (demo=NAME on the command line): kernel/demo.c. */
 #pragma once
-#include <stdbool.h>
-
-/* Runs the demo: explanations and shell commands on the console. False for an unknown name. */
-bool demo_run(const char *name);
+/* Runs the demo: explanations and shell commands on the console (one line for an unknown name). */
+void demo_run(const char *name);
