@@ -36,8 +36,10 @@ LDFLAGS := -n -T linker.ld -z max-page-size=0x1000 -z noexecstack \
     $(if $(shell $(LD) --help 2>/dev/null | grep -- --no-warn-rwx-segments),--no-warn-rwx-segments,)
 
 # NMI_BREAK=executing|repeat-window|iret-window|cr2-restore builds a kernel with that one piece of
-# the NMI machinery left out, to watch the scenario that checks it fail (docs/nmi.md). Only the
-# files that test it are compiled again when it changes (make verify builds all four).
+# the NMI machinery left out, to watch the scenario that checks it fail (docs/nmi.md);
+# NMI_BREAK=df-test|user-stack-switch puts back the check Linux had before each 2015 fix
+# (CVE-2015-3291, CVE-2015-5157). Only the files that test it are compiled again when it changes
+# (make verify builds the first four, make test the last two).
 NMI_BREAK ?=
 NMI_BREAK_OBJECTS := $(patsubst %,$(BUILD)/%.o,$(basename $(shell grep -rl NMI_DROP_ arch kernel)))
 $(NMI_BREAK_OBJECTS): $(BUILD)/nmi_break.txt
@@ -45,10 +47,10 @@ $(BUILD)/nmi_break.txt: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(NMI_BREAK)' | cmp -s - $@ || echo '$(NMI_BREAK)' > $@
 ifneq ($(NMI_BREAK),)
-ifeq ($(filter $(NMI_BREAK),executing repeat-window iret-window cr2-restore),)
-$(error NMI_BREAK=$(NMI_BREAK): use executing, repeat-window, iret-window or cr2-restore)
+ifeq ($(filter $(NMI_BREAK),executing repeat-window iret-window cr2-restore df-test user-stack-switch),)
+$(error NMI_BREAK=$(NMI_BREAK): use executing, repeat-window, iret-window, cr2-restore, df-test or user-stack-switch)
 endif
-NMI_BREAK_MACRO := NMI_DROP_$(shell echo '$(NMI_BREAK)' | tr 'a-z-' 'A-Z_')$(if $(filter cr2-restore,$(NMI_BREAK)),,_CHECK)
+NMI_BREAK_MACRO := NMI_DROP_$(shell echo '$(NMI_BREAK)' | tr 'a-z-' 'A-Z_')$(if $(filter executing repeat-window iret-window,$(NMI_BREAK)),_CHECK)
 NMI_BREAK_DEFINE := -D$(NMI_BREAK_MACRO)
 ifeq ($(shell grep -rl $(NMI_BREAK_MACRO) arch kernel),)
 $(warning NMI_BREAK=$(NMI_BREAK): no code in this tree tests $(NMI_BREAK_MACRO) (a lab handout?), so it changes nothing; see docs/nmi.md)
@@ -57,7 +59,7 @@ $(NMI_BREAK_OBJECTS): NMI_BREAK_FLAGS := $(NMI_BREAK_DEFINE)
 endif
 
 KERNEL_C := $(filter-out arch/x86_64/asm_offsets.c,$(wildcard arch/x86_64/*.c kernel/*.c tests/kernel/*.c))
-KERNEL_ASM := $(wildcard boot/*.asm arch/x86_64/*.asm)
+KERNEL_ASM := $(wildcard boot/*.asm arch/x86_64/*.asm tests/kernel/*.asm)
 KERNEL_OBJECTS := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_C)) $(patsubst %.asm,$(BUILD)/%.o,$(KERNEL_ASM))
 # The parts of the kernel that are pure C, also compiled for the host's unit tests.
 UNIT_SOURCES := kernel/format.c kernel/cmdline.c kernel/multiboot.c
@@ -186,7 +188,8 @@ help:
 	@echo "  make deps                install the Debian/Ubuntu packages nmilab needs"
 	@echo "  make clean               remove build/"
 	@echo "Variables: CC=clang to build with clang, CMDLINE, GFXPAYLOAD=WxH (UEFI screen size), QEMU_MEMORY (default 256M),"
-	@echo "  NMI_BREAK=executing|repeat-window|iret-window|cr2-restore (leave one NMI mechanism out: docs/nmi.md)."
+	@echo "  NMI_BREAK=executing|repeat-window|iret-window|cr2-restore (leave one NMI mechanism out: docs/nmi.md);"
+	@echo "  NMI_BREAK=df-test|user-stack-switch (the NMI entry before Linux's 2015 fixes: docs/nmi.md)."
 
 clean:
 	rm -rf $(BUILD) compile_commands.json

@@ -11,6 +11,7 @@
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
+#include <arch/x86_64/user_mode.h>
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
 #include <kernel/demo.h>
@@ -86,6 +87,7 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     pic_init();
     apic_init();
     nmi_init();
+    user_mode_init();
     task_init();
     timer_init();
     console_delay_init();

@@ -104,10 +104,19 @@ const struct iret_frame *nmi_interrupted_frame(const struct trap_frame *frame)
     return (const struct iret_frame *)&frame->rip;
 }
 
+enum { LATCH_NOT_RUNNING, LATCH_EXECUTING, LATCH_LATCHED };
+
 /* nested: the entry did all the work; the interrupted context is in the outermost frame. */
 NOKPROBE void nmi_nested_handle(struct trap_frame *frame)
 {
     const struct nmi_stack *stack = (const struct nmi_stack *)&frame->rip;
+    /* LAB 7 BEGIN: an NMI nested in one from user mode (which runs on the task's stack, under the latch) */
+    if (nmi_cpu.latch_state != LATCH_NOT_RUNNING) {
+        nmi_latch_handle(frame); /* latches it: the NMI from user mode runs another pass */
+        return;
+    }
+    /* LAB 7 STUB */
+    /* LAB 7 END */
     nmi_cpu.interrupted_rip = stack->outermost.rip;
     nmi_trace_pass_start(frame);
     nmi_dispatch(frame);
@@ -166,8 +175,8 @@ NOKPROBE void nmi_naive_handle(struct trap_frame *frame)
 }
 
 /* latch: the i386 way. The NMI runs on the interrupted stack, so a nested NMI cannot overwrite
- * anything; it only has to be turned into one more pass of the handler that is running. */
-enum { LATCH_NOT_RUNNING, LATCH_EXECUTING, LATCH_LATCHED };
+ * anything; it only has to be turned into one more pass of the handler that is running. The
+ * nested strategy runs NMIs from user mode through here too (nmi_entry.asm). */
 
 NOKPROBE void nmi_latch_handle(struct trap_frame *frame)
 {

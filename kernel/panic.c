@@ -2,6 +2,7 @@
  * writes to the consoles, and it never returns. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/power.h>
+#include <arch/x86_64/stacks.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 #include <tests/kernel/scenario.h>
@@ -18,6 +19,9 @@ void print_registers(const struct trap_frame *f)
     printk("  R13 %016lx  R14 %016lx  R15 %016lx\n", f->r13, f->r14, f->r15);
     printk("  RIP %016lx  RSP %016lx  RFLAGS %08lx\n", f->rip, f->rsp, f->rflags);
     printk("  CS %04lx  SS %04lx  vector %lu  error code 0x%lx\n", f->cs, f->ss, f->vector, f->error_code);
+    const char *stack = (f->cs & 3) ? NULL : stack_owner(f->rsp);
+    if (stack)
+        printk("  (RSP is on the %s stack)\n", stack);
 }
 
 static __attribute__((noreturn)) void panic_common(const struct trap_frame *frame, uint64_t rip, uint64_t rbp,

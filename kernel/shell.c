@@ -15,6 +15,7 @@
 #include <kernel/shell.h>
 #include <kernel/string.h>
 #include <kernel/task.h>
+#include <kernel/user.h>
 #include <kernel/vmalloc.h>
 #include <kernel/watchdog.h>
 
@@ -22,18 +23,24 @@
 #define WORDS_MAX 4
 #define SHELL_PROBES 4
 
+/* A decimal number, or hexadecimal after 0x, up to limit. */
 static int parse_number(const char *text, uint64_t limit, uint64_t *value)
 {
+    unsigned base = 10;
+    if (text && text[0] == '0' && text[1] == 'x') {
+        base = 16;
+        text += 2;
+    }
     uint64_t n = 0;
     if (!text || !*text)
         return -1;
     for (; *text; text++) {
-        if (*text < '0' || *text > '9' || n > limit)
+        unsigned digit = *text >= '0' && *text <= '9' ? (unsigned)(*text - '0')
+                         : *text >= 'a' && *text <= 'f' ? (unsigned)(*text - 'a' + 10) : 99;
+        if (digit >= base || n > (limit - digit) / base)
             return -1;
-        n = n * 10 + (uint64_t)(*text - '0');
+        n = n * base + digit;
     }
-    if (n > limit)
-        return -1;
     *value = n;
     return 0;
 }
@@ -201,6 +208,18 @@ static void command_trace(int argc, char **argv)
     }
 }
 
+static void command_user(int argc, char **argv)
+{
+    uint64_t argument = 0;
+    if (argc == 1 || argc > 3 || (argc == 3 && parse_number(argv[2], ~0UL, &argument))) {
+        if (argc != 1)
+            printk("usage: user PROGRAM [NUMBER]\n");
+        user_list_programs();
+        return;
+    }
+    user_run_and_wait(argv[1], argument);
+}
+
 static void command_reboot(int argc, char **argv) { machine_reboot(); }
 static void command_poweroff(int argc, char **argv) { machine_poweroff(); }
 static void command_help(int argc, char **argv);
@@ -223,6 +242,7 @@ static const struct {
     {"mode", "nested|naive|latch", "the NMI strategy (also naive-raw)", command_mode},
     {"stats", "", "the NMI counters", command_stats},
     {"trace", "on|off", "print the NMI stack at each step of the next nested NMI", command_trace},
+    {"user", "PROGRAM [N]", "run a user-mode program (no PROGRAM: the list)", command_user},
     {"reboot", "", "restart the machine", command_reboot},
     {"poweroff", "", "switch it off (QEMU exits)", command_poweroff},
 };

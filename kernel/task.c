@@ -1,8 +1,12 @@
-/* Tasks: kernel threads with their own stacks, switched round-robin on the timer tick. */
+/* Tasks: kernel threads with their own stacks, switched round-robin on the timer tick. A user
+ * task is a kernel thread that entered user mode (kernel/user.c): it has its own page table, and
+ * its kernel stack is where the CPU goes when it leaves user mode. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
+#include <arch/x86_64/paging.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/timer.h>
+#include <arch/x86_64/user_mode.h>
 #include <kernel/printk.h>
 #include <kernel/stacktrace.h>
 #include <kernel/string.h>
@@ -12,9 +16,19 @@ static struct task tasks[TASKS_MAX];
 static int count, current;
 
 static const char *const state_names[] = {
-    [TASK_RUNNING] = "running", [TASK_READY] = "ready", [TASK_SLEEPING] = "sleeping", [TASK_BLOCKED] = "blocked"};
+    [TASK_RUNNING] = "running", [TASK_READY] = "ready", [TASK_SLEEPING] = "sleeping", [TASK_BLOCKED] = "blocked",
+    [TASK_DEAD] = "dead"};
 
-int task_count(void) { return count; }
+int task_count(void)
+{
+    int alive = 0;
+    for (int i = 0; i < count; i++)
+        alive += tasks[i].state != TASK_DEAD;
+    return alive;
+}
+
+int task_current(void) { return current; }
+struct task *task_get(int index) { return &tasks[index]; }
 
 static void idle(void *unused)
 {
@@ -32,13 +46,17 @@ void task_init(void)
 
 struct task *task_create(const char *name, void (*entry)(void *), void *argument)
 {
-    if (count == TASKS_MAX)
+    int slot = count;
+    for (int i = count - 1; i > 1; i--) /* a dead task's slot: it never runs again, nor uses its stack */
+        if (tasks[i].state == TASK_DEAD)
+            slot = i;
+    if (slot == TASKS_MAX)
         return NULL;
-    struct task *t = &tasks[count];
+    struct task *t = &tasks[slot];
     size_t length = strlen(name) < sizeof t->name - 1 ? strlen(name) : sizeof t->name - 1;
     memcpy(t->name, name, length);
     t->name[length] = '\0';
-    uint64_t *top = (uint64_t *)task_stack_top(count); /* with a guard page below (stacks.c) */
+    uint64_t *top = (uint64_t *)task_stack_top(slot); /* with a guard page below (stacks.c) */
     *--top = (uint64_t)task_start;    /* switch_to's ret goes here; then RSP is 16-byte aligned */
     *--top = 0;                       /* rbp: a zero frame pointer ends the backtrace */
     *--top = 0;                       /* rbx */
@@ -47,8 +65,10 @@ struct task *task_create(const char *name, void (*entry)(void *), void *argument
     *--top = 0;                       /* r14 */
     *--top = 0;                       /* r15 */
     t->saved_rsp = (uint64_t)top;
-    t->state = TASK_READY;
-    count++; /* last: the scheduler may pick it from the next tick on */
+    t->page_table = 0;
+    t->state = TASK_READY; /* last: the scheduler may pick it from the next tick on */
+    if (slot == count)
+        count++;
     return t;
 }
 
@@ -77,6 +97,11 @@ static void schedule(void)
             previous->state = TASK_READY;
         tasks[next].state = TASK_RUNNING;
         current = next;
+        /* Where the CPU goes from user mode, and the address space: both the next task's. */
+        user_set_kernel_stack(next ? task_stack_top(next) : 0);
+        uint64_t root = tasks[next].page_table ? tasks[next].page_table : paging_master_root();
+        if ((read_cr3() & PAGE_ADDRESS_MASK) != root)
+            write_cr3(root);
         switch_to(&previous->saved_rsp, tasks[next].saved_rsp);
     }
     if (flags & RFLAGS_IF)
@@ -101,21 +126,29 @@ void task_block(void)
     }
 }
 
-void task_exit(void);
-void task_exit(void) { task_block(); }
+void task_exit(void)
+{
+    for (;;) {
+        tasks[current].state = TASK_DEAD;
+        schedule();
+    }
+}
 
 void task_list(void)
 {
     for (int i = 0; i < count; i++)
-        printk("  %d %-14s %s\n", i, tasks[i].name, state_names[tasks[i].state]);
+        if (tasks[i].state != TASK_DEAD)
+            printk("  %d %-14s %s\n", i, tasks[i].name, state_names[tasks[i].state]);
 }
 
 int show_state(void)
 {
-    printk("show_state: %d tasks\n", count);
+    printk("show_state: %d tasks\n", task_count());
     int dumped = 0;
     for (int i = 0; i < count; i++) {
         const struct task *t = &tasks[i];
+        if (t->state == TASK_DEAD)
+            continue;
         printk("task %d %s (%s)\n", i, t->name, state_names[t->state]);
         if (i == current) {
             backtrace_print((uint64_t)__builtin_return_address(0), *(uint64_t *)__builtin_frame_address(0));

@@ -18,6 +18,7 @@ powers off through ACPI, Bochs logs the soft-off and exits, and the TAP lines sa
 """
 import argparse
 import concurrent.futures
+import glob
 import hashlib
 import os
 import re
@@ -201,6 +202,93 @@ def nmi_scenarios():
         if strategy != "naive":
             add("nmi-storm", action=inject_nmis(r"# storm: start", until=r"# storm: end", gap=0.01), timeout=120)
     return out
+
+
+def user_syscall_episodes():
+    """An NMI on the SYSCALL entry's first instruction, then on its SYSRET, each while RSP holds
+    the user program's pointer into the NMI stack (CVE-2015-3291)."""
+    test_rsp = symbol("user_test_rsp")
+    rsp_in_nmi_stack = lambda gdb: gdb.register(Gdb.RSP) == gdb.read64(test_rsp)
+    return [(symbol(name), rsp_in_nmi_stack, 0, None, f"at {name}, RSP in the NMI stack (DF clear: a first NMI)")
+            for name in ("syscall_entry", "syscall_sysretq")]
+
+
+USER_KILLED = r"user: task \d \({}\) killed: {}, error code 0x{}, at RIP [0-9a-f]{{16}}"
+
+
+def user_scenarios():
+    """User mode, its security, and the NMIs of the 2015 bugs; user mode is refused elsewhere than
+    nmi=nested."""
+    out = []
+
+    def add(name, firmware="bios", **options):
+        out.append(Scenario(name, f"test={name}", firmware, **options))
+
+    add("user-mode", must=[r"user: SYSCALL entry ready", r"hello from user mode\nuser: task \d \(hello\) exited with "
+                           r"status 0 after 2 system calls", r"\(syscall-loop\) exited with status 0 after 501 system calls"])
+    security = [USER_KILLED.format("read", r"page fault \(#PF\)", "5") + ", address ffffffff80100000",
+                USER_KILLED.format("read", r"page fault \(#PF\)", "5") + ", address ffffffff8[0-9a-f]{7}\n",  # NMI stack
+                USER_KILLED.format("read", r"page fault \(#PF\)", "5") + ", address 0000000000100000",
+                USER_KILLED.format("write", r"page fault \(#PF\)", "7"), USER_KILLED.format("read-idt", r"page fault \(#PF\)", "5"),
+                *(USER_KILLED.format(name, r"general protection \(#GP\)", "0") for name in ("cli", "hlt", "read-cr3", "wrmsr", "out")),
+                r"bad-syscalls: every bad call refused\nuser: task \d \(bad-syscalls\) exited with status 0"]
+    add("user-security", must=security)
+    out.append(Scenario("user-security smep", "test=user-security", "bios", qemu_args=["-cpu", "max"],
+                        must=[r"user: SYSCALL entry ready; SMEP on, SMAP on", *security]))
+    add("user-fuzz", must=[r"(\(fuzz\) exited with status 0 after 3001 system calls\n[\s\S]*){3}"])
+    add("user-noncanonical-return", must=[r"user: task \d \(noncanonical\) killed: (its return to user mode faulted: )?"
+                                          r"general protection \(#GP\)", r"# the return to a non-canonical RIP went by iretq"])
+    add("user-rsp-in-nmi-stack", action=lazy(user_syscall_episodes),
+        must=[rf"# an NMI at {name} with RSP [0-9a-f]{{16}} \(in the NMI stack\) was handled as a first NMI"
+              for name in ("syscall_entry", "syscall_sysretq")],
+        hint="rule (c) must test DF as well as RSP: SYSCALL leaves RSP as user space set it (CVE-2015-3291)")
+    add("user-nmi-fault-return", action=inject_nmis(r"# user-nmi-fault-return: the user code segment is not present", count=1),
+        must=[r"user: the return to user mode \(to RIP 0000008[0-9a-f]{9}\) faulted in the kernel, on the task's kernel stack",
+              USER_KILLED.format("cs-not-present", r"its return to user mode faulted: segment not present \(#NP\)", "20")],
+        hint="an NMI from user mode must move to the task's kernel stack (CVE-2015-5157)")
+    add("user-nmi-storm", action=inject_nmis(r"# user storm: start", until=r"# user storm: end", gap=0.01), timeout=120,
+        must=[r"(\(syscall-loop\) exited with status 0 after 401 system calls\n[\s\S]*){3}",
+              r"# user storm: [1-9]\d* NMIs from user mode"], must_not=[r"user: task \d \(syscall-loop\) killed"])
+    out.append(Scenario("user-mode nmi=latch", "test=user-mode nmi=latch", "bios",
+                        must=[r"ok 1 - user-mode # SKIP user mode needs nmi=nested"]))
+    return out
+
+
+# NMI_BREAK switches that put back what Linux had before 2015: under each, the scenario that shows
+# the bug must fail, with the bug's own symptom in its log.
+HISTORICAL = [
+    ("df-test", "user-rsp-in-nmi-stack", r"0 of 2 NMIs on the SYSCALL path handled; 2 taken for nested \(rule \(c\) "
+                                         r"the exit window\) and lost"),
+    ("user-stack-switch", "user-nmi-fault-return", r"PANIC: unhandled segment not present \(#NP\), error code 0x20\n"
+                                                   r"(.*\n){7}  \(RSP is on the NMI IST stack\)\n[\s\S]*nmi_exit_iretq\+0x0"),
+]
+
+
+def historical_checks():
+    """Builds each historical NMI_BREAK kernel in a copy of this tree and runs its scenario there.
+    Yields (ok, lines)."""
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import labs
+    for name, scenario, symptom in HISTORICAL:
+        tree = tempfile.mkdtemp(prefix=f"nmilab-{name}-")
+        try:
+            labs.write_tree(tree, with_objects=True)
+            build = subprocess.run(["make", "-s", "-C", tree, f"NMI_BREAK={name}", "build/kernel.elf"],
+                                   capture_output=True, text=True)
+            if build.returncode:
+                yield False, [f"NMI_BREAK={name}: does not build: {build.stderr.strip()[-200:]}"]
+                continue
+            result = subprocess.run([sys.executable, os.path.join(tree, "tests", "run.py"), scenario],
+                                    capture_output=True, text=True)
+            logs = glob.glob(os.path.join(tree, "build", "test-logs", f"{scenario}*.log"))
+            log = read(logs[0]) if logs else ""
+            found = re.search(symptom, log)
+            ok = result.returncode != 0 and found is not None
+            yield ok, [f"NMI_BREAK={name}: {scenario} " + ("fails with the historical bug, as it must" if ok else
+                                                           "does NOT fail as the historical kernel did"),
+                       found.group(0) if found else result.stdout.strip()[-300:]]
+        finally:
+            shutil.rmtree(tree, ignore_errors=True)
 
 
 def iso_for(cmdline, menu_seconds=0, gfxpayload=""):
@@ -1136,6 +1224,7 @@ def bochs_scenarios():
 
 
 SCENARIOS += demo_scenarios()
+SCENARIOS += user_scenarios()
 SCENARIOS += bochs_scenarios()  # last: the slowest, and the QEMU results come first
 
 
@@ -1198,6 +1287,12 @@ def main():
                 for line in details:
                     print(f"     | {line}", flush=True)
                 passed, failed = passed + ok, failed + (not ok)
+    if not args.words or "historical" in args.words:
+        for ok, lines in historical_checks():
+            print(f"{'ok  ' if ok else 'FAIL'} historical: {lines[0]}", flush=True)
+            for line in lines[1:]:
+                print(f"     | {line.strip()}", flush=True)
+            passed, failed = passed + ok, failed + (not ok)
     if not args.words or "verify" in args.words:  # make verify's bounded form (tests/verify.py)
         import verify
         for ok, lines in verify.checks(quick=True, with_mutants=True, jobs=args.jobs):

@@ -5,6 +5,7 @@
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/trap_frame.h>
 #include <arch/x86_64/traps.h>
+#include <arch/x86_64/user_mode.h>
 #include <kernel/nmi.h>
 
 #define OFFSET(name, type, field) __asm__ volatile(".ascii \"->" #name " %c0\"" : : "i"(offsetof(type, field)))
@@ -45,4 +46,7 @@ void asm_offsets(void)
     CONSTANT(NESTED_IN_REPEAT_WINDOW, NESTED_IN_REPEAT_WINDOW);
     CONSTANT(NESTED_EXECUTING, NESTED_EXECUTING);
     CONSTANT(NESTED_IRET_WINDOW, NESTED_IRET_WINDOW);
+
+    OFFSET(CPU_LOCAL_KERNEL_STACK, struct cpu_local, kernel_stack);
+    OFFSET(CPU_LOCAL_USER_RSP, struct cpu_local, user_rsp);
 }

@@ -17,6 +17,7 @@ extern const struct exception_table_entry exception_table_start[], exception_tab
 
 volatile uint64_t page_fault_last_address;
 volatile uint64_t page_fault_fixups;
+struct trap_frame fixup_last_fault; /* the exception the last fixup was for (user.c reports it) */
 
 /* After an instruction labelled 1: followed by the label 2:, an exception-table entry that
  * sends a fault at 1 to a fixup which sets %[error] to -1 and resumes at 2. */
@@ -96,6 +97,7 @@ static NOKPROBE bool fixup(struct trap_frame *frame)
     /* LAB 2 BEGIN: find the faulting instruction in the exception table and resume at its fixup */
     for (const struct exception_table_entry *e = exception_table_start; e < exception_table_end; e++)
         if (e->instruction == frame->rip) {
+            fixup_last_fault = *frame;
             frame->rip = e->fixup;
             return true;
         }
@@ -121,4 +123,6 @@ void page_fault_init(void)
 {
     trap_register(VECTOR_PAGE_FAULT, page_fault);
     trap_register(VECTOR_GENERAL_PROTECTION, fixup);
+    trap_register(VECTOR_SEGMENT_NOT_PRESENT, fixup); /* both only from a return to user mode */
+    trap_register(VECTOR_STACK_FAULT, fixup);
 }

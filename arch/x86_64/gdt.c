@@ -1,12 +1,12 @@
-/* The GDT and the TSS. In 64-bit mode segments are nearly unused, but the CPU still needs a code
- * segment with the L bit, and a TSS: it is where the CPU finds the IST stacks. */
+/* The GDT and the TSS. In 64-bit mode segments are nearly unused, but the CPU still needs code
+ * segments with the L bit (ring 0 and ring 3), and a TSS: it is where the CPU finds the IST stacks
+ * and RSP0, the stack an interrupt from user mode switches to. */
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
+#include <arch/x86_64/user_mode.h>
 #include <kernel/string.h>
 
-#define KERNEL_CODE_SELECTOR 0x08
-#define KERNEL_DATA_SELECTOR 0x10
-#define TSS_SELECTOR 0x18
+#define TSS_SELECTOR 0x28
 
 struct tss {
     uint32_t reserved0;
@@ -19,12 +19,17 @@ struct tss {
 _Static_assert(sizeof(struct tss) == 104, "64-bit TSS is 104 bytes");
 
 static struct tss tss;
-static uint64_t gdt[5] = {
+/* The order is the one SYSCALL and SYSRET need (user_mode.c): kernel data right after kernel
+ * code, user code right after user data. */
+uint64_t gdt[7] = {
     0,
-    0x00209a0000000000, /* kernel code: present, ring 0, executable, 64-bit (L) */
-    0x0000920000000000, /* kernel data: present, ring 0, writable */
-    0, 0,               /* the TSS descriptor takes two slots in long mode */
+    0x00209a0000000000, /* 0x08 kernel code: present, ring 0, executable, 64-bit (L) */
+    0x0000920000000000, /* 0x10 kernel data: present, ring 0, writable */
+    0x0000f20000000000, /* 0x18 user data: present, ring 3, writable */
+    0x0020fa0000000000, /* 0x20 user code: present, ring 3, executable, 64-bit (L) */
+    0, 0,               /* 0x28 the TSS descriptor takes two slots in long mode */
 };
+_Static_assert(USER_DATA_SELECTOR == (3 << 3 | 3) && USER_CODE_SELECTOR == (4 << 3 | 3), "selectors match the GDT");
 
 static struct __attribute__((packed)) {
     uint16_t limit;
@@ -38,9 +43,9 @@ void gdt_init(void)
     tss.io_bitmap_offset = sizeof tss; /* no I/O permission bitmap */
 
     uint64_t base = (uint64_t)&tss, limit = sizeof tss - 1;
-    gdt[3] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89UL << 40 /* present, available 64-bit TSS */
+    gdt[5] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89UL << 40 /* present, available 64-bit TSS */
              | ((limit >> 16) & 0xf) << 48 | ((base >> 24) & 0xff) << 56;
-    gdt[4] = base >> 32;
+    gdt[6] = base >> 32;
 
     __asm__ volatile("lgdt %0\n\t"
                      "mov %1, %%ds\n\t"
@@ -56,3 +61,5 @@ void gdt_init(void)
                      : "m"(gdt_pointer), "r"(KERNEL_DATA_SELECTOR), "i"(KERNEL_CODE_SELECTOR), "r"(TSS_SELECTOR)
                      : "rax", "memory");
 }
+
+void tss_set_kernel_stack(uint64_t top) { tss.rsp[0] = top; }

@@ -4,6 +4,9 @@
 ;   nmi_entry_nested  IST stack, plus the repeat-frame algorithm that makes nesting safe.
 ;   nmi_entry_latch   no IST: the current stack, and a C state machine (the i386 answer).
 ;
+; nmi_entry_nested also has a second path, for NMIs that interrupted user mode (the end of this
+; file): they move to the task's kernel stack and run under the latch's C state machine.
+;
 ; nmi_init() (kernel/nmi.c) points IDT vector 2 at one of them. All three end in the same C
 ; handler chain (nmi_dispatch in kernel/nmi.c).
 ;
@@ -28,6 +31,7 @@ RFLAGS_DF_IN_SECOND_BYTE equ (1 << 10) >> 8
 
 extern nmi_cpu
 extern nmi_naive_handle, nmi_latch_handle, nmi_nested_handle
+extern user_return_faulted
 
 section .text.entry progbits alloc exec nowrite align=16 ; no kprobes here; backtraces (linker.ld)
 bits 64
@@ -105,6 +109,13 @@ AT_STACK_TOP       equ FROM_SAVED_RDX(NMI_STACK_SIZE)
 global nmi_entry_nested, repeat_nmi, end_repeat_nmi, nmi_exit_iretq
 nmi_entry_nested:
     inc qword [rel nmi_cpu + NMI_CPU_ENTRIES]
+    ; LAB 7 BEGIN: an NMI from user mode leaves the IST stack (the end of this file)
+%ifndef NMI_DROP_USER_STACK_SWITCH             ; `make NMI_BREAK=user-stack-switch`: docs/nmi.md
+    test byte [rsp + IRET_FRAME_CS], 3  ; the hardware frame is at RSP: RPL 3 is user mode
+    jnz nmi_from_user
+%endif
+    ; LAB 7 STUB
+    ; LAB 7 END
     push rdx
 
     ; LAB 4 BEGIN: the three questions (a), (b), (c) that tell a nested NMI from a first one
@@ -123,9 +134,15 @@ nmi_entry_nested:
 %endif
 
 %ifndef NMI_DROP_IRET_WINDOW_CHECK
-    ; (c) in the exit window? DF set (rare) first, then RSP within this IST stack.
+    ; (c) in the exit window? DF set (rare) first, then RSP within this IST stack. DF is what
+    ; tells the exit window from user space that pointed RSP into this stack and then made a
+    ; system call (CVE-2015-3291: SYSCALL leaves RSP alone, and clears DF).
+%ifdef NMI_DROP_DF_TEST                        ; `make NMI_BREAK=df-test`: the check before 2015
+    jmp nmi_check_exit_window
+%else
     test byte [rsp + AT_HARDWARE_RFLAGS + 1], RFLAGS_DF_IN_SECOND_BYTE
     jnz nmi_check_exit_window
+%endif
 %endif
     ; LAB 4 STUB
     ; LAB 4 END
@@ -203,3 +220,51 @@ nested_nmi_return:                         ; count it, note where it landed, and
     mov [rel nmi_cpu + NMI_CPU_NESTED_RSP], rdx
     pop rdx
     iretq                               ; pops the hardware frame: back into the first NMI
+
+; ---------------------------------------------------------------------------------------------
+; An NMI from user mode (CVE-2015-5157). It cannot be nested (user mode was running), so the IST
+; stack is free, but it must not stay there: its return to user mode may fault (a segment made
+; not present, a non-canonical RIP), and that fault is delivered on the stack the iretq ran on.
+; On the IST stack it would sit exactly where the next NMI writes, in a layout the checks above
+; do not expect. So: copy the hardware frame to the task's kernel stack, and run there.
+;
+;   NMI IST stack                          task's kernel stack (cpu_local.kernel_stack: empty,
+;   +-------------------+                  +-------------------+  user mode was running)
+;   | hardware frame    |  -- copied -->   | iret frame        |  what the final iretq pops
+;   |   ss rsp rflags   |                  | error code, 2     |  \ struct trap_frame
+;   |   cs rip          |                  | rax ... r15       |  /
+;   | saved rdx         |                  | C handler ...     |
+;   +-------------------+                  +-------------------+
+;
+; NMIs stay blocked until the first iretq, which only the C handler can execute (a fault inside
+; it): everything here up to the call runs undisturbed. After that, a nested NMI interrupts
+; kernel code on this stack, takes the IST path above as a first NMI (the IST stack is free),
+; and the C state machine in nmi_latch_handle (kernel/nmi.c) turns it into one more pass. The
+; asm checks cannot see this NMI: it never set "NMI executing".
+; ---------------------------------------------------------------------------------------------
+nmi_from_user:
+    swapgs                              ; from user mode: the user's GS until now
+    push rdx
+    mov rdx, rsp                        ; RDX -> saved rdx, then the hardware frame
+    mov rsp, [gs:CPU_LOCAL_KERNEL_STACK]
+    push qword [rdx + 8 + IRET_FRAME_SS]
+    push qword [rdx + 8 + IRET_FRAME_RSP]
+    push qword [rdx + 8 + IRET_FRAME_RFLAGS]
+    push qword [rdx + 8 + IRET_FRAME_CS]
+    push qword [rdx + 8 + IRET_FRAME_RIP]
+    mov rdx, [rdx]
+    push 0                              ; error code slot
+    push VECTOR_NMI
+    push RFLAGS_RESERVED_ONE            ; AC clear: user space may have set it to defeat SMAP
+    popfq
+    PUSH_TRAP_REGISTERS
+    CALL_WITH_TRAP_FRAME nmi_latch_handle
+    POP_TRAP_REGISTERS
+    add rsp, 16
+    swapgs
+global nmi_user_iretq
+nmi_user_iretq:
+    iretq                               ; a fault here is taken on this stack, and kills the task
+
+section .exception_table progbits alloc noexec nowrite align=8
+    dq nmi_user_iretq, user_return_faulted

@@ -41,15 +41,20 @@ uint64_t task_stack_top(int task) { return (uint64_t)(task_stacks[task].stack + 
 uint64_t ist_stack_top(enum ist_index index) { return (uint64_t)(ist_stacks[index].stack + IST_STACK_SIZE); }
 uint64_t ist_stack_bottom(enum ist_index index) { return (uint64_t)ist_stacks[index].stack; }
 
-const char *stack_guard_owner(uint64_t address)
+/* The name of the stack whose guard page (guard) or whose stack proper holds address, or NULL. */
+static const char *find_stack(uint64_t address, bool guard)
 {
-    if (address - (uint64_t)boot_stack_guard < PAGE_SIZE)
+    uint64_t size = guard ? PAGE_SIZE : IST_STACK_SIZE;
+    if (guard && address - (uint64_t)boot_stack_guard < PAGE_SIZE)
         return "kernel";
     for (int i = 1; i <= IST_LAST; i++)
-        if (address - (uint64_t)ist_stacks[i].guard < PAGE_SIZE)
+        if (address - (uint64_t)(guard ? ist_stacks[i].guard : ist_stacks[i].stack) < size)
             return stack_names[i];
     for (int i = 1; i < TASKS_MAX; i++)
-        if (address - (uint64_t)task_stacks[i].guard < PAGE_SIZE)
+        if (address - (uint64_t)(guard ? task_stacks[i].guard : task_stacks[i].stack) < size)
             return task_stack_names[i];
     return 0;
 }
+
+const char *stack_guard_owner(uint64_t address) { return find_stack(address, true); }
+const char *stack_owner(uint64_t address) { return find_stack(address, false); }

@@ -18,9 +18,14 @@
 ;   lower addresses
 ;
 ; Interrupt gates clear IF on entry, so nothing but an NMI or another exception can come in.
+; From user mode (CS with RPL 3) the CPU has already switched to the task's kernel stack (TSS
+; RSP0); the entry swaps GS to the kernel's, and clears AC, which user space may have set to turn
+; SMAP off for whoever it interrupts. The return to user mode swaps GS back.
 
 %include "asm_offsets.inc"
 %include "arch/x86_64/trap_frame.inc"
+
+RFLAGS_RESERVED_ONE equ 0x2             ; bit 1 always reads as 1
 
 section .text.entry progbits alloc exec nowrite align=16 ; no kprobes here; backtraces (linker.ld)
 bits 64
@@ -40,11 +45,27 @@ trap_stub_ %+ vector:
 extern trap_dispatch
 global trap_common
 trap_common:
+    test byte [rsp + 16 + IRET_FRAME_CS], 3 ; above the vector and error code: from user mode?
+    jz .from_kernel
+    swapgs
+    push RFLAGS_RESERVED_ONE            ; AC (and everything else) clear
+    popfq
+.from_kernel:
     PUSH_TRAP_REGISTERS
     CALL_WITH_TRAP_FRAME trap_dispatch
     POP_TRAP_REGISTERS
     add rsp, 16                         ; vector and error code
+    test byte [rsp + IRET_FRAME_CS], 3
+    jnz .to_user
     iretq                               ; note: this also ends NMI blocking, see docs/nmi.md
+.to_user:
+    swapgs
+trap_return_to_user:
+    iretq                               ; a fault here kills the task (user_entry.asm)
+
+section .exception_table progbits alloc noexec nowrite align=8
+    dq trap_return_to_user, user_return_faulted
+extern user_return_faulted
 
 section .rodata
 global trap_entry_table

@@ -5,6 +5,7 @@
 #include <arch/x86_64/traps.h>
 #include <kernel/kprobes.h>
 #include <kernel/panic.h>
+#include <kernel/user.h>
 
 static trap_handler handlers[VECTORS];
 
@@ -57,6 +58,8 @@ NOKPROBE void trap_dispatch(struct trap_frame *frame)
         early_nmis++;
         return;
     }
+    if (vector < EXCEPTION_VECTORS && (frame->cs & 3))
+        user_fault(frame); /* a user task's fault: it is killed, the kernel goes on */
     if (vector < VECTORS && handlers[vector] && handlers[vector](frame))
         return;
     if (vector == VECTOR_SPURIOUS)

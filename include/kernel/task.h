@@ -5,13 +5,14 @@
 #define TASKS_MAX 8
 #define TASK_STACK_SIZE (16 * 1024)
 
-enum task_state { TASK_RUNNING, TASK_READY, TASK_SLEEPING, TASK_BLOCKED };
+enum task_state { TASK_RUNNING, TASK_READY, TASK_SLEEPING, TASK_BLOCKED, TASK_DEAD /* its slot is free */ };
 
 struct task {
     char name[16];
     enum task_state state;
     uint64_t saved_rsp; /* while not running: where switch_to left its registers */
     uint64_t wake_tick; /* TASK_SLEEPING: when to become ready */
+    uint64_t page_table; /* CR3 while it runs; 0: the kernel's (kernel threads) */
 };
 
 void task_init(void); /* the boot thread becomes task "main"; an "idle" task is made */
@@ -20,7 +21,10 @@ void task_tick(void);            /* from the timer interrupt: maybe switch */
 void task_yield(void);
 void task_sleep(uint64_t ticks); /* timer ticks */
 __attribute__((noreturn)) void task_block(void);
-int task_count(void);
+__attribute__((noreturn)) void task_exit(void); /* the task is dead; its slot is reused */
+int task_count(void);    /* tasks alive */
+int task_current(void);  /* the running task's number */
+struct task *task_get(int index);
 /* The stories' tasks: two workers, a sleeper, one whose frame chain leads into unmapped memory. */
 void task_create_cast(void);
 void task_list(void); /* one line per task: number, name, state */

@@ -116,7 +116,7 @@ uint64_t delta_extra(void)
 
 /* Waits until the test runner has its breakpoint in place (it writes scenario_debugger_go: the
  * number of NMIs it will place). 0 when it never came. */
-static uint64_t wait_for_debugger(const char *plan)
+uint64_t wait_for_debugger(const char *plan)
 {
     printk("# debugger: %s\n", plan);
     for (uint64_t i = 0; i < SPIN_LIMIT && !scenario_debugger_go; i++)
@@ -422,7 +422,7 @@ static enum scenario_result nmi_external(void)
 /* nmi-storm: many self-NMIs, some sent from inside the handler, every pass faulting and hitting
  * int3, while the runner injects NMIs from outside. */
 #define STORM_SELF_NMIS 3000
-static void storm_pass(uint64_t pass)
+void storm_pass(uint64_t pass)
 {
     nmi_test_fault(NMI_FAULT_ADDRESS);
     nmi_test_int3();

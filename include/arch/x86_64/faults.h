@@ -17,6 +17,7 @@ void page_fault_init(void); /* the #PF and #GP handlers (exception_table.c) */
 /* What the #PF handler read from CR2 for the last fault it fixed up, and how many it fixed. */
 extern volatile uint64_t page_fault_last_address;
 extern volatile uint64_t page_fault_fixups;
+extern struct trap_frame fixup_last_fault; /* the exception the last fixup was for */
 
 /* int3 hooks: a hook runs when the int3 at address is hit, and then execution goes on after it. */
 typedef bool (*int3_hook)(struct trap_frame *frame);

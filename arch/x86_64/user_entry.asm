@@ -1,0 +1,104 @@
+; The ways between user mode and the kernel, apart from interrupts and exceptions (trap_entry.asm)
+; and NMIs (nmi_entry.asm): the SYSCALL entry and its return, the first entry into user mode, and
+; where a faulting return to user mode ends up.
+;
+; GS: in the kernel, GS points at struct cpu_local (include/arch/x86_64/user_mode.h); in user
+; mode it is the user's. Every entry from user mode swaps them (swapgs) before it uses GS, every
+; exit swaps back last. Kernel code that may run on either side of a swapgs (an NMI, say) does
+; not use GS at all.
+
+%include "asm_offsets.inc"
+%include "arch/x86_64/trap_frame.inc"
+
+USER_CODE_SELECTOR equ 0x23
+USER_DATA_SELECTOR equ 0x1b
+USER_RFLAGS        equ 0x202            ; IF on, everything else clear
+VECTOR_SYSCALL     equ 0x100            ; not a CPU vector: marks a system call's trap frame
+
+extern syscall_dispatch, user_return_fault
+
+section .text.entry progbits alloc exec nowrite align=16 ; no kprobes here; backtraces (linker.ld)
+bits 64
+
+; SYSCALL: RCX = the user's RIP, R11 = its RFLAGS, CS and SS from MSR_STAR, RFLAGS masked by
+; MSR_FMASK (IF, TF, DF and AC now clear). RSP is still the user's: nothing may be pushed yet.
+;
+; WINDOW (CVE-2015-3291): an NMI on the first three instructions, or on the last three of the
+; return below, finds RSP holding whatever user space chose, which may be an address inside the
+; NMI stack. The nested-NMI entry must not take it for a nested NMI: its rule (c) tests DF too,
+; and DF is clear here (FMASK clears it on the way in; C code leaves it clear on the way out).
+global syscall_entry, syscall_sysretq, user_iretq
+syscall_entry:
+    swapgs
+    mov [gs:CPU_LOCAL_USER_RSP], rsp
+    mov rsp, [gs:CPU_LOCAL_KERNEL_STACK]
+    ; A struct trap_frame, as if the CPU had pushed an interrupt frame: C sees one layout.
+    push USER_DATA_SELECTOR
+    push qword [gs:CPU_LOCAL_USER_RSP]
+    push r11
+    push USER_CODE_SELECTOR
+    push rcx
+    push 0                              ; error code
+    push VECTOR_SYSCALL
+    PUSH_TRAP_REGISTERS
+    CALL_WITH_TRAP_FRAME syscall_dispatch ; may turn interrupts on, and sleep
+    cli
+    POP_TRAP_REGISTERS
+    add rsp, 16                         ; RSP -> the iret frame
+
+    ; SYSRET with a non-canonical RCX raises #GP in ring 0 on Intel CPUs, with the user's RSP
+    ; already loaded: a kernel fault on a stack user space chose. Such a return goes by iretq,
+    ; which faults on the kernel stack instead (and the task is killed: user_return_fault).
+    mov rcx, [rsp + IRET_FRAME_RIP]
+    mov r11, rcx
+    shl r11, 16
+    sar r11, 16
+    cmp r11, rcx
+    jne return_to_user
+    mov r11, [rsp + IRET_FRAME_RFLAGS]
+    mov rsp, [rsp + IRET_FRAME_RSP]     ; WINDOW: RSP is the user's from here
+    swapgs
+syscall_sysretq:
+    o64 sysret
+
+; enter_user_mode(rip, rsp, argument): a new user task's first entry, by iretq. Also the return
+; of a system call whose RIP is not canonical, with RSP at its iret frame.
+global enter_user_mode
+enter_user_mode:
+    cli
+    push USER_DATA_SELECTOR
+    push rsi
+    push USER_RFLAGS
+    push USER_CODE_SELECTOR
+    push rdi
+    mov rdi, rdx                        ; the argument, for the program
+    xor eax, eax                        ; no kernel values in the user's registers
+    xor ebx, ebx
+    xor ecx, ecx
+    xor edx, edx
+    xor esi, esi
+    xor ebp, ebp
+    xor r8d, r8d
+    xor r9d, r9d
+    xor r10d, r10d
+    xor r11d, r11d
+    xor r12d, r12d
+    xor r13d, r13d
+    xor r14d, r14d
+    xor r15d, r15d
+return_to_user:
+    swapgs
+user_iretq:
+    iretq
+
+; A return to user mode that faults (a segment made not present, a non-canonical RIP) faults in
+; ring 0, on the stack the return was made from: the exception table sends each such iretq here,
+; and the task is killed. GS may be either one here: user_return_fault sorts it out.
+section .text.fixup progbits alloc exec nowrite align=16
+global user_return_faulted
+user_return_faulted:
+    and rsp, -16
+    call user_return_fault              ; does not return
+
+section .exception_table progbits alloc noexec nowrite align=8
+    dq user_iretq, user_return_faulted

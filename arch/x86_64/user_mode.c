@@ -1,0 +1,125 @@
+/* User mode, the arch side. SYSCALL does not switch stacks and does not save RSP: the entry
+ * (user_entry.asm) swaps GS to find this CPU's area, parks the user RSP there and loads the
+ * task's kernel stack. Until it has, RSP is whatever user space put in it, which is why every
+ * exception that can arrive there without being masked (NMI, #MC, #DB, #DF) needs an IST stack. */
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/faults.h>
+#include <arch/x86_64/paging.h>
+#include <arch/x86_64/user_mode.h>
+#include <kernel/printk.h>
+#include <kernel/string.h>
+#include <kernel/task.h>
+
+#define MSR_EFER 0xc0000080
+#define EFER_SCE (1UL << 0) /* SYSCALL enable */
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_FMASK 0xc0000084
+#define MSR_GS_BASE 0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
+#define CR4_SMEP (1UL << 20)
+#define CR4_SMAP (1UL << 21)
+/* Cleared on SYSCALL: IF (no interrupt before the stack switch), TF (no single-step trap on the
+ * user stack), DF (the C ABI, and rule (c) of the NMI entry: CVE-2015-3291), AC (SMAP stays on). */
+#define FMASK_FLAGS ((1UL << 9) | (1UL << 8) | (1UL << 10) | (1UL << 18))
+#define PAGE_USER (1UL << 2)
+
+struct cpu_local cpu_local;
+static bool smap;
+
+struct user_tables { /* one address space per task slot: PML4, PDPT, PD, page table */
+    uint64_t level[4][512];
+};
+static struct user_tables tables[TASKS_MAX] __attribute__((aligned(PAGE_SIZE)));
+static uint8_t stacks[TASKS_MAX][USER_STACK_PAGES][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+
+static uint64_t physical(const void *kernel_address) { return (uint64_t)kernel_address - KERNEL_VMA; }
+
+void user_mode_init(void)
+{
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+    /* SYSCALL loads CS from STAR[47:32] (SS = +8); SYSRET loads SS from STAR[63:48] + 8 and CS
+     * from + 16, both with RPL 3: hence user data before user code in the GDT. */
+    wrmsr(MSR_STAR, (uint64_t)KERNEL_DATA_SELECTOR << 48 | (uint64_t)KERNEL_CODE_SELECTOR << 32);
+    wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+    wrmsr(MSR_FMASK, FMASK_FLAGS);
+    wrmsr(MSR_GS_BASE, (uint64_t)&cpu_local);
+    wrmsr(MSR_KERNEL_GS_BASE, 0);
+
+    uint32_t regs[4];
+    cpuid(0, 0, regs);
+    if (regs[0] >= 7)
+        cpuid(7, 0, regs);
+    else
+        regs[1] = 0;
+    bool smep = regs[1] & (1u << 7);
+    smap = regs[1] & (1u << 20);
+    write_cr4(read_cr4() | (smep ? CR4_SMEP : 0) | (smap ? CR4_SMAP : 0));
+    printk("user: SYSCALL entry ready; SMEP %s, SMAP %s\n", smep ? "on" : "not on this CPU",
+           smap ? "on" : "not on this CPU");
+}
+
+void user_set_kernel_stack(uint64_t top)
+{
+    tss_set_kernel_stack(top);
+    cpu_local.kernel_stack = top;
+}
+
+uint64_t user_address_space(int slot)
+{
+    struct user_tables *t = &tables[slot];
+    memset(t->level[1], 0, 3 * sizeof t->level[1]);
+    uint64_t root = paging_copy_master(physical(t->level[0]));
+    uint64_t directory_flags = PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER;
+    ((uint64_t *)root)[USER_BASE >> 39 & 511] = physical(t->level[1]) | directory_flags;
+    t->level[1][USER_BASE >> 30 & 511] = physical(t->level[2]) | directory_flags;
+    t->level[2][USER_BASE >> 21 & 511] = physical(t->level[3]) | directory_flags;
+    /* The programs, read-only: a page of them is never shared with other kernel data. */
+    uint64_t code_pages = (uint64_t)(user_programs_end - user_programs_start) / PAGE_SIZE;
+    for (uint64_t i = 0; i < code_pages && i < USER_CODE_PAGES; i++)
+        t->level[3][i] = (physical(user_programs_start) + i * PAGE_SIZE) | PAGE_PRESENT | PAGE_USER;
+    memset(stacks[slot], 0, sizeof stacks[slot]);
+    for (int i = 0; i < USER_STACK_PAGES; i++)
+        t->level[3][512 - USER_STACK_PAGES + i] = physical(stacks[slot][i]) | PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER;
+    return root;
+}
+
+bool user_range_ok(uint64_t address, size_t size)
+{
+    return address >= USER_BASE && address < USER_END && size <= USER_END - address;
+}
+
+/* With SMAP on, the kernel touches user pages only between stac and clac. */
+static void user_access(bool allow)
+{
+    if (smap && allow)
+        __asm__ volatile("stac" ::: "memory");
+    else if (smap)
+        __asm__ volatile("clac" ::: "memory");
+}
+
+int copy_from_user(void *destination, uint64_t source, size_t size)
+{
+    if (!user_range_ok(source, size))
+        return -1;
+    user_access(true);
+    int result = copy_from_kernel_nofault(destination, (const void *)source, size);
+    user_access(false);
+    return result;
+}
+
+int copy_to_user(uint64_t destination, const void *source, size_t size)
+{
+    if (!user_range_ok(destination, size))
+        return -1;
+    user_access(true);
+    int result = copy_to_kernel_nofault((void *)destination, source, size);
+    user_access(false);
+    return result;
+}
+
+void gs_make_kernel(void)
+{
+    if (rdmsr(MSR_GS_BASE) != (uint64_t)&cpu_local)
+        __asm__ volatile("swapgs" ::: "memory");
+}

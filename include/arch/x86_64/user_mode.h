@@ -1,0 +1,46 @@
+/* User mode, the arch side: the ring 3 segments, SYSCALL and SYSRET, the per-CPU area that GS
+ * points at in the kernel, user address spaces, and copies to and from user memory. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KERNEL_CODE_SELECTOR 0x08
+#define KERNEL_DATA_SELECTOR 0x10
+#define USER_DATA_SELECTOR 0x1b /* GDT slot 3, RPL 3 */
+#define USER_CODE_SELECTOR 0x23 /* GDT slot 4, RPL 3 */
+#define GDT_USER_CODE 4
+
+/* User space is one 2 MiB stretch in the second PML4 slot: the first slot holds the kernel's
+ * identity map of low memory, which no user pointer may ever reach. */
+#define USER_BASE 0x0000008000000000UL
+#define USER_CODE_PAGES 8                   /* the programs, read-only, at USER_BASE */
+#define USER_STACK_PAGES 4                  /* writable, just below USER_END */
+#define USER_END (USER_BASE + 0x200000)
+#define USER_STACK_TOP USER_END
+
+/* What GS points at while the CPU runs kernel code (swapgs swaps it with the user's GS on every
+ * entry from and exit to user mode). One CPU: one of these. */
+struct cpu_local {
+    uint64_t kernel_stack; /* the running task's kernel stack top: TSS RSP0 too */
+    uint64_t user_rsp;     /* the SYSCALL entry's scratch slot for the user's RSP */
+};
+extern struct cpu_local cpu_local;
+extern uint64_t gdt[];
+
+void user_mode_init(void); /* SYSCALL MSRs, GS, SMEP and SMAP where the CPU has them */
+void tss_set_kernel_stack(uint64_t top);
+void user_set_kernel_stack(uint64_t top); /* RSP0 and cpu_local.kernel_stack, on each task switch */
+/* A page table for user task slot `slot`: the kernel's mappings, the programs at USER_BASE and a
+ * fresh zeroed stack. Returns its physical address, for CR3. */
+uint64_t user_address_space(int slot);
+bool user_range_ok(uint64_t address, size_t size);
+/* 0, or -1 when the range is not user memory or faults (the copy stops there). */
+int copy_from_user(void *destination, uint64_t source, size_t size);
+int copy_to_user(uint64_t destination, const void *source, size_t size);
+void gs_make_kernel(void); /* swapgs if GS is still the user's (after a failed return to user) */
+
+/* user_entry.asm */
+__attribute__((noreturn)) void enter_user_mode(uint64_t rip, uint64_t rsp, uint64_t argument);
+void syscall_entry(void);
+extern char user_programs_start[], user_programs_end[]; /* tests/kernel/user_programs.asm */

@@ -1,0 +1,43 @@
+/* User tasks: programs built into the kernel image, run in ring 3 with their own page table,
+ * talking to the kernel through SYSCALL. A fault kills the task, never the kernel. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <arch/x86_64/trap_frame.h>
+
+/* System calls: number in RAX, arguments in RDI, RSI, RDX; the result in RAX (negative: an error). */
+enum {
+    SYS_WRITE = 0, /* write(buffer, length): to the console, at most 256 bytes */
+    SYS_EXIT = 1,  /* exit(status) */
+    SYS_YIELD = 2, /* yield() */
+    SYS_SLOW = 3,  /* slow(microseconds): busy in the kernel, interrupts on, at most 10000 us */
+    SYS_TEST_FIRST = 8, /* 8 to 11: for the test scenarios (user_set_test_syscall) */
+    SYSCALLS = 12,
+};
+#define EFAULT 14
+#define EINVAL 22
+#define ENOSYS 38
+
+struct user_result {  /* how the last user task ended */
+    bool killed;
+    int64_t status;   /* exit(status) */
+    uint64_t syscalls;
+    struct trap_frame fault; /* killed: the exception (vector, error code, rip) */
+    uint64_t cr2;
+    bool fault_on_nmi_stack; /* killed by a faulting return to user mode: where it was taken */
+};
+extern struct user_result user_last;
+
+/* Starts program `name` with `argument` in RDI; false with a one-line reason printed. */
+bool user_run(const char *name, uint64_t argument);
+/* user_run, then wait until the task has ended; false if it could not start. */
+bool user_run_and_wait(const char *name, uint64_t argument);
+void user_list_programs(void);
+typedef int64_t (*user_syscall)(struct trap_frame *frame);
+void user_set_test_syscall(unsigned number, user_syscall call); /* NULL removes it */
+
+/* From the entries: a system call (user_entry.asm), a user-mode exception (traps.c), a return to
+ * user mode that faulted (the exception table's fixup in user_entry.asm). */
+void syscall_dispatch(struct trap_frame *frame);
+__attribute__((noreturn)) void user_fault(const struct trap_frame *frame);
+__attribute__((noreturn)) void user_return_fault(void);

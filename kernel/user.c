@@ -1,0 +1,166 @@
+/* User tasks and system calls. A user task is a kernel thread (task.c) that builds its address
+ * space and drops to ring 3 (enter_user_mode). It comes back into the kernel only through a
+ * system call, an interrupt or exception, or an NMI, each landing on its kernel stack (or, for
+ * NMIs, moved there: nmi_entry.asm). Whatever it does wrong kills it; the kernel goes on. */
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/faults.h>
+#include <arch/x86_64/timer.h>
+#include <arch/x86_64/traps.h>
+#include <arch/x86_64/user_mode.h>
+#include <kernel/nmi.h>
+#include <kernel/printk.h>
+#include <kernel/string.h>
+#include <kernel/task.h>
+#include <kernel/user.h>
+
+#define WRITE_MAX 256
+#define SLOW_MAX_MICROSECONDS 10000
+
+struct user_program {
+    const char *name, *about;
+    uint64_t offset; /* of its first instruction from user_programs_start */
+};
+extern const struct user_program user_program_table[]; /* tests/kernel/user_programs.asm; ends at a NULL name */
+
+struct user_result user_last;
+static uint64_t syscall_counts[TASKS_MAX], arguments[TASKS_MAX];
+
+static int64_t sys_write(struct trap_frame *frame)
+{
+    char text[WRITE_MAX + 1];
+    uint64_t length = frame->rsi;
+    if (length > WRITE_MAX)
+        return -EINVAL;
+    if (copy_from_user(text, frame->rdi, length)) /* checks the range is user memory, then copies */
+        return -EFAULT;
+    text[length] = '\0';
+    printk("%s", text);
+    return (int64_t)length;
+}
+
+static int64_t sys_exit(struct trap_frame *frame)
+{
+    int self = task_current();
+    user_last = (struct user_result){.status = (int64_t)frame->rdi, .syscalls = syscall_counts[self]};
+    printk("user: task %d (%s) exited with status %ld after %lu system calls\n", self, task_get(self)->name,
+           user_last.status, user_last.syscalls);
+    task_exit();
+}
+
+static int64_t sys_yield(struct trap_frame *frame)
+{
+    task_yield();
+    return 0;
+}
+
+static int64_t sys_slow(struct trap_frame *frame)
+{
+    if (frame->rdi > SLOW_MAX_MICROSECONDS)
+        return -EINVAL;
+    udelay(frame->rdi); /* interrupts and NMIs land in the kernel half of a system call meanwhile */
+    return 0;
+}
+
+static user_syscall syscalls[SYSCALLS] = {
+    [SYS_WRITE] = sys_write, [SYS_EXIT] = sys_exit, [SYS_YIELD] = sys_yield, [SYS_SLOW] = sys_slow};
+
+void user_set_test_syscall(unsigned number, user_syscall call)
+{
+    if (number >= SYS_TEST_FIRST && number < SYSCALLS)
+        syscalls[number] = call;
+}
+
+void syscall_dispatch(struct trap_frame *frame)
+{
+    syscall_counts[task_current()]++;
+    interrupts_enable(); /* SYSCALL masked them until the entry was on the kernel stack */
+    uint64_t number = frame->rax;
+    user_syscall call = number < SYSCALLS ? syscalls[number] : NULL;
+    frame->rax = call ? (uint64_t)call(frame) : (uint64_t)-ENOSYS;
+}
+
+static __attribute__((noreturn)) void killed(const struct trap_frame *fault, uint64_t cr2, const char *what)
+{
+    int self = task_current();
+    user_last = (struct user_result){.killed = true, .syscalls = syscall_counts[self], .fault = *fault, .cr2 = cr2};
+    printk("user: task %d (%s) killed: %s%s, error code 0x%lx, at RIP %016lx", self, task_get(self)->name, what,
+           trap_name((unsigned)fault->vector), fault->error_code, fault->rip);
+    if (fault->vector == VECTOR_PAGE_FAULT)
+        printk(", address %016lx", cr2);
+    printk("\n");
+    task_exit();
+}
+
+void user_fault(const struct trap_frame *frame) { killed(frame, read_cr2(), ""); }
+
+/* The exception table sent a fault on an iretq to user mode here. It happened in ring 0, after
+ * the exit's swapgs: GS may be the user's. The fault's frame says what was refused. */
+void user_return_fault(void)
+{
+    gs_make_kernel();
+    uint64_t user_rip = 0;
+    copy_from_kernel_nofault(&user_rip, (const void *)fixup_last_fault.rsp, sizeof user_rip);
+    printk("user: the return to user mode (to RIP %016lx) faulted in the kernel, on the task's kernel stack\n",
+           user_rip);
+    killed(&fixup_last_fault, 0, "its return to user mode faulted: ");
+}
+
+static const struct user_program *find(const char *name)
+{
+    for (const struct user_program *p = user_program_table; p->name; p++)
+        if (!strcmp(p->name, name))
+            return p;
+    return NULL;
+}
+
+void user_list_programs(void)
+{
+    printk("user programs (user NAME [NUMBER]):\n");
+    for (const struct user_program *p = user_program_table; p->name; p++)
+        printk("  %-20s %s\n", p->name, p->about);
+}
+
+static void user_task(void *program)
+{
+    const struct user_program *p = program;
+    int self = task_current();
+    struct task *t = task_get(self);
+    syscall_counts[self] = 0;
+    t->page_table = user_address_space(self);
+    write_cr3(t->page_table);
+    enter_user_mode(USER_BASE + p->offset, USER_STACK_TOP, arguments[self]);
+}
+
+static struct task *start(const char *name, uint64_t argument)
+{
+    const struct user_program *p = find(name);
+    if (!p) {
+        printk("user: no program '%s' (type 'user' for the list)\n", name);
+        return NULL;
+    }
+    if (nmi_current_strategy() != NMI_NESTED) {
+        printk("user: user mode needs nmi=nested (without an IST stack an NMI on the SYSCALL entry would push "
+               "its frame wherever user space pointed RSP; naive is broken on purpose)\n");
+        return NULL;
+    }
+    uint64_t flags = read_rflags();
+    interrupts_disable(); /* its argument is in place before it can run */
+    struct task *t = task_create(p->name, user_task, (void *)p);
+    if (t)
+        arguments[t - task_get(0)] = argument;
+    if (flags & RFLAGS_IF)
+        interrupts_enable();
+    if (!t)
+        printk("user: no free task slot (%d tasks)\n", TASKS_MAX);
+    return t;
+}
+
+bool user_run(const char *name, uint64_t argument) { return start(name, argument) != NULL; }
+
+bool user_run_and_wait(const char *name, uint64_t argument)
+{
+    struct task *t = start(name, argument);
+    while (t && t->state != TASK_DEAD)
+        task_sleep(1);
+    return t != NULL;
+}

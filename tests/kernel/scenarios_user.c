@@ -1,0 +1,253 @@
+/* User-mode scenarios: programs in ring 3 (tests/kernel/user_programs.asm), what they must not be
+ * able to do, and NMIs that arrive from user mode or on the SYSCALL path: the two NMI bugs Linux
+ * fixed in 2015 (docs/nmi.md, "NMIs and user mode"). */
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/stacks.h>
+#include <arch/x86_64/timer.h>
+#include <arch/x86_64/traps.h>
+#include <arch/x86_64/user_mode.h>
+#include <kernel/nmi.h>
+#include <kernel/printk.h>
+#include <kernel/task.h>
+#include <kernel/user.h>
+#include <tests/kernel/scenario.h>
+#include <tests/kernel/scenario_nmi.h>
+
+#define PAGE_FAULT_PROTECTION 1 /* error code bits: the page was present, ... */
+#define PAGE_FAULT_USER 4       /* ... and the access came from user mode */
+#define SEGMENT_PRESENT (1UL << 47)
+
+extern char syscall_sysretq[], user_iretq[], nmi_user_iretq[]; /* user_entry.asm, nmi_entry.asm */
+static volatile uint64_t canary = 0x5afe;
+
+static bool user_mode_here(void)
+{
+    if (nmi_current_strategy() == NMI_NESTED)
+        return true;
+    scenario_skip_reason("user mode needs nmi=nested");
+    return false;
+}
+
+static void run(const char *name, uint64_t argument)
+{
+    user_last = (struct user_result){.status = -1};
+    expect(user_run_and_wait(name, argument), "the user program %s did not start", name);
+}
+
+static void expect_exit(const char *name, uint64_t argument, uint64_t syscalls)
+{
+    run(name, argument);
+    expect(!user_last.killed && user_last.status == 0, "%s %lu: %s, status %ld", name, argument,
+           user_last.killed ? "killed" : "exited", user_last.status);
+    expect(user_last.syscalls == syscalls, "%s made %lu system calls, not %lu", name, user_last.syscalls, syscalls);
+}
+
+static void expect_killed(const char *name, uint64_t argument, unsigned vector)
+{
+    run(name, argument);
+    expect(user_last.killed && user_last.fault.vector == vector, "%s %lx was not killed by %s", name, argument,
+           trap_name(vector));
+    expect(vector != VECTOR_PAGE_FAULT || (user_last.fault.error_code & PAGE_FAULT_USER),
+           "%s: the page fault was not a user-mode one (error code %lx)", name, user_last.fault.error_code);
+}
+
+/* user-mode: a program runs, makes system calls, exits; a long loop of them keeps its registers. */
+static enum scenario_result user_mode(void)
+{
+    if (!user_mode_here())
+        return SCENARIO_SKIP;
+    int tasks = task_count();
+    expect_exit("hello", 0, 2);
+    expect_exit("syscall-loop", 500, 501);
+    expect(task_count() == tasks, "%d tasks left, not %d", task_count(), tasks);
+    return SCENARIO_PASS;
+}
+
+/* user-security: kernel memory, the NMI stack, the IDT, low memory, privileged instructions, and
+ * system calls with bad pointers and numbers. Every attempt fails; the kernel goes on. */
+static enum scenario_result user_security(void)
+{
+    if (!user_mode_here())
+        return SCENARIO_SKIP;
+    expect_killed("read", KERNEL_VMA + 0x100000, VECTOR_PAGE_FAULT);
+    expect(user_last.fault.error_code & PAGE_FAULT_PROTECTION, "the kernel image is not mapped at all?");
+    expect_killed("read", ist_stack_top(IST_NMI) - 8, VECTOR_PAGE_FAULT);
+    expect_killed("read", 0x100000, VECTOR_PAGE_FAULT); /* the identity map of low memory */
+    expect_killed("read-idt", 0, VECTOR_PAGE_FAULT);
+    expect_killed("write", (uint64_t)&canary, VECTOR_PAGE_FAULT);
+    expect(canary == 0x5afe, "a user program changed kernel memory");
+    static const char *const privileged[] = {"cli", "hlt", "read-cr3", "wrmsr", "out"};
+    for (unsigned i = 0; i < sizeof privileged / sizeof privileged[0]; i++)
+        expect_killed(privileged[i], 0, VECTOR_GENERAL_PROTECTION);
+    expect_exit("bad-syscalls", 0, 12);
+    expect_exit("hello", 0, 2);
+    return SCENARIO_PASS;
+}
+
+/* user-fuzz: thousands of random system calls from three seeds. */
+static enum scenario_result user_fuzz(void)
+{
+    if (!user_mode_here())
+        return SCENARIO_SKIP;
+    for (uint64_t seed = 1; seed <= 3; seed++)
+        expect_exit("fuzz", seed, 3001);
+    return SCENARIO_PASS;
+}
+
+/* user-noncanonical-return: a system call whose return address is not canonical must not leave
+ * by SYSRET (on Intel it faults in ring 0 with the user's RSP): it leaves by iretq, which faults
+ * on the kernel stack (the CPUs, Bochs), or, where the CPU does not check on iretq (QEMU's TCG),
+ * at the first fetch in user mode. Either way the task is killed and the kernel goes on. */
+static int64_t return_to_noncanonical(struct trap_frame *frame)
+{
+    frame->rip = 0x0000800000000000UL; /* the first address past the lower half */
+    return 0;
+}
+
+static enum scenario_result user_noncanonical_return(void)
+{
+    if (!user_mode_here())
+        return SCENARIO_SKIP;
+    user_set_test_syscall(SYS_TEST_FIRST + 2, return_to_noncanonical);
+    expect_killed("noncanonical", 0, VECTOR_GENERAL_PROTECTION);
+    user_set_test_syscall(SYS_TEST_FIRST + 2, NULL);
+    bool on_iretq = user_last.fault.rip == (uint64_t)user_iretq;
+    expect(on_iretq || user_last.fault.rip == 0x0000800000000000UL,
+           "the fault was at %lx, not on the iretq to user mode nor at the address", user_last.fault.rip);
+    printk("# the return to a non-canonical RIP went by iretq and faulted %s\n",
+           on_iretq ? "on the iretq, in the kernel" : "in user mode, at the RIP (this CPU does not check on iretq)");
+    expect_exit("hello", 0, 2);
+    return SCENARIO_PASS;
+}
+
+/* user-rsp-in-nmi-stack (CVE-2015-3291): a program points RSP into the NMI stack and makes system
+ * calls; the runner injects an NMI on the SYSCALL entry's first instruction and on its SYSRET,
+ * both with RSP there. Rule (c) must see DF clear and take each as a first NMI. */
+uint64_t user_test_rsp; /* read by tests/run.py */
+static uint64_t episodes, landed[2], stop_tsc;
+
+static void record_landing(uint64_t pass)
+{
+    if (pass <= 2)
+        landed[pass - 1] = nmi_cpu.interrupted_rip;
+}
+
+static int64_t go_on(struct trap_frame *frame) { return external_claimed < episodes && rdtsc() < stop_tsc; }
+
+static enum scenario_result user_rsp_in_nmi_stack(void)
+{
+    if (!user_mode_here() || !nmi_test_start(record_landing, true))
+        return SCENARIO_SKIP;
+    user_test_rsp = ist_stack_bottom(IST_NMI) + 2048;
+    episodes = wait_for_debugger("break at syscall_entry, then at syscall_sysretq, with RSP in the NMI stack; "
+                                 "inject an NMI");
+    stop_tsc = rdtsc() + 8000 * tsc_khz; /* a lost NMI never arrives: give up after 8 s */
+    user_set_test_syscall(SYS_TEST_FIRST, go_on);
+    run("rsp-in-nmi-stack", user_test_rsp);
+    user_set_test_syscall(SYS_TEST_FIRST, NULL);
+    nmi_test_stop();
+    const uint64_t where[] = {(uint64_t)syscall_entry, (uint64_t)syscall_sysretq};
+    for (uint64_t i = 0; i < episodes && i < 2; i++)
+        if (expect(landed[i] == where[i], "NMI %lu landed at %lx, not at %s", i + 1, landed[i],
+                   i ? "syscall_sysretq" : "syscall_entry"))
+            printk("# an NMI at %s with RSP %016lx (in the NMI stack) was handled as a first NMI\n",
+                   i ? "syscall_sysretq" : "syscall_entry", user_test_rsp);
+    expect(external_claimed == episodes && delta_nested() == 0,
+           "%lu of %lu NMIs on the SYSCALL path handled; %lu taken for nested (rule %s) and lost", external_claimed,
+           episodes, delta_nested(), rule_name(nmi_cpu.nested_rule));
+    expect(!user_last.killed && user_last.status == 0, "the program did not exit normally");
+    return SCENARIO_PASS;
+}
+
+/* user-nmi-fault-return (CVE-2015-5157): an NMI from user mode whose handler faults (a nested
+ * NMI follows) and whose return to user mode faults, the user code segment having been made not
+ * present. The return's fault must be taken on the task's kernel stack and kill the task. */
+static int64_t make_user_code_not_present(struct trap_frame *frame)
+{
+    gdt[GDT_USER_CODE] &= ~SEGMENT_PRESENT; /* SYSRET does not look; the next iretq will */
+    frame->rflags &= ~RFLAGS_IF;             /* and only an NMI interrupts the program now */
+    printk("# user-nmi-fault-return: the user code segment is not present; inject an NMI\n");
+    return 0;
+}
+
+static enum scenario_result user_nmi_fault_return(void)
+{
+    if (!user_mode_here() || !nmi_test_start(fault_with_nmi_pending, true))
+        return SCENARIO_SKIP;
+    user_set_test_syscall(SYS_TEST_FIRST + 1, make_user_code_not_present);
+    run("cs-not-present", 0);
+    gdt[GDT_USER_CODE] |= SEGMENT_PRESENT;
+    user_set_test_syscall(SYS_TEST_FIRST + 1, NULL);
+    nmi_test_stop();
+    expect(user_last.killed && user_last.fault.vector == VECTOR_SEGMENT_NOT_PRESENT &&
+               (user_last.fault.error_code & ~3UL) == (USER_CODE_SELECTOR & ~3UL),
+           "the task was not killed by #NP on its code segment");
+    expect(user_last.fault.rip == (uint64_t)nmi_user_iretq, "the fault was at %lx, not on the NMI's iretq",
+           user_last.fault.rip);
+    expect(external_claimed == 1 && self_claimed == self_sent && scenario_faults == 1,
+           "NMIs: %lu injected handled (not 1), %lu of %lu self-NMIs handled", external_claimed, self_claimed,
+           self_sent);
+    expect(delta_nested() == 1 && nmi_cpu.nested_rule == NESTED_LATCHED,
+           "%lu nested NMIs, the last by rule %s, not 1 by the latch", delta_nested(),
+           rule_name(nmi_cpu.nested_rule));
+    expect_exit("hello", 0, 2);
+    return SCENARIO_PASS;
+}
+
+/* user-nmi-storm: three programs make system calls in a loop while self-NMIs and the runner's
+ * NMIs storm, in rounds until enough NMIs came from outside and from user mode; every NMI
+ * handler pass faults and hits int3, every third one nests an NMI. */
+#define STORM_TASKS 3
+#define STORM_CALLS 400
+#define STORM_ROUNDS_MAX 40
+static uint64_t from_user, on_syscall_path;
+
+static void storm_from_user(uint64_t pass)
+{
+    uint64_t rip = nmi_cpu.interrupted_rip;
+    from_user += rip >= USER_BASE && rip < USER_END;
+    on_syscall_path += rip >= (uint64_t)syscall_entry && rip <= (uint64_t)syscall_sysretq;
+    storm_pass(pass);
+}
+
+static enum scenario_result user_nmi_storm(void)
+{
+    if (!user_mode_here() || !nmi_test_start(storm_from_user, true))
+        return SCENARIO_SKIP;
+    from_user = on_syscall_path = 0;
+    int tasks = task_count();
+    printk("# user storm: start\n");
+    for (int round = 0; round < STORM_ROUNDS_MAX && (external_claimed < 20 || from_user < 5); round++) {
+        for (int i = 0; i < STORM_TASKS; i++)
+            user_run("syscall-loop", STORM_CALLS);
+        while (task_count() > tasks) {
+            send_self_nmi();
+            spin_until(&self_claimed, self_sent);
+            task_sleep(1);
+        }
+    }
+    printk("# user storm: end\n");
+    nmi_test_stop();
+    printk("# user storm: %lu NMIs from user mode, %lu on the SYSCALL entry or exit\n", from_user, on_syscall_path);
+    expect(self_claimed == self_sent, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
+    expect(int3_hits == scenario_passes && scenario_faults == scenario_passes + sent_inside,
+           "%lu int3 hits and %lu faults in %lu passes", int3_hits, scenario_faults, scenario_passes);
+    expect(from_user >= 5, "only %lu NMIs arrived from user mode", from_user);
+    expect(external_claimed >= 20, "only %lu NMIs from outside arrived", external_claimed);
+    expect(nmi_cpu.unknown == 0, "unknown NMIs reported");
+    expect(!user_last.killed && user_last.status == 0 && user_last.syscalls == STORM_CALLS + 1,
+           "the last program to end: %s, status %ld, %lu system calls", user_last.killed ? "killed" : "exited",
+           user_last.status, user_last.syscalls);
+    return SCENARIO_PASS;
+}
+
+const struct scenario user_scenarios[] = {
+    {"user-mode", user_mode, false},
+    {"user-security", user_security, false},
+    {"user-fuzz", user_fuzz, false},
+    {"user-noncanonical-return", user_noncanonical_return, false},
+    {"user-rsp-in-nmi-stack", user_rsp_in_nmi_stack, false},
+    {"user-nmi-fault-return", user_nmi_fault_return, false},
+    {"user-nmi-storm", user_nmi_storm, false},
+    {0},
+};
