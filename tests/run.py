@@ -245,7 +245,8 @@ def user_scenarios():
     add("user-nmi-fault-return", action=inject_nmis(r"# user-nmi-fault-return: the user code segment is not present", count=1),
         must=[r"user: the return to user mode \(to RIP 0000008[0-9a-f]{9}\) faulted in the kernel, on the task's kernel stack",
               USER_KILLED.format("cs-not-present", r"its return to user mode faulted: segment not present \(#NP\)", "20")],
-        hint="an NMI from user mode must move to the task's kernel stack (CVE-2015-5157)")
+        hint="an NMI from user mode must move to the task's kernel stack, and an NMI nested in it must be latched "
+             "(CVE-2015-5157)")
     add("user-nmi-storm", action=inject_nmis(r"# user storm: start", until=r"# user storm: end", gap=0.01), timeout=120,
         must=[r"(\(syscall-loop\) exited with status 0 after 401 system calls\n[\s\S]*){3}",
               r"# user storm: [1-9]\d* NMIs from user mode"], must_not=[r"user: task \d \(syscall-loop\) killed"])
@@ -1220,6 +1221,11 @@ def bochs_scenarios():
                     must += [r"NMI source: PIT on its I/O APIC pin", r"hard LOCKUP on CPU 0",
                              r"show_state: 6 tasks dumped"]
                 out.append(Scenario(f"{name} nmi={strategy}", f"test={name} nmi={strategy}", firmware, must=must))
+        if everything:  # a stricter CPU for user mode: SMEP and SMAP, and iretq checks the RIP it returns to
+            out.append(Scenario("user-security", "test=user-security", firmware, must=[r"SMEP on, SMAP on"]))
+            out.append(Scenario("user-noncanonical-return", "test=user-noncanonical-return", firmware,
+                                must=[r"# the return to a non-canonical RIP went by iretq and faulted on the iretq, "
+                                      r"in the kernel"]))
     return out
 
 

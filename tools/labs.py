@@ -44,6 +44,7 @@ LABS = {
                                           "nmi-first-on-nmi-stack nmi=nested [bios]"]),
     5: ("CR2 and the watchdog", ["nmi-cr2 nmi=nested [bios]", "watchdog-dump nmi=nested [bios]"]),
     6: ("kprobes in NMI", ["kprobe-nmi nmi=nested [bios]", "kprobe-nmi nmi=latch [bios]"]),
+    7: ("NMIs from user mode", ["user-mode [bios]", "user-nmi-fault-return [bios]", "user-nmi-storm [bios]"]),
 }
 MARK = re.compile(r"^(\s*)(?:/\*|;) LAB (\d+) (BEGIN|STUB|END)(?::\s*(.*?))?\s*(?:\*/)?\s*$")
 STUB_LINE = re.compile(r"^(\s*)(?://|;)\| ?(.*)$")

@@ -4,6 +4,7 @@
 #include <arch/x86_64/paging.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
+#include <arch/x86_64/user_mode.h>
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
 #include <kernel/console.h>
@@ -61,9 +62,10 @@ static enum scenario_result boot_scenario(void)
     struct descriptor_table_register gdtr, idtr;
     uint16_t task_register;
     __asm__ volatile("sgdt %0; sidt %1; str %2" : "=m"(gdtr), "=m"(idtr), "=r"(task_register));
-    expect(gdtr.base >= KERNEL_VMA && gdtr.limit == 5 * 8 - 1, "GDTR is %lx/%x, not the kernel's GDT", gdtr.base, gdtr.limit);
+    expect(gdtr.base == (uint64_t)gdt && gdtr.limit == 7 * 8 - 1, "GDTR is %lx/%x, not the kernel's GDT", gdtr.base,
+           gdtr.limit);
     expect(idtr.base >= KERNEL_VMA && idtr.limit == 256 * 16 - 1, "IDTR is %lx/%x, not the kernel's IDT", idtr.base, idtr.limit);
-    expect(task_register == 0x18, "task register is %x, not the TSS selector 0x18", task_register);
+    expect(task_register == 0x28, "task register is %x, not the TSS selector 0x28", task_register);
     for (int i = 1; i <= IST_LAST; i++) {
         expect(paging_is_mapped(ist_stack_top(i) - 8), "IST stack %d is not mapped", i);
         expect(!paging_is_mapped(ist_stack_bottom(i) - 8), "IST stack %d has no guard page", i);
