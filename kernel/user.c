@@ -128,7 +128,10 @@ static void user_task(void *program)
     syscall_counts[self] = 0;
     t->page_table = user_address_space(self);
     write_cr3(t->page_table);
-    enter_user_mode(USER_BASE + p->offset, USER_STACK_TOP, arguments[self]);
+    struct trap_frame frame = {.rdi = arguments[self], .rip = USER_BASE + p->offset, .cs = USER_CODE_SELECTOR,
+                               .rflags = RFLAGS_IF | 2, .rsp = USER_STACK_TOP, .ss = USER_DATA_SELECTOR};
+    interrupts_disable();
+    enter_user_mode(&frame); /* every other register starts at 0 */
 }
 
 static struct task *start(const char *name, uint64_t argument)

@@ -287,7 +287,8 @@ def historical_checks():
             ok = result.returncode != 0 and found is not None
             yield ok, [f"NMI_BREAK={name}: {scenario} " + ("fails with the historical bug, as it must" if ok else
                                                            "does NOT fail as the historical kernel did"),
-                       found.group(0) if found else result.stdout.strip()[-300:]]
+                       *([line for line in found.group(0).splitlines() if not line.startswith("  ")] if found
+                         else [result.stdout.strip()[-300:]])]
         finally:
             shutil.rmtree(tree, ignore_errors=True)
 

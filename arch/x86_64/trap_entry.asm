@@ -53,6 +53,10 @@ trap_common:
 .from_kernel:
     PUSH_TRAP_REGISTERS
     CALL_WITH_TRAP_FRAME trap_dispatch
+; RSP -> a struct trap_frame. Also the way a user task first enters user mode, and the way back
+; from a system call that must not use SYSRET (user_entry.asm).
+global trap_return, user_iretq
+trap_return:
     POP_TRAP_REGISTERS
     add rsp, 16                         ; vector and error code
     test byte [rsp + IRET_FRAME_CS], 3
@@ -60,11 +64,11 @@ trap_common:
     iretq                               ; note: this also ends NMI blocking, see docs/nmi.md
 .to_user:
     swapgs
-trap_return_to_user:
+user_iretq:
     iretq                               ; a fault here kills the task (user_entry.asm)
 
 section .exception_table progbits alloc noexec nowrite align=8
-    dq trap_return_to_user, user_return_faulted
+    dq user_iretq, user_return_faulted
 extern user_return_faulted
 
 section .rodata

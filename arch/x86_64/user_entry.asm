@@ -12,10 +12,9 @@
 
 USER_CODE_SELECTOR equ 0x23
 USER_DATA_SELECTOR equ 0x1b
-USER_RFLAGS        equ 0x202            ; IF on, everything else clear
 VECTOR_SYSCALL     equ 0x100            ; not a CPU vector: marks a system call's trap frame
 
-extern syscall_dispatch, user_return_fault
+extern syscall_dispatch, user_return_fault, trap_return
 
 section .text.entry progbits alloc exec nowrite align=16 ; no kprobes here; backtraces (linker.ld)
 bits 64
@@ -27,7 +26,7 @@ bits 64
 ; return below, finds RSP holding whatever user space chose, which may be an address inside the
 ; NMI stack. The nested-NMI entry must not take it for a nested NMI: its rule (c) tests DF too,
 ; and DF is clear here (FMASK clears it on the way in; C code leaves it clear on the way out).
-global syscall_entry, syscall_sysretq, user_iretq
+global syscall_entry, syscall_sysretq
 syscall_entry:
     swapgs
     mov [gs:CPU_LOCAL_USER_RSP], rsp
@@ -43,53 +42,30 @@ syscall_entry:
     PUSH_TRAP_REGISTERS
     CALL_WITH_TRAP_FRAME syscall_dispatch ; may turn interrupts on, and sleep
     cli
-    POP_TRAP_REGISTERS
-    add rsp, 16                         ; RSP -> the iret frame
-
     ; SYSRET with a non-canonical RCX raises #GP in ring 0 on Intel CPUs, with the user's RSP
-    ; already loaded: a kernel fault on a stack user space chose. Such a return goes by iretq,
-    ; which faults on the kernel stack instead (and the task is killed: user_return_fault).
-    mov rcx, [rsp + IRET_FRAME_RIP]
+    ; already loaded: a kernel fault on a stack user space chose. Such a return goes the way
+    ; interrupts return, by iretq, which faults on the kernel stack (and the task is killed).
+    mov rcx, [rsp + TRAP_FRAME_RIP]
     mov r11, rcx
     shl r11, 16
     sar r11, 16
     cmp r11, rcx
-    jne return_to_user
+    jne trap_return
+    POP_TRAP_REGISTERS
+    add rsp, 16                         ; RSP -> the iret frame
+    mov rcx, [rsp + IRET_FRAME_RIP]
     mov r11, [rsp + IRET_FRAME_RFLAGS]
     mov rsp, [rsp + IRET_FRAME_RSP]     ; WINDOW: RSP is the user's from here
     swapgs
 syscall_sysretq:
     o64 sysret
 
-; enter_user_mode(rip, rsp, argument): a new user task's first entry, by iretq. Also the return
-; of a system call whose RIP is not canonical, with RSP at its iret frame.
+; enter_user_mode(frame): a new user task's first entry into user mode, through the exit of the
+; exception path with a trap frame its C code filled in.
 global enter_user_mode
 enter_user_mode:
-    cli
-    push USER_DATA_SELECTOR
-    push rsi
-    push USER_RFLAGS
-    push USER_CODE_SELECTOR
-    push rdi
-    mov rdi, rdx                        ; the argument, for the program
-    xor eax, eax                        ; no kernel values in the user's registers
-    xor ebx, ebx
-    xor ecx, ecx
-    xor edx, edx
-    xor esi, esi
-    xor ebp, ebp
-    xor r8d, r8d
-    xor r9d, r9d
-    xor r10d, r10d
-    xor r11d, r11d
-    xor r12d, r12d
-    xor r13d, r13d
-    xor r14d, r14d
-    xor r15d, r15d
-return_to_user:
-    swapgs
-user_iretq:
-    iretq
+    mov rsp, rdi
+    jmp trap_return
 
 ; A return to user mode that faults (a segment made not present, a non-canonical RIP) faults in
 ; ring 0, on the stack the return was made from: the exception table sends each such iretq here,
@@ -100,5 +76,3 @@ user_return_faulted:
     and rsp, -16
     call user_return_fault              ; does not return
 
-section .exception_table progbits alloc noexec nowrite align=8
-    dq user_iretq, user_return_faulted

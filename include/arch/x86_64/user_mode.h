@@ -41,6 +41,7 @@ int copy_to_user(uint64_t destination, const void *source, size_t size);
 void gs_make_kernel(void); /* swapgs if GS is still the user's (after a failed return to user) */
 
 /* user_entry.asm */
-__attribute__((noreturn)) void enter_user_mode(uint64_t rip, uint64_t rsp, uint64_t argument);
+struct trap_frame;
+__attribute__((noreturn)) void enter_user_mode(const struct trap_frame *frame); /* interrupts off */
 void syscall_entry(void);
 extern char user_programs_start[], user_programs_end[]; /* tests/kernel/user_programs.asm */
