@@ -18,6 +18,7 @@ powers off through ACPI, Bochs logs the soft-off and exits, and the TAP lines sa
 """
 import argparse
 import concurrent.futures
+import contextlib
 import glob
 import hashlib
 import os
@@ -265,32 +266,39 @@ HISTORICAL = [
 ]
 
 
+@contextlib.contextmanager
+def tree_with_break(name):
+    """A copy of this tree (its object files too) with the NMI_BREAK=name kernel built in it, for
+    make test's historical checks and make verify's mutants. Yields (tree, why it did not build)."""
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import labs
+    tree = tempfile.mkdtemp(prefix=f"nmilab-{name}-")
+    try:
+        labs.write_tree(tree, with_objects=True)
+        build = subprocess.run(["make", "-s", "-C", tree, f"NMI_BREAK={name}", "build/kernel.elf"],
+                               capture_output=True, text=True)
+        yield tree, build.returncode and f"NMI_BREAK={name}: does not build: {build.stderr.strip()[-200:]}"
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
 def historical_checks():
     """Builds each historical NMI_BREAK kernel in a copy of this tree and runs its scenario there.
     Yields (ok, lines)."""
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    import labs
     for name, scenario, symptom in HISTORICAL:
-        tree = tempfile.mkdtemp(prefix=f"nmilab-{name}-")
-        try:
-            labs.write_tree(tree, with_objects=True)
-            build = subprocess.run(["make", "-s", "-C", tree, f"NMI_BREAK={name}", "build/kernel.elf"],
-                                   capture_output=True, text=True)
-            if build.returncode:
-                yield False, [f"NMI_BREAK={name}: does not build: {build.stderr.strip()[-200:]}"]
+        with tree_with_break(name) as (tree, failure):
+            if failure:
+                yield False, [failure]
                 continue
             result = subprocess.run([sys.executable, os.path.join(tree, "tests", "run.py"), scenario],
                                     capture_output=True, text=True)
             logs = glob.glob(os.path.join(tree, "build", "test-logs", f"{scenario}*.log"))
-            log = read(logs[0]) if logs else ""
-            found = re.search(symptom, log)
+            found = re.search(symptom, read(logs[0]) if logs else "")
             ok = result.returncode != 0 and found is not None
+            shown = [line.strip() for line in found.group(0).splitlines() if re.search("PANIC|RSP is on|#0|of 2", line)] \
+                if found else [result.stdout.strip()[-300:]]
             yield ok, [f"NMI_BREAK={name}: {scenario} " + ("fails with the historical bug, as it must" if ok else
-                                                           "does NOT fail as the historical kernel did"),
-                       *([line for line in found.group(0).splitlines() if not line.startswith("  ")] if found
-                         else [result.stdout.strip()[-300:]])]
-        finally:
-            shutil.rmtree(tree, ignore_errors=True)
+                                                           "does NOT fail as the historical kernel did"), *shown]
 
 
 def iso_for(cmdline, menu_seconds=0, gfxpayload=""):

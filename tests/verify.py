@@ -27,7 +27,6 @@ import collections
 import concurrent.futures
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -428,17 +427,11 @@ def mutants(quick, jobs):
     """Builds each NMI_BREAK kernel in a copy of this tree and verifies it there: each must fail
     somewhere (quick: at its first failing boundary, page fault only; else every boundary of its
     runs, with their names). Yields (caught, lines) per mutant."""
-    sys.path.insert(0, os.path.join(run.ROOT, "tools"))
-    import labs
     for name, depth in MUTANTS.items():
         start = time.time()
-        tree = tempfile.mkdtemp(prefix=f"nmilab-{name}-")
-        try:
-            labs.write_tree(tree, with_objects=True)
-            build = subprocess.run(["make", "-s", "-C", tree, f"NMI_BREAK={name}", "build/kernel.elf"],
-                                   capture_output=True, text=True)
-            if build.returncode:
-                yield False, [f"NMI_BREAK={name}: does not build: {build.stderr.strip()[-200:]}"]
+        with run.tree_with_break(name) as (tree, failure):
+            if failure:
+                yield False, [failure]
                 continue
             command = [sys.executable, os.path.join(tree, "tests", "verify.py"), "--broken", "--strategy", "nested",
                        "--depth", str(depth), "--jobs", str(jobs)]
@@ -452,8 +445,6 @@ def mutants(quick, jobs):
             said = result.stdout.splitlines()[:-1] + (result.stderr.strip().splitlines()[-3:] if result.returncode > 1 else [])
             yield caught, ([f"NMI_BREAK={name}: " + ("fails, as it must" if caught else "NOT CAUGHT")
                             + f" ({time.time() - start:.0f} s)"] + ["    " + line for line in said])
-        finally:
-            shutil.rmtree(tree, ignore_errors=True)
 
 
 def checks(strategies=("nested", "latch", "naive"), kinds=("pf", "int3"), depths=(1, 2), quick=False,
