@@ -214,6 +214,20 @@ def user_syscall_episodes():
             for address in path]
 
 
+def user_nmi_exit_episodes():
+    """Pairs: an NMI in the user program's work loop, then one on an instruction of nmi_from_user
+    after its C call (the first NMI's handler has faulted: NMIs are unblocked), for each one."""
+    spin = 0x0000008000000000 + symbol("syscall_loop.spin") - symbol("user_programs_start")
+    path = instructions("nmi_from_user", "nmi_user_iretq") + [symbol("nmi_user_iretq")]
+    names = mnemonics(KERNEL)
+    after_call = path[next(i for i, a in enumerate(path) if names[a] == "call") + 1:]
+    episodes = []
+    for address in after_call:
+        episodes.append((spin, lambda gdb: True, 0, None, "in the user program's work loop"))
+        episodes.append((address, lambda gdb: True, 0, None, f"at {symbol_name(address)} (nmi_from_user's way out)"))
+    return episodes
+
+
 USER_KILLED = r"user: task \d \({}\) killed: {}, error code 0x{}, at RIP [0-9a-f]{{16}}"
 
 
@@ -243,6 +257,9 @@ def user_scenarios():
         must=[r"(# an NMI at syscall_entry\+0x[0-9a-f]+ was handled as a first NMI( \(syscall_sysretq\))?\n){40,}",
               r"# an NMI at syscall_entry\+0x0 was handled", r"first NMI \(syscall_sysretq\)\n"],
         hint="rule (c) must test DF as well as RSP: SYSCALL leaves RSP as user space set it (CVE-2015-3291)")
+    add("user-nmi-exit-all", action=lazy(user_nmi_exit_episodes), timeout=60,
+        must=[r"(# an NMI at nmi_from_user\+0x[0-9a-f]+, on the way back to user mode, was handled\n[\s\S]*){15,}",
+              r"\(syscall-loop\) exited with status 0"])
     add("user-nmi-fault-return", action=inject_nmis(r"# user-nmi-fault-return: the user code segment is not present", count=1),
         must=[r"user: the return to user mode \(to RIP 0000008[0-9a-f]{9}\) faulted in the kernel, on the task's kernel stack",
               USER_KILLED.format("cs-not-present", r"its return to user mode faulted: segment not present \(#NP\)", "20")],

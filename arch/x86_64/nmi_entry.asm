@@ -242,6 +242,7 @@ nested_nmi_return:                         ; count it, note where it landed, and
 ; and the C state machine in nmi_latch_handle (kernel/nmi.c) turns it into one more pass. The
 ; asm checks cannot see this NMI: it never set "NMI executing".
 ; ---------------------------------------------------------------------------------------------
+global nmi_from_user
 nmi_from_user:
     swapgs                              ; from user mode: the user's GS until now
     push rdx

@@ -17,7 +17,7 @@
 #define PAGE_FAULT_USER 4       /* ... and the access came from user mode */
 #define SEGMENT_PRESENT (1UL << 47)
 
-extern char syscall_sysretq[], user_iretq[], nmi_user_iretq[]; /* user_entry.asm, nmi_entry.asm */
+extern char syscall_sysretq[], user_iretq[], nmi_from_user[], nmi_user_iretq[]; /* user_entry.asm, nmi_entry.asm */
 static volatile uint64_t canary = 0x5afe;
 
 static bool user_mode_here(void)
@@ -171,6 +171,49 @@ static enum scenario_result user_rsp_in_nmi_stack(void)
     return SCENARIO_PASS;
 }
 
+/* user-nmi-exit-all: the runner stops a program in its work loop and injects an NMI; the handler
+ * faults (NMIs are unblocked from then on), and the runner injects a second NMI on one instruction
+ * of nmi_from_user's way out, after the C handler: on the task's kernel stack, after the swapgs
+ * (the user's GS), on the final iretq. One pair per instruction. Each second NMI is an NMI of its
+ * own (the first one's handler is done): it must be handled, and the program must find its
+ * registers and stack as it left them. */
+static uint64_t from_user_count, exit_path_count;
+
+static void fault_and_record(uint64_t pass)
+{
+    uint64_t rip = nmi_cpu.interrupted_rip;
+    if (rip >= USER_BASE && rip < USER_END) {
+        from_user_count++;
+    } else if (rip >= (uint64_t)nmi_from_user && rip <= (uint64_t)nmi_user_iretq) {
+        exit_path_count++;
+        printk("# an NMI at nmi_from_user+0x%lx, on the way back to user mode, was handled\n",
+               rip - (uint64_t)nmi_from_user);
+    }
+    nmi_test_fault(NMI_FAULT_ADDRESS);
+}
+
+static enum scenario_result user_nmi_exit_all(void)
+{
+    if (!user_mode_here() || !nmi_test_start(fault_and_record, true))
+        return SCENARIO_SKIP;
+    from_user_count = exit_path_count = 0;
+    episodes = wait_for_debugger("break in the program, inject an NMI; break on an instruction of nmi_from_user "
+                                 "after the C handler, inject another; each instruction");
+    entries_seen = nmi_cpu.entries;
+    last_progress_tsc = rdtsc();
+    user_set_test_syscall(SYS_TEST_FIRST, go_on);
+    run("syscall-loop", 0);
+    user_set_test_syscall(SYS_TEST_FIRST, NULL);
+    nmi_test_stop();
+    expect(external_claimed == episodes && from_user_count == episodes / 2 && exit_path_count == episodes / 2,
+           "of %lu NMIs, %lu handled: %lu from user mode, %lu on nmi_from_user's way out", episodes, external_claimed,
+           from_user_count, exit_path_count);
+    expect(delta_nested() == 0, "%lu NMIs taken for nested", delta_nested());
+    expect(!user_last.killed && user_last.status == 0, "the program %s, status %ld (2: a register or its stack changed)",
+           user_last.killed ? "was killed" : "exited", user_last.status);
+    return SCENARIO_PASS;
+}
+
 /* user-nmi-fault-return (CVE-2015-5157): an NMI from user mode whose handler faults (a nested
  * NMI follows) and whose return to user mode faults, the user code segment having been made not
  * present. The return's fault must be taken on the task's kernel stack and kill the task. */
@@ -259,6 +302,7 @@ const struct scenario user_scenarios[] = {
     {"user-fuzz", user_fuzz, false},
     {"user-noncanonical-return", user_noncanonical_return, false},
     {"user-rsp-in-nmi-stack", user_rsp_in_nmi_stack, false},
+    {"user-nmi-exit-all", user_nmi_exit_all, false},
     {"user-nmi-fault-return", user_nmi_fault_return, false},
     {"user-nmi-storm", user_nmi_storm, false},
     {0},
