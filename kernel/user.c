@@ -61,8 +61,14 @@ static int64_t sys_slow(struct trap_frame *frame)
     return 0;
 }
 
-static user_syscall syscalls[SYSCALLS] = {
-    [SYS_WRITE] = sys_write, [SYS_EXIT] = sys_exit, [SYS_YIELD] = sys_yield, [SYS_SLOW] = sys_slow};
+static int64_t sys_nmi_counts(struct trap_frame *frame)
+{
+    uint64_t counts[3] = {nmi_cpu.entries, nmi_cpu.nested, nmi_cpu.passes};
+    return copy_to_user(frame->rdi, counts, sizeof counts) ? -EFAULT : 0; /* a read-only page faults too */
+}
+
+static user_syscall syscalls[SYSCALLS] = {[SYS_WRITE] = sys_write, [SYS_EXIT] = sys_exit, [SYS_YIELD] = sys_yield,
+                                          [SYS_SLOW] = sys_slow, [SYS_NMI_COUNTS] = sys_nmi_counts};
 
 void user_set_test_syscall(unsigned number, user_syscall call)
 {

@@ -11,6 +11,7 @@ enum {
     SYS_EXIT = 1,  /* exit(status) */
     SYS_YIELD = 2, /* yield() */
     SYS_SLOW = 3,  /* slow(microseconds): busy in the kernel, interrupts on, at most 10000 us */
+    SYS_NMI_COUNTS = 4, /* nmi_counts(buffer): NMIs delivered, nested, handler passes: 3 words */
     SYS_TEST_FIRST = 8, /* 8 to 11: for the test scenarios (user_set_test_syscall) */
     SYSCALLS = 12,
 };

@@ -79,7 +79,7 @@ static enum scenario_result user_security(void)
     static const char *const privileged[] = {"cli", "hlt", "read-cr3", "wrmsr", "out"};
     for (unsigned i = 0; i < sizeof privileged / sizeof privileged[0]; i++)
         expect_killed(privileged[i], 0, VECTOR_GENERAL_PROTECTION);
-    expect_exit("bad-syscalls", 0, 12);
+    expect_exit("bad-syscalls", 0, 16);
     expect_exit("hello", 0, 2);
     return SCENARIO_PASS;
 }

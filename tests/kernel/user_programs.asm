@@ -10,6 +10,7 @@ SYS_WRITE equ 0
 SYS_EXIT  equ 1
 SYS_YIELD equ 2
 SYS_SLOW  equ 3
+SYS_NMI_COUNTS equ 4
 SYS_TEST  equ 8                         ; 8 to 11: what a test scenario installed
 EFAULT    equ 14
 EINVAL    equ 22
@@ -162,8 +163,15 @@ bad_syscalls:
     EXPECT 8, -1, 0, 0, -ENOSYS, 0
     EXPECT 9, SYS_TEST, 0, 0, -ENOSYS, 0                      ; no test call installed
     EXPECT 10, SYS_SLOW, 1000000, 0, -EINVAL, 0
+    EXPECT 11, SYS_NMI_COUNTS, 0xffffffff80100000, 0, -EFAULT, 0 ; writes: the kernel image,
+    lea rdi, [rel bad_syscalls]
+    EXPECT 12, SYS_NMI_COUNTS, rdi, 0, -EFAULT, 0             ; a read-only user page,
+    EXPECT 13, SYS_NMI_COUNTS, USER_BASE + 0x1ffff0, 0, -EFAULT, 0 ; past the end of user space
+    sub rsp, 24
+    EXPECT 14, SYS_NMI_COUNTS, rsp, 0, 0, 0                   ; and the stack: fine
+    add rsp, 24
     lea rdi, [rel .ok]
-    EXPECT 11, SYS_WRITE, rdi, .end - .ok, .end - .ok, 0      ; and a good one still works
+    EXPECT 15, SYS_WRITE, rdi, .end - .ok, .end - .ok, 0      ; and a good write still works
     xor edi, edi
 .failed:
     SYSTEM_CALL SYS_EXIT
