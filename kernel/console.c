@@ -1,11 +1,17 @@
-/* The console: every byte goes to serial and to the screen. The screen keeps a cursor and wraps
- * and scrolls; the backends only draw a character at a cell and scroll. */
+/* The console: every byte goes to serial and to the screen. The console keeps the screen's text,
+ * the cursor, wraps and scrolls; the backends only draw a character in a cell.
+ *
+ * Scrolling redraws from that text, only the cells whose character changes, and never reads the
+ * screen back: reading a framebuffer is slow (write-combined memory), and moving its pixels up
+ * shows rows of half-moved glyphs for as long as the move takes. Every cell on the screen is
+ * always one whole glyph, at most the one being drawn excepted. */
 #include <arch/x86_64/serial.h>
 #include <kernel/console.h>
 #include <kernel/printk.h>
 
 static const struct screen *screen;
 static unsigned cursor_column, cursor_row;
+static char text[SCREEN_ROWS_MAX][SCREEN_COLUMNS_MAX]; /* what the screen shows */
 static char screen_description[64] = "none";
 
 bool console_init_serial(void) { return serial_init(); }
@@ -18,6 +24,9 @@ void console_init_screen(const struct boot_framebuffer *framebuffer)
         screen = vga_text_screen_init(framebuffer->address, framebuffer->width, framebuffer->height);
     else
         screen = vga_text_screen_init(0xb8000, 80, 25); /* no tag: assume the PC's text mode */
+    for (unsigned row = 0; row < SCREEN_ROWS_MAX; row++)
+        for (unsigned column = 0; column < SCREEN_COLUMNS_MAX; column++)
+            text[row][column] = ' '; /* both backends start with a blank screen */
     if (framebuffer->kind == FRAMEBUFFER_RGB)
         format(screen_description, sizeof screen_description, "framebuffer %ux%ux%u, %ux%u characters",
                framebuffer->width, framebuffer->height, framebuffer->bits_per_pixel, screen->columns, screen->rows);
@@ -27,13 +36,31 @@ void console_init_screen(const struct boot_framebuffer *framebuffer)
 
 const char *console_screen_description(void) { return screen_description; }
 
+static void screen_draw(unsigned column, unsigned row, char c)
+{
+    text[row][column] = c;
+    screen->draw(column, row, c);
+}
+
+static void screen_scroll(void)
+{
+    unsigned step = screen->scroll_step;
+    for (unsigned row = 0; row < screen->rows; row++)
+        for (unsigned column = 0; column < screen->columns; column++) {
+            char c = row + step < screen->rows ? text[row + step][column] : ' ';
+            if (c != text[row][column])
+                screen_draw(column, row, c);
+        }
+    cursor_row = screen->rows - step;
+}
+
 static void screen_newline(void)
 {
     cursor_column = 0;
     if (cursor_row + 1 < screen->rows)
         cursor_row++;
     else
-        screen->scroll();
+        screen_scroll();
 }
 
 static void screen_put(char c)
@@ -44,11 +71,11 @@ static void screen_put(char c)
         cursor_column = 0;
     } else if (c == '\b') {
         if (cursor_column)
-            screen->draw(--cursor_column, cursor_row, ' ');
+            screen_draw(--cursor_column, cursor_row, ' ');
     } else {
         if (cursor_column == screen->columns)
             screen_newline();
-        screen->draw(cursor_column++, cursor_row, c >= ' ' && c <= '~' ? c : '?');
+        screen_draw(cursor_column++, cursor_row, c >= ' ' && c <= '~' ? c : '?');
     }
 }
 

@@ -1,6 +1,6 @@
 /* The pixel console: what a UEFI machine shows (there is no text mode under UEFI). Characters are
  * drawn from the 8x16 bitmap font, each pixel as a 2x2 block on a large screen (1600x900 and up),
- * where 8x16 pixels would be too small to read; scrolling moves the whole picture up one row. */
+ * where 8x16 pixels would be too small to read. */
 #include <arch/x86_64/paging.h>
 #include <kernel/console.h>
 #include <kernel/font.h>
@@ -43,14 +43,6 @@ static void framebuffer_draw(unsigned column, unsigned row, char c)
 
 static struct screen framebuffer_screen = {.name = "framebuffer", .draw = framebuffer_draw};
 
-static void framebuffer_scroll(void)
-{
-    uint64_t row_bytes = (uint64_t)fb.pitch * FONT_HEIGHT * scale;
-    uint64_t kept = row_bytes * (framebuffer_screen.rows - 1);
-    memmove(pixels, pixels + row_bytes, kept);
-    memset(pixels + kept, 0, row_bytes);
-}
-
 const struct screen *framebuffer_screen_init(const struct boot_framebuffer *framebuffer)
 {
     fb = *framebuffer;
@@ -60,7 +52,12 @@ const struct screen *framebuffer_screen_init(const struct boot_framebuffer *fram
     scale = fb.width >= 1600 && fb.height >= 900 ? 2 : 1;
     framebuffer_screen.columns = fb.width / (FONT_WIDTH * scale);
     framebuffer_screen.rows = fb.height / (FONT_HEIGHT * scale);
-    framebuffer_screen.scroll = framebuffer_scroll;
+    if (framebuffer_screen.columns > SCREEN_COLUMNS_MAX)
+        framebuffer_screen.columns = SCREEN_COLUMNS_MAX;
+    if (framebuffer_screen.rows > SCREEN_ROWS_MAX)
+        framebuffer_screen.rows = SCREEN_ROWS_MAX;
+    /* Redrawing a screenful of pixels takes long enough to watch: a quarter of it at a time. */
+    framebuffer_screen.scroll_step = framebuffer_screen.rows / 4 ? framebuffer_screen.rows / 4 : 1;
     memset(pixels, 0, (uint64_t)fb.pitch * fb.height);
     return &framebuffer_screen;
 }

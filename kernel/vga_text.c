@@ -12,22 +12,13 @@ static void vga_text_draw(unsigned column, unsigned row, char c)
     cells[row * vga_text_screen.columns + column] = (uint16_t)(GREY_ON_BLACK << 8 | (uint8_t)c);
 }
 
-static void vga_text_scroll(void)
-{
-    unsigned columns = vga_text_screen.columns, rows = vga_text_screen.rows;
-    for (unsigned i = 0; i < columns * (rows - 1); i++)
-        cells[i] = cells[i + columns];
-    for (unsigned i = columns * (rows - 1); i < columns * rows; i++)
-        cells[i] = GREY_ON_BLACK << 8 | ' ';
-}
-
 const struct screen *vga_text_screen_init(uint64_t address, unsigned columns, unsigned rows)
 {
     cells = paging_map_device(address, (uint64_t)columns * rows * 2, false);
     vga_text_screen.columns = columns;
     vga_text_screen.rows = rows;
+    vga_text_screen.scroll_step = 1; /* text mode redraws in a blink */
     vga_text_screen.draw = vga_text_draw;
-    vga_text_screen.scroll = vga_text_scroll;
     for (unsigned i = 0; i < columns * rows; i++)
         cells[i] = GREY_ON_BLACK << 8 | ' ';
     return &vga_text_screen;

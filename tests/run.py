@@ -842,6 +842,24 @@ def framebuffer_text(run):
     return "\n".join(lines)
 
 
+def scroll_without_torn_glyphs(run):
+    """Runner action: while the kernel prints line after line (test=screen-scroll), take
+    screendumps and read them back with the font: in each, at most one cell (the one being drawn)
+    may be anything but a whole glyph. At the end the last lines must be on the screen, in order."""
+    wait_for(run.log, r"# scroll: start", run.deadline)
+    dumps = 0
+    while "# scroll: done" not in run.log() and time.time() < run.deadline:
+        torn = framebuffer_text(run).count("?")
+        dumps += 1
+        if torn > 1:
+            raise RuntimeError(f"screendump {dumps} while scrolling has {torn} cells that are not whole glyphs")
+    if dumps < 3:
+        raise RuntimeError(f"only {dumps} screendumps while the screen scrolled")
+    last = [line for line in framebuffer_text(run).splitlines() if line.startswith("scroll line")][-3:]
+    if last != [f"scroll line {i} of 300: the quick brown fox jumps over the lazy dog {i * 7}" for i in (298, 299, 300)]:
+        raise RuntimeError(f"the screen ends with {last}, not lines 298-300")
+
+
 def screen_text(run):
     """The characters of the 80x25 VGA text screen (BIOS boots keep it), from guest memory."""
     dump = os.path.join(os.path.dirname(run.gdb_path), "vga.bin")
@@ -1196,6 +1214,8 @@ SCENARIOS += [
     Scenario("screen-1920x1080", "", "uefi", expect="poweroff", serial_input=True, gfxpayload="1920x1080",
              action=screen_shows_text("poweroff", font_scale=2),
              must=[r"screen framebuffer 1920x1080x32, 120x33 characters", r"nmilab> poweroff"]),
+    Scenario("screen-scroll", "test=screen-scroll", "uefi", gfxpayload="1920x1080", action=scroll_without_torn_glyphs,
+             timeout=120),
     Scenario("screen", "", "bios", expect="poweroff", serial_input=True, action=screen_shows_text("poweroff"),
              must=[r"screen vga text 80x25"]),
     Scenario("acpi-poweroff", "", "bios", expect="poweroff", serial_input=True, debug_exit=False, timeout=60,

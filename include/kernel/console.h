@@ -9,12 +9,14 @@ void console_init_screen(const struct boot_framebuffer *framebuffer); /* after p
 void console_write(const char *text, size_t length);
 const char *console_screen_description(void); /* e.g. "framebuffer 1024x768x32" */
 
-/* A screen backend: draws characters, scrolls. */
+/* A screen backend: draws a character in a cell (the console keeps the text and scrolls). */
+#define SCREEN_COLUMNS_MAX 256
+#define SCREEN_ROWS_MAX 128
 struct screen {
     const char *name;
-    unsigned columns, rows;
+    unsigned columns, rows;    /* at most the maxima above */
+    unsigned scroll_step;      /* rows to scroll at once when the last one is full */
     void (*draw)(unsigned column, unsigned row, char c);
-    void (*scroll)(void); /* move everything up one row and clear the last */
 };
 const struct screen *framebuffer_screen_init(const struct boot_framebuffer *framebuffer);
 const struct screen *vga_text_screen_init(uint64_t address, unsigned columns, unsigned rows);

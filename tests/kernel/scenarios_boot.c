@@ -3,6 +3,7 @@
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/paging.h>
 #include <arch/x86_64/stacks.h>
+#include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
 #include <arch/x86_64/user_mode.h>
 #include <kernel/boot.h>
@@ -157,11 +158,27 @@ static enum scenario_result nofault_scenario(void)
     return SCENARIO_PASS;
 }
 
+/* screen-scroll: a long output that scrolls the screen, slowly enough for the runner to take
+ * screendumps while it does (tests/run.py reads them back with the font). */
+#define SCROLL_LINES 300
+static enum scenario_result screen_scroll_scenario(void)
+{
+    printk("# scroll: start\n");
+    for (int i = 1; i <= SCROLL_LINES; i++) {
+        printk("scroll line %d of %d: the quick brown fox jumps over the lazy dog %d\n", i, SCROLL_LINES, i * 7);
+        udelay(3000);
+    }
+    printk("# scroll: done\n");
+    udelay(1000000); /* the runner's last screendump: the end of the output on the screen */
+    return SCENARIO_PASS;
+}
+
 const struct scenario boot_scenarios[] = {
     {"boot", boot_scenario, true},
     {"nofault", nofault_scenario, true},
     {"panic-fault", panic_fault_scenario, false},
     {"panic-ist-overflow", panic_ist_overflow_scenario, false},
     {"panic-task-overflow", panic_task_overflow_scenario, false},
+    {"screen-scroll", screen_scroll_scenario, false},
     {0},
 };
