@@ -86,3 +86,24 @@ const char *cmdline_get(const struct cmdline *cl, const char *key)
             value = cl->options[i].value;
     return value;
 }
+
+int parse_number(const char *text, uint64_t limit, uint64_t *value)
+{
+    unsigned base = 10;
+    if (text && text[0] == '0' && text[1] == 'x') {
+        base = 16;
+        text += 2;
+    }
+    uint64_t n = 0;
+    if (!text || !*text)
+        return -1;
+    for (; *text; text++) {
+        unsigned digit = *text >= '0' && *text <= '9' ? (unsigned)(*text - '0')
+                         : *text >= 'a' && *text <= 'f' ? (unsigned)(*text - 'a' + 10) : 99;
+        if (digit >= base || n > (limit - digit) / base)
+            return -1;
+        n = n * base + digit;
+    }
+    *value = n;
+    return 0;
+}

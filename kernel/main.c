@@ -35,11 +35,8 @@ static void console_delay_init(void)
     const char *value = cmdline_get(&kernel_cmdline, "console_delay");
     if (!value)
         return;
-    uint64_t microseconds = 0;
-    const char *p = value;
-    while (*p >= '0' && *p <= '9' && microseconds <= 100000)
-        microseconds = microseconds * 10 + (uint64_t)(*p++ - '0');
-    if (*p || microseconds > 100000) {
+    uint64_t microseconds;
+    if (parse_number(value, 100000, &microseconds)) {
         printk("console_delay: bad value '%s' (microseconds per byte, 0 to 100000); ignored\n", value);
         return;
     }

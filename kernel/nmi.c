@@ -32,6 +32,14 @@ static const char *const strategy_names[] = {
     [NMI_NESTED] = "nested", [NMI_NAIVE] = "naive", [NMI_NAIVE_RAW] = "naive-raw", [NMI_LATCH] = "latch"};
 
 const char *nmi_strategy_name(enum nmi_strategy s) { return strategy_names[s]; }
+
+int nmi_strategy_named(const char *name)
+{
+    for (unsigned i = 0; i < sizeof strategy_names / sizeof strategy_names[0]; i++)
+        if (!strcmp(strategy_names[i], name))
+            return (int)i;
+    return -1;
+}
 enum nmi_strategy nmi_current_strategy(void) { return strategy; }
 uint64_t nmi_extra_passes(void) { return nmi_cpu.passes - (nmi_cpu.entries - nmi_cpu.nested); }
 
@@ -217,17 +225,12 @@ bool nmi_set_strategy(enum nmi_strategy s)
 void nmi_init(void)
 {
     const char *name = cmdline_get(&kernel_cmdline, "nmi");
-    enum nmi_strategy chosen = NMI_NESTED;
-    if (name) {
-        unsigned i = 0;
-        while (i < sizeof strategy_names / sizeof strategy_names[0] && strcmp(strategy_names[i], name))
-            i++;
-        if (i < sizeof strategy_names / sizeof strategy_names[0])
-            chosen = (enum nmi_strategy)i;
-        else
-            printk("nmi: unknown strategy '%s' (use nmi=nested, naive, naive-raw or latch); using nested\n", name);
+    int chosen = name ? nmi_strategy_named(name) : NMI_NESTED;
+    if (chosen < 0) {
+        printk("nmi: unknown strategy '%s' (use nmi=nested, naive, naive-raw or latch); using nested\n", name);
+        chosen = NMI_NESTED;
     }
-    nmi_set_strategy(chosen);
+    nmi_set_strategy((enum nmi_strategy)chosen);
     printk("nmi: strategy %s\n", strategy_names[chosen]);
     if (early_nmis)
         printk("nmi: %lu NMI(s) arrived during boot, before the NMI handlers were ready: counted, ignored\n",

@@ -7,6 +7,7 @@
 #include <arch/x86_64/power.h>
 #include <arch/x86_64/serial.h>
 #include <arch/x86_64/timer.h>
+#include <kernel/cmdline.h>
 #include <kernel/kprobes.h>
 #include <kernel/nmi.h>
 #include <kernel/nmi_trace.h>
@@ -22,28 +23,6 @@
 #define LINE_MAX 120
 #define WORDS_MAX 4
 #define SHELL_PROBES 4
-
-/* A decimal number, or hexadecimal after 0x, up to limit. */
-static int parse_number(const char *text, uint64_t limit, uint64_t *value)
-{
-    unsigned base = 10;
-    if (text && text[0] == '0' && text[1] == 'x') {
-        base = 16;
-        text += 2;
-    }
-    uint64_t n = 0;
-    if (!text || !*text)
-        return -1;
-    for (; *text; text++) {
-        unsigned digit = *text >= '0' && *text <= '9' ? (unsigned)(*text - '0')
-                         : *text >= 'a' && *text <= 'f' ? (unsigned)(*text - 'a' + 10) : 99;
-        if (digit >= base || n > (limit - digit) / base)
-            return -1;
-        n = n * base + digit;
-    }
-    *value = n;
-    return 0;
-}
 
 static bool need_apic(void)
 {
@@ -172,19 +151,13 @@ static void command_vmalloc(int argc, char **argv)
 
 static void command_mode(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        enum nmi_strategy strategy;
-    } modes[] = {{"nested", NMI_NESTED}, {"naive", NMI_NAIVE}, {"naive-raw", NMI_NAIVE_RAW}, {"latch", NMI_LATCH}};
-    for (unsigned i = 0; argc == 2 && i < sizeof modes / sizeof modes[0]; i++)
-        if (!strcmp(argv[1], modes[i].name)) {
-            if (nmi_set_strategy(modes[i].strategy))
-                printk("nmi: strategy %s\n", modes[i].name);
-            else
-                printk("nmi: an NMI is running; try again\n");
-            return;
-        }
-    printk("usage: mode nested|naive|naive-raw|latch\n");
+    int strategy = argc == 2 ? nmi_strategy_named(argv[1]) : -1;
+    if (strategy < 0)
+        printk("usage: mode nested|naive|naive-raw|latch\n");
+    else if (nmi_set_strategy((enum nmi_strategy)strategy))
+        printk("nmi: strategy %s\n", argv[1]);
+    else
+        printk("nmi: an NMI is running; try again\n");
 }
 
 static void command_stats(int argc, char **argv)
@@ -217,7 +190,7 @@ static void command_user(int argc, char **argv)
         user_list_programs();
         return;
     }
-    user_run_and_wait(argv[1], argument);
+    user_run(argv[1], argument, true);
 }
 
 static void command_reboot(int argc, char **argv) { machine_reboot(); }

@@ -164,12 +164,10 @@ static struct task *start(const char *name, uint64_t argument)
     return t;
 }
 
-bool user_run(const char *name, uint64_t argument) { return start(name, argument) != NULL; }
-
-bool user_run_and_wait(const char *name, uint64_t argument)
+bool user_run(const char *name, uint64_t argument, bool wait)
 {
     struct task *t = start(name, argument);
-    while (t && t->state != TASK_DEAD)
+    while (wait && t && t->state != TASK_DEAD)
         task_sleep(1);
     return t != NULL;
 }

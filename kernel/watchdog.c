@@ -316,24 +316,18 @@ void watchdog_stop(void)
 void watchdog_init(void)
 {
     const char *value = cmdline_get(&kernel_cmdline, "watchdog");
-    unsigned seconds = 2;
+    uint64_t seconds = 2;
     if (!value && cmdline_get(&kernel_cmdline, "test"))
         return; /* scenarios count NMIs exactly: no watchdog unless asked for */
     if (value && !strcmp(value, "off"))
         return;
-    if (value) {
-        unsigned parsed = 0;
-        const char *p = value;
-        while (*p >= '0' && *p <= '9' && parsed <= 60)
-            parsed = parsed * 10 + (unsigned)(*p++ - '0');
-        if (*p || parsed < 1 || parsed > 60)
-            printk("watchdog: bad value '%s' (use watchdog=off or a number of seconds from 1 to 60); using 2\n", value);
-        else
-            seconds = parsed;
+    if (value && (parse_number(value, 60, &seconds) || seconds < 1)) {
+        printk("watchdog: bad value '%s' (use watchdog=off or a number of seconds from 1 to 60); using 2\n", value);
+        seconds = 2;
     }
     if (!apic_ready()) {
         printk("watchdog: no local APIC, so no NMI source: the watchdog is off\n");
         return;
     }
-    watchdog_start(seconds);
+    watchdog_start((unsigned)seconds);
 }

@@ -2,6 +2,7 @@
  * keys. cmdline.c is pure C (also built for the host unit tests). */
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 #define CMDLINE_MAX_OPTIONS 16
 #define CMDLINE_KEY_SIZE 24
@@ -20,6 +21,9 @@ struct cmdline {
 /* Parses line into cl. Each problem (unknown key, missing value, too long, too many) is passed to
  * report() as one line and that word is skipped; returns the number of problems. */
 int cmdline_parse(struct cmdline *cl, const char *line, void (*report)(const char *message));
+
+/* A decimal number, or hexadecimal after 0x, from 0 to limit: 0, or -1 when text is not one. */
+int parse_number(const char *text, uint64_t limit, uint64_t *value);
 
 /* The value of key, or NULL when it was not given. */
 const char *cmdline_get(const struct cmdline *cl, const char *key);

@@ -44,6 +44,7 @@ void nmi_init(void); /* the strategy from nmi= on the command line */
 bool nmi_set_strategy(enum nmi_strategy strategy);
 enum nmi_strategy nmi_current_strategy(void);
 const char *nmi_strategy_name(enum nmi_strategy strategy);
+int nmi_strategy_named(const char *name); /* the strategy called name ("nested"), or -1 */
 /* Where the NMI being handled interrupted the kernel (for the nested strategy the trap frame's
  * own rip..ss may already have been pointed at repeat_nmi). */
 struct iret_frame;

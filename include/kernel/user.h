@@ -29,10 +29,9 @@ struct user_result {  /* how the last user task ended */
 };
 extern struct user_result user_last;
 
-/* Starts program `name` with `argument` in RDI; false with a one-line reason printed. */
-bool user_run(const char *name, uint64_t argument);
-/* user_run, then wait until the task has ended; false if it could not start. */
-bool user_run_and_wait(const char *name, uint64_t argument);
+/* Starts program `name` with `argument` in RDI, and with wait, waits until it has ended; false
+ * (with a one-line reason printed) when it could not start. */
+bool user_run(const char *name, uint64_t argument, bool wait);
 void user_list_programs(void);
 typedef int64_t (*user_syscall)(struct trap_frame *frame);
 void user_set_test_syscall(unsigned number, user_syscall call); /* NULL removes it */

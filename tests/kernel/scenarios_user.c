@@ -31,7 +31,7 @@ static bool user_mode_here(void)
 static void run(const char *name, uint64_t argument)
 {
     user_last = (struct user_result){.status = -1};
-    expect(user_run_and_wait(name, argument), "the user program %s did not start", name);
+    expect(user_run(name, argument, true), "the user program %s did not start", name);
 }
 
 static void expect_exit(const char *name, uint64_t argument, uint64_t syscalls)
@@ -274,7 +274,7 @@ static enum scenario_result user_nmi_storm(void)
     printk("# user storm: start\n");
     for (int round = 0; round < STORM_ROUNDS_MAX && (external_claimed < 20 || from_user < 5); round++) {
         for (int i = 0; i < STORM_TASKS; i++)
-            user_run("syscall-loop", STORM_CALLS);
+            user_run("syscall-loop", STORM_CALLS, false);
         while (task_count() > tasks) {
             send_self_nmi();
             spin_until(&self_claimed, self_sent);

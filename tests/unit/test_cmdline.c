@@ -65,7 +65,24 @@ static void too_long_and_too_many(void)
     CHECK(parse(&cl, line) == 2 && cl.count == CMDLINE_MAX_OPTIONS);
 }
 
+static void numbers(void)
+{
+    uint64_t value = 7;
+    CHECK(parse_number("0", 10, &value) == 0 && value == 0);
+    CHECK(parse_number("60", 60, &value) == 0 && value == 60);
+    CHECK(parse_number("61", 60, &value) == -1 && value == 60);
+    CHECK(parse_number("0x1f", 100, &value) == 0 && value == 31);
+    CHECK(parse_number("18446744073709551615", ~0UL, &value) == 0 && value == ~0UL);
+    CHECK(parse_number("18446744073709551616", ~0UL, &value) == -1);
+    CHECK(parse_number("0xffffffffffffffff", ~0UL, &value) == 0 && value == ~0UL);
+    CHECK(parse_number("0x10000000000000000", ~0UL, &value) == -1);
+    CHECK(parse_number("", 10, &value) == -1 && parse_number("0x", 10, &value) == -1);
+    CHECK(parse_number("1a", 100, &value) == -1 && parse_number("-1", 100, &value) == -1);
+    CHECK(parse_number(NULL, 100, &value) == -1);
+}
+
 const struct unit_test cmdline_tests[] = {
+    {"cmdline: numbers, decimal and hexadecimal, with a limit", numbers},
     {"cmdline: simple options", simple_options},
     {"cmdline: white space, and the last value wins", spaces_and_last_wins},
     {"cmdline: unknown and malformed options are reported and skipped", unknown_and_malformed},
