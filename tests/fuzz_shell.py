@@ -34,13 +34,16 @@ def random_line(rng, functions, probed):
     if pick < 0.2:  # control characters and escapes mixed in
         return "".join(chr(rng.choice((rng.randint(1, 31), rng.randint(32, 126), 127))) for _ in range(rng.randint(1, 12)))
     command = rng.choice(["help", "nmi", "pf-in-nmi", "int3-in-nmi", "watchdog", "tasks", "dump", "kprobe", "kprobe",
-                          "vmalloc", "mode", "stats", "trace"])
+                          "vmalloc", "mode", "stats", "trace", "user", "user"])
     argument = {
         "nmi": lambda: rng.choice(["", "0", "1", "7", "100", "100001", "-1", "x", "2 3"]),
         "watchdog": lambda: rng.choice(["", "on", "off", "1", "2", "5", "0", "61", "abc"]),
         "kprobe": lambda: kprobe_arguments(rng, functions, probed),
         "mode": lambda: rng.choice(["nested", "latch", "bogus", ""]),
         "trace": lambda: rng.choice(["on", "off", "maybe"]),
+        "user": lambda: rng.choice(["", "hello", "syscall-loop 20", "syscall-loop 0", "fuzz 9", "read 0xffffffff80100000",
+                                    "write 0x8000000000", "cli", "out", "bad-syscalls", "rsp-in-nmi-stack 0x1000",
+                                    "cs-not-present", "noncanonical", "nosuch", "hello 0xzz", "hello 1 2"]),
     }.get(command, lambda: rng.choice(["", "", "extra"]))()
     return f"{command} {argument}".strip()
 

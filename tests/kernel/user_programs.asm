@@ -17,14 +17,14 @@ EINVAL    equ 22
 ENOSYS    equ 38
 USER_BASE equ 0x0000008000000000
 
-%macro SYSTEM_CALL 1-3
-    mov eax, %1
+%macro SYSTEM_CALL 1-3                  ; number, then the arguments (which may be in rax)
 %if %0 >= 2
     mov rdi, %2
 %endif
 %if %0 >= 3
     mov rsi, %3
 %endif
+    mov eax, %1
     syscall
 %endmacro
 
@@ -236,8 +236,8 @@ fuzz:
     ret
 
 ; rsp-in-nmi-stack ADDRESS (CVE-2015-3291): point RSP into the kernel's NMI stack, then make
-; system calls until the test's call returns 0. SYSCALL does not change RSP, so the kernel's
-; entry starts with RSP there.
+; system calls while the test's call returns 1. SYSCALL does not change RSP, so the kernel's
+; entry starts with RSP there. Without the test the first call fails and the program exits.
 rsp_in_nmi_stack:
     mov r12, rdi
     mov r13, rsp
@@ -246,16 +246,21 @@ rsp_in_nmi_stack:
     mov eax, SYS_TEST
     syscall
     mov rsp, r13
-    test rax, rax
-    jnz .again
-    SYSTEM_CALL SYS_EXIT, 0
+    cmp rax, 1                          ; 1: go on; 0: done; -ENOSYS: no test installed
+    je .again
+    SYSTEM_CALL SYS_EXIT, rax
 
 ; cs-not-present: the test's call makes the user code segment not present and returns with
-; interrupts off; the next return to user mode by iretq (an NMI's) faults.
+; interrupts off; the next return to user mode by iretq (an NMI's) faults. (Without the test:
+; exit, with the call's error.)
 cs_not_present:
     SYSTEM_CALL SYS_TEST + 1
+    test rax, rax
+    jnz .no_test                        ; -ENOSYS: run from the shell, say
 .spin:
     jmp .spin
+.no_test:
+    SYSTEM_CALL SYS_EXIT, rax
 
 ; noncanonical: the test's call sets the return address to a non-canonical one.
 noncanonical_return:
