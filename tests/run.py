@@ -101,9 +101,11 @@ SCENARIOS = [
              must_not=[r"TAP version"]),
     Scenario("nmi-pf-nested", "test=nmi-pf-nested", "uefi", must=[r"entries 2 nested 1 passes 2 extra passes 1"]),
     Scenario("self-test", "test=all", "bios", must=[r"ok 1 - boot\n", r"ok 2 - nofault\n", r"ok 3 - nmi-pf-nested\n",
-                                                      r"ok 7 - kprobe-nmi\n", r"ok 8 - kprobe-refuse\n", r"1\.\.8\n", r"# all passed",
+                                                      r"ok 7 - kprobe-nmi\n", r"ok 8 - kprobe-refuse\n", r"ok 9 - user-mode\n",
+                                                      r"ok 10 - user-security\n", r"1\.\.10\n", r"# all passed",
                                                       r"self-test summary\n  scenario +result\n  boot +ok\n  nofault +ok\n"
-                                                      r"(  [\w-]+ +ok\n){5}  kprobe-refuse +ok\n"]),
+                                                      r"(  [\w-]+ +ok\n){5}  kprobe-refuse +ok\n  user-mode +ok\n"
+                                                      r"  user-security +ok\n"]),
     Scenario("bad-watchdog-options", "test=boot watchdog=abc console_delay=x", "bios",
              must=[r"watchdog: bad value 'abc' \(use watchdog=off or a number of seconds from 1 to 60\); using 2",
                    r"console_delay: bad value 'x' \(microseconds per byte, 0 to 100000\); ignored",
@@ -1270,6 +1272,8 @@ def bochs_scenarios():
                 out.append(Scenario(f"{name} nmi={strategy}", f"test={name} nmi={strategy}", firmware, must=must))
         if everything:  # a stricter CPU for user mode: SMEP and SMAP, and iretq checks the RIP it returns to
             out.append(Scenario("user-security", "test=user-security", firmware, must=[r"SMEP on, SMAP on"]))
+            out.append(Scenario("user-mode", "test=user-mode", firmware, must=[r"hello from user mode"]))
+            out.append(Scenario("user-fuzz", "test=user-fuzz", firmware))
             out.append(Scenario("user-noncanonical-return", "test=user-noncanonical-return", firmware,
                                 must=[r"# the return to a non-canonical RIP went by iretq and faulted on the iretq, "
                                       r"in the kernel"]))

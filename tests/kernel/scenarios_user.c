@@ -297,8 +297,8 @@ static enum scenario_result user_nmi_storm(void)
 }
 
 const struct scenario user_scenarios[] = {
-    {"user-mode", user_mode, false},
-    {"user-security", user_security, false},
+    {"user-mode", user_mode, true}, /* in the self-test: SYSCALL, SMEP and SMAP on a real CPU */
+    {"user-security", user_security, true},
     {"user-fuzz", user_fuzz, false},
     {"user-noncanonical-return", user_noncanonical_return, false},
     {"user-rsp-in-nmi-stack", user_rsp_in_nmi_stack, false},
