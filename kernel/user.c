@@ -88,12 +88,12 @@ void syscall_dispatch(struct trap_frame *frame)
 static __attribute__((noreturn)) void killed(const struct trap_frame *fault, uint64_t cr2, const char *what)
 {
     int self = task_current();
-    user_last = (struct user_result){.killed = true, .syscalls = syscall_counts[self], .fault = *fault, .cr2 = cr2};
-    printk("user: task %d (%s) killed: %s%s, error code 0x%lx, at RIP %016lx", self, task_get(self)->name, what,
-           trap_name((unsigned)fault->vector), fault->error_code, fault->rip);
+    user_last = (struct user_result){.killed = true, .syscalls = syscall_counts[self], .fault = *fault};
+    char address[32] = "";
     if (fault->vector == VECTOR_PAGE_FAULT)
-        printk(", address %016lx", cr2);
-    printk("\n");
+        format(address, sizeof address, ", address %016lx", cr2);
+    printk("user: task %d (%s) killed: %s%s, error code 0x%lx, at RIP %016lx%s\n", self, task_get(self)->name, what,
+           trap_name((unsigned)fault->vector), fault->error_code, fault->rip, address); /* one line, one printk */
     task_exit();
 }
 

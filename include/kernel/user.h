@@ -24,8 +24,6 @@ struct user_result {  /* how the last user task ended */
     int64_t status;   /* exit(status) */
     uint64_t syscalls;
     struct trap_frame fault; /* killed: the exception (vector, error code, rip) */
-    uint64_t cr2;
-    bool fault_on_nmi_stack; /* killed by a faulting return to user mode: where it was taken */
 };
 extern struct user_result user_last;
 
