@@ -58,8 +58,9 @@ NOKPROBE void trap_dispatch(struct trap_frame *frame)
         early_nmis++;
         return;
     }
-    if (vector < EXCEPTION_VECTORS && (frame->cs & 3))
-        user_fault(frame); /* a user task's fault: it is killed, the kernel goes on */
+    /* A user task's fault kills it and the kernel goes on; a #DF or #MC is the machine's trouble. */
+    if (vector < EXCEPTION_VECTORS && vector != VECTOR_DOUBLE_FAULT && vector != VECTOR_MACHINE_CHECK && (frame->cs & 3))
+        user_fault(frame);
     if (vector < VECTORS && handlers[vector] && handlers[vector](frame))
         return;
     if (vector == VECTOR_SPURIOUS)
