@@ -243,6 +243,7 @@ rsp_in_nmi_stack:
     mov r13, rsp
 .again:
     mov rsp, r12
+    std                                 ; DF set too: the SYSCALL entry must not see it (FMASK)
     mov eax, SYS_TEST
     syscall
     mov rsp, r13
