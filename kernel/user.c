@@ -88,7 +88,7 @@ void syscall_dispatch(struct trap_frame *frame)
 static __attribute__((noreturn)) void killed(const struct trap_frame *fault, uint64_t cr2, const char *what)
 {
     int self = task_current();
-    user_last = (struct user_result){.killed = true, .syscalls = syscall_counts[self], .fault = *fault};
+    user_last = (struct user_result){.killed = true, .syscalls = syscall_counts[self], .fault = *fault, .address = cr2};
     char address[32] = "";
     if (fault->vector == VECTOR_PAGE_FAULT)
         format(address, sizeof address, ", address %016lx", cr2);

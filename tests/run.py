@@ -267,6 +267,9 @@ def user_scenarios():
               USER_KILLED.format("cs-not-present", r"its return to user mode faulted: segment not present \(#NP\)", "20")],
         hint="an NMI from user mode must move to the task's kernel stack, and an NMI nested in it must be latched "
              "(CVE-2015-5157)")
+    add("user-nmi-cr2", action=nmi_at("trap_stub_14"),
+        must=[USER_KILLED.format("read", r"page fault \(#PF\)", "5") + ", address ffffffff80100000"],
+        hint="the NMI handler must put back the CR2 that the user's page fault has not read yet")
     add("user-nmi-storm", action=inject_nmis(r"# user storm: start", until=r"# user storm: end", gap=0.01), timeout=120,
         must=[r"(\(syscall-loop\) exited with status 0 after 401 system calls\n[\s\S]*){3}",
               r"# user storm: [1-9]\d* NMIs from user mode"], must_not=[r"user: task \d \(syscall-loop\) killed"])

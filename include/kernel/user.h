@@ -24,6 +24,7 @@ struct user_result {  /* how the last user task ended */
     int64_t status;   /* exit(status) */
     uint64_t syscalls;
     struct trap_frame fault; /* killed: the exception (vector, error code, rip) */
+    uint64_t address;        /* killed by a page fault: the address (CR2) */
 };
 extern struct user_result user_last;
 

@@ -377,7 +377,7 @@ static enum scenario_result nmi_first_on_nmi_stack(void)
 
 /* nmi-cr2: the runner stops the CPU on the first instruction of the page-fault entry and injects
  * an NMI there; the NMI handler faults itself, at another address. */
-static void fault_elsewhere(uint64_t pass)
+void fault_elsewhere(uint64_t pass)
 {
     if (pass == 1)
         nmi_test_fault(NMI_FAULT_ADDRESS);

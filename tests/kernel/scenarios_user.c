@@ -249,6 +249,25 @@ static enum scenario_result user_nmi_fault_return(void)
     return SCENARIO_PASS;
 }
 
+/* user-nmi-cr2: a program reads kernel memory; the runner stops the CPU on the first instruction
+ * of the page-fault entry and injects an NMI there, whose handler faults at another address. The
+ * task must still be killed for the address it read: the NMI put CR2 back. */
+static enum scenario_result user_nmi_cr2(void)
+{
+    if (!user_mode_here() || !nmi_test_start(fault_elsewhere, true))
+        return SCENARIO_SKIP;
+    wait_for_debugger("break at trap_stub_14, inject an NMI");
+    expect_killed("read", KERNEL_VMA + 0x100000, VECTOR_PAGE_FAULT);
+    nmi_test_stop();
+    expect(user_last.address == KERNEL_VMA + 0x100000, "the task was killed for address %lx, not the one it read "
+           "(%lx): CR2 was not put back", user_last.address, KERNEL_VMA + 0x100000);
+    expect(scenario_passes == 1 && scenario_faults == 1, "the NMI did not arrive and fault once (passes %lu, faults "
+           "%lu)", scenario_passes, scenario_faults);
+    expect(nmi_cpu.interrupted_rip == trap_entry_table[VECTOR_PAGE_FAULT], "the NMI landed at %lx, not at the "
+           "page-fault entry", nmi_cpu.interrupted_rip);
+    return SCENARIO_PASS;
+}
+
 /* user-nmi-storm: three programs make system calls in a loop while self-NMIs and the runner's
  * NMIs storm, in rounds until enough NMIs came from outside and from user mode; every NMI
  * handler pass faults and hits int3, every third one nests an NMI. */
@@ -304,6 +323,7 @@ const struct scenario user_scenarios[] = {
     {"user-rsp-in-nmi-stack", user_rsp_in_nmi_stack, false},
     {"user-nmi-exit-all", user_nmi_exit_all, false},
     {"user-nmi-fault-return", user_nmi_fault_return, false},
+    {"user-nmi-cr2", user_nmi_cr2, false},
     {"user-nmi-storm", user_nmi_storm, false},
     {0},
 };
