@@ -848,14 +848,19 @@ def framebuffer_text(run):
 
 
 def scroll_without_torn_glyphs(run):
-    """Runner action: while the kernel prints line after line (test=screen-scroll), take
-    screendumps and read them back with the font: in each, at most one cell (the one being drawn)
-    may be anything but a whole glyph. At the end the last lines must be on the screen, in order."""
+    """Runner action: while the kernel prints line after line (test=screen-scroll), stop the
+    machine now and then, take a screendump and read it back with the font: at most one cell (the
+    one being drawn when it stopped) may be anything but a whole glyph. (Stopped, because QEMU
+    copies the screen while the CPU goes on drawing otherwise.) At the end the last lines must be
+    on the screen, in order."""
     wait_for(run.log, r"# scroll: start", run.deadline)
     dumps = 0
     while "# scroll: done" not in run.log() and time.time() < run.deadline:
+        run.qmp.command("stop")
         torn = framebuffer_text(run).count("?")
+        run.qmp.command("cont")
         dumps += 1
+        time.sleep(0.1)  # let it scroll on between dumps
         if torn > 1:
             raise RuntimeError(f"screendump {dumps} while scrolling has {torn} cells that are not whole glyphs")
     if dumps < 3:
