@@ -134,14 +134,14 @@ static void record_landing(uint64_t pass)
         landed[pass - 1] = nmi_cpu.interrupted_rip;
 }
 
-/* The program's "go on?" call: yes until every NMI came, or none has come for 3 s (lost ones). */
+/* The program's "go on?" call: yes until every NMI came, or none has come for 10 s (lost ones). */
 static int64_t go_on(struct trap_frame *frame)
 {
     if (nmi_cpu.entries != entries_seen) {
         entries_seen = nmi_cpu.entries;
         last_progress_tsc = rdtsc();
     }
-    return external_claimed < episodes && rdtsc() - last_progress_tsc < 3000 * tsc_khz;
+    return external_claimed < episodes && rdtsc() - last_progress_tsc < 10000 * tsc_khz;
 }
 
 static enum scenario_result user_rsp_in_nmi_stack(void)
