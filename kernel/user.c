@@ -135,7 +135,7 @@ static void user_task(void *program)
     t->page_table = user_address_space(self);
     write_cr3(t->page_table);
     struct trap_frame frame = {.rdi = arguments[self], .rip = USER_BASE + p->offset, .cs = USER_CODE_SELECTOR,
-                               .rflags = RFLAGS_IF | 2, .rsp = USER_STACK_TOP, .ss = USER_DATA_SELECTOR};
+                               .rflags = RFLAGS_IF | RFLAGS_RESERVED_ONE, .rsp = USER_STACK_TOP, .ss = USER_DATA_SELECTOR};
     interrupts_disable();
     enter_user_mode(&frame); /* every other register starts at 0 */
 }

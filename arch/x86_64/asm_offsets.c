@@ -1,6 +1,7 @@
 /* Compiled to assembly only: the Makefile turns each "->NAME value" string into a NASM %define,
  * so the entry code uses the offsets of the C structures instead of numbers typed by hand.
  * (.ascii rather than a bare line, because clang assembles inline asm even with -S.) */
+#include <arch/x86_64/cpu.h>
 #include <arch/x86_64/nmi_stack.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/trap_frame.h>
@@ -47,6 +48,11 @@ void asm_offsets(void)
     CONSTANT(NESTED_EXECUTING, NESTED_EXECUTING);
     CONSTANT(NESTED_IRET_WINDOW, NESTED_IRET_WINDOW);
 
+    CONSTANT(KERNEL_CODE_SELECTOR, KERNEL_CODE_SELECTOR);
+    CONSTANT(KERNEL_DATA_SELECTOR, KERNEL_DATA_SELECTOR);
+    CONSTANT(USER_CODE_SELECTOR, USER_CODE_SELECTOR);
+    CONSTANT(USER_DATA_SELECTOR, USER_DATA_SELECTOR);
+    CONSTANT(RFLAGS_RESERVED_ONE, RFLAGS_RESERVED_ONE);
     OFFSET(CPU_LOCAL_KERNEL_STACK, struct cpu_local, kernel_stack);
     OFFSET(CPU_LOCAL_USER_RSP, struct cpu_local, user_rsp);
 }

@@ -24,9 +24,6 @@
 %include "asm_offsets.inc"
 %include "arch/x86_64/trap_frame.inc"
 
-KERNEL_CODE_SELECTOR    equ 0x08
-KERNEL_DATA_SELECTOR    equ 0x10
-RFLAGS_RESERVED_ONE     equ 0x2         ; bit 1 always reads as 1; IF, DF and TF clear
 RFLAGS_DF_IN_SECOND_BYTE equ (1 << 10) >> 8
 
 extern nmi_cpu

@@ -25,7 +25,6 @@
 %include "asm_offsets.inc"
 %include "arch/x86_64/trap_frame.inc"
 
-RFLAGS_RESERVED_ONE equ 0x2             ; bit 1 always reads as 1
 
 section .text.entry progbits alloc exec nowrite align=16 ; no kprobes here; backtraces (linker.ld)
 bits 64

@@ -10,8 +10,6 @@
 %include "asm_offsets.inc"
 %include "arch/x86_64/trap_frame.inc"
 
-USER_CODE_SELECTOR equ 0x23
-USER_DATA_SELECTOR equ 0x1b
 VECTOR_SYSCALL     equ 0x100            ; not a CPU vector: marks a system call's trap frame
 
 extern syscall_dispatch, user_return_fault, trap_return

@@ -6,6 +6,7 @@
 #define KERNEL_VMA 0xffffffff80000000UL
 #define PAGE_SIZE 4096UL
 
+#define RFLAGS_RESERVED_ONE (1UL << 1) /* always reads as 1; every other flag clear */
 #define RFLAGS_IF (1UL << 9)
 #define RFLAGS_DF (1UL << 10)
 
