@@ -14,6 +14,8 @@ static const struct {
     {"nmi", "nested|naive|naive-raw|latch"},
     {"watchdog", "off|seconds"},
     {"console_delay", "microseconds per byte on serial"},
+    {"smp", "the most CPUs to start, 1 or more"},
+    {"nosmp", ""}, /* a flag: no value */
 };
 
 static const char *known_values(const char *key)
@@ -54,9 +56,11 @@ int cmdline_parse(struct cmdline *cl, const char *line, void (*report)(const cha
         size_t value_length = key_length < word_length ? word_length - key_length - 1 : 0;
         if (!problem && !values)
             problem = "is not a known option";
-        else if (!problem && key_length == word_length)
+        else if (!problem && !values[0] && key_length < word_length)
+            format(message, sizeof message, "cmdline: option '%s' takes no value", key);
+        else if (!problem && key_length == word_length && values[0])
             format(message, sizeof message, "cmdline: option '%s' needs a value: %s=<%s>", key, key, values);
-        else if (!problem && value_length == 0)
+        else if (!problem && value_length == 0 && values[0])
             format(message, sizeof message, "cmdline: option '%s' has an empty value: %s=<%s>", key, key, values);
         else if (!problem && value_length >= CMDLINE_VALUE_SIZE)
             problem = "has a value that is too long";

@@ -8,6 +8,7 @@
 #include <arch/x86_64/paging.h>
 #include <arch/x86_64/pic.h>
 #include <arch/x86_64/serial.h>
+#include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
@@ -59,7 +60,7 @@ static void print_memory_map(void)
 void kernel_main(uint32_t magic, uint32_t info_address)
 {
     serial_console_present = console_init_serial();
-    gdt_init();
+    gdt_load(0);
     idt_init();
     printk("\nnmilab: booting (multiboot2 magic %x)\n", magic);
 
@@ -87,6 +88,7 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     user_mode_init();
     task_init();
     timer_init();
+    smp_init(NULL);
     console_delay_init();
     watchdog_init();
     interrupts_enable();

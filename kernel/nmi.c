@@ -4,6 +4,7 @@
  * against the code the NMI interrupted. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/nmi_stack.h>
+#include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
 #include <kernel/cmdline.h>
@@ -19,7 +20,6 @@
 #define PORT_B_SERR (1u << 7)      /* a PCI system error or memory parity error */
 #define PORT_B_IOCHK (1u << 6)     /* an ISA/LPC channel check */
 
-struct nmi_cpu_state nmi_cpu;
 static enum nmi_strategy strategy = NMI_NESTED;
 static struct {
     const char *name;
@@ -41,7 +41,12 @@ int nmi_strategy_named(const char *name)
     return -1;
 }
 enum nmi_strategy nmi_current_strategy(void) { return strategy; }
-uint64_t nmi_extra_passes(void) { return nmi_cpu.passes - (nmi_cpu.entries - nmi_cpu.nested); }
+struct nmi_cpu_state *nmi_this_cpu(void) { return nmi_state_of(this_cpu()->index); }
+uint64_t nmi_extra_passes(void)
+{
+    const struct nmi_cpu_state *cpu = nmi_this_cpu();
+    return cpu->passes - (cpu->entries - cpu->nested);
+}
 
 bool register_nmi_handler(const char *name, nmi_handler handler)
 {
@@ -81,18 +86,19 @@ static bool legacy_reason(void)
 static void nmi_dispatch(struct trap_frame *frame)
 {
     uint64_t cr2 = read_cr2();
-    nmi_cpu.passes++;
-    nmi_cpu.in_handler = 1;
+    struct nmi_cpu_state *cpu = nmi_this_cpu();
+    cpu->passes++;
+    cpu->in_handler = 1;
     bool claimed = false;
     for (int i = 0; i < NMI_HANDLERS_MAX; i++)
         if (handlers[i].handler && handlers[i].handler(frame))
             claimed = true;
     if (!claimed && !legacy_reason()) {
-        nmi_cpu.unknown++;
+        cpu->unknown++;
         printk("NMI: unknown NMI (#%lu) at %lx: no handler claimed it and port 0x61 shows no reason\n",
-               nmi_cpu.unknown, nmi_cpu.interrupted_rip);
+               cpu->unknown, cpu->interrupted_rip);
     }
-    nmi_cpu.in_handler = 0;
+    cpu->in_handler = 0;
     /* LAB 5 BEGIN: put back the CR2 that the interrupted code may not have read yet */
 #ifdef NMI_DROP_CR2_RESTORE /* `make NMI_BREAK=cr2-restore`: see docs/nmi.md */
     (void)cr2;
@@ -118,14 +124,15 @@ enum { LATCH_NOT_RUNNING, LATCH_EXECUTING, LATCH_LATCHED };
 NOKPROBE void nmi_nested_handle(struct trap_frame *frame)
 {
     const struct nmi_stack *stack = (const struct nmi_stack *)&frame->rip;
+    struct nmi_cpu_state *cpu = nmi_this_cpu();
     /* LAB 7 BEGIN: an NMI nested in one from user mode (which runs on the task's stack, under the latch) */
-    if (nmi_cpu.latch_state != LATCH_NOT_RUNNING) {
+    if (cpu->latch_state != LATCH_NOT_RUNNING) {
         nmi_latch_handle(frame); /* latches it: the NMI from user mode runs another pass */
         return;
     }
     /* LAB 7 STUB */
     /* LAB 7 END */
-    nmi_cpu.interrupted_rip = stack->outermost.rip;
+    cpu->interrupted_rip = stack->outermost.rip;
     nmi_trace_pass_start(frame);
     nmi_dispatch(frame);
     nmi_trace_pass_end(frame);
@@ -136,7 +143,7 @@ NOKPROBE void nmi_nested_handle(struct trap_frame *frame)
  * the IST stack top with the copies of every NMI still running at or below its depth: a nested NMI
  * notices at once that it has overwritten the frame of the NMI it interrupted, before that NMI
  * goes on running on a stack full of the nested one's data (and usually crashes somewhere
- * unhelpful). Everything needed after the handler chain is re-read from globals.
+ * unhelpful). Everything needed after the handler chain is found again, not taken from locals.
  *
  * That check has a blind spot: a nested NMI that lands after the outer NMI has decremented the
  * depth (the end of this function, or its asm exit path) gets depth 0, so it overwrites the outer
@@ -144,13 +151,9 @@ NOKPROBE void nmi_nested_handle(struct trap_frame *frame)
  * instruction of a naive NMI runs on the NMI stack, so an NMI whose interrupted RSP is on that
  * stack has just written its frame where the running NMI's frame was. (With depth above 0 the
  * check on the way out reports it, which is what lab 3 builds.) */
-#define NAIVE_DEPTH_MAX 8
-static struct iret_frame naive_arrival[NAIVE_DEPTH_MAX];
-static int naive_depth;
-
 static NOKPROBE void naive_overwrite_report(int depth, const struct iret_frame *found)
 {
-    const struct iret_frame *arrived = &naive_arrival[depth];
+    const struct iret_frame *arrived = &nmi_this_cpu()->naive_arrival[depth];
     printk("NMI frame overwritten by nested NMI: the NMI at depth %d expected RIP %016lx RSP %016lx, "
            "found RIP %016lx RSP %016lx\n", depth, arrived->rip, arrived->rsp, found->rip, found->rsp);
     panic("NMI frame overwritten by nested NMI (nmi=naive)");
@@ -158,17 +161,21 @@ static NOKPROBE void naive_overwrite_report(int depth, const struct iret_frame *
 
 NOKPROBE void nmi_naive_handle(struct trap_frame *frame)
 {
-    if (strategy == NMI_NAIVE && naive_depth == 0 && frame->rsp - ist_stack_bottom(IST_NMI) < IST_STACK_SIZE)
+    struct nmi_cpu_state *cpu = nmi_this_cpu();
+    cpu->entries++; /* counted here, not by the entry: it has no register to spare */
+    if (strategy == NMI_NAIVE && cpu->naive_depth == 0 && frame->rsp - ist_stack_bottom(IST_NMI) < IST_STACK_SIZE)
         naive_overwrite_report(0, (const struct iret_frame *)&frame->rip); /* the late nested NMI */
-    int depth = naive_depth++;
+    int depth = (int)cpu->naive_depth++;
     if (depth < NAIVE_DEPTH_MAX)
-        naive_arrival[depth] = *(const struct iret_frame *)&frame->rip;
-    nmi_cpu.interrupted_rip = frame->rip;
+        cpu->naive_arrival[depth] = *(const struct iret_frame *)&frame->rip;
+    cpu->interrupted_rip = frame->rip;
     if (depth > 0)
-        nmi_cpu.nested++; /* not detected by the entry, which does not look: counted for the report */
+        cpu->nested++; /* not detected by the entry, which does not look: counted for the report */
     nmi_dispatch(frame);
 
-    depth = --naive_depth;
+    cpu = nmi_this_cpu(); /* again, like everything below: the nested NMI wrote over this frame */
+    const struct iret_frame *naive_arrival = cpu->naive_arrival;
+    depth = (int)--cpu->naive_depth;
     frame = (struct trap_frame *)(ist_stack_top(IST_NMI) - sizeof *frame); /* always the same place */
     /* LAB 3 BEGIN: compare the frame at the IST top with each running NMI's arrival copy; report and panic */
     for (int k = 0; strategy == NMI_NAIVE && k <= depth && k < NAIVE_DEPTH_MAX; k++) {
@@ -188,31 +195,41 @@ NOKPROBE void nmi_naive_handle(struct trap_frame *frame)
 
 NOKPROBE void nmi_latch_handle(struct trap_frame *frame)
 {
-    if (nmi_cpu.latch_state != LATCH_NOT_RUNNING) { /* nested: leave a note and return at once */
-        nmi_cpu.latch_state = LATCH_LATCHED;
-        nmi_cpu.nested++;
-        nmi_cpu.nested_rule = NESTED_LATCHED;
-        nmi_cpu.nested_rip = frame->rip;
-        nmi_cpu.nested_rsp = frame->rsp;
+    struct nmi_cpu_state *cpu = nmi_this_cpu();
+    if (cpu->latch_state != LATCH_NOT_RUNNING) { /* nested: leave a note and return at once */
+        cpu->latch_state = LATCH_LATCHED;
+        cpu->nested++;
+        cpu->nested_rule = NESTED_LATCHED;
+        cpu->nested_rip = frame->rip;
+        cpu->nested_rsp = frame->rsp;
         return;
     }
-    nmi_cpu.latch_state = LATCH_EXECUTING;
-    nmi_cpu.interrupted_rip = frame->rip;
+    cpu->latch_state = LATCH_EXECUTING;
+    cpu->interrupted_rip = frame->rip;
     for (;;) {
         nmi_dispatch(frame);
         /* Done unless a nested NMI latched meanwhile. Test and clear in one instruction: a nested
          * NMI landing between a separate test and clear would be lost. */
         uint64_t expected = LATCH_EXECUTING;
-        if (__atomic_compare_exchange_n(&nmi_cpu.latch_state, &expected, LATCH_NOT_RUNNING, false, __ATOMIC_SEQ_CST,
+        if (__atomic_compare_exchange_n(&cpu->latch_state, &expected, LATCH_NOT_RUNNING, false, __ATOMIC_SEQ_CST,
                                         __ATOMIC_SEQ_CST))
             return;
-        nmi_cpu.latch_state = LATCH_EXECUTING;
+        cpu->latch_state = LATCH_EXECUTING;
     }
+}
+
+/* The latch strategy's IDT entry: it runs on whatever stack was in use, so the entry cannot find
+ * this CPU's state from RSP to count the NMI, as the IST entries do. */
+NOKPROBE void nmi_latch_entry(struct trap_frame *frame)
+{
+    nmi_this_cpu()->entries++;
+    nmi_latch_handle(frame);
 }
 
 bool nmi_set_strategy(enum nmi_strategy s)
 {
-    if (nmi_cpu.in_handler || nmi_cpu.latch_state != LATCH_NOT_RUNNING)
+    const struct nmi_cpu_state *cpu = nmi_this_cpu();
+    if (cpu->in_handler || cpu->latch_state != LATCH_NOT_RUNNING)
         return false;
     strategy = s;
     if (s == NMI_LATCH)

@@ -55,14 +55,14 @@ void nmi_trace_pass_start(const struct trap_frame *frame)
     if (first_pass)
         recorded = 0; /* a new episode: start over */
     record(first_pass ? "arrival" : "repeat");
-    nested_at_pass_start = nmi_cpu.nested;
+    nested_at_pass_start = nmi_this_cpu()->nested;
 }
 
 void nmi_trace_pass_end(const struct trap_frame *frame)
 {
     if (!armed || complete)
         return;
-    if (nmi_cpu.nested != nested_at_pass_start)
+    if (nmi_this_cpu()->nested != nested_at_pass_start)
         record("nested NMI, iret -> repeat_nmi");
     else if (recorded > 1)
         complete = true; /* the last pass of an episode with a nested NMI */

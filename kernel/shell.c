@@ -164,8 +164,8 @@ static void command_stats(int argc, char **argv)
 {
     printk("CPU 0: strategy %s; NMIs %lu, nested %lu, handler passes %lu (extra %lu), unknown %lu; "
            "watchdog %s (%lu NMIs)\n",
-           nmi_strategy_name(nmi_current_strategy()), nmi_cpu.entries, nmi_cpu.nested, nmi_cpu.passes,
-           nmi_extra_passes(), nmi_cpu.unknown, watchdog_running() ? watchdog_source() : "off", watchdog_nmis);
+           nmi_strategy_name(nmi_current_strategy()), nmi_this_cpu()->entries, nmi_this_cpu()->nested, nmi_this_cpu()->passes,
+           nmi_extra_passes(), nmi_this_cpu()->unknown, watchdog_running() ? watchdog_source() : "off", watchdog_nmis);
 }
 
 static void command_trace(int argc, char **argv)

@@ -1,19 +1,26 @@
 /* Tasks: kernel threads with their own stacks, switched round-robin on the timer tick. A user
  * task is a kernel thread that entered user mode (kernel/user.c): it has its own page table, and
- * its kernel stack is where the CPU goes when it leaves user mode. */
+ * its kernel stack is where the CPU goes when it leaves user mode.
+ *
+ * Each task stays on the CPU it was made for, and each CPU's scheduler only looks at its own
+ * tasks: a per-CPU run queue, with one table. A task's state is written by its own CPU only (a
+ * new task's by its maker, before it can run), so only finding a free slot needs the lock. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/paging.h>
+#include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/user_mode.h>
+#include <kernel/lock.h>
 #include <kernel/printk.h>
 #include <kernel/stacktrace.h>
 #include <kernel/string.h>
 #include <kernel/task.h>
 
 static struct task tasks[TASKS_MAX];
-static int count, current;
+static int count; /* slots ever used */
+static struct lock task_lock;
 
 static const char *const state_names[] = {
     [TASK_RUNNING] = "running", [TASK_READY] = "ready", [TASK_SLEEPING] = "sleeping", [TASK_BLOCKED] = "blocked",
@@ -27,7 +34,7 @@ int task_count(void)
     return alive;
 }
 
-int task_current(void) { return current; }
+int task_current(void) { return this_cpu()->current_task; }
 struct task *task_get(int index) { return &tasks[index]; }
 
 static void idle(void *unused)
@@ -41,15 +48,21 @@ void task_init(void)
     memcpy(tasks[0].name, "main", 5);
     tasks[0].state = TASK_RUNNING;
     count = 1;
-    task_create("idle", idle, NULL);
+    this_cpu()->idle_task = (int)(task_create("idle", idle, NULL) - tasks);
 }
 
-struct task *task_create(const char *name, void (*entry)(void *), void *argument)
+struct task *task_create_on(int cpu, const char *name, void (*entry)(void *), void *argument)
 {
+    uint64_t taken = lock_take(&task_lock);
     int slot = count;
     for (int i = count - 1; i > 1; i--) /* a dead task's slot: it never runs again, nor uses its stack */
         if (tasks[i].state == TASK_DEAD)
             slot = i;
+    if (slot < TASKS_MAX) {
+        tasks[slot].state = TASK_BLOCKED; /* taken, not yet runnable */
+        count += slot == count;
+    }
+    lock_give(&task_lock, taken);
     if (slot == TASKS_MAX)
         return NULL;
     struct task *t = &tasks[slot];
@@ -66,37 +79,43 @@ struct task *task_create(const char *name, void (*entry)(void *), void *argument
     *--top = 0;                       /* r15 */
     t->saved_rsp = (uint64_t)top;
     t->page_table = 0;
-    t->state = TASK_READY; /* last: the scheduler may pick it from the next tick on */
-    if (slot == count)
-        count++;
+    t->cpu = cpu;
+    __atomic_store_n(&t->state, entry ? TASK_READY : TASK_RUNNING, __ATOMIC_RELEASE); /* last: runnable */
     return t;
 }
 
-/* Picks the next ready task after the current one, the idle task (1) only when nothing else is. */
-static int pick_next(void)
+struct task *task_create(const char *name, void (*entry)(void *), void *argument)
+{
+    return task_create_on(this_cpu()->index, name, entry, argument);
+}
+
+/* Picks this CPU's next ready task after the current one, its idle task only when nothing else is. */
+static int pick_next(const struct cpu *cpu)
 {
     for (int i = 0; i < count; i++)
-        if (tasks[i].state == TASK_SLEEPING && tasks[i].wake_tick <= timer_ticks)
+        if (tasks[i].cpu == cpu->index && tasks[i].state == TASK_SLEEPING && tasks[i].wake_tick <= timer_ticks)
             tasks[i].state = TASK_READY;
     for (int step = 1; step <= count; step++) {
-        int i = (current + step) % count;
-        if (i != 1 && (tasks[i].state == TASK_READY || (i == current && tasks[i].state == TASK_RUNNING)))
+        int i = (cpu->current_task + step) % count;
+        if (i != cpu->idle_task && tasks[i].cpu == cpu->index &&
+            (tasks[i].state == TASK_READY || (i == cpu->current_task && tasks[i].state == TASK_RUNNING)))
             return i;
     }
-    return 1;
+    return cpu->idle_task;
 }
 
 static void schedule(void)
 {
     uint64_t flags = read_rflags();
     interrupts_disable();
-    int next = pick_next();
-    if (next != current) {
-        struct task *previous = &tasks[current];
+    struct cpu *cpu = this_cpu();
+    int next = pick_next(cpu);
+    if (next != cpu->current_task) {
+        struct task *previous = &tasks[cpu->current_task];
         if (previous->state == TASK_RUNNING)
             previous->state = TASK_READY;
         tasks[next].state = TASK_RUNNING;
-        current = next;
+        cpu->current_task = next;
         /* Where the CPU goes from user mode, and the address space: both the next task's. */
         user_set_kernel_stack(next ? task_stack_top(next) : 0);
         uint64_t root = tasks[next].page_table ? tasks[next].page_table : paging_master_root();
@@ -113,15 +132,15 @@ void task_yield(void) { schedule(); }
 
 void task_sleep(uint64_t ticks)
 {
-    tasks[current].wake_tick = timer_ticks + ticks;
-    tasks[current].state = TASK_SLEEPING;
+    tasks[this_cpu()->current_task].wake_tick = timer_ticks + ticks;
+    tasks[this_cpu()->current_task].state = TASK_SLEEPING;
     schedule();
 }
 
 void task_block(void)
 {
     for (;;) {
-        tasks[current].state = TASK_BLOCKED;
+        tasks[this_cpu()->current_task].state = TASK_BLOCKED;
         schedule();
     }
 }
@@ -129,7 +148,7 @@ void task_block(void)
 void task_exit(void)
 {
     for (;;) {
-        tasks[current].state = TASK_DEAD;
+        tasks[this_cpu()->current_task].state = TASK_DEAD;
         schedule();
     }
 }
@@ -138,7 +157,8 @@ void task_list(void)
 {
     for (int i = 0; i < count; i++)
         if (tasks[i].state != TASK_DEAD)
-            printk("  %d %-14s %s\n", i, tasks[i].name, state_names[tasks[i].state]);
+            printk(cpu_count > 1 ? "  %d %-14s %-8s on CPU %d\n" : "  %d %-14s %s\n", i, tasks[i].name,
+                   state_names[tasks[i].state], tasks[i].cpu);
 }
 
 int show_state(void)
@@ -150,7 +170,9 @@ int show_state(void)
         if (t->state == TASK_DEAD)
             continue;
         printk("task %d %s (%s)\n", i, t->name, state_names[t->state]);
-        if (i == current) {
+        if (t->state == TASK_RUNNING && t->cpu != this_cpu()->index) {
+            printk("  (running on CPU %d: backtrace-all shows where)\n", t->cpu);
+        } else if (i == this_cpu()->current_task) {
             backtrace_print((uint64_t)__builtin_return_address(0), *(uint64_t *)__builtin_frame_address(0));
         } else {
             uint64_t saved[7]; /* r15 r14 r13 r12 rbx rbp return-address, as switch_to left them */

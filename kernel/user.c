@@ -63,7 +63,7 @@ static int64_t sys_slow(struct trap_frame *frame)
 
 static int64_t sys_nmi_counts(struct trap_frame *frame)
 {
-    uint64_t counts[3] = {nmi_cpu.entries, nmi_cpu.nested, nmi_cpu.passes};
+    uint64_t counts[3] = {nmi_this_cpu()->entries, nmi_this_cpu()->nested, nmi_this_cpu()->passes};
     return copy_to_user(frame->rdi, counts, sizeof counts) ? -EFAULT : 0; /* a read-only page faults too */
 }
 

@@ -216,9 +216,9 @@ static void lockup_report(struct trap_frame *frame)
     printk("hard LOCKUP on CPU 0: the timer tick has not advanced for %u s (interrupts off?)\n", threshold);
     print_registers(&interrupted);
     backtrace_print(at->rip, frame->rbp);
-    uint64_t nested_before = nmi_cpu.nested;
+    uint64_t nested_before = nmi_this_cpu()->nested;
     int dumped = show_state();
-    uint64_t nested = nmi_cpu.nested - nested_before;
+    uint64_t nested = nmi_this_cpu()->nested - nested_before;
     printk("watchdog: %lu NMIs arrived nested during the dump\n", nested);
     if (watchdog_after_report)
         watchdog_after_report(dumped, nested);

@@ -72,7 +72,7 @@ class Model:
         self.sym = symbols(kernel)
         self.uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_64)
         load(self.uc, kernel)
-        self.uc.mem_map(IST_TOP - 0x8000, 0x8000)
+        self.uc.mem_map(IST_TOP - 0x8000, 0x9000)  # the stack, and the CPU's NMI state above its top
         self.uc.mem_map(INTERRUPTED_RSP & ~0xffff, 0x10000)
         self.uc.mem_map(INTERRUPTED_CODE, 0x1000)
         self.uc.mem_write(INTERRUPTED_CODE, b"\xeb\xfe")  # jmp $
@@ -81,7 +81,7 @@ class Model:
         # The stub at the C handler: nop (an exception may happen here: the choice point), nop, ret.
         self.fault_point = self.handler + 1
         self.uc.mem_write(self.handler, b"\x90\x90\x90\xc3")
-        self.nmi_cpu = self.sym["nmi_cpu"]
+        self.nmi_cpu = IST_TOP  # struct nmi_cpu_state sits right above the NMI stack top (stacks.c)
         self.mnemonic = run.mnemonics(kernel)
         self.names = run.function_symbols(kernel)
         self.nested = entry_name == "nmi_entry_nested"

@@ -6,6 +6,7 @@
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/paging.h>
+#include <arch/x86_64/smp.h>
 #include <kernel/printk.h>
 #include <kernel/string.h>
 
@@ -39,6 +40,7 @@ enum apic_register { /* xAPIC offsets */
 
 static volatile uint32_t *xapic;
 static bool x2apic, ready;
+static unsigned board_nmi_pin = 1;
 struct apic_board apic_board = {.pit_gsi = 0};
 
 static uint32_t apic_read(enum apic_register reg)
@@ -59,7 +61,8 @@ bool apic_is_x2apic(void) { return x2apic; }
 uint32_t apic_id(void) { return x2apic ? apic_read(APIC_ID) : apic_read(APIC_ID) >> 24; }
 
 /* The MADT's local APIC address (an override entry wins) and the LINT pin wired to NMI; on the
- * way, the first I/O APIC and the pin the PIT's IRQ 0 arrives on (an override entry, else 0). */
+ * way, the processors' APIC IDs, the first I/O APIC and the pin the PIT's IRQ 0 arrives on (an
+ * override entry, else 0). */
 static uint64_t madt_lookup(unsigned *nmi_pin)
 {
     const struct acpi_table_header *madt = acpi_find_table("APIC");
@@ -71,6 +74,9 @@ static uint64_t madt_lookup(unsigned *nmi_pin)
     uint64_t address = address32;
     for (uint32_t offset = 44; offset + 2 <= madt->length && bytes[offset + 1] >= 2; offset += bytes[offset + 1]) {
         const uint8_t *entry = bytes + offset;
+        bool usable = entry[0] == 0 ? entry[4] & 3 : entry[0] == 9 && entry[1] >= 16 && entry[8] & 3;
+        if (usable && apic_board.cpus_found++ < CPUS_MAX) /* a processor: enabled, or can be onlined */
+            apic_board.cpu_apic_ids[apic_board.cpus_found - 1] = entry[0] == 0 ? entry[3] : *(uint32_t *)(entry + 4);
         if (entry[0] == 4 && entry[1] >= 6 && (entry[2] == 0xff || entry[2] == 0)) /* local APIC NMI */
             *nmi_pin = entry[5] & 1;
         if (entry[0] == 5 && entry[1] >= 12) /* local APIC address override */
@@ -86,6 +92,18 @@ static uint64_t madt_lookup(unsigned *nmi_pin)
         }
     }
     return address;
+}
+
+/* This CPU's local APIC on (each CPU has its own, at the same address): enabled, x2APIC mode if
+ * the machine has it, external NMIs let in on the board's NMI pin. */
+void apic_init_cpu(void)
+{
+    uint64_t base_msr = rdmsr(MSR_APIC_BASE) | APIC_BASE_ENABLE;
+    wrmsr(MSR_APIC_BASE, base_msr);
+    if (x2apic) /* xAPIC first, then x2APIC: the SDM's required order */
+        wrmsr(MSR_APIC_BASE, base_msr | APIC_BASE_X2APIC);
+    apic_write(APIC_SPURIOUS, APIC_SOFTWARE_ENABLE | APIC_SPURIOUS_VECTOR);
+    apic_write(board_nmi_pin ? APIC_LVT_LINT1 : APIC_LVT_LINT0, APIC_DELIVERY_NMI); /* unmasked, NMI */
 }
 
 void apic_init(void)
@@ -105,15 +123,10 @@ void apic_init(void)
         found_by = "APIC base MSR";
     }
     x2apic = regs[2] & (1u << 21);
-    base_msr |= APIC_BASE_ENABLE;
-    wrmsr(MSR_APIC_BASE, base_msr);
-    if (x2apic) /* xAPIC first, then x2APIC: the SDM's required order */
-        wrmsr(MSR_APIC_BASE, base_msr | APIC_BASE_X2APIC);
-    else
+    if (!x2apic)
         xapic = paging_map_device(address, PAGE_SIZE, true);
-
-    apic_write(APIC_SPURIOUS, APIC_SOFTWARE_ENABLE | APIC_SPURIOUS_VECTOR);
-    apic_write(nmi_pin ? APIC_LVT_LINT1 : APIC_LVT_LINT0, APIC_DELIVERY_NMI); /* unmasked, NMI */
+    board_nmi_pin = nmi_pin;
+    apic_init_cpu();
     ready = true;
     if (x2apic)
         printk("apic: x2APIC mode, id %u; external NMIs on LINT%u\n", apic_id(), nmi_pin);
@@ -139,16 +152,22 @@ void apic_lvt_nmi(enum apic_lvt lvt, bool enabled)
     apic_write(reg, APIC_DELIVERY_NMI | (enabled ? 0 : APIC_LVT_MASKED));
 }
 
-void apic_send_self_nmi(void)
+void apic_send_ipi(uint32_t destination, uint32_t command)
 {
-    if (!ready)
-        return;
     if (x2apic) {
-        wrmsr(MSR_X2APIC_FIRST + APIC_ICR_LOW / 16, (uint64_t)apic_id() << 32 | APIC_DELIVERY_NMI | APIC_LEVEL_ASSERT);
+        wrmsr(MSR_X2APIC_FIRST + APIC_ICR_LOW / 16, (uint64_t)destination << 32 | command);
         return;
     }
     while (apic_read(APIC_ICR_LOW) & APIC_DELIVERY_PENDING)
         cpu_relax();
-    apic_write(APIC_ICR_HIGH, apic_id() << 24);
-    apic_write(APIC_ICR_LOW, APIC_DELIVERY_NMI | APIC_LEVEL_ASSERT); /* this write sends it */
+    apic_write(APIC_ICR_HIGH, destination << 24);
+    apic_write(APIC_ICR_LOW, command); /* this write sends it */
 }
+
+void apic_send_nmi(uint32_t destination)
+{
+    if (ready)
+        apic_send_ipi(destination, APIC_DELIVERY_NMI | APIC_LEVEL_ASSERT);
+}
+
+void apic_send_self_nmi(void) { apic_send_nmi(apic_id()); }

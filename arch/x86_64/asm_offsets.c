@@ -3,6 +3,7 @@
  * (.ascii rather than a bare line, because clang assembles inline asm even with -S.) */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/nmi_stack.h>
+#include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/trap_frame.h>
 #include <arch/x86_64/traps.h>
@@ -36,7 +37,7 @@ void asm_offsets(void)
     OFFSET(NMI_STACK_SAVED_RDX, struct nmi_stack, saved_rdx);
     OFFSET(NMI_STACK_HARDWARE, struct nmi_stack, hardware);
     SIZE(NMI_STACK_SIZE, struct nmi_stack);
-    CONSTANT(IST_STACK_SIZE, IST_STACK_SIZE);
+    CONSTANT(NMI_IST_STACK_SIZE, IST_STACK_SIZE - sizeof(struct nmi_cpu_state));
     CONSTANT(VECTOR_NMI, VECTOR_NMI);
 
     OFFSET(NMI_CPU_ENTRIES, struct nmi_cpu_state, entries);
@@ -47,6 +48,14 @@ void asm_offsets(void)
     CONSTANT(NESTED_IN_REPEAT_WINDOW, NESTED_IN_REPEAT_WINDOW);
     CONSTANT(NESTED_EXECUTING, NESTED_EXECUTING);
     CONSTANT(NESTED_IRET_WINDOW, NESTED_IRET_WINDOW);
+
+    OFFSET(AP_START_CR3, struct ap_start, cr3);
+    OFFSET(AP_START_EFER, struct ap_start, efer);
+    OFFSET(AP_START_STACK, struct ap_start, stack);
+    OFFSET(AP_START_ENTRY, struct ap_start, entry);
+    OFFSET(AP_START_CPU, struct ap_start, cpu);
+    SIZE(AP_START_SIZE, struct ap_start);
+    CONSTANT(AP_TRAMPOLINE_ADDRESS, AP_TRAMPOLINE_ADDRESS);
 
     CONSTANT(KERNEL_CODE_SELECTOR, KERNEL_CODE_SELECTOR);
     CONSTANT(KERNEL_DATA_SELECTOR, KERNEL_DATA_SELECTOR);

@@ -1,12 +1,13 @@
-/* The GDT and the TSS. In 64-bit mode segments are nearly unused, but the CPU still needs code
- * segments with the L bit (ring 0 and ring 3), and a TSS: it is where the CPU finds the IST stacks
- * and RSP0, the stack an interrupt from user mode switches to. */
+/* The GDT and the TSSes. In 64-bit mode segments are nearly unused, but the CPU still needs code
+ * segments with the L bit (ring 0 and ring 3), and a TSS per CPU: it is where the CPU finds its
+ * IST stacks and RSP0, the stack an interrupt from user mode switches to. The CPUs share one GDT
+ * with a TSS descriptor each, so the task register says which CPU runs (this_cpu(), smp.c). */
+#include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
 #include <arch/x86_64/user_mode.h>
 #include <kernel/string.h>
 
-#define TSS_SELECTOR 0x28
 
 struct tss {
     uint32_t reserved0;
@@ -18,16 +19,16 @@ struct tss {
 } __attribute__((packed));
 _Static_assert(sizeof(struct tss) == 104, "64-bit TSS is 104 bytes");
 
-static struct tss tss;
+static struct tss tss[CPUS_MAX];
 /* The order is the one SYSCALL and SYSRET need (user_mode.c): kernel data right after kernel
  * code, user code right after user data. */
-uint64_t gdt[7] = {
+uint64_t gdt[5 + 2 * CPUS_MAX] = {
     0,
     0x00209a0000000000, /* 0x08 kernel code: present, ring 0, executable, 64-bit (L) */
     0x0000920000000000, /* 0x10 kernel data: present, ring 0, writable */
     0x0000f20000000000, /* 0x18 user data: present, ring 3, writable */
     0x0020fa0000000000, /* 0x20 user code: present, ring 3, executable, 64-bit (L) */
-    0, 0,               /* 0x28 the TSS descriptor takes two slots in long mode */
+    /* 0x28 + 16 * n: CPU n's TSS descriptor, two slots each in long mode */
 };
 _Static_assert(USER_DATA_SELECTOR == (3 << 3 | 3) && USER_CODE_SELECTOR == (4 << 3 | 3), "selectors match the GDT");
 
@@ -36,16 +37,18 @@ static struct __attribute__((packed)) {
     uint64_t base;
 } gdt_pointer = {sizeof gdt - 1, (uint64_t)gdt};
 
-void gdt_init(void)
+void gdt_load(int cpu)
 {
+    struct tss *t = &tss[cpu];
     for (int i = 1; i <= IST_LAST; i++)
-        tss.ist[i] = ist_stack_top(i);
-    tss.io_bitmap_offset = sizeof tss; /* no I/O permission bitmap */
+        t->ist[i] = ist_stack_top_of(cpu, i);
+    t->io_bitmap_offset = sizeof *t; /* no I/O permission bitmap */
 
-    uint64_t base = (uint64_t)&tss, limit = sizeof tss - 1;
-    gdt[5] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89UL << 40 /* present, available 64-bit TSS */
-             | ((limit >> 16) & 0xf) << 48 | ((base >> 24) & 0xff) << 56;
-    gdt[6] = base >> 32;
+    uint64_t base = (uint64_t)t, limit = sizeof *t - 1;
+    uint64_t *descriptor = &gdt[TSS_SELECTOR(cpu) / 8];
+    descriptor[0] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89UL << 40 /* present, available 64-bit TSS */
+                    | ((limit >> 16) & 0xf) << 48 | ((base >> 24) & 0xff) << 56;
+    descriptor[1] = base >> 32;
 
     __asm__ volatile("lgdt %0\n\t"
                      "mov %1, %%ds\n\t"
@@ -58,8 +61,8 @@ void gdt_init(void)
                      "1:\n\t"
                      "ltr %w3"
                      :
-                     : "m"(gdt_pointer), "r"(KERNEL_DATA_SELECTOR), "i"(KERNEL_CODE_SELECTOR), "r"(TSS_SELECTOR)
+                     : "m"(gdt_pointer), "r"(KERNEL_DATA_SELECTOR), "i"(KERNEL_CODE_SELECTOR), "r"(TSS_SELECTOR(cpu))
                      : "rax", "memory");
 }
 
-void tss_set_kernel_stack(uint64_t top) { tss.rsp[0] = top; }
+void tss_set_kernel_stack(uint64_t top) { tss[this_cpu()->index].rsp[0] = top; }

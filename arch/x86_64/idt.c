@@ -46,5 +46,7 @@ void idt_init(void)
     idt[VECTOR_DOUBLE_FAULT].ist = IST_DOUBLE_FAULT;
     idt[VECTOR_MACHINE_CHECK].ist = IST_MACHINE_CHECK;
     idt[VECTOR_DEBUG].ist = IST_DEBUG;
-    __asm__ volatile("lidt %0" : : "m"(idt_pointer));
+    idt_load();
 }
+
+void idt_load(void) { __asm__ volatile("lidt %0" : : "m"(idt_pointer)); }

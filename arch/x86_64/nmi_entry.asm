@@ -25,9 +25,12 @@
 %include "arch/x86_64/trap_frame.inc"
 
 RFLAGS_DF_IN_SECOND_BYTE equ (1 << 10) >> 8
+; This CPU's struct nmi_cpu_state sits right above the top of its NMI IST stack (stacks.c): on an
+; IST entry RSP points at the hardware frame, and the state is just above it. So each CPU's entry
+; finds its own state without a register, and without GS (which may still be the user's).
+STATE_ABOVE_HARDWARE_FRAME equ NMI_STACK_SIZE - NMI_STACK_HARDWARE
 
-extern nmi_cpu
-extern nmi_naive_handle, nmi_latch_handle, nmi_nested_handle
+extern nmi_naive_handle, nmi_latch_entry, nmi_latch_handle, nmi_nested_handle
 extern user_return_faulted
 
 section .text.entry progbits alloc exec nowrite align=16 ; no kprobes here; backtraces (linker.ld)
@@ -35,7 +38,7 @@ bits 64
 
 ; ---------------------------------------------------------------------------------------------
 ; naive and latch: the same few instructions, differing in the C function they call (and in the
-; IDT gate: the naive gate has an IST stack, the latch gate does not).
+; IDT gate: the naive gate has an IST stack, the latch gate does not). Both count the NMI in C.
 ;
 ; Naive: a nested NMI (after a fault's iretq) lands on the same IST stack top and overwrites this
 ; entry's saved registers and hardware frame. nmi_naive_handle() notices on the way out by
@@ -48,7 +51,6 @@ bits 64
 %macro SIMPLE_NMI_ENTRY 2
 global %1
 %1:
-    inc qword [rel nmi_cpu + NMI_CPU_ENTRIES]
     push 0                              ; error code slot
     push VECTOR_NMI
     PUSH_TRAP_REGISTERS
@@ -60,7 +62,7 @@ global %1
 %endmacro
 
 SIMPLE_NMI_ENTRY nmi_entry_naive, nmi_naive_handle
-SIMPLE_NMI_ENTRY nmi_entry_latch, nmi_latch_handle
+SIMPLE_NMI_ENTRY nmi_entry_latch, nmi_latch_entry
 
 ; ---------------------------------------------------------------------------------------------
 ; nested: the repeat-frame algorithm.
@@ -68,6 +70,7 @@ SIMPLE_NMI_ENTRY nmi_entry_latch, nmi_latch_handle
 ; The top of the NMI IST stack (struct nmi_stack in include/arch/x86_64/nmi_stack.h), with the
 ; trap frame for C below it. T is the IST stack top; offsets in words below it.
 ;
+;   T + 0..    | this CPU's nmi_cpu_state  |  counters, the last nested NMI's rule and place
 ;   T -  1..5  +---------------------------+
 ;              | hardware frame            |  written by the CPU on EVERY NMI, nested too:
 ;              |   ss rsp rflags cs rip    |  only trusted until it is copied to "outermost"
@@ -102,10 +105,11 @@ AT_EXECUTING       equ FROM_SAVED_RDX(NMI_STACK_EXECUTING)
 AT_IRET            equ FROM_SAVED_RDX(NMI_STACK_IRET)
 AT_OUTERMOST       equ FROM_SAVED_RDX(NMI_STACK_OUTERMOST)
 AT_STACK_TOP       equ FROM_SAVED_RDX(NMI_STACK_SIZE)
+AT_STATE           equ AT_STACK_TOP       ; this CPU's struct nmi_cpu_state
 
 global nmi_entry_nested, repeat_nmi, end_repeat_nmi, nmi_exit_iretq
 nmi_entry_nested:
-    inc qword [rel nmi_cpu + NMI_CPU_ENTRIES]
+    inc qword [rsp + STATE_ABOVE_HARDWARE_FRAME + NMI_CPU_ENTRIES]
     ; LAB 7 BEGIN: an NMI from user mode leaves the IST stack (the end of this file)
 %ifndef NMI_DROP_USER_STACK_SWITCH             ; `make NMI_BREAK=user-stack-switch`: docs/nmi.md
     test byte [rsp + IRET_FRAME_CS], 3  ; the hardware frame is at RSP: RPL 3 is user mode
@@ -187,14 +191,14 @@ nmi_check_exit_window:                     ; DF was set: is the interrupted RSP 
     lea rdx, [rsp + AT_STACK_TOP]
     cmp [rsp + AT_HARDWARE_RSP], rdx
     ja first_nmi
-    sub rdx, IST_STACK_SIZE
+    sub rdx, NMI_IST_STACK_SIZE
     cmp [rsp + AT_HARDWARE_RSP], rdx
     jb first_nmi
-    mov qword [rel nmi_cpu + NMI_CPU_NESTED_RULE], NESTED_IRET_WINDOW
+    mov qword [rsp + AT_STATE + NMI_CPU_NESTED_RULE], NESTED_IRET_WINDOW
     jmp nested_nmi_ask_for_repeat
 
 nested_nmi:
-    mov qword [rel nmi_cpu + NMI_CPU_NESTED_RULE], NESTED_EXECUTING
+    mov qword [rsp + AT_STATE + NMI_CPU_NESTED_RULE], NESTED_EXECUTING
 nested_nmi_ask_for_repeat:
     ; Rewrite the first NMI's iret frame so that its final iretq lands on repeat_nmi, with RSP at
     ; the outermost frame, interrupts off and DF clear. Nothing else of the first NMI is touched:
@@ -208,13 +212,13 @@ nested_nmi_ask_for_repeat:
     jmp nested_nmi_return
 
 nmi_in_repeat_window:
-    mov qword [rel nmi_cpu + NMI_CPU_NESTED_RULE], NESTED_IN_REPEAT_WINDOW
+    mov qword [rsp + AT_STATE + NMI_CPU_NESTED_RULE], NESTED_IN_REPEAT_WINDOW
 nested_nmi_return:                         ; count it, note where it landed, and leave
-    inc qword [rel nmi_cpu + NMI_CPU_NESTED]
+    inc qword [rsp + AT_STATE + NMI_CPU_NESTED]
     mov rdx, [rsp + AT_HARDWARE_RIP]
-    mov [rel nmi_cpu + NMI_CPU_NESTED_RIP], rdx
+    mov [rsp + AT_STATE + NMI_CPU_NESTED_RIP], rdx
     mov rdx, [rsp + AT_HARDWARE_RSP]
-    mov [rel nmi_cpu + NMI_CPU_NESTED_RSP], rdx
+    mov [rsp + AT_STATE + NMI_CPU_NESTED_RSP], rdx
     pop rdx
     iretq                               ; pops the hardware frame: back into the first NMI
 

@@ -1,10 +1,17 @@
 /* Stacks with guard pages. A stack that overflows writes into the page below it; with that page
  * unmapped, the first write faults at once instead of silently corrupting whatever lies there.
  * The fault itself cannot be delivered on the overflowed stack, so it becomes a double fault,
- * which runs on its own IST stack and reports the overflow (traps.c). */
+ * which runs on its own IST stack and reports the overflow (traps.c).
+ *
+ * Each CPU has its own IST stacks: two CPUs taking an NMI at once would otherwise write their
+ * frames in the same place. Right above the top of each NMI stack sits that CPU's struct
+ * nmi_cpu_state, so the NMI entry finds it from RSP alone (nmi_entry.asm). */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/paging.h>
+#include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
+#include <kernel/printk.h>
+#include <kernel/nmi.h>
 #include <kernel/task.h>
 
 struct guarded_stack {
@@ -13,9 +20,10 @@ struct guarded_stack {
 } __attribute__((aligned(PAGE_SIZE)));
 
 _Static_assert(TASK_STACK_SIZE == IST_STACK_SIZE, "task and IST stacks share one layout");
-static struct guarded_stack ist_stacks[IST_LAST + 1]; /* slot 0 unused, to index by IST number */
-static struct guarded_stack task_stacks[TASKS_MAX];   /* slot 0 unused: task 0 runs on the boot stack */
-extern uint8_t boot_stack_guard[];                   /* boot/entry.asm */
+_Static_assert(sizeof(struct nmi_cpu_state) % 16 == 0, "the NMI stack top stays 16-byte aligned");
+static struct guarded_stack ist_stacks[CPUS_MAX][IST_LAST + 1]; /* slot 0 unused: index by IST number */
+static struct guarded_stack task_stacks[TASKS_MAX]; /* slot 0 unused: task 0 runs on the boot stack */
+extern uint8_t boot_stack_guard[];                 /* boot/entry.asm */
 
 static const char *const stack_names[IST_LAST + 1] = {
     [IST_NMI] = "NMI IST",
@@ -23,36 +31,50 @@ static const char *const stack_names[IST_LAST + 1] = {
     [IST_MACHINE_CHECK] = "#MC IST",
     [IST_DEBUG] = "#DB IST",
 };
-static const char *const task_stack_names[TASKS_MAX] = {"", "task 1", "task 2", "task 3",
-                                                        "task 4", "task 5", "task 6", "task 7"};
-_Static_assert(TASKS_MAX == 8, "one name per task stack");
 
 void stacks_init(void)
 {
     paging_unmap_page((uint64_t)boot_stack_guard);
-    for (int i = 1; i <= IST_LAST; i++)
-        paging_unmap_page((uint64_t)ist_stacks[i].guard);
+    for (int cpu = 0; cpu < CPUS_MAX; cpu++)
+        for (int i = 1; i <= IST_LAST; i++)
+            paging_unmap_page((uint64_t)ist_stacks[cpu][i].guard);
     for (int i = 1; i < TASKS_MAX; i++)
         paging_unmap_page((uint64_t)task_stacks[i].guard);
 }
 
 uint64_t task_stack_top(int task) { return (uint64_t)(task_stacks[task].stack + TASK_STACK_SIZE); }
 
-uint64_t ist_stack_top(enum ist_index index) { return (uint64_t)(ist_stacks[index].stack + IST_STACK_SIZE); }
-uint64_t ist_stack_bottom(enum ist_index index) { return (uint64_t)ist_stacks[index].stack; }
+uint64_t ist_stack_bottom_of(int cpu, enum ist_index index) { return (uint64_t)ist_stacks[cpu][index].stack; }
+uint64_t ist_stack_top_of(int cpu, enum ist_index index)
+{
+    uint64_t end = ist_stack_bottom_of(cpu, index) + IST_STACK_SIZE;
+    return index == IST_NMI ? end - sizeof(struct nmi_cpu_state) : end;
+}
+uint64_t ist_stack_top(enum ist_index index) { return ist_stack_top_of(this_cpu()->index, index); }
+uint64_t ist_stack_bottom(enum ist_index index) { return ist_stack_bottom_of(this_cpu()->index, index); }
+struct nmi_cpu_state *nmi_state_of(int cpu) { return (struct nmi_cpu_state *)ist_stack_top_of(cpu, IST_NMI); }
 
-/* The name of the stack whose guard page (guard) or whose stack proper holds address, or NULL. */
+/* The name of the stack whose guard page (guard) or whose stack proper holds address, or NULL.
+ * CPU 0's IST stacks are plainly "NMI IST"; the others' say whose ("CPU 2 NMI IST"). */
 static const char *find_stack(uint64_t address, bool guard)
 {
+    static char name[24];
     uint64_t size = guard ? PAGE_SIZE : IST_STACK_SIZE;
     if (guard && address - (uint64_t)boot_stack_guard < PAGE_SIZE)
         return "kernel";
-    for (int i = 1; i <= IST_LAST; i++)
-        if (address - (uint64_t)(guard ? ist_stacks[i].guard : ist_stacks[i].stack) < size)
-            return stack_names[i];
+    for (int cpu = 0; cpu < CPUS_MAX; cpu++)
+        for (int i = 1; i <= IST_LAST; i++)
+            if (address - (uint64_t)(guard ? ist_stacks[cpu][i].guard : ist_stacks[cpu][i].stack) < size) {
+                if (!cpu)
+                    return stack_names[i];
+                format(name, sizeof name, "CPU %d %s", cpu, stack_names[i]);
+                return name;
+            }
     for (int i = 1; i < TASKS_MAX; i++)
-        if (address - (uint64_t)(guard ? task_stacks[i].guard : task_stacks[i].stack) < size)
-            return task_stack_names[i];
+        if (address - (uint64_t)(guard ? task_stacks[i].guard : task_stacks[i].stack) < size) {
+            format(name, sizeof name, "task %d", i);
+            return name;
+        }
     return 0;
 }
 

@@ -7,6 +7,7 @@
  * end late, and the TSC looks faster than it is.) */
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/smp.h>
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
 #include <kernel/printk.h>
@@ -51,9 +52,14 @@ uint16_t pit_count(void)
     return (uint16_t)(low | inb(PIT_CHANNEL0) << 8);
 }
 
+static uint32_t apic_per_tick;
+
 static bool timer_tick(struct trap_frame *frame)
 {
-    timer_ticks++;
+    struct cpu *cpu = this_cpu();
+    cpu->ticks++;
+    if (cpu->index == 0)
+        timer_ticks++; /* the kernel's clock: CPU 0's ticks */
     apic_eoi();
     task_tick(); /* may switch to another task; we come back here when this one runs again */
     return true;
@@ -86,6 +92,13 @@ static struct clock_sample clock_sample(void)
     return best;
 }
 
+/* The tick on this CPU: every CPU's APIC timer runs at the same rate (measured once, on CPU 0). */
+void timer_start_this_cpu(void)
+{
+    if (apic_per_tick)
+        apic_timer_start(apic_per_tick, VECTOR_TIMER, true);
+}
+
 void timer_init(void)
 {
     uint8_t port_b = (inb(PORT_B) & ~(PORT_B_SPEAKER | PORT_B_GATE2));
@@ -100,14 +113,14 @@ void timer_init(void)
     outb(PORT_B, port_b);
     uint64_t pit_counts = (uint16_t)(start.pit - end.pit);
     tsc_khz = pit_counts ? (end.tsc - start.tsc) * (PIT_HZ / 1000) / pit_counts : 0;
-    uint32_t apic_per_tick = pit_counts ? (uint32_t)((uint64_t)(start.apic - end.apic) * (PIT_HZ / TIMER_HZ) / pit_counts) : 0;
+    apic_per_tick = pit_counts ? (uint32_t)((uint64_t)(start.apic - end.apic) * (PIT_HZ / TIMER_HZ) / pit_counts) : 0;
     if (!tsc_khz || !apic_per_tick) {
         printk("timer: the PIT did not count (no 8254?); assuming a 1 GHz TSC and no timer tick\n");
         tsc_khz = 1000000;
         return;
     }
     trap_register(VECTOR_TIMER, timer_tick);
-    apic_timer_start(apic_per_tick, VECTOR_TIMER, true);
+    timer_start_this_cpu();
     printk("timer: TSC %lu MHz, APIC timer %u counts per %d ms tick (measured against the PIT)\n", tsc_khz / 1000,
            apic_per_tick, 1000 / TIMER_HZ);
 }

@@ -5,6 +5,7 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/paging.h>
+#include <arch/x86_64/smp.h>
 #include <arch/x86_64/user_mode.h>
 #include <kernel/printk.h>
 #include <kernel/string.h>
@@ -24,7 +25,6 @@
 #define FMASK_FLAGS ((1UL << 9) | (1UL << 8) | (1UL << 10) | (1UL << 18))
 #define PAGE_USER (1UL << 2)
 
-struct cpu_local cpu_local;
 static bool smap;
 
 struct user_tables { /* one address space per task slot: PML4, PDPT, PD, page table */
@@ -35,6 +35,7 @@ static uint8_t stacks[TASKS_MAX][USER_STACK_PAGES][PAGE_SIZE] __attribute__((ali
 
 static uint64_t physical(const void *kernel_address) { return (uint64_t)kernel_address - KERNEL_VMA; }
 
+/* The MSRs and CR4 bits each CPU has of its own; CPU 0 also says what it found. */
 void user_mode_init(void)
 {
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
@@ -43,7 +44,7 @@ void user_mode_init(void)
     wrmsr(MSR_STAR, (uint64_t)KERNEL_DATA_SELECTOR << 48 | (uint64_t)KERNEL_CODE_SELECTOR << 32);
     wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
     wrmsr(MSR_FMASK, FMASK_FLAGS);
-    wrmsr(MSR_GS_BASE, (uint64_t)&cpu_local);
+    wrmsr(MSR_GS_BASE, (uint64_t)&this_cpu()->local);
     wrmsr(MSR_KERNEL_GS_BASE, 0);
 
     uint32_t regs[4];
@@ -55,14 +56,15 @@ void user_mode_init(void)
     bool smep = regs[1] & (1u << 7);
     smap = regs[1] & (1u << 20);
     write_cr4(read_cr4() | (smep ? CR4_SMEP : 0) | (smap ? CR4_SMAP : 0));
-    printk("user: SYSCALL entry ready; SMEP %s, SMAP %s\n", smep ? "on" : "not on this CPU",
-           smap ? "on" : "not on this CPU");
+    if (this_cpu()->index == 0)
+        printk("user: SYSCALL entry ready; SMEP %s, SMAP %s\n", smep ? "on" : "not on this CPU",
+               smap ? "on" : "not on this CPU");
 }
 
 void user_set_kernel_stack(uint64_t top)
 {
     tss_set_kernel_stack(top);
-    cpu_local.kernel_stack = top;
+    this_cpu()->local.kernel_stack = top;
 }
 
 uint64_t user_address_space(int slot)
@@ -120,6 +122,6 @@ int copy_to_user(uint64_t destination, const void *source, size_t size)
 
 void gs_make_kernel(void)
 {
-    if (rdmsr(MSR_GS_BASE) != (uint64_t)&cpu_local)
+    if (rdmsr(MSR_GS_BASE) != (uint64_t)&this_cpu()->local)
         __asm__ volatile("swapgs" ::: "memory");
 }

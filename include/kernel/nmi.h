@@ -2,6 +2,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <arch/x86_64/nmi_stack.h>
 #include <arch/x86_64/trap_frame.h>
 
 enum nmi_strategy {
@@ -20,7 +21,9 @@ enum nmi_nested_rule {
     NESTED_LATCHED = 4,          /* the latch strategy's state machine */
 };
 
-/* Per-CPU NMI state and counters (nmilab runs on one CPU). The assembler updates some fields. */
+/* Each CPU's NMI state and counters, right above the top of its NMI IST stack: the entry finds
+ * them from RSP (nmi_entry.asm), C through nmi_this_cpu(). The assembler updates some fields. */
+#define NAIVE_DEPTH_MAX 8
 struct nmi_cpu_state {
     uint64_t entries;         /* NMIs the CPU delivered: every entry into an NMI entry point */
     uint64_t nested;          /* entries recognised as nested */
@@ -32,8 +35,11 @@ struct nmi_cpu_state {
     uint64_t nested_rsp;
     uint64_t interrupted_rip; /* where the last outer NMI landed */
     uint64_t in_handler;      /* 1 while the C handler chain runs */
+    uint64_t naive_depth;     /* NMI_NAIVE: NMIs running, and a copy of each one's arrival frame */
+    struct iret_frame naive_arrival[NAIVE_DEPTH_MAX];
+    uint64_t padding;         /* to a multiple of 16 bytes: the stack top below stays aligned */
 };
-extern struct nmi_cpu_state nmi_cpu;
+struct nmi_cpu_state *nmi_this_cpu(void);
 
 /* A handler returns true when the NMI was its own (it found its source asserting). */
 typedef bool (*nmi_handler)(struct trap_frame *frame);
@@ -47,7 +53,6 @@ const char *nmi_strategy_name(enum nmi_strategy strategy);
 int nmi_strategy_named(const char *name); /* the strategy called name ("nested"), or -1 */
 /* Where the NMI being handled interrupted the kernel (for the nested strategy the trap frame's
  * own rip..ss may already have been pointed at repeat_nmi). */
-struct iret_frame;
 const struct iret_frame *nmi_interrupted_frame(const struct trap_frame *frame);
 /* NMIs that ran the handler again because of a nested NMI. */
 uint64_t nmi_extra_passes(void);
@@ -56,3 +61,4 @@ uint64_t nmi_extra_passes(void);
 void nmi_nested_handle(struct trap_frame *frame);
 void nmi_naive_handle(struct trap_frame *frame);
 void nmi_latch_handle(struct trap_frame *frame);
+void nmi_latch_entry(struct trap_frame *frame); /* counts the NMI, then nmi_latch_handle */

@@ -2,7 +2,7 @@
 #pragma once
 #include <stdint.h>
 
-#define TASKS_MAX 8
+#define TASKS_MAX 16
 #define TASK_STACK_SIZE (16 * 1024)
 
 enum task_state { TASK_RUNNING, TASK_READY, TASK_SLEEPING, TASK_BLOCKED, TASK_DEAD /* its slot is free */ };
@@ -13,10 +13,13 @@ struct task {
     uint64_t saved_rsp; /* while not running: where switch_to left its registers */
     uint64_t wake_tick; /* TASK_SLEEPING: when to become ready */
     uint64_t page_table; /* CR3 while it runs; 0: the kernel's (kernel threads) */
+    int cpu;             /* the CPU it runs on, always */
 };
 
 void task_init(void); /* the boot thread becomes task "main"; an "idle" task is made */
-struct task *task_create(const char *name, void (*entry)(void *argument), void *argument);
+struct task *task_create(const char *name, void (*entry)(void *argument), void *argument); /* on this CPU */
+/* On that CPU. With no entry: the task of a CPU being started (smp.c), running from its stack. */
+struct task *task_create_on(int cpu, const char *name, void (*entry)(void *argument), void *argument);
 void task_tick(void);            /* from the timer interrupt: maybe switch */
 void task_yield(void);
 void task_sleep(uint64_t ticks); /* timer ticks */

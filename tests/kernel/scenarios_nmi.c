@@ -74,7 +74,7 @@ extern char scenario_int3[];
 bool spin_until(volatile uint64_t *value, uint64_t at_least)
 {
     for (uint64_t i = 0; i < SPIN_LIMIT; i++) {
-        if (*value >= at_least && !nmi_cpu.in_handler)
+        if (*value >= at_least && !nmi_this_cpu()->in_handler)
             return true;
         cpu_relax();
     }
@@ -90,7 +90,7 @@ bool nmi_test_start(void (*action)(uint64_t pass), bool external)
     self_pending = self_sent = self_claimed = scenario_passes = scenario_faults = int3_hits = external_claimed = sent_inside = 0;
     pass_action = action;
     claim_external = external;
-    before = nmi_cpu;
+    before = *nmi_this_cpu();
     register_int3_hook((uint64_t)scenario_int3, count_int3);
     register_nmi_handler("scenario", scenario_nmi_handler);
     return true;
@@ -103,12 +103,12 @@ void nmi_test_stop(void)
     pass_action = NULL;
     printk("# nmi counters: entries %lu nested %lu passes %lu extra passes %lu unknown %lu; self-NMIs sent %lu claimed %lu;"
            " faults %lu int3 %lu external %lu\n",
-           nmi_cpu.entries - before.entries, nmi_cpu.nested - before.nested, nmi_cpu.passes - before.passes,
-           nmi_extra_passes() - (before.passes - (before.entries - before.nested)), nmi_cpu.unknown - before.unknown,
+           nmi_this_cpu()->entries - before.entries, nmi_this_cpu()->nested - before.nested, nmi_this_cpu()->passes - before.passes,
+           nmi_extra_passes() - (before.passes - (before.entries - before.nested)), nmi_this_cpu()->unknown - before.unknown,
            self_sent, self_claimed, scenario_faults, int3_hits, external_claimed);
 }
 
-uint64_t delta_nested(void) { return nmi_cpu.nested - before.nested; }
+uint64_t delta_nested(void) { return nmi_this_cpu()->nested - before.nested; }
 uint64_t delta_extra(void)
 {
     return nmi_extra_passes() - (before.passes - (before.entries - before.nested));
@@ -145,8 +145,8 @@ bool nested_detected_as(uint64_t rule)
 {
     if (nmi_current_strategy() == NMI_LATCH)
         rule = NESTED_LATCHED;
-    return expect(nmi_cpu.nested_rule == rule, "the nested NMI was recognised by rule %s, not %s",
-                  rule_name(nmi_cpu.nested_rule), rule_name(rule));
+    return expect(nmi_this_cpu()->nested_rule == rule, "the nested NMI was recognised by rule %s, not %s",
+                  rule_name(nmi_this_cpu()->nested_rule), rule_name(rule));
 }
 
 /* nmi-pf-nested and nmi-int3-nested: in its first pass the handler sends itself an NMI (pending:
@@ -206,11 +206,11 @@ static enum scenario_result nmi_repeat_window(void)
     expect(delta_nested() == 2, "%lu nested NMIs detected, not 2", delta_nested());
     expect(delta_extra() == 1, "%lu extra handler passes, not 1 (the repeat covers both nested NMIs)", delta_extra());
     nested_detected_as(NESTED_IN_REPEAT_WINDOW);
-    expect(nmi_cpu.nested_rip == (uint64_t)repeat_nmi, "the NMI landed at %lx, not at repeat_nmi %lx",
-           nmi_cpu.nested_rip, (uint64_t)repeat_nmi);
-    printk("# nested NMI landed at %016lx (repeat_nmi %016lx)\n", nmi_cpu.nested_rip, (uint64_t)repeat_nmi);
+    expect(nmi_this_cpu()->nested_rip == (uint64_t)repeat_nmi, "the NMI landed at %lx, not at repeat_nmi %lx",
+           nmi_this_cpu()->nested_rip, (uint64_t)repeat_nmi);
+    printk("# nested NMI landed at %016lx (repeat_nmi %016lx)\n", nmi_this_cpu()->nested_rip, (uint64_t)repeat_nmi);
     expect(self_claimed == self_sent, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
-    expect(nmi_cpu.unknown == before.unknown, "unknown NMIs reported");
+    expect(nmi_this_cpu()->unknown == before.unknown, "unknown NMIs reported");
     return SCENARIO_PASS;
 }
 
@@ -234,12 +234,12 @@ static enum scenario_result nmi_iret_window(void)
     expect(delta_nested() == 1, "%lu nested NMIs detected, not 1", delta_nested());
     expect(delta_extra() == 1, "%lu extra handler passes, not 1", delta_extra());
     nested_detected_as(NESTED_IRET_WINDOW);
-    expect(nmi_cpu.nested_rip == (uint64_t)nmi_exit_iretq, "the NMI landed at %lx, not at the final iretq %lx",
-           nmi_cpu.nested_rip, (uint64_t)nmi_exit_iretq);
-    expect(nmi_cpu.nested_rsp == iret_frame, "the interrupted RSP %lx is not the iret frame %lx", nmi_cpu.nested_rsp,
+    expect(nmi_this_cpu()->nested_rip == (uint64_t)nmi_exit_iretq, "the NMI landed at %lx, not at the final iretq %lx",
+           nmi_this_cpu()->nested_rip, (uint64_t)nmi_exit_iretq);
+    expect(nmi_this_cpu()->nested_rsp == iret_frame, "the interrupted RSP %lx is not the iret frame %lx", nmi_this_cpu()->nested_rsp,
            iret_frame);
-    printk("# nested NMI landed at RIP %016lx RSP %016lx (final iretq, iret frame)\n", nmi_cpu.nested_rip,
-           nmi_cpu.nested_rsp);
+    printk("# nested NMI landed at RIP %016lx RSP %016lx (final iretq, iret frame)\n", nmi_this_cpu()->nested_rip,
+           nmi_this_cpu()->nested_rsp);
     expect(self_claimed == self_sent && external_claimed == 1, "lost an NMI");
     return SCENARIO_PASS;
 }
@@ -289,12 +289,12 @@ static enum scenario_result nmi_repeat_window_all(void)
         send_self_nmi();
         if (!expect(spin_until(&scenario_passes, 2 * (i + 1)), "episode %lu: the handler did not run twice", i))
             break;
-        uint64_t at = nmi_cpu.nested_rip - (uint64_t)repeat_nmi;
-        printk("# repeat window: an NMI at repeat_nmi+0x%lx was taken by rule %s\n", at, rule_name(nmi_cpu.nested_rule));
-        expect(nmi_cpu.nested_rip - (uint64_t)repeat_nmi < (uint64_t)(end_repeat_nmi - repeat_nmi),
-               "episode %lu: the NMI landed at %lx, outside the repeat window", i, nmi_cpu.nested_rip);
-        expect(nmi_cpu.nested_rule == NESTED_IN_REPEAT_WINDOW, "an NMI at repeat_nmi+0x%lx was taken by rule %s, "
-               "not by (a): in the repeat window rule (a) must come first", at, rule_name(nmi_cpu.nested_rule));
+        uint64_t at = nmi_this_cpu()->nested_rip - (uint64_t)repeat_nmi;
+        printk("# repeat window: an NMI at repeat_nmi+0x%lx was taken by rule %s\n", at, rule_name(nmi_this_cpu()->nested_rule));
+        expect(nmi_this_cpu()->nested_rip - (uint64_t)repeat_nmi < (uint64_t)(end_repeat_nmi - repeat_nmi),
+               "episode %lu: the NMI landed at %lx, outside the repeat window", i, nmi_this_cpu()->nested_rip);
+        expect(nmi_this_cpu()->nested_rule == NESTED_IN_REPEAT_WINDOW, "an NMI at repeat_nmi+0x%lx was taken by rule %s, "
+               "not by (a): in the repeat window rule (a) must come first", at, rule_name(nmi_this_cpu()->nested_rule));
         expect(delta_nested() - nested == 2 && delta_extra() - extra == 1, "episode %lu: %lu nested NMIs and %lu extra "
                "passes, not 2 and 1", i, delta_nested() - nested, delta_extra() - extra);
     }
@@ -325,13 +325,13 @@ static enum scenario_result nmi_exit_window_all(void)
         send_self_nmi();
         if (!expect(spin_until(&scenario_passes, 2 * (i + 1)), "episode %lu: the handler did not run twice", i))
             break;
-        uint64_t rule = nmi_cpu.nested_rip == (uint64_t)nmi_exit_iretq ? NESTED_IRET_WINDOW : NESTED_EXECUTING;
+        uint64_t rule = nmi_this_cpu()->nested_rip == (uint64_t)nmi_exit_iretq ? NESTED_IRET_WINDOW : NESTED_EXECUTING;
         char where[40];
-        uint64_t before = (uint64_t)nmi_exit_iretq - nmi_cpu.nested_rip;
+        uint64_t before = (uint64_t)nmi_exit_iretq - nmi_this_cpu()->nested_rip;
         format(where, sizeof where, before ? "nmi_exit_iretq-0x%lx" : "nmi_exit_iretq", before);
-        printk("# exit window: an NMI at %s was taken by rule %s\n", where, rule_name(nmi_cpu.nested_rule));
-        expect(nmi_cpu.nested_rule == rule, "an NMI at %s was taken by rule %s, not %s", where,
-               rule_name(nmi_cpu.nested_rule), rule_name(rule));
+        printk("# exit window: an NMI at %s was taken by rule %s\n", where, rule_name(nmi_this_cpu()->nested_rule));
+        expect(nmi_this_cpu()->nested_rule == rule, "an NMI at %s was taken by rule %s, not %s", where,
+               rule_name(nmi_this_cpu()->nested_rule), rule_name(rule));
         expect(delta_nested() - nested == 1, "episode %lu: %lu nested NMIs, not 1", i, delta_nested() - nested);
     }
     nmi_test_stop();
@@ -394,12 +394,12 @@ static enum scenario_result nmi_cr2(void)
     nmi_test_stop();
     expect(result == -1, "the read of an unmapped address did not fail");
     expect(scenario_passes == 1 && scenario_faults == 1, "the NMI did not arrive and fault once (passes %lu, faults %lu)", scenario_passes, scenario_faults);
-    expect(nmi_cpu.interrupted_rip == trap_entry_table[VECTOR_PAGE_FAULT],
-           "the NMI landed at %lx, not at the page-fault entry %lx", nmi_cpu.interrupted_rip,
+    expect(nmi_this_cpu()->interrupted_rip == trap_entry_table[VECTOR_PAGE_FAULT],
+           "the NMI landed at %lx, not at the page-fault entry %lx", nmi_this_cpu()->interrupted_rip,
            trap_entry_table[VECTOR_PAGE_FAULT]);
     expect(page_fault_last_address == UNMAPPED_ADDRESS, "the page-fault handler saw CR2 %lx, not its own %lx",
            page_fault_last_address, UNMAPPED_ADDRESS);
-    printk("# NMI landed at %016lx (page-fault entry); the #PF handler saw CR2 %016lx\n", nmi_cpu.interrupted_rip,
+    printk("# NMI landed at %016lx (page-fault entry); the #PF handler saw CR2 %016lx\n", nmi_this_cpu()->interrupted_rip,
            page_fault_last_address);
     return SCENARIO_PASS;
 }
@@ -414,8 +414,8 @@ static enum scenario_result nmi_external(void)
     nmi_test_stop();
     expect(arrived, "only %lu external NMIs arrived", external_claimed);
     expect(external_claimed == 5, "%lu external NMIs counted, not 5", external_claimed);
-    expect(nmi_cpu.entries - before.entries == 5, "%lu NMI entries, not 5", nmi_cpu.entries - before.entries);
-    expect(nmi_cpu.unknown == before.unknown, "unknown NMIs reported");
+    expect(nmi_this_cpu()->entries - before.entries == 5, "%lu NMI entries, not 5", nmi_this_cpu()->entries - before.entries);
+    expect(nmi_this_cpu()->unknown == before.unknown, "unknown NMIs reported");
     return SCENARIO_PASS;
 }
 
@@ -447,13 +447,13 @@ static enum scenario_result nmi_storm(void)
     expect(self_claimed == self_sent, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
     expect(int3_hits == scenario_passes, "%lu int3 hits in %lu passes", int3_hits, scenario_passes);
     expect(scenario_faults == scenario_passes + sent_inside, "%lu faults in %lu passes", scenario_faults, scenario_passes);
-    expect(scenario_passes == nmi_cpu.passes - before.passes, "handler passes do not match the NMI core's count");
+    expect(scenario_passes == nmi_this_cpu()->passes - before.passes, "handler passes do not match the NMI core's count");
     expect(delta_nested() >= sent_inside, "%lu nested NMIs detected, fewer than the %lu sent from inside",
            delta_nested(), sent_inside);
     expect(delta_extra() <= delta_nested() && delta_extra() >= 1, "%lu extra passes for %lu nested NMIs",
            delta_extra(), delta_nested());
     expect(external_claimed >= 10, "only %lu NMIs from outside arrived", external_claimed);
-    expect(nmi_cpu.unknown == before.unknown, "unknown NMIs reported");
+    expect(nmi_this_cpu()->unknown == before.unknown, "unknown NMIs reported");
     return SCENARIO_PASS;
 }
 

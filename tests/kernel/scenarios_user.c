@@ -131,14 +131,14 @@ static uint64_t episodes, landed[SYSCALL_PATH_MAX], entries_seen, last_progress_
 static void record_landing(uint64_t pass)
 {
     if (pass <= SYSCALL_PATH_MAX)
-        landed[pass - 1] = nmi_cpu.interrupted_rip;
+        landed[pass - 1] = nmi_this_cpu()->interrupted_rip;
 }
 
 /* The program's "go on?" call: yes until every NMI came, or none has come for 10 s (lost ones). */
 static int64_t go_on(struct trap_frame *frame)
 {
-    if (nmi_cpu.entries != entries_seen) {
-        entries_seen = nmi_cpu.entries;
+    if (nmi_this_cpu()->entries != entries_seen) {
+        entries_seen = nmi_this_cpu()->entries;
         last_progress_tsc = rdtsc();
     }
     return external_claimed < episodes && rdtsc() - last_progress_tsc < 10000 * tsc_khz;
@@ -150,7 +150,7 @@ static enum scenario_result user_rsp_in_nmi_stack(void)
         return SCENARIO_SKIP;
     user_test_rsp = ist_stack_bottom(IST_NMI) + 2048;
     episodes = wait_for_debugger("break on each instruction from syscall_entry to syscall_sysretq, inject an NMI");
-    entries_seen = nmi_cpu.entries;
+    entries_seen = nmi_this_cpu()->entries;
     last_progress_tsc = rdtsc();
     user_set_test_syscall(SYS_TEST_FIRST, go_on);
     run("rsp-in-nmi-stack", user_test_rsp);
@@ -160,9 +160,9 @@ static enum scenario_result user_rsp_in_nmi_stack(void)
         printk("# an NMI at syscall_entry+0x%lx was handled as a first NMI%s\n", landed[i] - (uint64_t)syscall_entry,
                landed[i] == (uint64_t)syscall_sysretq ? " (syscall_sysretq)" : "");
     if (!expect(delta_nested() == 0, "%lu NMIs on the SYSCALL path taken for nested (rule %s) and lost",
-                delta_nested(), rule_name(nmi_cpu.nested_rule)))
-        printk("# the last one lost: at syscall_entry+0x%lx, RSP %016lx\n", nmi_cpu.nested_rip - (uint64_t)syscall_entry,
-               nmi_cpu.nested_rsp);
+                delta_nested(), rule_name(nmi_this_cpu()->nested_rule)))
+        printk("# the last one lost: at syscall_entry+0x%lx, RSP %016lx\n", nmi_this_cpu()->nested_rip - (uint64_t)syscall_entry,
+               nmi_this_cpu()->nested_rsp);
     expect(external_claimed == episodes, "%lu of %lu NMIs on the SYSCALL path handled", external_claimed, episodes);
     expect(external_claimed && landed[0] == (uint64_t)syscall_entry &&
                landed[external_claimed - 1] == (uint64_t)syscall_sysretq,
@@ -181,7 +181,7 @@ static uint64_t from_user_count, exit_path_count;
 
 static void fault_and_record(uint64_t pass)
 {
-    uint64_t rip = nmi_cpu.interrupted_rip;
+    uint64_t rip = nmi_this_cpu()->interrupted_rip;
     if (rip >= USER_BASE && rip < USER_END) {
         from_user_count++;
     } else if (rip >= (uint64_t)nmi_from_user && rip <= (uint64_t)nmi_user_iretq) {
@@ -199,7 +199,7 @@ static enum scenario_result user_nmi_exit_all(void)
     from_user_count = exit_path_count = 0;
     episodes = wait_for_debugger("break in the program, inject an NMI; break on an instruction of nmi_from_user "
                                  "after the C handler, inject another; each instruction");
-    entries_seen = nmi_cpu.entries;
+    entries_seen = nmi_this_cpu()->entries;
     last_progress_tsc = rdtsc();
     user_set_test_syscall(SYS_TEST_FIRST, go_on);
     run("syscall-loop", 0);
@@ -242,9 +242,9 @@ static enum scenario_result user_nmi_fault_return(void)
     expect(external_claimed == 1 && self_claimed == self_sent && scenario_faults == 1,
            "NMIs: %lu injected handled (not 1), %lu of %lu self-NMIs handled", external_claimed, self_claimed,
            self_sent);
-    expect(delta_nested() == 1 && nmi_cpu.nested_rule == NESTED_LATCHED,
+    expect(delta_nested() == 1 && nmi_this_cpu()->nested_rule == NESTED_LATCHED,
            "%lu nested NMIs, the last by rule %s, not 1 by the latch", delta_nested(),
-           rule_name(nmi_cpu.nested_rule));
+           rule_name(nmi_this_cpu()->nested_rule));
     expect_exit("hello", 0, 2);
     return SCENARIO_PASS;
 }
@@ -263,8 +263,8 @@ static enum scenario_result user_nmi_cr2(void)
            "(%lx): CR2 was not put back", user_last.address, KERNEL_VMA + 0x100000);
     expect(scenario_passes == 1 && scenario_faults == 1, "the NMI did not arrive and fault once (passes %lu, faults "
            "%lu)", scenario_passes, scenario_faults);
-    expect(nmi_cpu.interrupted_rip == trap_entry_table[VECTOR_PAGE_FAULT], "the NMI landed at %lx, not at the "
-           "page-fault entry", nmi_cpu.interrupted_rip);
+    expect(nmi_this_cpu()->interrupted_rip == trap_entry_table[VECTOR_PAGE_FAULT], "the NMI landed at %lx, not at the "
+           "page-fault entry", nmi_this_cpu()->interrupted_rip);
     return SCENARIO_PASS;
 }
 
@@ -278,7 +278,7 @@ static uint64_t from_user, on_syscall_path;
 
 static void storm_from_user(uint64_t pass)
 {
-    uint64_t rip = nmi_cpu.interrupted_rip;
+    uint64_t rip = nmi_this_cpu()->interrupted_rip;
     from_user += rip >= USER_BASE && rip < USER_END;
     on_syscall_path += rip >= (uint64_t)syscall_entry && rip <= (uint64_t)syscall_sysretq;
     storm_pass(pass);
@@ -308,7 +308,7 @@ static enum scenario_result user_nmi_storm(void)
            "%lu int3 hits and %lu faults in %lu passes", int3_hits, scenario_faults, scenario_passes);
     expect(from_user >= 5, "only %lu NMIs arrived from user mode", from_user);
     expect(external_claimed >= 20, "only %lu NMIs from outside arrived", external_claimed);
-    expect(nmi_cpu.unknown == 0, "unknown NMIs reported");
+    expect(nmi_this_cpu()->unknown == 0, "unknown NMIs reported");
     expect(!user_last.killed && user_last.status == 0 && user_last.syscalls == STORM_CALLS + 1,
            "the last program to end: %s, status %ld, %lu system calls", user_last.killed ? "killed" : "exited",
            user_last.status, user_last.syscalls);

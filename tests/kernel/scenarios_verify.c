@@ -43,16 +43,16 @@ static enum scenario_result verify(void (*exception)(void))
         return SCENARIO_FAIL;
     for (uint64_t episode = 0; episode < verify_episodes; episode++) {
         uint64_t nested = delta_nested(), passes = scenario_passes, external = external_claimed;
-        nmi_cpu.nested_rule = NESTED_NONE;
-        nmi_cpu.nested_rip = 0;
+        nmi_this_cpu()->nested_rule = NESTED_NONE;
+        nmi_this_cpu()->nested_rip = 0;
         nmi_test_fault(UNMAPPED_ADDRESS); /* CR2 now differs from the handler's fault address */
         exception_due = true;
         send_self_nmi();
         if (!expect(spin_until(&self_claimed, self_sent), "episode %lu: the NMI was not handled", episode))
             break;
         printk("# verify %lu: passes %lu nested %lu external %lu rule %s at %lx\n", episode, scenario_passes - passes,
-               delta_nested() - nested, external_claimed - external, rule_name(nmi_cpu.nested_rule),
-               nmi_cpu.nested_rip);
+               delta_nested() - nested, external_claimed - external, rule_name(nmi_this_cpu()->nested_rule),
+               nmi_this_cpu()->nested_rip);
     }
     nmi_test_stop();
     return SCENARIO_PASS;

@@ -3,6 +3,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <arch/x86_64/smp.h>
 
 void apic_init(void);
 bool apic_ready(void);
@@ -11,6 +12,12 @@ uint32_t apic_id(void);
 /* An NMI to this CPU through the ICR, addressed by APIC ID: the "self" shorthand cannot carry
  * NMI delivery mode. While an NMI handler runs, it stays pending until the next iret. */
 void apic_send_self_nmi(void);
+void apic_send_nmi(uint32_t destination); /* to the CPU with that APIC ID */
+/* An interprocessor interrupt: command is the ICR's low word (delivery mode, level, vector). */
+void apic_send_ipi(uint32_t destination, uint32_t command);
+#define APIC_IPI_INIT 0x4500    /* INIT, level assert */
+#define APIC_IPI_STARTUP 0x4600 /* start-up (SIPI), level assert; | the page number of the code */
+void apic_init_cpu(void); /* the local APIC of a CPU started after apic_init */
 
 void apic_eoi(void);
 /* The APIC timer counts down at the bus clock / 16. vector 0 leaves it masked (calibration). */
@@ -26,6 +33,8 @@ struct apic_board {
     uint32_t ioapic_gsi_base;
     uint32_t pit_gsi;
     uint16_t pit_gsi_flags;
+    unsigned cpus_found; /* the processors the MADT lists (usable ones), the first CPUS_MAX of them: */
+    uint32_t cpu_apic_ids[CPUS_MAX];
 };
 extern struct apic_board apic_board;
 /* The PIT's I/O APIC pin in NMI delivery mode to this CPU, or masked. False when there is no

@@ -6,7 +6,8 @@
 #define TIMER_HZ 100
 
 void timer_init(void);
-extern volatile uint64_t timer_ticks; /* scheduler ticks since timer_init; stops while IF is 0 */
+void timer_start_this_cpu(void); /* the tick on a CPU started later (smp.c) */
+extern volatile uint64_t timer_ticks; /* CPU 0's ticks since timer_init; stop while its IF is 0 */
 extern uint64_t tsc_khz;              /* TSC ticks per millisecond */
 void udelay(uint64_t microseconds);
 static inline uint64_t rdtsc(void)

@@ -20,15 +20,14 @@
 #define USER_STACK_TOP USER_END
 
 /* What GS points at while the CPU runs kernel code (swapgs swaps it with the user's GS on every
- * entry from and exit to user mode). One CPU: one of these. */
+ * entry from and exit to user mode). One per CPU, in its struct cpu (smp.h). */
 struct cpu_local {
     uint64_t kernel_stack; /* the running task's kernel stack top: TSS RSP0 too */
     uint64_t user_rsp;     /* the SYSCALL entry's scratch slot for the user's RSP */
 };
-extern struct cpu_local cpu_local;
 extern uint64_t gdt[];
 
-void user_mode_init(void); /* SYSCALL MSRs, GS, SMEP and SMAP where the CPU has them */
+void user_mode_init(void); /* this CPU's SYSCALL MSRs, GS, SMEP and SMAP where it has them */
 void tss_set_kernel_stack(uint64_t top);
 void user_set_kernel_stack(uint64_t top); /* RSP0 and cpu_local.kernel_stack, on each task switch */
 /* A page table for user task slot `slot`: the kernel's mappings, the programs at USER_BASE and a

@@ -1,0 +1,127 @@
+/* Starting the other CPUs (Intel SDM vol. 3, 11.4 and 11.6; the MADT lists them). CPU 0, the one
+ * the firmware booted, sends each an INIT and two start-up IPIs (SIPIs); the CPU wakes in real
+ * mode in the trampoline (ap_trampoline.asm), climbs to long mode and lands in ap_entry with the
+ * stack of its first task. There it loads its own TSS (its own IST stacks: an NMI on two CPUs at
+ * once must not share a stack), its APIC and timer, and becomes that CPU's idle task. One CPU is
+ * started at a time: they share the trampoline. */
+#include <arch/x86_64/apic.h>
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/paging.h>
+#include <arch/x86_64/smp.h>
+#include <arch/x86_64/stacks.h>
+#include <arch/x86_64/timer.h>
+#include <arch/x86_64/traps.h>
+#include <kernel/boot.h>
+#include <kernel/cmdline.h>
+#include <kernel/printk.h>
+#include <kernel/string.h>
+#include <kernel/task.h>
+
+#define MSR_EFER 0xc0000080
+#define EFER_LMA (1UL << 10) /* read-only: set by the CPU once long mode is active */
+#define START_TIMEOUT_MS 200
+
+struct cpu cpus[CPUS_MAX];
+int cpu_count = 1;
+
+extern const uint8_t ap_trampoline_start[], ap_trampoline_end[], ap_start_parameters[];
+static uint64_t boot_cr4;
+static void (*ap_ready_hook)(void);
+
+/* The task register holds this CPU's TSS selector (gdt.c); 0 before CPU 0 loads it. */
+struct cpu *this_cpu(void)
+{
+    uint16_t selector;
+    __asm__ volatile("str %0" : "=r"(selector));
+    return &cpus[selector < TSS_SELECTOR(0) ? 0 : (selector - TSS_SELECTOR(0)) / 16];
+}
+
+static __attribute__((noreturn)) void ap_entry(int index)
+{
+    struct cpu *cpu = &cpus[index];
+    gdt_load(index);
+    idt_load();
+    write_cr4(boot_cr4);
+    user_mode_init();
+    apic_init_cpu();
+    timer_start_this_cpu();
+    if (ap_ready_hook)
+        ap_ready_hook();
+    __atomic_store_n(&cpu->online, true, __ATOMIC_RELEASE);
+    for (;;) /* the CPU's idle task: the tick schedules whatever is made for this CPU */
+        __asm__ volatile("sti; hlt");
+}
+
+/* INIT, then two SIPIs, then wait for the CPU to say it is up. */
+static bool start_cpu(int index)
+{
+    struct cpu *cpu = &cpus[index];
+    struct task *idle = task_create_on(index, "idle", NULL, NULL);
+    if (!idle) {
+        printk("smp: no task slot for CPU %d's idle task\n", index);
+        return false;
+    }
+    cpu->current_task = cpu->idle_task = (int)(idle - task_get(0));
+    struct ap_start *start = (struct ap_start *)(AP_TRAMPOLINE_ADDRESS + (ap_start_parameters - ap_trampoline_start));
+    *start = (struct ap_start){paging_master_root(), rdmsr(MSR_EFER) & ~EFER_LMA, task_stack_top(cpu->idle_task),
+                               (uint64_t)ap_entry, (uint64_t)index};
+    apic_send_ipi(cpu->apic_id, APIC_IPI_INIT);
+    udelay(10000);
+    for (int i = 0; i < 2 && !cpu->online; i++) {
+        apic_send_ipi(cpu->apic_id, APIC_IPI_STARTUP | AP_TRAMPOLINE_ADDRESS >> 12);
+        udelay(200);
+    }
+    for (uint64_t start_tsc = rdtsc(); !cpu->online && rdtsc() - start_tsc < START_TIMEOUT_MS * tsc_khz;)
+        cpu_relax();
+    if (!cpu->online) {
+        apic_send_ipi(cpu->apic_id, APIC_IPI_INIT); /* back to waiting: it must not wake up late */
+        task_get(cpu->idle_task)->state = TASK_DEAD;
+    }
+    return cpu->online;
+}
+
+void smp_init(void (*ap_ready)(void))
+{
+    const char *value = cmdline_get(&kernel_cmdline, "smp");
+    uint64_t wanted = CPUS_MAX;
+    if (value && (parse_number(value, CPUS_MAX, &wanted) || wanted < 1)) {
+        printk("smp: bad value '%s' (use smp=N, N from 1 to %d, or nosmp); starting every CPU\n", value, CPUS_MAX);
+        wanted = CPUS_MAX;
+    }
+    if (cmdline_get(&kernel_cmdline, "nosmp"))
+        wanted = 1;
+    cpus[0].apic_id = apic_ready() ? apic_id() : 0;
+    unsigned found = apic_board.cpus_found;
+    if (found > CPUS_MAX)
+        printk("smp: the MADT lists %u CPUs; nmilab starts at most %d\n", found, CPUS_MAX);
+    if (found < 2 || wanted < 2 || !apic_ready()) {
+        printk("smp: 1 CPU%s\n", found > 1 ? " (nosmp or smp=1)" : "");
+        return;
+    }
+    bool trampoline_free = false; /* the trampoline's page must be RAM that nothing else uses */
+    for (unsigned i = 0; i < boot_info.memory_count; i++) {
+        const struct boot_memory_region *r = &boot_info.memory[i];
+        trampoline_free |= r->type == BOOT_MEMORY_AVAILABLE && r->base <= AP_TRAMPOLINE_ADDRESS &&
+                           r->base + r->length >= AP_TRAMPOLINE_ADDRESS + PAGE_SIZE;
+    }
+    if (!trampoline_free) {
+        printk("smp: the page at %x is not free RAM, so no CPU can be started there; 1 CPU\n", AP_TRAMPOLINE_ADDRESS);
+        return;
+    }
+    ap_ready_hook = ap_ready;
+    boot_cr4 = read_cr4();
+    memcpy((void *)AP_TRAMPOLINE_ADDRESS, ap_trampoline_start, (size_t)(ap_trampoline_end - ap_trampoline_start));
+    for (unsigned i = 0; i < found && i < CPUS_MAX && (uint64_t)cpu_count < wanted; i++) {
+        if (apic_board.cpu_apic_ids[i] == cpus[0].apic_id)
+            continue;
+        struct cpu *cpu = &cpus[cpu_count];
+        cpu->index = cpu_count;
+        cpu->apic_id = apic_board.cpu_apic_ids[i];
+        if (start_cpu(cpu_count))
+            cpu_count++;
+        else
+            printk("smp: the CPU with APIC ID %u did not come up within %d ms; skipped\n", cpu->apic_id,
+                   START_TIMEOUT_MS);
+    }
+    printk("smp: %d CPUs online\n", cpu_count);
+}

@@ -1,0 +1,30 @@
+/* Every CPU: what each one has of its own, and how the others are started (arch/x86_64/smp.c). */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <arch/x86_64/user_mode.h>
+
+#define CPUS_MAX 8
+#define TSS_SELECTOR(cpu) (0x28 + 16 * (cpu)) /* gdt.c: after the five code and data slots */
+#define AP_TRAMPOLINE_ADDRESS 0x8000          /* a page below 1 MiB, where a SIPI can start a CPU */
+
+struct cpu {
+    int index;                  /* 0 is the CPU that booted; the TSS selector tells which one runs */
+    uint32_t apic_id;
+    volatile bool online;
+    struct cpu_local local;     /* what GS points at in the kernel */
+    volatile uint64_t ticks;    /* its own timer interrupts (the buddy watchdog reads them) */
+    int current_task, idle_task;
+    volatile bool backtrace_wanted; /* set by backtrace_all_cpus, cleared when it has printed */
+};
+extern struct cpu cpus[CPUS_MAX];
+extern int cpu_count; /* CPUs online; their indexes are 0 .. cpu_count - 1 */
+
+struct cpu *this_cpu(void);
+/* What the trampoline (ap_trampoline.asm) reads, at ap_start_parameters in its copy. */
+struct ap_start {
+    uint64_t cr3, efer, stack, entry, cpu;
+};
+/* smp=N (at most N CPUs) or nosmp from the command line; starts the others, each running
+ * ap_ready() once its tables, APIC and timer are set up. */
+void smp_init(void (*ap_ready)(void));
