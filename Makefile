@@ -1,4 +1,5 @@
 # nmilab: `make` builds build/kernel.elf and build/nmilab.iso; `make help` lists the rest.
+.DEFAULT_GOAL := all # (rules for single objects come before `all` below)
 
 BUILD := build
 CMDLINE ?=

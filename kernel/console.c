@@ -7,8 +7,10 @@
  * always one whole glyph, at most the one being drawn excepted. */
 #include <arch/x86_64/serial.h>
 #include <kernel/console.h>
+#include <kernel/lock.h>
 #include <kernel/printk.h>
 
+struct lock console_lock;
 static const struct screen *screen;
 static unsigned cursor_column, cursor_row;
 static char text[SCREEN_ROWS_MAX][SCREEN_COLUMNS_MAX]; /* what the screen shows */
@@ -81,8 +83,10 @@ static void screen_put(char c)
 
 void console_write(const char *text, size_t length)
 {
+    uint64_t taken = lock_take(&console_lock);
     serial_write(text, length);
     if (screen)
         for (size_t i = 0; i < length; i++)
             screen_put(text[i]);
+    lock_give(&console_lock, taken);
 }

@@ -17,6 +17,7 @@
 #include <kernel/cmdline.h>
 #include <kernel/demo.h>
 #include <kernel/console.h>
+#include <kernel/cpu_backtrace.h>
 #include <kernel/nmi.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
@@ -89,6 +90,7 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     task_init();
     timer_init();
     smp_init(NULL);
+    cpu_backtrace_init();
     console_delay_init();
     watchdog_init();
     interrupts_enable();

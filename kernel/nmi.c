@@ -41,7 +41,6 @@ int nmi_strategy_named(const char *name)
     return -1;
 }
 enum nmi_strategy nmi_current_strategy(void) { return strategy; }
-struct nmi_cpu_state *nmi_this_cpu(void) { return nmi_state_of(this_cpu()->index); }
 uint64_t nmi_extra_passes(void)
 {
     const struct nmi_cpu_state *cpu = nmi_this_cpu();
@@ -174,12 +173,11 @@ NOKPROBE void nmi_naive_handle(struct trap_frame *frame)
     nmi_dispatch(frame);
 
     cpu = nmi_this_cpu(); /* again, like everything below: the nested NMI wrote over this frame */
-    const struct iret_frame *naive_arrival = cpu->naive_arrival;
     depth = (int)--cpu->naive_depth;
     frame = (struct trap_frame *)(ist_stack_top(IST_NMI) - sizeof *frame); /* always the same place */
     /* LAB 3 BEGIN: compare the frame at the IST top with each running NMI's arrival copy; report and panic */
     for (int k = 0; strategy == NMI_NAIVE && k <= depth && k < NAIVE_DEPTH_MAX; k++) {
-        const struct iret_frame *arrived = &naive_arrival[k];
+        const struct iret_frame *arrived = &cpu->naive_arrival[k];
         if (frame->rip == arrived->rip && frame->rsp == arrived->rsp)
             continue;
         naive_overwrite_report(k, (const struct iret_frame *)&frame->rip);

@@ -2,7 +2,10 @@
  * writes to the consoles, and it never returns. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/power.h>
+#include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
+#include <kernel/console.h>
+#include <kernel/lock.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 #include <tests/kernel/scenario.h>
@@ -33,9 +36,10 @@ static __attribute__((noreturn)) void panic_common(const struct trap_frame *fram
         scenario_abort();
         halt_forever();
     }
+    lock_take(&console_lock); /* kept: the other CPUs' lines wait until the end */
     printk("\nPANIC: ");
     vprintk(fmt, arguments);
-    printk("\n");
+    printk(cpu_count > 1 ? " (on CPU %d)\n" : "\n", this_cpu()->index);
     if (frame)
         print_registers(frame);
     printk("  CR0 %016lx  CR2 %016lx\n  CR3 %016lx  CR4 %016lx\n", read_cr0(), read_cr2(), read_cr3(), read_cr4());

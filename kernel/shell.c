@@ -8,6 +8,7 @@
 #include <arch/x86_64/serial.h>
 #include <arch/x86_64/timer.h>
 #include <kernel/cmdline.h>
+#include <kernel/cpu_backtrace.h>
 #include <kernel/kprobes.h>
 #include <kernel/nmi.h>
 #include <kernel/nmi_trace.h>
@@ -90,6 +91,7 @@ static void command_cast(int argc, char **argv)
     task_list();
 }
 static void command_dump(int argc, char **argv) { show_state(); }
+static void command_backtrace_all(int argc, char **argv) { backtrace_all_cpus(); }
 
 static struct kprobe shell_probes[SHELL_PROBES];
 static char probe_names[SHELL_PROBES][40];
@@ -210,6 +212,7 @@ static const struct {
     {"tasks", "", "the tasks and their states", command_tasks},
     {"cast", "", "start the stories' tasks (one with a broken frame chain)", command_cast},
     {"dump", "", "show_state(): every task's backtrace", command_dump},
+    {"backtrace-all", "", "an NMI to every CPU: each prints where it is", command_backtrace_all},
     {"kprobe", "add|del SYMBOL", "a kprobe on a kernel function", command_kprobe},
     {"vmalloc", "", "vmalloc a page and touch it from a page table that lacks it", command_vmalloc},
     {"mode", "nested|naive|latch", "the NMI strategy (also naive-raw)", command_mode},

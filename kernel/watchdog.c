@@ -10,6 +10,9 @@
  *   - The PIT on its I/O APIC pin in NMI delivery mode, for boards (and Bochs) where the 8259 is
  *     not wired to LINT0. No register says "this NMI was mine" there: the PIT's own count does,
  *     read just after it wrapped.
+ * With several CPUs, the sources above watch CPU 0 only, so each CPU's timer tick
+ * watches the next CPU's tick count instead (the buddy detector): a CPU whose count has not moved
+ * for the threshold gets an NMI from its buddy, and reports itself from that NMI.
  * A source is used only once it has delivered: it is programmed fast, and the CPU waits, with
  * interrupts off and for a bounded time, for its first two NMIs. A source that is merely
  * programmed may not be wired to anything; an NMI that is assumed to be its own is a false
@@ -23,8 +26,10 @@
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/nmi_stack.h>
 #include <arch/x86_64/pic.h>
+#include <arch/x86_64/smp.h>
 #include <arch/x86_64/timer.h>
 #include <kernel/cmdline.h>
+#include <kernel/cpu_backtrace.h>
 #include <kernel/nmi.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
@@ -50,13 +55,14 @@
 #define PROBE_NMIS 2
 #define PROBE_MILLISECONDS 100
 
-enum source { SOURCE_NONE, SOURCE_INTEL_PMU, SOURCE_AMD_PMU, SOURCE_PIT_LINT0, SOURCE_PIT_IOAPIC, SOURCES };
+enum source { SOURCE_NONE, SOURCE_INTEL_PMU, SOURCE_AMD_PMU, SOURCE_PIT_LINT0, SOURCE_PIT_IOAPIC, SOURCES, SOURCE_BUDDY };
 static const char *const source_names[] = {
     [SOURCE_NONE] = "none",
     [SOURCE_INTEL_PMU] = "Intel performance counter 0 (unhalted cycles)",
     [SOURCE_AMD_PMU] = "AMD PerfCtr0 (cycles not halted)",
     [SOURCE_PIT_LINT0] = "PIT IRQ 0 through the 8259 PIC on LINT0 (no usable PMU)",
     [SOURCE_PIT_IOAPIC] = "PIT on its I/O APIC pin in NMI mode (no usable PMU, no PIC on LINT0)",
+    [SOURCE_BUDDY] = "buddy: each CPU's timer tick checks the next CPU's",
 };
 
 static enum source source;     /* programmed; its NMIs are claimed */
@@ -66,6 +72,10 @@ static unsigned threshold;     /* seconds */
 static volatile uint64_t probe_nmis;
 static uint64_t last_ticks, last_progress_tsc, last_claim_tsc;
 static bool reported;          /* this lockup has been reported; cleared when the tick moves */
+static struct {                /* SOURCE_BUDDY: what CPU n's buddy last saw of CPU n's tick */
+    uint64_t ticks, progress_tsc;
+    bool reported;
+} buddy_view[CPUS_MAX];
 volatile uint64_t watchdog_nmis;
 void (*watchdog_after_report)(int tasks_dumped, uint64_t nested_during_dump);
 
@@ -199,6 +209,8 @@ static enum claim claim(void)
             return NOT_MINE; /* still negative: it has not counted up past zero */
         pmu_arm();
         break;
+    case SOURCE_BUDDY:
+        return __atomic_exchange_n(&this_cpu()->lockup_reported_by, 0, __ATOMIC_SEQ_CST) ? MINE : NOT_MINE;
     default:
         return NOT_MINE;
     }
@@ -208,20 +220,38 @@ static enum claim claim(void)
 
 static void lockup_report(struct trap_frame *frame)
 {
-    const struct iret_frame *at = nmi_interrupted_frame(frame);
-    struct trap_frame interrupted = *frame;
-    interrupted.rip = at->rip;
-    interrupted.rsp = at->rsp;
-    interrupted.rflags = at->rflags;
-    printk("hard LOCKUP on CPU 0: the timer tick has not advanced for %u s (interrupts off?)\n", threshold);
-    print_registers(&interrupted);
-    backtrace_print(at->rip, frame->rbp);
+    struct cpu *cpu = this_cpu();
+    printk("hard LOCKUP on CPU %d: the timer tick has not advanced for %u s (interrupts off?)", cpu->index, threshold);
+    if (source == SOURCE_BUDDY)
+        printk("; seen by CPU %d", (cpu->index + cpu_count - 1) % cpu_count);
+    printk("\n");
+    nmi_show_interrupted(frame);
     uint64_t nested_before = nmi_this_cpu()->nested;
     int dumped = show_state();
+    if (cpu_count > 1)
+        backtrace_all_cpus();
     uint64_t nested = nmi_this_cpu()->nested - nested_before;
     printk("watchdog: %lu NMIs arrived nested during the dump\n", nested);
     if (watchdog_after_report)
         watchdog_after_report(dumped, nested);
+}
+
+/* From every CPU's timer tick: is the next CPU's tick still moving? */
+void watchdog_buddy_check(void)
+{
+    int checked = (this_cpu()->index + 1) % cpu_count;
+    if (source != SOURCE_BUDDY || checked == this_cpu()->index)
+        return;
+    uint64_t now = rdtsc(), ticks = cpus[checked].ticks;
+    if (ticks != buddy_view[checked].ticks || !buddy_view[checked].progress_tsc) {
+        buddy_view[checked].ticks = ticks;
+        buddy_view[checked].progress_tsc = now;
+        buddy_view[checked].reported = false;
+    } else if (!buddy_view[checked].reported && now - buddy_view[checked].progress_tsc >= threshold * tsc_khz * 1000) {
+        buddy_view[checked].reported = true; /* once per lockup */
+        cpus[checked].lockup_reported_by = this_cpu()->index + 1;
+        apic_send_nmi(cpus[checked].apic_id);
+    }
 }
 
 static bool watchdog_nmi(struct trap_frame *frame)
@@ -234,6 +264,10 @@ static bool watchdog_nmi(struct trap_frame *frame)
         return true;
     }
     watchdog_nmis++;
+    if (source == SOURCE_BUDDY) { /* the buddy has decided: this CPU is locked up */
+        lockup_report(frame);
+        return true;
+    }
     uint64_t now = rdtsc();
     /* LAB 5 BEGIN: has the tick advanced? if not for the threshold, report the lockup (once per lockup) */
     if (timer_ticks != last_ticks) {
@@ -291,6 +325,11 @@ bool watchdog_start(unsigned threshold_seconds)
     threshold = threshold_seconds;
     if (!registered)
         registered = register_nmi_handler("watchdog", watchdog_nmi);
+    if (!verified && cpu_count > 1) { /* one PMU (or PIT) would watch CPU 0 only */
+        source = SOURCE_BUDDY; /* armed: the next ticks start each CPU's clock */
+        memset(buddy_view, 0, sizeof buddy_view);
+        verified = true;
+    }
     if (!verified) {
         enum source candidate = SOURCE_INTEL_PMU;
         while (candidate < SOURCES && !probe(candidate))
@@ -304,6 +343,9 @@ bool watchdog_start(unsigned threshold_seconds)
     last_progress_tsc = rdtsc();
     reported = false;
     printk("watchdog: hard-lockup detector on, threshold %u s, NMI source: %s\n", threshold, source_names[source]);
+    for (int i = 0; source == SOURCE_BUDDY && i < cpu_count; i++)
+        printk("watchdog: CPU %d: checked by CPU %d's timer tick, an NMI from it when stuck\n", i,
+               (i + cpu_count - 1) % cpu_count);
     return true;
 }
 

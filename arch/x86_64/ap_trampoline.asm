@@ -56,8 +56,9 @@ bits 64
 long_mode:
     mov rsp, [AT(ap_start_parameters + AP_START_STACK)]
     mov rdi, [AT(ap_start_parameters + AP_START_CPU)]
-    xor ebp, ebp                        ; a zero frame pointer ends backtraces
-    call [AT(ap_start_parameters + AP_START_ENTRY)] ; ap_entry never returns
+    xor ebp, ebp                        ; a zero frame pointer and return address
+    push 0                              ; end backtraces (and align RSP as a call would)
+    jmp [AT(ap_start_parameters + AP_START_ENTRY)] ; ap_entry never returns
 
 align 8
 trampoline_gdt:                         ; until ap_entry loads the kernel's GDT

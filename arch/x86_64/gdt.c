@@ -22,7 +22,7 @@ _Static_assert(sizeof(struct tss) == 104, "64-bit TSS is 104 bytes");
 static struct tss tss[CPUS_MAX];
 /* The order is the one SYSCALL and SYSRET need (user_mode.c): kernel data right after kernel
  * code, user code right after user data. */
-uint64_t gdt[5 + 2 * CPUS_MAX] = {
+uint64_t gdt[GDT_ENTRIES] = {
     0,
     0x00209a0000000000, /* 0x08 kernel code: present, ring 0, executable, 64-bit (L) */
     0x0000920000000000, /* 0x10 kernel data: present, ring 0, writable */

@@ -28,14 +28,6 @@ extern const uint8_t ap_trampoline_start[], ap_trampoline_end[], ap_start_parame
 static uint64_t boot_cr4;
 static void (*ap_ready_hook)(void);
 
-/* The task register holds this CPU's TSS selector (gdt.c); 0 before CPU 0 loads it. */
-struct cpu *this_cpu(void)
-{
-    uint16_t selector;
-    __asm__ volatile("str %0" : "=r"(selector));
-    return &cpus[selector < TSS_SELECTOR(0) ? 0 : (selector - TSS_SELECTOR(0)) / 16];
-}
-
 static __attribute__((noreturn)) void ap_entry(int index)
 {
     struct cpu *cpu = &cpus[index];
@@ -91,6 +83,7 @@ void smp_init(void (*ap_ready)(void))
     if (cmdline_get(&kernel_cmdline, "nosmp"))
         wanted = 1;
     cpus[0].apic_id = apic_ready() ? apic_id() : 0;
+    cpus[0].online = true;
     unsigned found = apic_board.cpus_found;
     if (found > CPUS_MAX)
         printk("smp: the MADT lists %u CPUs; nmilab starts at most %d\n", found, CPUS_MAX);

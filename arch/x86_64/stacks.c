@@ -35,9 +35,11 @@ static const char *const stack_names[IST_LAST + 1] = {
 void stacks_init(void)
 {
     paging_unmap_page((uint64_t)boot_stack_guard);
-    for (int cpu = 0; cpu < CPUS_MAX; cpu++)
+    for (int cpu = 0; cpu < CPUS_MAX; cpu++) {
+        cpus[cpu].nmi = (struct nmi_cpu_state *)ist_stack_top_of(cpu, IST_NMI);
         for (int i = 1; i <= IST_LAST; i++)
             paging_unmap_page((uint64_t)ist_stacks[cpu][i].guard);
+    }
     for (int i = 1; i < TASKS_MAX; i++)
         paging_unmap_page((uint64_t)task_stacks[i].guard);
 }
@@ -52,7 +54,6 @@ uint64_t ist_stack_top_of(int cpu, enum ist_index index)
 }
 uint64_t ist_stack_top(enum ist_index index) { return ist_stack_top_of(this_cpu()->index, index); }
 uint64_t ist_stack_bottom(enum ist_index index) { return ist_stack_bottom_of(this_cpu()->index, index); }
-struct nmi_cpu_state *nmi_state_of(int cpu) { return (struct nmi_cpu_state *)ist_stack_top_of(cpu, IST_NMI); }
 
 /* The name of the stack whose guard page (guard) or whose stack proper holds address, or NULL.
  * CPU 0's IST stacks are plainly "NMI IST"; the others' say whose ("CPU 2 NMI IST"). */

@@ -12,6 +12,7 @@
 #include <arch/x86_64/traps.h>
 #include <kernel/printk.h>
 #include <kernel/task.h>
+#include <kernel/watchdog.h>
 
 #define PIT_HZ 1193182
 #define PIT_CHANNEL0 0x40
@@ -61,6 +62,7 @@ static bool timer_tick(struct trap_frame *frame)
     if (cpu->index == 0)
         timer_ticks++; /* the kernel's clock: CPU 0's ticks */
     apic_eoi();
+    watchdog_buddy_check();
     task_tick(); /* may switch to another task; we come back here when this one runs again */
     return true;
 }

@@ -6,7 +6,9 @@
 
 bool console_init_serial(void);
 void console_init_screen(const struct boot_framebuffer *framebuffer); /* after paging_init */
-void console_write(const char *text, size_t length);
+void console_write(const char *text, size_t length); /* whole, under console_lock */
+struct lock;
+extern struct lock console_lock; /* held across several writes: one CPU's lines stay together */
 const char *console_screen_description(void); /* e.g. "framebuffer 1024x768x32" */
 
 /* A screen backend: draws a character in a cell (the console keeps the text and scrolls). */

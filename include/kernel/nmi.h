@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <arch/x86_64/nmi_stack.h>
+#include <arch/x86_64/smp.h>
 #include <arch/x86_64/trap_frame.h>
 
 enum nmi_strategy {
@@ -39,7 +40,7 @@ struct nmi_cpu_state {
     struct iret_frame naive_arrival[NAIVE_DEPTH_MAX];
     uint64_t padding;         /* to a multiple of 16 bytes: the stack top below stays aligned */
 };
-struct nmi_cpu_state *nmi_this_cpu(void);
+static inline struct nmi_cpu_state *nmi_this_cpu(void) { return this_cpu()->nmi; }
 
 /* A handler returns true when the NMI was its own (it found its source asserting). */
 typedef bool (*nmi_handler)(struct trap_frame *frame);

@@ -6,7 +6,7 @@
 #include <kernel/string.h>
 
 static const struct scenario *const scenario_lists[] = {boot_scenarios, nmi_scenarios, story_scenarios, verify_scenarios,
-                                                          user_scenarios};
+                                                          user_scenarios, smp_scenarios};
 
 static bool running;
 static int failed_expectations;

@@ -25,5 +25,6 @@ __attribute__((noreturn)) void scenario_complete(enum scenario_result result);
 void scenario_abort(void);
 
 /* The scenario lists, one per source file of scenarios. */
-extern const struct scenario boot_scenarios[], nmi_scenarios[], story_scenarios[], verify_scenarios[], user_scenarios[];
+extern const struct scenario boot_scenarios[], nmi_scenarios[], story_scenarios[], verify_scenarios[], user_scenarios[],
+    smp_scenarios[];
 bool scenario_running(void);

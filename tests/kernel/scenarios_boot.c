@@ -2,6 +2,7 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/paging.h>
+#include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
@@ -63,7 +64,7 @@ static enum scenario_result boot_scenario(void)
     struct descriptor_table_register gdtr, idtr;
     uint16_t task_register;
     __asm__ volatile("sgdt %0; sidt %1; str %2" : "=m"(gdtr), "=m"(idtr), "=r"(task_register));
-    expect(gdtr.base == (uint64_t)gdt && gdtr.limit == 7 * 8 - 1, "GDTR is %lx/%x, not the kernel's GDT", gdtr.base,
+    expect(gdtr.base == (uint64_t)gdt && gdtr.limit == GDT_ENTRIES * 8 - 1, "GDTR is %lx/%x, not the kernel's GDT", gdtr.base,
            gdtr.limit);
     expect(idtr.base >= KERNEL_VMA && idtr.limit == 256 * 16 - 1, "IDTR is %lx/%x, not the kernel's IDT", idtr.base, idtr.limit);
     expect(task_register == 0x28, "task register is %x, not the TSS selector 0x28", task_register);

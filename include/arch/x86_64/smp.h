@@ -6,9 +6,12 @@
 
 #define CPUS_MAX 8
 #define TSS_SELECTOR(cpu) (0x28 + 16 * (cpu)) /* gdt.c: after the five code and data slots */
+#define GDT_ENTRIES (5 + 2 * CPUS_MAX)
 #define AP_TRAMPOLINE_ADDRESS 0x8000          /* a page below 1 MiB, where a SIPI can start a CPU */
 
+struct nmi_cpu_state;
 struct cpu {
+    struct nmi_cpu_state *nmi;  /* right above the top of its NMI IST stack (stacks.c) */
     int index;                  /* 0 is the CPU that booted; the TSS selector tells which one runs */
     uint32_t apic_id;
     volatile bool online;
@@ -16,11 +19,19 @@ struct cpu {
     volatile uint64_t ticks;    /* its own timer interrupts (the buddy watchdog reads them) */
     int current_task, idle_task;
     volatile bool backtrace_wanted; /* set by backtrace_all_cpus, cleared when it has printed */
+    int lockup_reported_by;         /* the buddy watchdog's CPU index + 1: an NMI to report a lockup */
 };
 extern struct cpu cpus[CPUS_MAX];
 extern int cpu_count; /* CPUs online; their indexes are 0 .. cpu_count - 1 */
 
-struct cpu *this_cpu(void);
+/* The task register holds this CPU's TSS selector (gdt.c); 0 before CPU 0 loads it. Unlike GS,
+ * it is right in every context, an NMI on the SYSCALL entry's first instruction included. */
+static inline struct cpu *this_cpu(void)
+{
+    uint16_t selector;
+    __asm__ volatile("str %0" : "=r"(selector));
+    return &cpus[selector < TSS_SELECTOR(0) ? 0 : (selector - TSS_SELECTOR(0)) / 16];
+}
 /* What the trampoline (ap_trampoline.asm) reads, at ap_start_parameters in its copy. */
 struct ap_start {
     uint64_t cr3, efer, stack, entry, cpu;

@@ -13,14 +13,13 @@ enum ist_index { /* TSS interrupt stack table slots, 1-7 (0 in a gate means "no 
 
 #define IST_STACK_SIZE (16 * 1024)
 
-void stacks_init(void); /* unmaps the guard pages */
-/* This CPU's IST stack; the _of forms for any CPU. The NMI stack's top is below the CPU's
- * struct nmi_cpu_state, which nmi_state_of finds. */
+void stacks_init(void); /* unmaps the guard pages; points each CPU at its NMI state */
+/* This CPU's IST stack; the _of forms for any CPU. Right above the NMI stack's top sits the
+ * CPU's struct nmi_cpu_state (cpus[n].nmi). */
 uint64_t ist_stack_top(enum ist_index index);
 uint64_t ist_stack_bottom(enum ist_index index);
 uint64_t ist_stack_top_of(int cpu, enum ist_index index);
 uint64_t ist_stack_bottom_of(int cpu, enum ist_index index);
-struct nmi_cpu_state *nmi_state_of(int cpu);
 uint64_t task_stack_top(int task); /* the stack of task 1 to TASKS_MAX - 1 (task 0 has the boot stack) */
 /* The name of the stack whose guard page holds address ("#DB IST"), or NULL. */
 const char *stack_guard_owner(uint64_t address);

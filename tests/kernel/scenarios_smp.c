@@ -1,0 +1,272 @@
+/* Scenarios with several CPUs (tests/run.py boots them under QEMU -smp 4, and Bochs with 2 CPUs).
+ * Work runs on each CPU as a task made for that CPU; the scenario itself runs on CPU 0 and waits
+ * for them. Each CPU counts in its own slot of the arrays below. */
+#include <arch/x86_64/apic.h>
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/faults.h>
+#include <arch/x86_64/paging.h>
+#include <arch/x86_64/smp.h>
+#include <arch/x86_64/stacks.h>
+#include <arch/x86_64/timer.h>
+#include <kernel/cmdline.h>
+#include <kernel/cpu_backtrace.h>
+#include <kernel/nmi.h>
+#include <kernel/printk.h>
+#include <kernel/task.h>
+#include <kernel/watchdog.h>
+#include <tests/kernel/scenario.h>
+#include <tests/kernel/scenario_nmi.h>
+
+#define ROUNDS 300
+#define STORM_EXTERNAL 20 /* a storm goes on until each CPU has had this many external NMIs */
+#define WAIT_TICKS 3000 /* 30 s: TCG runs four CPUs on what the host has */
+
+static volatile uint64_t done[CPUS_MAX], pending[CPUS_MAX], claimed[CPUS_MAX], external[CPUS_MAX];
+static volatile uint64_t task_register[CPUS_MAX], corrupted[CPUS_MAX], rounds[CPUS_MAX];
+static volatile bool release, storm;
+static struct nmi_cpu_state before[CPUS_MAX];
+
+static bool several_cpus(void)
+{
+    if (cpu_count > 1)
+        return true;
+    scenario_skip_reason("one CPU online");
+    return false;
+}
+
+/* Runs work(cpu) as a task on every CPU (CPU 0 too) and waits until each has returned. */
+static bool on_every_cpu(void (*work)(void *cpu))
+{
+    for (int i = 0; i < cpu_count; i++) {
+        done[i] = 0;
+        if (!expect(task_create_on(i, "smp-work", work, (void *)(uint64_t)i) != NULL, "no task slot for CPU %d", i))
+            return false;
+    }
+    for (int i = 0; i < cpu_count; i++)
+        for (uint64_t start = timer_ticks; !done[i] && timer_ticks - start < WAIT_TICKS;)
+            task_sleep(1);
+    for (int i = 0; i < cpu_count; i++)
+        if (!expect(done[i], "CPU %d did not finish its work within %d s", i, WAIT_TICKS / TIMER_HZ))
+            return false;
+    return true;
+}
+
+static void finish(void *cpu)
+{
+    done[(uint64_t)cpu] = 1;
+    task_exit();
+}
+
+/* smp-boot: every CPU the MADT lists is up, on its own TSS, with its own NMI stack. */
+static void record_task_register(void *cpu)
+{
+    uint16_t selector;
+    __asm__ volatile("str %0" : "=r"(selector));
+    task_register[(uint64_t)cpu] = selector;
+    expect(this_cpu()->index == (int)(uint64_t)cpu, "a task made for CPU %lu ran on CPU %d", (uint64_t)cpu,
+           this_cpu()->index);
+    finish(cpu);
+}
+
+static enum scenario_result smp_boot(void)
+{
+    if (!several_cpus())
+        return SCENARIO_SKIP;
+    unsigned listed = apic_board.cpus_found < CPUS_MAX ? apic_board.cpus_found : CPUS_MAX;
+    bool limited = cmdline_get(&kernel_cmdline, "smp") || cmdline_get(&kernel_cmdline, "nosmp");
+    expect(limited || cpu_count == (int)listed, "%d CPUs online, the MADT lists %u", cpu_count, listed);
+    if (!on_every_cpu(record_task_register))
+        return SCENARIO_FAIL;
+    for (int i = 0; i < cpu_count; i++) {
+        struct cpu *cpu = &cpus[i];
+        expect(cpu->online && cpu->ticks > 0, "CPU %d: online %d, %lu timer ticks", i, cpu->online, cpu->ticks);
+        expect(task_register[i] == (uint64_t)TSS_SELECTOR(i), "CPU %d runs with TSS selector %lx", i, task_register[i]);
+        for (int j = 0; j < i; j++)
+            expect(cpus[j].apic_id != cpu->apic_id, "CPUs %d and %d share APIC ID %u", j, i, cpu->apic_id);
+        uint64_t top = ist_stack_top_of(i, IST_NMI), bottom = ist_stack_bottom_of(i, IST_NMI);
+        expect(paging_is_mapped(top - 8) && !paging_is_mapped(bottom - 8), "CPU %d's NMI stack or its guard page", i);
+        expect(cpu->nmi == (struct nmi_cpu_state *)top, "CPU %d's NMI state is not at its NMI stack top", i);
+        for (int j = 0; j < i; j++)
+            expect(ist_stack_top_of(j, IST_NMI) != top, "CPUs %d and %d share an NMI stack", j, i);
+        printk("# CPU %d: APIC ID %u, TSS %lx, NMI stack %016lx-%016lx, %lu ticks\n", i, cpu->apic_id,
+               task_register[i], bottom, top, cpu->ticks);
+    }
+    return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
+}
+
+/* The NMI handler of the next scenarios: on each CPU, claims that CPU's self-NMIs (in one go,
+ * as in scenarios_nmi.c); during a storm, claims the rest as external. The first pass of each
+ * round sends one more self-NMI and then faults: the fault's iretq lets it in, nested. */
+static bool smp_nmi_handler(struct trap_frame *frame)
+{
+    int cpu = this_cpu()->index;
+    uint64_t mine = __atomic_exchange_n(&pending[cpu], 0, __ATOMIC_SEQ_CST);
+    if (!mine) {
+        external[cpu] += storm;
+        return storm;
+    }
+    claimed[cpu] += mine;
+    if (claimed[cpu] % 2) { /* the first NMI of the round */
+        __atomic_add_fetch(&pending[cpu], 1, __ATOMIC_SEQ_CST);
+        apic_send_self_nmi();
+        nmi_test_fault(NMI_FAULT_ADDRESS);
+    }
+    return true;
+}
+
+/* Rounds of a self-NMI whose handler faults with another pending, each CPU at once. A value on
+ * the task's stack is checked after every round. */
+static void nested_rounds(void *argument)
+{
+    uint64_t cpu = (uint64_t)argument;
+    before[cpu] = *this_cpu()->nmi;
+    uint64_t start = timer_ticks;
+    for (uint64_t round = 0; round < ROUNDS || (storm && external[cpu] < STORM_EXTERNAL &&
+                                                timer_ticks - start < WAIT_TICKS / 2); round++) {
+        volatile uint64_t canary = 0x5a5a000000000000UL | cpu << 32 | round; /* on this task's stack */
+        __atomic_add_fetch(&pending[cpu], 1, __ATOMIC_SEQ_CST);
+        apic_send_self_nmi();
+        while (pending[cpu]) /* until this CPU's handler has claimed both */
+            cpu_relax();
+        corrupted[cpu] += canary != (0x5a5a000000000000UL | cpu << 32 | round);
+        rounds[cpu] = round + 1;
+    }
+    finish(argument);
+}
+
+static bool counters_add_up(bool nested_each_round)
+{
+    for (int i = 0; i < cpu_count; i++) {
+        const struct nmi_cpu_state *now = cpus[i].nmi, *was = &before[i];
+        uint64_t entries = now->entries - was->entries, nested = now->nested - was->nested;
+        uint64_t passes = now->passes - was->passes, unknown = now->unknown - was->unknown;
+        printk("# CPU %d: %lu rounds, %lu self-NMIs claimed, %lu external; entries %lu nested %lu passes %lu unknown %lu\n", i,
+               rounds[i], claimed[i], external[i], entries, nested, passes, unknown);
+        expect(claimed[i] == 2 * rounds[i], "CPU %d claimed %lu of its %lu self-NMIs", i, claimed[i], 2 * rounds[i]);
+        expect(nested >= rounds[i], "CPU %d: %lu nested NMIs in %lu rounds", i, nested, rounds[i]);
+        /* each NMI is a pass, except nested ones that found a repeat already asked for */
+        expect(passes <= entries && passes + nested >= entries && (passes == entries || !nested_each_round),
+               "CPU %d: %lu passes for %lu NMIs, %lu of them nested", i, passes, entries, nested);
+        expect(unknown == 0 && !corrupted[i], "CPU %d: %lu unknown NMIs, %lu rounds with the stack changed", i,
+               unknown, corrupted[i]);
+    }
+    return !scenario_failed();
+}
+
+static enum scenario_result run_rounds(bool with_storm)
+{
+    if (!several_cpus())
+        return SCENARIO_SKIP;
+    for (int i = 0; i < CPUS_MAX; i++)
+        pending[i] = claimed[i] = external[i] = corrupted[i] = rounds[i] = 0;
+    storm = with_storm;
+    register_nmi_handler("smp-scenario", smp_nmi_handler);
+    if (with_storm)
+        printk("# storm: QMP inject-nmi please\n");
+    bool finished = on_every_cpu(nested_rounds);
+    unregister_nmi_handler(smp_nmi_handler);
+    if (!finished || !counters_add_up(!with_storm))
+        return SCENARIO_FAIL;
+    for (int i = 0; with_storm && i < cpu_count; i++)
+        expect(external[i] >= STORM_EXTERNAL, "CPU %d saw %lu external NMIs during the storm", i, external[i]);
+    return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
+}
+
+static enum scenario_result smp_nested_nmi(void) { return run_rounds(false); }
+static enum scenario_result smp_storm(void) { return run_rounds(true); }
+
+/* nmi-backtrace-all: CPU 1 spins with interrupts off; CPU 2 (when there is one) is inside an NMI
+ * handler that has faulted, so the backtrace NMI reaches it nested. */
+static volatile uint64_t in_faulted_handler;
+
+__attribute__((noinline)) static void spin_with_interrupts_off(void *cpu)
+{
+    interrupts_disable();
+    while (!release)
+        cpu_relax();
+    interrupts_enable();
+    finish(cpu);
+}
+
+static bool slow_faulting_handler(struct trap_frame *frame)
+{
+    if (this_cpu()->index != 2 || !__atomic_exchange_n(&pending[2], 0, __ATOMIC_SEQ_CST))
+        return false;
+    nmi_test_fault(NMI_FAULT_ADDRESS); /* NMIs are let in from here on */
+    in_faulted_handler = 1;
+    udelay(300000);
+    in_faulted_handler = 2;
+    return true;
+}
+
+static void nmi_then_faulting_handler(void *cpu)
+{
+    pending[2] = 1;
+    apic_send_self_nmi();
+    finish(cpu);
+}
+
+static enum scenario_result nmi_backtrace_all(void)
+{
+    if (!several_cpus())
+        return SCENARIO_SKIP;
+    release = false;
+    in_faulted_handler = 0;
+    register_nmi_handler("slow-faulting", slow_faulting_handler);
+    task_create_on(1, "spin-irqs-off", spin_with_interrupts_off, (void *)1);
+    if (cpu_count > 2)
+        task_create_on(2, "nmi-faulting", nmi_then_faulting_handler, (void *)2);
+    udelay(100000); /* CPU 1 has taken its task and switched interrupts off */
+    for (uint64_t start = rdtsc(); cpu_count > 2 && in_faulted_handler != 1 && rdtsc() - start < 5000 * tsc_khz;)
+        cpu_relax();
+    expect(cpu_count == 2 || in_faulted_handler == 1, "CPU 2 never got into its faulting NMI handler");
+    uint64_t nested_before = cpu_count > 2 ? cpus[2].nmi->nested : 0;
+    int answered = backtrace_all_cpus();
+    release = true;
+    expect(answered == cpu_count, "%d of %d CPUs answered", answered, cpu_count);
+    if (cpu_count > 2) {
+        expect(cpus[2].nmi->nested > nested_before, "CPU 2 took the backtrace NMI, but not nested");
+        printk("# CPU 2: the backtrace NMI arrived nested (rule %s)\n", rule_name(cpus[2].nmi->nested_rule));
+    }
+    unregister_nmi_handler(slow_faulting_handler);
+    return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
+}
+
+/* smp-lockup: CPU 2 (or the last) spins with interrupts off; its buddy must notice. */
+static volatile bool lockup_reported;
+static void after_lockup_report(int tasks, uint64_t nested) { lockup_reported = true; }
+
+__attribute__((noinline)) static void smp_lockup_spin(void *cpu)
+{
+    interrupts_disable();
+    while (!lockup_reported)
+        cpu_relax();
+    interrupts_enable();
+    finish(cpu);
+}
+
+static enum scenario_result smp_lockup(void)
+{
+    if (!several_cpus())
+        return SCENARIO_SKIP;
+    if (!expect(watchdog_running(), "the watchdog is off (watchdog=1 on the command line?)"))
+        return SCENARIO_FAIL;
+    int victim = cpu_count > 2 ? 2 : 1;
+    watchdog_after_report = after_lockup_report;
+    printk("# CPU %d spins with interrupts off\n", victim);
+    task_create_on(victim, "lockup", smp_lockup_spin, (void *)(uint64_t)victim);
+    for (uint64_t start = timer_ticks; !lockup_reported && timer_ticks - start < 10 * TIMER_HZ;)
+        task_sleep(1);
+    watchdog_after_report = NULL;
+    expect(lockup_reported, "no lockup report within 10 s");
+    return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
+}
+
+const struct scenario smp_scenarios[] = {
+    {"smp-boot", smp_boot, true},
+    {"nmi-backtrace-all", nmi_backtrace_all, false},
+    {"smp-nested-nmi", smp_nested_nmi, false},
+    {"smp-storm", smp_storm, false},
+    {"smp-lockup", smp_lockup, false},
+    {NULL, NULL, false},
+};
