@@ -26,7 +26,7 @@ CPUID_EXT_LONG_MODE equ 1 << 29
 COM1            equ 0x3f8
 VGA_TEXT        equ 0xb8000
 
-extern kernel_main
+extern kernel_main, ap_long_mode
 
 section .boot.text progbits alloc exec nowrite
 bits 32
@@ -40,12 +40,17 @@ _start:
     call serial_init32
 
     cmp edi, MULTIBOOT2_BOOTLOADER_MAGIC
-    jne .not_multiboot2
+    jne not_multiboot2
     call cpu_has_long_mode
     test eax, eax
-    jz .no_long_mode
+    jz no_long_mode
 
     call build_page_tables
+    xor ebx, ebx                        ; CPU 0
+; Long mode, from 32-bit protected mode with paging off: CPU 0 from just above, every other CPU
+; from its trampoline (arch/x86_64/ap_trampoline.asm) with EBX not 0. No stack needed.
+global enter_long_mode
+enter_long_mode:
     mov eax, boot_pml4
     mov cr3, eax
     mov eax, cr4
@@ -61,10 +66,10 @@ _start:
     lgdt [boot_gdt_pointer]
     jmp BOOT_CODE64:long_mode_low       ; a 64-bit code segment makes it real 64-bit mode
 
-.not_multiboot2:
+not_multiboot2:
     mov ebx, message_not_multiboot2
     jmp fatal32
-.no_long_mode:
+no_long_mode:
     mov ebx, message_no_long_mode
     jmp fatal32
 
@@ -191,6 +196,10 @@ long_mode_low:
     mov fs, ax
     mov gs, ax
     mov rax, kernel_entry_high          ; an absolute 64-bit address in the top 2 GiB
+    test ebx, ebx
+    jz .go
+    mov rax, ap_long_mode               ; another CPU
+.go:
     jmp rax
 
 section .boot.data progbits alloc noexec write

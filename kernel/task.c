@@ -186,31 +186,3 @@ int show_state(void)
     printk("show_state: %d tasks dumped\n", dumped);
     return dumped;
 }
-
-/* The cast of the stories (docs/stories.md): two workers, a sleeper, and a task whose frame chain
- * leads into unmapped memory, which show_state() must survive. */
-static void worker(void *argument)
-{
-    for (;;)
-        task_sleep((uint64_t)argument);
-}
-
-static void sleeper(void *unused) { task_sleep(1000000); }
-
-static __attribute__((noinline)) void block_with_broken_frame_chain(void)
-{
-    uint64_t *frame = __builtin_frame_address(0);
-    frame[0] = 0x0000100000000000UL; /* our caller's saved rbp, now unmapped: never used, we never return */
-    task_block();
-}
-
-static void broken_frames(void *unused) { block_with_broken_frame_chain(); }
-
-void task_create_cast(void)
-{
-    task_create("worker-1", worker, (void *)1);
-    task_create("worker-2", worker, (void *)3);
-    task_create("sleeper", sleeper, NULL);
-    task_create("broken-frames", broken_frames, NULL);
-    task_sleep(5); /* let every task run once and settle */
-}

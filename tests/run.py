@@ -100,12 +100,11 @@ SCENARIOS = [
              done=r"nmilab: this CPU has no long mode", must=[r"nmilab: this CPU has no long mode \(64-bit\)"],
              must_not=[r"TAP version"]),
     Scenario("nmi-pf-nested", "test=nmi-pf-nested", "uefi", must=[r"entries 2 nested 1 passes 2 extra passes 1"]),
-    Scenario("self-test", "test=all", "bios", must=[r"ok 1 - boot\n", r"ok 2 - nofault\n", r"ok 3 - nmi-pf-nested\n",
-                                                      r"ok 7 - kprobe-nmi\n", r"ok 8 - kprobe-refuse\n", r"ok 9 - user-mode\n",
-                                                      r"ok 10 - user-security\n", r"1\.\.10\n", r"# all passed",
-                                                      r"self-test summary\n  scenario +result\n  boot +ok\n  nofault +ok\n"
-                                                      r"(  [\w-]+ +ok\n){5}  kprobe-refuse +ok\n  user-mode +ok\n"
-                                                      r"  user-security +ok\n"]),
+    Scenario("self-test", "test=all", "bios", qemu_args=("-smp", "2"),
+             must=[r"ok 1 - boot\n", r"ok 2 - nofault\n", r"ok 3 - nmi-pf-nested\n", r"ok 7 - kprobe-nmi\n",
+                   r"ok 8 - kprobe-refuse\n", r"ok 9 - user-mode\n", r"ok 10 - user-security\n", r"ok 11 - smp-boot\n",
+                   r"1\.\.11\n", r"# all passed", r"self-test summary\n  scenario +result\n  boot +ok\n  nofault +ok\n"
+                   r"(  [\w-]+ +ok\n){5}  kprobe-refuse +ok\n  user-mode +ok\n  user-security +ok\n  smp-boot +ok\n"]),
     Scenario("bad-watchdog-options", "test=boot watchdog=abc console_delay=x", "bios",
              must=[r"watchdog: bad value 'abc' \(use watchdog=off or a number of seconds from 1 to 60\); using 2",
                    r"console_delay: bad value 'x' \(microseconds per byte, 0 to 100000\); ignored",
@@ -341,7 +340,7 @@ def iso_for(cmdline, menu_seconds=0, gfxpayload=""):
 # sound: driver=dummy because on a machine without a sound card Debian's Bochs 2.7 aborts in its
 # ALSA plugin ("buffer overflow detected") before the BIOS runs.
 BOCHS_CONFIG = """megs: 256
-cpu: model={cpu}, ips=50000000
+cpu: model={cpu}, count={count}, ips=50000000
 romimage: file=/usr/share/bochs/BIOS-bochs-latest
 vgaromimage: file=/usr/share/vgabios/vgabios.bin
 ata0-master: type=cdrom, path={iso}, status=inserted
@@ -360,10 +359,10 @@ clock: sync=none, time0=local
 def bochs_command(s, scratch, log_path):
     """Bochs with no window (its RFB display, not waiting for a viewer), COM1 to the log, and the
     debugger that Debian's build starts in told to continue."""
-    cpu = s.firmware.split()[1]
+    cpu, count = s.firmware.split()[1], 2 if s.firmware.endswith(" smp") else 1
     config, commands = os.path.join(scratch, "bochsrc"), os.path.join(scratch, "commands")
     with open(config, "w") as f:
-        f.write(BOCHS_CONFIG.format(cpu=cpu, iso=iso_for(s.cmdline), serial=log_path,
+        f.write(BOCHS_CONFIG.format(cpu=cpu, count=count, iso=iso_for(s.cmdline), serial=log_path,
                                     log=os.path.join(scratch, "bochs.log")))
     with open(commands, "w") as f:
         f.write("continue\nquit\n")
@@ -1234,9 +1233,9 @@ SCENARIOS += [
              action=external_nmi_at_prompt(["stats", "poweroff"]),
              must=[r"NMI: unknown NMI \(#1\) at [0-9a-f]+: no handler claimed it and port 0x61 shows no reason",
                    r"unknown 1; watchdog off"]),
-    # An NMI while the watchdog tries its sources (the first udelay of the boot) is not the
+    # An NMI while the watchdog tries its source (as it starts the PIT) is not the
     # watchdog's: no lockup report, and the watchdog still starts.
-    Scenario("watchdog-probe-nmi", "test=boot watchdog=2", "bios", action=nmi_at_boot("udelay"),
+    Scenario("watchdog-probe-nmi", "test=boot watchdog=2", "bios", action=nmi_at_boot("pit_start_periodic"),
              must=[r"NMI: unknown NMI \(#1\)", r"watchdog: hard-lockup detector on, threshold 2 s"],
              must_not=[r"hard LOCKUP"]),
     # NMIs during boot: before the NMI entry is installed (counted, reported once), and a storm
@@ -1267,17 +1266,27 @@ def bochs_scenarios():
         firmware = f"bochs {cpu}"
         apic = r"apic: x2APIC mode" if everything else r"apic: xAPIC at fee00000"
         out.append(Scenario("boot", "test=boot", firmware, must=[apic, r"screen vga text 80x25"]))
+        out.append(Scenario("smp-boot", "test=smp-boot", firmware + " smp", must=[apic, r"smp: 2 CPUs online"]))
         if everything:
             out.append(Scenario("panic-fault", "test=panic-fault", firmware, expect="panic", done=r"system halted",
                                 must=[r"PANIC: page fault \(#PF\) at 0000100000000000", REGISTERS, BACKTRACE]))
         for strategy in ("nested", "latch"):
-            names = ("nmi-pf-nested", "nmi-int3-nested", "vmalloc-nmi", "module-nmi", "kprobe-nmi", "watchdog-dump")
-            for name in names if everything else ("nmi-pf-nested", "watchdog-dump"):
+            names = ("nmi-pf-nested", "nmi-int3-nested", "vmalloc-nmi", "module-nmi", "kprobe-nmi")
+            for name in names if everything else ("nmi-pf-nested",):
                 must = [apic, r"nmi: strategy " + strategy]
-                if name == "watchdog-dump":  # no PMU, no PIC on LINT0: the I/O APIC pin
-                    must += [r"NMI source: PIT on its I/O APIC pin", r"hard LOCKUP on CPU 0",
-                             r"show_state: 6 tasks dumped"]
                 out.append(Scenario(f"{name} nmi={strategy}", f"test={name} nmi={strategy}", firmware, must=must))
+            # Two CPUs (Bochs has no PIC on LINT0: the watchdog is the buddy detector there)
+            smp = [r"smp: 2 CPUs online", r"nmi: strategy " + strategy]
+            out += [] if not everything else [Scenario(f"smp-nested-nmi nmi={strategy}", f"test=smp-nested-nmi nmi={strategy}", firmware + " smp",
+                             must=[*smp, r"# CPU 1: 300 rounds, 600 self-NMIs claimed"]),
+                    Scenario(f"smp-lockup nmi={strategy}", f"test=smp-lockup nmi={strategy} watchdog=1",
+                             firmware + " smp", must=[*smp, r"hard LOCKUP on CPU 1: the timer tick has not advanced "
+                                                      r"for 1 s \(interrupts off\?\); seen by CPU 0\n(.*\n){8}backtrace:"
+                                                      r"\n\s+#0\s+[0-9a-f]{16} smp_lockup_spin\+"]),
+                    Scenario(f"nmi-backtrace-all nmi={strategy}", f"test=nmi-backtrace-all nmi={strategy}",
+                             firmware + " smp", must=[*smp, r"CPU 1 \(APIC ID \d+\): NMI backtrace\n(.*\n){8}"
+                                                      r"backtrace:\n\s+#0\s+[0-9a-f]{16} spin_with_interrupts_off\+",
+                                                      r"backtrace-all: 2 of 2 CPUs answered"])]
         if everything:  # a stricter CPU for user mode: SMEP and SMAP, and iretq checks the RIP it returns to
             out.append(Scenario("user-security", "test=user-security", firmware, must=[r"SMEP on, SMAP on"]))
             out.append(Scenario("user-mode", "test=user-mode", firmware, must=[r"hello from user mode"]))

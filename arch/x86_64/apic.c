@@ -22,7 +22,6 @@ enum apic_register { /* xAPIC offsets */
     APIC_ICR_LOW = 0x300,
     APIC_ICR_HIGH = 0x310,
     APIC_LVT_TIMER = 0x320,
-    APIC_LVT_PERFORMANCE_COUNTER = 0x340,
     APIC_LVT_LINT0 = 0x350,
     APIC_LVT_LINT1 = 0x360,
     APIC_TIMER_INITIAL_COUNT = 0x380,
@@ -41,7 +40,7 @@ enum apic_register { /* xAPIC offsets */
 static volatile uint32_t *xapic;
 static bool x2apic, ready;
 static unsigned board_nmi_pin = 1;
-struct apic_board apic_board = {.pit_gsi = 0};
+struct apic_board apic_board;
 
 static uint32_t apic_read(enum apic_register reg)
 {
@@ -60,9 +59,8 @@ bool apic_ready(void) { return ready; }
 bool apic_is_x2apic(void) { return x2apic; }
 uint32_t apic_id(void) { return x2apic ? apic_read(APIC_ID) : apic_read(APIC_ID) >> 24; }
 
-/* The MADT's local APIC address (an override entry wins) and the LINT pin wired to NMI; on the
- * way, the processors' APIC IDs, the first I/O APIC and the pin the PIT's IRQ 0 arrives on (an
- * override entry, else 0). */
+/* The MADT's local APIC address (an override entry wins), the LINT pin wired to NMI, and the
+ * processors' APIC IDs. */
 static uint64_t madt_lookup(unsigned *nmi_pin)
 {
     const struct acpi_table_header *madt = acpi_find_table("APIC");
@@ -81,15 +79,6 @@ static uint64_t madt_lookup(unsigned *nmi_pin)
             *nmi_pin = entry[5] & 1;
         if (entry[0] == 5 && entry[1] >= 12) /* local APIC address override */
             memcpy(&address, entry + 4, 8);
-        if (entry[0] == 1 && entry[1] >= 12 && !apic_board.ioapic_address) { /* I/O APIC */
-            memcpy(&address32, entry + 4, 4);
-            apic_board.ioapic_address = address32;
-            memcpy(&apic_board.ioapic_gsi_base, entry + 8, 4);
-        }
-        if (entry[0] == 2 && entry[1] >= 10 && entry[2] == 0 && entry[3] == 0) { /* ISA IRQ 0 override */
-            memcpy(&apic_board.pit_gsi, entry + 4, 4);
-            memcpy(&apic_board.pit_gsi_flags, entry + 8, 2);
-        }
     }
     return address;
 }
@@ -146,11 +135,7 @@ void apic_timer_start(uint32_t initial_count, unsigned vector, bool periodic)
 
 uint32_t apic_timer_current(void) { return apic_read(APIC_TIMER_CURRENT_COUNT); }
 
-void apic_lvt_nmi(enum apic_lvt lvt, bool enabled)
-{
-    enum apic_register reg = lvt == APIC_LVT_LINT0_PIN ? APIC_LVT_LINT0 : APIC_LVT_PERFORMANCE_COUNTER;
-    apic_write(reg, APIC_DELIVERY_NMI | (enabled ? 0 : APIC_LVT_MASKED));
-}
+void apic_lint0_nmi(bool enabled) { apic_write(APIC_LVT_LINT0, APIC_DELIVERY_NMI | (enabled ? 0 : APIC_LVT_MASKED)); }
 
 void apic_send_ipi(uint32_t destination, uint32_t command)
 {

@@ -49,10 +49,7 @@ void asm_offsets(void)
     CONSTANT(NESTED_EXECUTING, NESTED_EXECUTING);
     CONSTANT(NESTED_IRET_WINDOW, NESTED_IRET_WINDOW);
 
-    OFFSET(AP_START_CR3, struct ap_start, cr3);
-    OFFSET(AP_START_EFER, struct ap_start, efer);
     OFFSET(AP_START_STACK, struct ap_start, stack);
-    OFFSET(AP_START_ENTRY, struct ap_start, entry);
     OFFSET(AP_START_CPU, struct ap_start, cpu);
     SIZE(AP_START_SIZE, struct ap_start);
     CONSTANT(AP_TRAMPOLINE_ADDRESS, AP_TRAMPOLINE_ADDRESS);

@@ -69,29 +69,6 @@ int copy_to_kernel_nofault(void *destination, const void *source, size_t size)
     return 0;
 }
 
-/* The same for MSRs, which raise #GP when the CPU does not implement them. */
-int rdmsr_nofault(uint32_t msr, uint64_t *value)
-{
-    int error = 0;
-    uint32_t low = 0, high = 0;
-    __asm__ volatile("1: rdmsr\n"
-                     "2:\n" EXCEPTION_TABLE_ENTRY
-                     : [error] "+r"(error), "+a"(low), "+d"(high)
-                     : "c"(msr));
-    *value = (uint64_t)high << 32 | low;
-    return error;
-}
-
-int wrmsr_nofault(uint32_t msr, uint64_t value)
-{
-    int error = 0;
-    __asm__ volatile("1: wrmsr\n"
-                     "2:\n" EXCEPTION_TABLE_ENTRY
-                     : [error] "+r"(error)
-                     : "c"(msr), "a"((uint32_t)value), "d"((uint32_t)(value >> 32)));
-    return error;
-}
-
 static NOKPROBE bool fixup(struct trap_frame *frame)
 {
     /* LAB 2 BEGIN: find the faulting instruction in the exception table and resume at its fixup */

@@ -1,7 +1,7 @@
 /* Starting the other CPUs (Intel SDM vol. 3, 11.4 and 11.6; the MADT lists them). CPU 0, the one
  * the firmware booted, sends each an INIT and two start-up IPIs (SIPIs); the CPU wakes in real
- * mode in the trampoline (ap_trampoline.asm), climbs to long mode and lands in ap_entry with the
- * stack of its first task. There it loads its own TSS (its own IST stacks: an NMI on two CPUs at
+ * mode in the trampoline (ap_trampoline.asm), climbs to long mode the way CPU 0 did and lands in
+ * ap_entry with the stack of its first task. There it loads its own TSS (its own IST stacks: an NMI on two CPUs at
  * once must not share a stack), its APIC and timer, and becomes that CPU's idle task. One CPU is
  * started at a time: they share the trampoline. */
 #include <arch/x86_64/apic.h>
@@ -17,8 +17,6 @@
 #include <kernel/string.h>
 #include <kernel/task.h>
 
-#define MSR_EFER 0xc0000080
-#define EFER_LMA (1UL << 10) /* read-only: set by the CPU once long mode is active */
 #define START_TIMEOUT_MS 200
 
 struct cpu cpus[CPUS_MAX];
@@ -28,7 +26,8 @@ extern const uint8_t ap_trampoline_start[], ap_trampoline_end[], ap_start_parame
 static uint64_t boot_cr4;
 static void (*ap_ready_hook)(void);
 
-static __attribute__((noreturn)) void ap_entry(int index)
+__attribute__((noreturn)) void ap_entry(int index); /* from ap_trampoline.asm */
+__attribute__((noreturn)) void ap_entry(int index)
 {
     struct cpu *cpu = &cpus[index];
     gdt_load(index);
@@ -55,8 +54,7 @@ static bool start_cpu(int index)
     }
     cpu->current_task = cpu->idle_task = (int)(idle - task_get(0));
     struct ap_start *start = (struct ap_start *)(AP_TRAMPOLINE_ADDRESS + (ap_start_parameters - ap_trampoline_start));
-    *start = (struct ap_start){paging_master_root(), rdmsr(MSR_EFER) & ~EFER_LMA, task_stack_top(cpu->idle_task),
-                               (uint64_t)ap_entry, (uint64_t)index};
+    *start = (struct ap_start){task_stack_top(cpu->idle_task), (uint64_t)index};
     apic_send_ipi(cpu->apic_id, APIC_IPI_INIT);
     udelay(10000);
     for (int i = 0; i < 2 && !cpu->online; i++) {

@@ -34,23 +34,12 @@ void udelay(uint64_t microseconds)
         cpu_relax();
 }
 
-static uint16_t pit_reload_value;
-
 void pit_start_periodic(unsigned hz)
 {
-    pit_reload_value = (uint16_t)(PIT_HZ / hz);
+    uint16_t reload = (uint16_t)(PIT_HZ / hz);
     outb(PIT_COMMAND, 0x34); /* channel 0, low then high byte, mode 2 (rate generator) */
-    outb(PIT_CHANNEL0, pit_reload_value & 0xff);
-    outb(PIT_CHANNEL0, pit_reload_value >> 8);
-}
-
-uint16_t pit_reload(void) { return pit_reload_value; }
-
-uint16_t pit_count(void)
-{
-    outb(PIT_COMMAND, 0x00); /* latch channel 0's count, then read it low byte first */
-    uint8_t low = inb(PIT_CHANNEL0);
-    return (uint16_t)(low | inb(PIT_CHANNEL0) << 8);
+    outb(PIT_CHANNEL0, reload & 0xff);
+    outb(PIT_CHANNEL0, reload >> 8);
 }
 
 static uint32_t apic_per_tick;

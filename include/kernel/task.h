@@ -28,8 +28,6 @@ __attribute__((noreturn)) void task_exit(void); /* the task is dead; its slot is
 int task_count(void);    /* tasks alive */
 int task_current(void);  /* the running task's number */
 struct task *task_get(int index);
-/* The stories' tasks: two workers, a sleeper, one whose frame chain leads into unmapped memory. */
-void task_create_cast(void);
 void task_list(void); /* one line per task: number, name, state */
 /* Every task with its state and a backtrace of its stack, read through the nofault accessors so
  * that a corrupted frame chain is reported and skipped. Returns the number of tasks dumped. */

@@ -30,5 +30,8 @@ void fault_with_nmi_pending(uint64_t pass); /* pass 1: send a self-NMI, then fau
 void int3_with_nmi_pending(uint64_t pass);  /* pass 1: send a self-NMI, then hit an int3 hook */
 void storm_pass(uint64_t pass);             /* fault and int3 in every pass, a nested NMI in every third */
 void fault_elsewhere(uint64_t pass);        /* pass 1: a fault at NMI_FAULT_ADDRESS (CR2 changes) */
+/* The stories' tasks (docs/stories.md; the shell's `cast`): two workers, a sleeper, and one whose
+ * frame chain leads into unmapped memory, which show_state() must survive. */
+void task_create_cast(void);
 /* Waits until tests/run.py has attached through the gdb stub; returns how many NMIs it will place. */
 uint64_t wait_for_debugger(const char *plan);

@@ -145,7 +145,7 @@ static enum scenario_result panic_task_overflow_scenario(void)
 static enum scenario_result nofault_scenario(void)
 {
     static uint64_t mapped = 0x1122334455667788UL;
-    uint64_t value = 0, msr;
+    uint64_t value = 0;
     expect(copy_from_kernel_nofault(&value, (const void *)0x0000100000000000UL, 8) == -1,
            "reading unmapped memory did not fail");
     expect(copy_to_kernel_nofault((void *)0x0000100000000000UL, &mapped, 8) == -1, "writing unmapped memory did not fail");
@@ -154,7 +154,6 @@ static enum scenario_result nofault_scenario(void)
     /* a non-canonical address raises #GP, not #PF: the same table fixes it up */
     expect(copy_from_kernel_nofault(&value, (const void *)0x8000000000000000UL, 1) == -1,
            "reading a non-canonical address did not fail");
-    expect(rdmsr_nofault(0x1b, &msr) == 0 && msr, "reading the APIC base MSR failed");
     expect(page_fault_fixups == 3, "%lu page faults were fixed up, not 3", page_fault_fixups);
     return SCENARIO_PASS;
 }

@@ -23,20 +23,11 @@ void apic_eoi(void);
 /* The APIC timer counts down at the bus clock / 16. vector 0 leaves it masked (calibration). */
 void apic_timer_start(uint32_t initial_count, unsigned vector, bool periodic);
 uint32_t apic_timer_current(void);
-/* An LVT entry in NMI delivery mode, unmasked or masked: the watchdog's NMI sources. */
-enum apic_lvt { APIC_LVT_LINT0_PIN, APIC_LVT_PERFORMANCE };
-void apic_lvt_nmi(enum apic_lvt lvt, bool enabled);
-/* What the ACPI MADT says about the board's I/O APIC (address 0: none found) and the global
- * system interrupt the PIT's IRQ 0 arrives on, with its polarity/trigger flags. */
+/* LINT0 in NMI delivery mode, unmasked or masked: the watchdog's NMI source on one CPU. */
+void apic_lint0_nmi(bool enabled);
+/* What the ACPI MADT lists: the processors (usable ones), the first CPUS_MAX of them. */
 struct apic_board {
-    uint64_t ioapic_address;
-    uint32_t ioapic_gsi_base;
-    uint32_t pit_gsi;
-    uint16_t pit_gsi_flags;
-    unsigned cpus_found; /* the processors the MADT lists (usable ones), the first CPUS_MAX of them: */
+    unsigned cpus_found;
     uint32_t cpu_apic_ids[CPUS_MAX];
 };
 extern struct apic_board apic_board;
-/* The PIT's I/O APIC pin in NMI delivery mode to this CPU, or masked. False when there is no
- * I/O APIC or the pin is not on it. */
-bool ioapic_route_pit_nmi(bool enabled);

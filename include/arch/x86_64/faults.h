@@ -10,8 +10,6 @@
 int copy_from_kernel_nofault(void *destination, const void *source, size_t size);
 int copy_to_kernel_nofault(void *destination, const void *source, size_t size);
 
-int rdmsr_nofault(uint32_t msr, uint64_t *value); /* 0, or -1 when the MSR does not exist (#GP) */
-int wrmsr_nofault(uint32_t msr, uint64_t value);
 
 void page_fault_init(void); /* the #PF and #GP handlers (exception_table.c) */
 /* What the #PF handler read from CR2 for the last fault it fixed up, and how many it fixed. */

@@ -34,7 +34,7 @@ static inline struct cpu *this_cpu(void)
 }
 /* What the trampoline (ap_trampoline.asm) reads, at ap_start_parameters in its copy. */
 struct ap_start {
-    uint64_t cr3, efer, stack, entry, cpu;
+    uint64_t stack, cpu;
 };
 /* smp=N (at most N CPUs) or nosmp from the command line; starts the others, each running
  * ap_ready() once its tables, APIC and timer are set up. */

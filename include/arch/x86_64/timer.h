@@ -16,8 +16,5 @@ static inline uint64_t rdtsc(void)
     __asm__ volatile("rdtsc" : "=a"(low), "=d"(high));
     return (uint64_t)high << 32 | low;
 }
-/* The PIT's channel 0 (IRQ 0) as a rate generator at hz (the watchdog's fallback NMI source),
- * its reload value, and its current count (it counts down from the reload value). */
+/* The PIT's channel 0 (IRQ 0) as a rate generator at hz (the watchdog's NMI source on one CPU). */
 void pit_start_periodic(unsigned hz);
-uint16_t pit_reload(void);
-uint16_t pit_count(void);
