@@ -15,6 +15,7 @@
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 #include <kernel/stacktrace.h>
+#include <kernel/string.h>
 
 #define ANSWER_TIMEOUT_MS 1000
 
@@ -22,11 +23,7 @@ void nmi_show_interrupted(const struct trap_frame *frame)
 {
     const struct iret_frame *at = nmi_interrupted_frame(frame);
     struct trap_frame interrupted = *frame;
-    interrupted.rip = at->rip;
-    interrupted.cs = at->cs;
-    interrupted.rflags = at->rflags;
-    interrupted.rsp = at->rsp;
-    interrupted.ss = at->ss;
+    memcpy(&interrupted.rip, at, sizeof *at); /* rip cs rflags rsp ss: the tail of a trap frame */
     print_registers(&interrupted);
     backtrace_print(at->rip, frame->rbp);
 }

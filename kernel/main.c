@@ -15,7 +15,7 @@
 #include <arch/x86_64/user_mode.h>
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
-#include <kernel/demo.h>
+#include <tests/kernel/demo.h>
 #include <kernel/console.h>
 #include <kernel/cpu_backtrace.h>
 #include <kernel/nmi.h>
@@ -89,7 +89,7 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     user_mode_init();
     task_init();
     timer_init();
-    smp_init(NULL);
+    smp_init();
     cpu_backtrace_init();
     console_delay_init();
     watchdog_init();

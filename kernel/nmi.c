@@ -10,7 +10,7 @@
 #include <kernel/cmdline.h>
 #include <kernel/kprobes.h>
 #include <kernel/nmi.h>
-#include <kernel/nmi_trace.h>
+#include <tests/kernel/nmi_trace.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 #include <kernel/string.h>
@@ -41,12 +41,6 @@ int nmi_strategy_named(const char *name)
     return -1;
 }
 enum nmi_strategy nmi_current_strategy(void) { return strategy; }
-uint64_t nmi_extra_passes(void)
-{
-    const struct nmi_cpu_state *cpu = nmi_this_cpu();
-    return cpu->passes - (cpu->entries - cpu->nested);
-}
-
 bool register_nmi_handler(const char *name, nmi_handler handler)
 {
     for (int i = 0; i < NMI_HANDLERS_MAX; i++)

@@ -6,12 +6,13 @@
 #include <arch/x86_64/keyboard.h>
 #include <arch/x86_64/power.h>
 #include <arch/x86_64/serial.h>
+#include <arch/x86_64/smp.h>
 #include <arch/x86_64/timer.h>
 #include <kernel/cmdline.h>
 #include <kernel/cpu_backtrace.h>
 #include <kernel/kprobes.h>
 #include <kernel/nmi.h>
-#include <kernel/nmi_trace.h>
+#include <tests/kernel/nmi_trace.h>
 #include <kernel/printk.h>
 #include <tests/kernel/scenario_nmi.h>
 #include <kernel/shell.h>
@@ -98,41 +99,36 @@ static char probe_names[SHELL_PROBES][40];
 
 static void command_kprobe(int argc, char **argv)
 {
-    if (argc != 3 || (strcmp(argv[1], "add") && strcmp(argv[1], "del")) || strlen(argv[2]) >= sizeof probe_names[0]) {
+    bool add = argc == 3 && !strcmp(argv[1], "add");
+    if (argc != 3 || (!add && strcmp(argv[1], "del")) || strlen(argv[2]) >= sizeof probe_names[0]) {
         printk("usage: kprobe add|del SYMBOL\n");
         return;
     }
-    int free_slot = -1;
-    for (int i = 0; i < SHELL_PROBES; i++) {
-        if (shell_probes[i].symbol && !strcmp(probe_names[i], argv[2])) {
-            if (!strcmp(argv[1], "add")) {
-                printk("kprobe: %s is already probed (%lu hits)\n", argv[2], shell_probes[i].hits);
-            } else {
-                unregister_kprobe(&shell_probes[i]);
-                printk("kprobe: %s removed after %lu hits\n", argv[2], shell_probes[i].hits);
-                shell_probes[i].symbol = NULL;
-            }
-            return;
-        }
-        if (!shell_probes[i].symbol && free_slot < 0)
+    int probed = -1, free_slot = -1;
+    for (int i = 0; i < SHELL_PROBES; i++)
+        if (shell_probes[i].symbol && !strcmp(probe_names[i], argv[2]))
+            probed = i;
+        else if (!shell_probes[i].symbol && free_slot < 0)
             free_slot = i;
-    }
-    if (!strcmp(argv[1], "del")) {
-        printk("kprobe: %s is not probed\n", argv[2]);
-        return;
-    }
-    if (free_slot < 0) {
-        printk("kprobe: all %d shell probes are in use\n", SHELL_PROBES);
-        return;
-    }
-    memcpy(probe_names[free_slot], argv[2], strlen(argv[2]) + 1);
-    struct kprobe *p = &shell_probes[free_slot];
-    *p = (struct kprobe){.symbol = probe_names[free_slot]};
-    if (register_kprobe(p)) {
+    struct kprobe *p = &shell_probes[probed >= 0 ? probed : free_slot >= 0 ? free_slot : 0];
+    if (probed >= 0 && add) {
+        printk("kprobe: %s is already probed (%lu hits)\n", argv[2], p->hits);
+    } else if (probed >= 0) {
+        unregister_kprobe(p);
+        printk("kprobe: %s removed after %lu hits\n", argv[2], p->hits);
         p->symbol = NULL;
-        return;
+    } else if (!add) {
+        printk("kprobe: %s is not probed\n", argv[2]);
+    } else if (free_slot < 0) {
+        printk("kprobe: all %d shell probes are in use\n", SHELL_PROBES);
+    } else {
+        memcpy(probe_names[free_slot], argv[2], strlen(argv[2]) + 1);
+        *p = (struct kprobe){.symbol = probe_names[free_slot]};
+        if (register_kprobe(p))
+            p->symbol = NULL;
+        else
+            printk("kprobe: %s at %016lx; 'kprobe del %s' shows its hits\n", argv[2], p->address, argv[2]);
     }
-    printk("kprobe: %s at %016lx; 'kprobe del %s' shows its hits\n", argv[2], p->address, argv[2]);
 }
 
 static void command_vmalloc(int argc, char **argv)
@@ -164,10 +160,13 @@ static void command_mode(int argc, char **argv)
 
 static void command_stats(int argc, char **argv)
 {
-    printk("CPU 0: strategy %s; NMIs %lu, nested %lu, handler passes %lu (extra %lu), unknown %lu; "
-           "watchdog %s (%lu NMIs)\n",
-           nmi_strategy_name(nmi_current_strategy()), nmi_this_cpu()->entries, nmi_this_cpu()->nested, nmi_this_cpu()->passes,
-           nmi_extra_passes(), nmi_this_cpu()->unknown, watchdog_running() ? watchdog_source() : "off", watchdog_nmis);
+    for (int i = 0; i < cpu_count; i++) {
+        const struct nmi_cpu_state *n = cpus[i].nmi;
+        printk("CPU %d: strategy %s; NMIs %lu, nested %lu, handler passes %lu (extra %lu), unknown %lu; "
+               "watchdog %s (%lu NMIs)\n", i, nmi_strategy_name(nmi_current_strategy()), n->entries, n->nested,
+               n->passes, nmi_extra_passes(n), n->unknown,
+               watchdog_running() ? watchdog_source() : "off", watchdog_nmis);
+    }
 }
 
 static void command_trace(int argc, char **argv)

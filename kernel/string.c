@@ -47,15 +47,9 @@ size_t strlen(const char *s)
     return n;
 }
 
-int strncmp(const char *a, const char *b, size_t n)
+int strcmp(const char *a, const char *b)
 {
-    for (; n; n--, a++, b++) {
-        if (*a != *b)
-            return (unsigned char)*a - (unsigned char)*b;
-        if (!*a)
-            return 0;
-    }
-    return 0;
+    for (; *a && *a == *b; a++, b++)
+        ;
+    return (unsigned char)*a - (unsigned char)*b;
 }
-
-int strcmp(const char *a, const char *b) { return strncmp(a, b, (size_t)-1); }

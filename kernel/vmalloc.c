@@ -1,44 +1,30 @@
-/* vmalloc and the physical pages behind it. Physical pages come from the usable memory above the
- * kernel image, handed out one at a time; freed ones go on a list and are handed out first. They
- * stay below 1 GiB, where the boot page tables map all physical memory. Address space is handed
- * out upwards; vfree gives it back only when the area is the last one (enough for the demos). */
+/* vmalloc and the physical pages behind it. Pages come from a pool in the kernel image, one at a
+ * time; freed ones go on a list and are handed out first. Address space is handed out upwards;
+ * vfree gives it back only when the area is the last one (enough for the demos). */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/paging.h>
-#include <kernel/boot.h>
 #include <kernel/kprobes.h>
 #include <kernel/string.h>
 #include <kernel/vmalloc.h>
 
-#define PHYSICAL_LIMIT (1UL << 30)
+#define POOL_PAGES 128 /* enough for the demos and scenarios */
 
-extern char kernel_end[];
 volatile uint64_t vmalloc_faults;
-static uint64_t next_physical, next_virtual = VMALLOC_START;
+static uint64_t next_virtual = VMALLOC_START;
 static uint64_t free_pages; /* a list linked through the first word of each free page */
+static uint8_t pool[POOL_PAGES][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+static unsigned pool_used;
 
-static uint64_t page_alloc(void)
+static uint64_t page_alloc(void) /* a physical address (the identity map makes it a pointer too) */
 {
-    if (free_pages) {
-        uint64_t page = free_pages;
+    uint64_t page = free_pages;
+    if (page)
         free_pages = *(uint64_t *)page;
+    else if (pool_used < POOL_PAGES)
+        page = (uint64_t)pool[pool_used++] - KERNEL_VMA;
+    if (page)
         memset((void *)page, 0, PAGE_SIZE);
-        return page;
-    }
-    if (!next_physical)
-        next_physical = ((uint64_t)kernel_end - KERNEL_VMA + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-    for (unsigned i = 0; i < boot_info.memory_count; i++) {
-        const struct boot_memory_region *r = &boot_info.memory[i];
-        uint64_t start = (r->base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1), end = r->base + r->length;
-        if (r->type != BOOT_MEMORY_AVAILABLE || end <= next_physical)
-            continue;
-        uint64_t page = next_physical > start ? next_physical : start;
-        if (page + PAGE_SIZE > end || page + PAGE_SIZE > PHYSICAL_LIMIT)
-            continue;
-        next_physical = page + PAGE_SIZE;
-        memset((void *)page, 0, PAGE_SIZE); /* reachable through the identity map */
-        return page;
-    }
-    return 0;
+    return page;
 }
 
 void *vmalloc(size_t size)

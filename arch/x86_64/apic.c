@@ -56,7 +56,6 @@ static void apic_write(enum apic_register reg, uint32_t value)
 }
 
 bool apic_ready(void) { return ready; }
-bool apic_is_x2apic(void) { return x2apic; }
 uint32_t apic_id(void) { return x2apic ? apic_read(APIC_ID) : apic_read(APIC_ID) >> 24; }
 
 /* The MADT's local APIC address (an override entry wins), the LINT pin wired to NMI, and the

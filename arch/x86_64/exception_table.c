@@ -1,6 +1,5 @@
 /* The exception table, and the page-fault and general-protection handlers that use it. Code that
- * may fault on purpose (a stack dump following frame pointers, a read of a probed address, an MSR
- * that a CPU may not have) marks each such instruction with an entry (faulting instruction, where
+ * may fault on purpose (a stack dump following frame pointers, a read of a probed address) marks each such instruction with an entry (faulting instruction, where
  * to go instead) in .exception_table. When one of them faults, the handler sends execution to the
  * fixup, which reports the error; any other kernel fault is a bug, and traps.c panics with the
  * decoded error code. Page faults in the vmalloc area are first offered to vmalloc_fault(). */
@@ -19,36 +18,24 @@ volatile uint64_t page_fault_last_address;
 volatile uint64_t page_fault_fixups;
 struct trap_frame fixup_last_fault; /* the exception the last fixup was for (user.c reports it) */
 
-/* After an instruction labelled 1: followed by the label 2:, an exception-table entry that
- * sends a fault at 1 to a fixup which sets %[error] to -1 and resumes at 2. */
-#define EXCEPTION_TABLE_ENTRY                                                                     \
-    ".pushsection .exception_table, \"a\"\n"                                                      \
-    ".quad 1b, 3f\n"                                                                               \
-    ".popsection\n"                                                                                \
-    ".pushsection .text.fixup, \"ax\"\n"                                                          \
-    "3: movl $-1, %[error]\n"                                                                      \
-    "   jmp 2b\n"                                                                                  \
-    ".popsection"
-
-/* One byte, with an exception-table entry for the access: returns 0, or -1 if it faulted. */
-static int read_byte(const uint8_t *source, uint8_t *value)
+/* One byte copied, with an exception-table entry for each of its two accesses: returns 0, or -1
+ * if either faulted (the fixup sets -1 and resumes after the copy). */
+static int copy_byte(uint8_t *destination, const uint8_t *source)
 {
     int error = 0;
+    uint8_t value;
     __asm__ volatile("1: movb (%[source]), %[value]\n"
-                     "2:\n" EXCEPTION_TABLE_ENTRY
-                     : [error] "+r"(error), [value] "=q"(*value)
-                     : [source] "r"(source)
-                     : "memory");
-    return error;
-}
-
-static int write_byte(uint8_t *destination, uint8_t value)
-{
-    int error = 0;
-    __asm__ volatile("1: movb %[value], (%[destination])\n"
-                     "2:\n" EXCEPTION_TABLE_ENTRY
-                     : [error] "+r"(error)
-                     : [destination] "r"(destination), [value] "q"(value)
+                     "2: movb %[value], (%[destination])\n"
+                     "3:\n"
+                     ".pushsection .exception_table, \"a\"\n"
+                     ".quad 1b, 4f, 2b, 4f\n"
+                     ".popsection\n"
+                     ".pushsection .text.fixup, \"ax\"\n"
+                     "4: movl $-1, %[error]\n"
+                     "   jmp 3b\n"
+                     ".popsection"
+                     : [error] "+r"(error), [value] "=&q"(value)
+                     : [source] "r"(source), [destination] "r"(destination)
                      : "memory");
     return error;
 }
@@ -56,15 +43,7 @@ static int write_byte(uint8_t *destination, uint8_t value)
 int copy_from_kernel_nofault(void *destination, const void *source, size_t size)
 {
     for (size_t i = 0; i < size; i++)
-        if (read_byte((const uint8_t *)source + i, (uint8_t *)destination + i))
-            return -1;
-    return 0;
-}
-
-int copy_to_kernel_nofault(void *destination, const void *source, size_t size)
-{
-    for (size_t i = 0; i < size; i++)
-        if (write_byte((uint8_t *)destination + i, ((const uint8_t *)source)[i]))
+        if (copy_byte((uint8_t *)destination + i, (const uint8_t *)source + i))
             return -1;
     return 0;
 }

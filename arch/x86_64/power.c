@@ -14,7 +14,7 @@
 #define QEMU_EXIT_PASS 0x10 /* QEMU exits with 33 */
 #define QEMU_EXIT_FAIL 0x11 /* QEMU exits with 35 */
 
-bool running_in_qemu(void)
+static bool running_in_qemu(void)
 {
     uint32_t regs[4];
     cpuid(1, 0, regs);

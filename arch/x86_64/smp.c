@@ -11,7 +11,6 @@
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
-#include <kernel/boot.h>
 #include <kernel/cmdline.h>
 #include <kernel/printk.h>
 #include <kernel/string.h>
@@ -24,7 +23,6 @@ int cpu_count = 1;
 
 extern const uint8_t ap_trampoline_start[], ap_trampoline_end[], ap_start_parameters[];
 static uint64_t boot_cr4;
-static void (*ap_ready_hook)(void);
 
 __attribute__((noreturn)) void ap_entry(int index); /* from ap_trampoline.asm */
 __attribute__((noreturn)) void ap_entry(int index)
@@ -36,8 +34,6 @@ __attribute__((noreturn)) void ap_entry(int index)
     user_mode_init();
     apic_init_cpu();
     timer_start_this_cpu();
-    if (ap_ready_hook)
-        ap_ready_hook();
     __atomic_store_n(&cpu->online, true, __ATOMIC_RELEASE);
     for (;;) /* the CPU's idle task: the tick schedules whatever is made for this CPU */
         __asm__ volatile("sti; hlt");
@@ -70,7 +66,7 @@ static bool start_cpu(int index)
     return cpu->online;
 }
 
-void smp_init(void (*ap_ready)(void))
+void smp_init(void)
 {
     const char *value = cmdline_get(&kernel_cmdline, "smp");
     uint64_t wanted = CPUS_MAX;
@@ -89,17 +85,6 @@ void smp_init(void (*ap_ready)(void))
         printk("smp: 1 CPU%s\n", found > 1 ? " (nosmp or smp=1)" : "");
         return;
     }
-    bool trampoline_free = false; /* the trampoline's page must be RAM that nothing else uses */
-    for (unsigned i = 0; i < boot_info.memory_count; i++) {
-        const struct boot_memory_region *r = &boot_info.memory[i];
-        trampoline_free |= r->type == BOOT_MEMORY_AVAILABLE && r->base <= AP_TRAMPOLINE_ADDRESS &&
-                           r->base + r->length >= AP_TRAMPOLINE_ADDRESS + PAGE_SIZE;
-    }
-    if (!trampoline_free) {
-        printk("smp: the page at %x is not free RAM, so no CPU can be started there; 1 CPU\n", AP_TRAMPOLINE_ADDRESS);
-        return;
-    }
-    ap_ready_hook = ap_ready;
     boot_cr4 = read_cr4();
     memcpy((void *)AP_TRAMPOLINE_ADDRESS, ap_trampoline_start, (size_t)(ap_trampoline_end - ap_trampoline_start));
     for (unsigned i = 0; i < found && i < CPUS_MAX && (uint64_t)cpu_count < wanted; i++) {

@@ -91,33 +91,28 @@ bool user_range_ok(uint64_t address, size_t size)
     return address >= USER_BASE && address < USER_END && size <= USER_END - address;
 }
 
-/* With SMAP on, the kernel touches user pages only between stac and clac. */
-static void user_access(bool allow)
+/* One nofault copy for both directions; user_address is the side that must be user memory. With
+ * SMAP on, the kernel touches user pages only between stac and clac. */
+static int copy_user(void *destination, const void *source, uint64_t user_address, size_t size)
 {
-    if (smap && allow)
+    if (!user_range_ok(user_address, size))
+        return -1;
+    if (smap)
         __asm__ volatile("stac" ::: "memory");
-    else if (smap)
+    int result = copy_from_kernel_nofault(destination, source, size);
+    if (smap)
         __asm__ volatile("clac" ::: "memory");
+    return result;
 }
 
 int copy_from_user(void *destination, uint64_t source, size_t size)
 {
-    if (!user_range_ok(source, size))
-        return -1;
-    user_access(true);
-    int result = copy_from_kernel_nofault(destination, (const void *)source, size);
-    user_access(false);
-    return result;
+    return copy_user(destination, (const void *)source, source, size);
 }
 
 int copy_to_user(uint64_t destination, const void *source, size_t size)
 {
-    if (!user_range_ok(destination, size))
-        return -1;
-    user_access(true);
-    int result = copy_to_kernel_nofault((void *)destination, source, size);
-    user_access(false);
-    return result;
+    return copy_user((void *)destination, source, destination, size);
 }
 
 void gs_make_kernel(void)

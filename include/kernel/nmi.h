@@ -55,8 +55,8 @@ int nmi_strategy_named(const char *name); /* the strategy called name ("nested")
 /* Where the NMI being handled interrupted the kernel (for the nested strategy the trap frame's
  * own rip..ss may already have been pointed at repeat_nmi). */
 const struct iret_frame *nmi_interrupted_frame(const struct trap_frame *frame);
-/* NMIs that ran the handler again because of a nested NMI. */
-uint64_t nmi_extra_passes(void);
+/* Passes of the handler that a nested NMI asked for. */
+static inline uint64_t nmi_extra_passes(const struct nmi_cpu_state *s) { return s->passes - (s->entries - s->nested); }
 
 /* The C entry points, called from nmi_entry.asm. */
 void nmi_nested_handle(struct trap_frame *frame);

@@ -148,7 +148,7 @@ static enum scenario_result nofault_scenario(void)
     uint64_t value = 0;
     expect(copy_from_kernel_nofault(&value, (const void *)0x0000100000000000UL, 8) == -1,
            "reading unmapped memory did not fail");
-    expect(copy_to_kernel_nofault((void *)0x0000100000000000UL, &mapped, 8) == -1, "writing unmapped memory did not fail");
+    expect(copy_from_kernel_nofault((void *)0x0000100000000000UL, &mapped, 8) == -1, "writing unmapped memory did not fail");
     expect(copy_from_kernel_nofault(&value, &mapped, 8) == 0 && value == mapped, "reading mapped memory failed");
     expect(copy_from_kernel_nofault(&value, NULL, 1) == -1, "reading the null page did not fail");
     /* a non-canonical address raises #GP, not #PF: the same table fixes it up */

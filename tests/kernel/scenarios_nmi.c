@@ -13,7 +13,7 @@
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
 #include <kernel/nmi.h>
-#include <kernel/nmi_trace.h>
+#include <tests/kernel/nmi_trace.h>
 #include <kernel/printk.h>
 #include <tests/kernel/scenario.h>
 #include <tests/kernel/scenario_nmi.h>
@@ -104,14 +104,14 @@ void nmi_test_stop(void)
     printk("# nmi counters: entries %lu nested %lu passes %lu extra passes %lu unknown %lu; self-NMIs sent %lu claimed %lu;"
            " faults %lu int3 %lu external %lu\n",
            nmi_this_cpu()->entries - before.entries, nmi_this_cpu()->nested - before.nested, nmi_this_cpu()->passes - before.passes,
-           nmi_extra_passes() - (before.passes - (before.entries - before.nested)), nmi_this_cpu()->unknown - before.unknown,
+           nmi_extra_passes(nmi_this_cpu()) - nmi_extra_passes(&before), nmi_this_cpu()->unknown - before.unknown,
            self_sent, self_claimed, scenario_faults, int3_hits, external_claimed);
 }
 
 uint64_t delta_nested(void) { return nmi_this_cpu()->nested - before.nested; }
 uint64_t delta_extra(void)
 {
-    return nmi_extra_passes() - (before.passes - (before.entries - before.nested));
+    return nmi_extra_passes(nmi_this_cpu()) - nmi_extra_passes(&before);
 }
 
 /* Waits until the test runner has its breakpoint in place (it writes scenario_debugger_go: the

@@ -7,7 +7,6 @@
 
 void apic_init(void);
 bool apic_ready(void);
-bool apic_is_x2apic(void);
 uint32_t apic_id(void);
 /* An NMI to this CPU through the ICR, addressed by APIC ID: the "self" shorthand cannot carry
  * NMI delivery mode. While an NMI handler runs, it stays pending until the next iret. */

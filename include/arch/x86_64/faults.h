@@ -6,10 +6,9 @@
 #include <stdint.h>
 #include <arch/x86_64/trap_frame.h>
 
-/* Copy size bytes; 0 on success, -1 when an address faulted (the copy stops there). */
+/* Copy size bytes, reading and writing both through the exception table: 0 on success, -1 when
+ * an address faulted (the copy stops there). */
 int copy_from_kernel_nofault(void *destination, const void *source, size_t size);
-int copy_to_kernel_nofault(void *destination, const void *source, size_t size);
-
 
 void page_fault_init(void); /* the #PF and #GP handlers (exception_table.c) */
 /* What the #PF handler read from CR2 for the last fault it fixed up, and how many it fixed. */

@@ -3,7 +3,6 @@
 #pragma once
 #include <stdbool.h>
 
-bool running_in_qemu(void);
 /* Under QEMU with -device isa-debug-exit,iobase=0xf4: exit with status 33 (pass) or 35 (fail).
  * Returns when that is not possible. */
 void qemu_exit(bool pass);

@@ -36,6 +36,5 @@ static inline struct cpu *this_cpu(void)
 struct ap_start {
     uint64_t stack, cpu;
 };
-/* smp=N (at most N CPUs) or nosmp from the command line; starts the others, each running
- * ap_ready() once its tables, APIC and timer are set up. */
-void smp_init(void (*ap_ready)(void));
+/* Starts the other CPUs: at most N with smp=N, none with nosmp. */
+void smp_init(void);

@@ -1,6 +1,7 @@
-/* The live trace of the NMI stack (nmi=nested): with `trace on`, the next NMI that has a nested
- * NMI is recorded -- the words at the top of the NMI stack at arrival, after the nested NMI
- * rewrote the iret frame, at the start of the repeat, and after the exit -- and printed. */
+/* The live trace of the NMI stack (nmi=nested), an instrument like the scenarios (for the nmi-trace
+ * scenario, `make pictures` and the shell's `trace on`): the next NMI that has a nested NMI is
+ * recorded -- the words at the top of the NMI stack at arrival, after the nested NMI rewrote the
+ * iret frame, at the start of the repeat, and after the exit -- and printed. */
 #pragma once
 #include <stdbool.h>
 #include <arch/x86_64/trap_frame.h>
