@@ -9,6 +9,7 @@ GFXPAYLOAD ?=
 export GFXPAYLOAD
 QEMU ?= qemu-system-x86_64
 QEMU_MEMORY ?= 256M
+QEMU_CPUS ?= 2
 
 # A cross compiler when there is one, else the host's gcc (x86_64 hosts only) with the
 # freestanding flags below. `make CC=clang` works too.
@@ -124,7 +125,7 @@ $(BUILD)/nmilab.iso: $(BUILD)/kernel.elf grub.cfg tools/mkiso.sh $(BUILD)/cmdlin
 OVMF_CODE := $(firstword $(wildcard /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_CODE.fd /usr/share/ovmf/OVMF.fd))
 OVMF_VARS := $(firstword $(wildcard /usr/share/OVMF/OVMF_VARS_4M.fd /usr/share/OVMF/OVMF_VARS.fd))
 QEMU_DISPLAY := $(if $(DISPLAY)$(WAYLAND_DISPLAY),,-display none)
-QEMU_COMMON := -m $(QEMU_MEMORY) -serial mon:stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 $(QEMU_DISPLAY)
+QEMU_COMMON := -m $(QEMU_MEMORY) -smp $(QEMU_CPUS) -serial mon:stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 $(QEMU_DISPLAY)
 
 run: iso
 	@echo "nmilab: booting under BIOS; the serial console is this terminal (quit: Ctrl-A then X)"
@@ -190,6 +191,7 @@ help:
 	@echo "  make deps                install the Debian/Ubuntu packages nmilab needs"
 	@echo "  make clean               remove build/"
 	@echo "Variables: CC=clang to build with clang, CMDLINE, GFXPAYLOAD=WxH (UEFI screen size), QEMU_MEMORY (default 256M),"
+	@echo "  QEMU_CPUS (make run's CPUs, default 2),"
 	@echo "  NMI_BREAK=executing|repeat-window|iret-window|cr2-restore (leave one NMI mechanism out: docs/nmi.md);"
 	@echo "  NMI_BREAK=df-test|user-stack-switch (the NMI entry before Linux's 2015 fixes: docs/nmi.md)."
 

@@ -47,6 +47,16 @@ static void unknown_and_malformed(void)
     CHECK(parse(&cl, "=x") == 1);
 }
 
+static void flags(void)
+{
+    struct cmdline cl;
+    CHECK(parse(&cl, "nosmp test=boot") == 0 && cl.count == 2);
+    CHECK_STRING(cmdline_get(&cl, "nosmp"), "");
+    CHECK(parse(&cl, "nosmp=1") == 1 && cl.count == 0);
+    CHECK_STRING(reports[0], "cmdline: option 'nosmp' takes no value");
+    CHECK(parse(&cl, "nosmp=") == 1 && cl.count == 0);
+}
+
 static void too_long_and_too_many(void)
 {
     struct cmdline cl;
@@ -86,6 +96,7 @@ const struct unit_test cmdline_tests[] = {
     {"cmdline: simple options", simple_options},
     {"cmdline: white space, and the last value wins", spaces_and_last_wins},
     {"cmdline: unknown and malformed options are reported and skipped", unknown_and_malformed},
+    {"cmdline: a flag takes no value (nosmp)", flags},
     {"cmdline: too long and too many", too_long_and_too_many},
     {0},
 };
