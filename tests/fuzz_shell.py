@@ -34,7 +34,7 @@ def random_line(rng, functions, probed):
     if pick < 0.2:  # control characters and escapes mixed in
         return "".join(chr(rng.choice((rng.randint(1, 31), rng.randint(32, 126), 127))) for _ in range(rng.randint(1, 12)))
     command = rng.choice(["help", "nmi", "pf-in-nmi", "int3-in-nmi", "watchdog", "tasks", "dump", "kprobe", "kprobe",
-                          "vmalloc", "mode", "stats", "trace", "user", "user"])
+                          "vmalloc", "mode", "stats", "trace", "user", "user", "backtrace-all"])
     argument = {
         "nmi": lambda: rng.choice(["", "0", "1", "7", "100", "100001", "-1", "x", "2 3"]),
         "watchdog": lambda: rng.choice(["", "on", "off", "1", "2", "5", "0", "61", "abc"]),
@@ -96,7 +96,7 @@ def main():
                 thread.join()
 
     os.makedirs(run.LOGS, exist_ok=True)
-    scenario = run.Scenario("fuzz", "", "bios", expect="hang", serial_input=True, action=action,
+    scenario = run.Scenario("fuzz", "", "bios", expect="hang", serial_input=True, action=action, qemu_args=("-smp", "2"),
                             done=r"CPU 0: strategy", timeout=60 + args.lines * 0.5)
     ok, reason, seconds, log = run.run_scenario(scenario)
     log_path = os.path.join(run.LOGS, f"fuzz-seed{args.seed}.log")

@@ -1302,6 +1302,7 @@ def smp_scenarios():
     smp4 = ("-smp", "4")
     out = [Scenario("smp-boot", "test=smp-boot", "bios", qemu_args=smp4,
                     must=[r"smp: 4 CPUs online", r"# CPU 3: APIC ID 3, TSS 58"]),
+           Scenario("smp-boot", "test=smp-boot", "uefi", qemu_args=smp4, must=[r"smp: 4 CPUs online"]),
            Scenario("smp=2", "test=smp-boot smp=2", "bios", qemu_args=smp4, must=[r"smp: 2 CPUs online"]),
            Scenario("nosmp", "test=smp-boot nosmp", "bios", qemu_args=smp4, must=[r"smp: 1 CPU \(nosmp or smp=1\)"]),
            Scenario("bad-smp-options", "test=boot smp=0 nosmp=1", "bios", qemu_args=smp4,
