@@ -24,7 +24,7 @@ static struct lock task_lock;
 
 static const char *const state_names[] = {
     [TASK_RUNNING] = "running", [TASK_READY] = "ready", [TASK_SLEEPING] = "sleeping", [TASK_BLOCKED] = "blocked",
-    [TASK_DEAD] = "dead"};
+    [TASK_EXITING] = "exiting", [TASK_DEAD] = "dead"};
 
 int task_count(void)
 {
@@ -93,8 +93,10 @@ struct task *task_create(const char *name, void (*entry)(void *), void *argument
 static int pick_next(const struct cpu *cpu)
 {
     for (int i = 0; i < count; i++)
-        if (tasks[i].cpu == cpu->index && tasks[i].state == TASK_SLEEPING && tasks[i].wake_tick <= timer_ticks)
+        if (tasks[i].cpu == cpu->index && tasks[i].state == TASK_SLEEPING && tasks[i].wake_tick <= cpu->ticks)
             tasks[i].state = TASK_READY;
+        else if (tasks[i].cpu == cpu->index && tasks[i].state == TASK_EXITING && i != cpu->current_task)
+            tasks[i].state = TASK_DEAD; /* switched away from: another CPU may now reuse its stack */
     for (int step = 1; step <= count; step++) {
         int i = (cpu->current_task + step) % count;
         if (i != cpu->idle_task && tasks[i].cpu == cpu->index &&
@@ -132,7 +134,7 @@ void task_yield(void) { schedule(); }
 
 void task_sleep(uint64_t ticks)
 {
-    tasks[this_cpu()->current_task].wake_tick = timer_ticks + ticks;
+    tasks[this_cpu()->current_task].wake_tick = this_cpu()->ticks + ticks; /* its own CPU's clock */
     tasks[this_cpu()->current_task].state = TASK_SLEEPING;
     schedule();
 }
@@ -148,7 +150,7 @@ void task_block(void)
 void task_exit(void)
 {
     for (;;) {
-        tasks[this_cpu()->current_task].state = TASK_DEAD;
+        tasks[this_cpu()->current_task].state = TASK_EXITING;
         schedule();
     }
 }

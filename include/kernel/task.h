@@ -5,7 +5,11 @@
 #define TASKS_MAX 16
 #define TASK_STACK_SIZE (16 * 1024)
 
-enum task_state { TASK_RUNNING, TASK_READY, TASK_SLEEPING, TASK_BLOCKED, TASK_DEAD /* its slot is free */ };
+enum task_state {
+    TASK_RUNNING, TASK_READY, TASK_SLEEPING, TASK_BLOCKED,
+    TASK_EXITING, /* it has called task_exit; its CPU may still be on its stack */
+    TASK_DEAD,    /* its CPU has switched away: the slot is free */
+};
 
 struct task {
     char name[16];

@@ -265,7 +265,37 @@ static enum scenario_result smp_lockup(void)
     return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
 }
 
+/* smp-task-churn: tasks made on CPU 0 for the other CPUs, each exiting at once, their slots reused
+ * while the CPUs they ran on may still be on their way out. */
+#define CHURN_TASKS 3000
+static volatile uint64_t churn_ran;
+
+static void churn(void *unused)
+{
+    __atomic_add_fetch(&churn_ran, 1, __ATOMIC_SEQ_CST);
+    task_exit();
+}
+
+static enum scenario_result smp_task_churn(void)
+{
+    if (!several_cpus())
+        return SCENARIO_SKIP;
+    churn_ran = 0;
+    uint64_t made = 0, start = timer_ticks;
+    while (made < CHURN_TASKS && timer_ticks - start < WAIT_TICKS)
+        if (task_create_on(1 + (int)(made % (uint64_t)(cpu_count - 1)), "churn", churn, NULL))
+            made++;
+        else
+            cpu_relax(); /* every slot taken: wait for some to end */
+    while (churn_ran < made && timer_ticks - start < WAIT_TICKS)
+        task_sleep(1);
+    printk("# %lu tasks made, %lu ran, in %lu ticks\n", made, churn_ran, timer_ticks - start);
+    expect(made == CHURN_TASKS && churn_ran == made, "%lu of %d tasks made, %lu ran", made, CHURN_TASKS, churn_ran);
+    return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
+}
+
 const struct scenario smp_scenarios[] = {
+    {"smp-task-churn", smp_task_churn, false},
     {"smp-boot", smp_boot, true},
     {"nmi-backtrace-all", nmi_backtrace_all, false},
     {"smp-nested-nmi", smp_nested_nmi, false},
