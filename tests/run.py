@@ -1304,6 +1304,8 @@ def smp_scenarios():
                     must=[r"smp: 4 CPUs online", r"# CPU 3: APIC ID 3, TSS 58"]),
            Scenario("smp-boot", "test=smp-boot", "uefi", qemu_args=smp4, must=[r"smp: 4 CPUs online"]),
            Scenario("smp-task-churn", "test=smp-task-churn", "bios", qemu_args=smp4, must=[r"# 3000 tasks made, 3000 ran"]),
+           Scenario("smp-kprobe-churn", "test=smp-kprobe-churn", "bios", qemu_args=smp4,
+                    must=[r"# 2000 rounds, \d+ calls, [1-9]\d* of them hit the probe"]),
            Scenario("smp=2", "test=smp-boot smp=2", "bios", qemu_args=smp4, must=[r"smp: 2 CPUs online"]),
            Scenario("nosmp", "test=smp-boot nosmp", "bios", qemu_args=smp4, must=[r"smp: 1 CPU \(nosmp or smp=1\)"]),
            Scenario("bad-smp-options", "test=boot smp=0 nosmp=1", "bios", qemu_args=smp4,

@@ -8,6 +8,9 @@
 #include <kernel/stacktrace.h>
 
 #define INT3_HOOKS_MAX 8
+/* Another CPU may take an int3 away, and put it back, while this one is on its way here: an int3
+ * still in place is looked up again, a few times, before it is called stray. */
+#define INT3_TRIES 100
 
 static struct {
     uint64_t address;
@@ -35,9 +38,15 @@ NOKPROBE void unregister_int3_hook(uint64_t address)
 static NOKPROBE bool breakpoint(struct trap_frame *frame)
 {
     uint64_t address = frame->rip - 1;
-    for (int i = 0; i < INT3_HOOKS_MAX; i++)
-        if (hooks[i].address == address)
-            return hooks[i].hook(frame);
+    for (int tries = 0; tries < INT3_TRIES; tries++) {
+        for (int i = 0; i < INT3_HOOKS_MAX; i++)
+            if (hooks[i].address == address && hooks[i].hook(frame))
+                return true;
+        if (*(volatile uint8_t *)address != 0xcc) { /* taken away since this CPU trapped on it */
+            frame->rip = address;                   /* run the byte that is there now */
+            return true;
+        }
+    }
     uint64_t offset = 0;
     const char *name = symbol_lookup(address, &offset);
     printk("int3: stray breakpoint at %016lx %s+0x%lx: no int3 hook is registered there\n", address,

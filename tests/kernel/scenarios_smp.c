@@ -10,6 +10,7 @@
 #include <arch/x86_64/timer.h>
 #include <kernel/cmdline.h>
 #include <kernel/cpu_backtrace.h>
+#include <kernel/kprobes.h>
 #include <kernel/nmi.h>
 #include <kernel/printk.h>
 #include <kernel/task.h>
@@ -294,7 +295,56 @@ static enum scenario_result smp_task_churn(void)
     return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
 }
 
+/* smp-kprobe-churn: the other CPUs call a function while CPU 0 puts a kprobe on it and takes it
+ * off again, over and over: a CPU that trapped on the int3 just before it was taken off must go on. */
+#define PROBE_ROUNDS 2000
+static volatile bool calling;
+static volatile uint64_t calls;
+
+static __attribute__((noinline)) void count_call(void) { __atomic_add_fetch(&calls, 1, __ATOMIC_SEQ_CST); }
+
+/* Not a leaf (a leaf has no frame, so no push %rbp to probe), and not a tail call either. */
+__attribute__((noinline)) void smp_probed_function(void);
+__attribute__((noinline)) void smp_probed_function(void)
+{
+    count_call();
+    __asm__ volatile("" ::: "memory");
+}
+
+static void call_probed_function(void *cpu)
+{
+    while (calling)
+        smp_probed_function();
+    finish(cpu);
+}
+
+static enum scenario_result smp_kprobe_churn(void)
+{
+    if (!several_cpus())
+        return SCENARIO_SKIP;
+    calling = true;
+    calls = 0;
+    for (int i = 1; i < cpu_count; i++)
+        task_create_on(i, "call-probed", call_probed_function, (void *)(uint64_t)i);
+    while (calls < 1000)
+        task_sleep(1);
+    static struct kprobe probe = {.symbol = "smp_probed_function"};
+    uint64_t hits = 0;
+    int round = 0;
+    for (; round < PROBE_ROUNDS && expect(register_kprobe(&probe) == 0, "round %d: refused", round); round++) {
+        for (uint64_t until = calls + 20; calls < until;)
+            cpu_relax();
+        unregister_kprobe(&probe);
+        hits += probe.hits;
+    }
+    calling = false;
+    printk("# %d rounds, %lu calls, %lu of them hit the probe\n", round, calls, hits);
+    expect(hits > 0, "the probe was never hit");
+    return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
+}
+
 const struct scenario smp_scenarios[] = {
+    {"smp-kprobe-churn", smp_kprobe_churn, false},
     {"smp-task-churn", smp_task_churn, false},
     {"smp-boot", smp_boot, true},
     {"nmi-backtrace-all", nmi_backtrace_all, false},
