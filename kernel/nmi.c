@@ -155,7 +155,7 @@ static NOKPROBE void naive_overwrite_report(int depth, const struct iret_frame *
 NOKPROBE void nmi_naive_handle(struct trap_frame *frame)
 {
     struct nmi_cpu_state *cpu = nmi_this_cpu();
-    cpu->entries++; /* counted here, not by the entry: it has no register to spare */
+    cpu->entries++; /* counted in C, as for the latch: the two share their few asm lines */
     if (strategy == NMI_NAIVE && cpu->naive_depth == 0 && frame->rsp - ist_stack_bottom(IST_NMI) < IST_STACK_SIZE)
         naive_overwrite_report(0, (const struct iret_frame *)&frame->rip); /* the late nested NMI */
     int depth = (int)cpu->naive_depth++;
@@ -210,8 +210,8 @@ NOKPROBE void nmi_latch_handle(struct trap_frame *frame)
     }
 }
 
-/* The latch strategy's IDT entry: it runs on whatever stack was in use, so the entry cannot find
- * this CPU's state from RSP to count the NMI, as the IST entries do. */
+/* The latch strategy's IDT entry: it runs on whatever stack was in use, so its asm cannot find
+ * this CPU's state from RSP to count the NMI, as the nested entry does on its IST stack. */
 NOKPROBE void nmi_latch_entry(struct trap_frame *frame)
 {
     nmi_this_cpu()->entries++;
