@@ -78,7 +78,7 @@ enum claim { NOT_MINE, ECHO, MINE };
 static enum claim claim(void)
 {
     if (source == SOURCE_BUDDY)
-        return __atomic_exchange_n(&this_cpu()->lockup_reported_by, 0, __ATOMIC_SEQ_CST) ? MINE : NOT_MINE;
+        return __atomic_exchange_n(&this_cpu()->lockup_wanted, false, __ATOMIC_SEQ_CST) ? MINE : NOT_MINE;
     if (source != SOURCE_PIT_LINT0)
         return NOT_MINE;
     /* The PIC's output can reach LINT0 twice for one timer interrupt (QEMU's 8259 signals again
@@ -122,7 +122,7 @@ void watchdog_buddy_check(void)
         buddy_view[checked].reported = false;
     } else if (!buddy_view[checked].reported && now - buddy_view[checked].progress_tsc >= threshold * tsc_khz * 1000) {
         buddy_view[checked].reported = true; /* once per lockup */
-        cpus[checked].lockup_reported_by = this_cpu()->index + 1;
+        cpus[checked].lockup_wanted = true;
         apic_send_nmi(cpus[checked].apic_id);
     }
 }

@@ -19,7 +19,7 @@ struct cpu {
     volatile uint64_t ticks;    /* its own timer interrupts (the buddy watchdog reads them) */
     int current_task, idle_task;
     volatile bool backtrace_wanted; /* set by backtrace_all_cpus, cleared when it has printed */
-    int lockup_reported_by;         /* the buddy watchdog's CPU index + 1: an NMI to report a lockup */
+    volatile bool lockup_wanted;    /* set by its buddy watchdog: the NMI that comes is to report a lockup */
 };
 extern struct cpu cpus[CPUS_MAX];
 extern int cpu_count; /* CPUs online; their indexes are 0 .. cpu_count - 1 */
