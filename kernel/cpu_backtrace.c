@@ -12,21 +12,10 @@
 #include <kernel/cpu_backtrace.h>
 #include <kernel/lock.h>
 #include <kernel/nmi.h>
-#include <kernel/panic.h>
 #include <kernel/printk.h>
 #include <kernel/stacktrace.h>
-#include <kernel/string.h>
 
 #define ANSWER_TIMEOUT_MS 1000
-
-void nmi_show_interrupted(const struct trap_frame *frame)
-{
-    const struct iret_frame *at = nmi_interrupted_frame(frame);
-    struct trap_frame interrupted = *frame;
-    memcpy(&interrupted.rip, at, sizeof *at); /* rip cs rflags rsp ss: the tail of a trap frame */
-    print_registers(&interrupted);
-    backtrace_print(at->rip, frame->rbp);
-}
 
 static bool answer(struct trap_frame *frame)
 {

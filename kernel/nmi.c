@@ -13,6 +13,7 @@
 #include <tests/kernel/nmi_trace.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
+#include <kernel/stacktrace.h>
 #include <kernel/string.h>
 
 #define NMI_HANDLERS_MAX 8
@@ -109,6 +110,15 @@ const struct iret_frame *nmi_interrupted_frame(const struct trap_frame *frame)
     if (strategy == NMI_NESTED) /* frame->rip may already point at repeat_nmi */
         return &((const struct nmi_stack *)&frame->rip)->outermost;
     return (const struct iret_frame *)&frame->rip;
+}
+
+void nmi_show_interrupted(const struct trap_frame *frame)
+{
+    const struct iret_frame *at = nmi_interrupted_frame(frame);
+    struct trap_frame interrupted = *frame;
+    memcpy(&interrupted.rip, at, sizeof *at); /* rip cs rflags rsp ss: the tail of a trap frame */
+    print_registers(&interrupted);
+    backtrace_print(at->rip, frame->rbp);
 }
 
 enum { LATCH_NOT_RUNNING, LATCH_EXECUTING, LATCH_LATCHED };

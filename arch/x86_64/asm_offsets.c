@@ -8,7 +8,6 @@
 #include <arch/x86_64/trap_frame.h>
 #include <arch/x86_64/traps.h>
 #include <arch/x86_64/user_mode.h>
-#include <kernel/nmi.h>
 
 #define OFFSET(name, type, field) __asm__ volatile(".ascii \"->" #name " %c0\"" : : "i"(offsetof(type, field)))
 #define CONSTANT(name, value) __asm__ volatile(".ascii \"->" #name " %c0\"" : : "i"(value))

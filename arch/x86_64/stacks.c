@@ -11,7 +11,7 @@
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
 #include <kernel/printk.h>
-#include <kernel/nmi.h>
+#include <arch/x86_64/nmi_stack.h>
 #include <kernel/task.h>
 
 struct guarded_stack {

@@ -7,5 +7,3 @@ void cpu_backtrace_init(void); /* registers the NMI handler that answers (after 
 /* This CPU's own backtrace, then an NMI to each other CPU and its report, one CPU at a time. A
  * CPU that has not answered within a second is named. Returns the number that answered. */
 int backtrace_all_cpus(void);
-/* From an NMI handler: the registers and backtrace of what the NMI interrupted. */
-void nmi_show_interrupted(const struct trap_frame *frame);

@@ -1,5 +1,6 @@
-/* The top of the NMI IST stack, as the nested-NMI entry (nmi_entry.asm) lays it out. Declared
- * here once; the assembler gets the offsets through asm_offsets.c. */
+/* The top of the NMI IST stack, as the nested-NMI entry (nmi_entry.asm) lays it out, and each
+ * CPU's NMI state that sits right above it. Declared here once, next to the code that writes
+ * them; the assembler gets the offsets through asm_offsets.c, C reads them through kernel/nmi.h. */
 #pragma once
 #include <stdint.h>
 
@@ -27,3 +28,31 @@ struct nmi_stack {
 _Static_assert(sizeof(struct nmi_stack) == 17 * 8, "nmi_stack is 17 words");
 _Static_assert(sizeof(struct nmi_stack) % 8 == 0 && (sizeof(struct nmi_stack) + 17 * 8) % 16 == 0,
                "with the 17 words of trap frame below it, the C call stays 16-byte aligned");
+
+/* How a nested NMI was recognised (nmi_cpu.nested_rule). */
+enum nmi_nested_rule {
+    NESTED_NONE,
+    NESTED_IN_REPEAT_WINDOW = 1, /* landed between repeat_nmi and end_repeat_nmi */
+    NESTED_EXECUTING = 2,        /* "NMI executing" was set */
+    NESTED_IRET_WINDOW = 3,      /* on the NMI stack with DF set: flag cleared, iretq not yet run */
+    NESTED_LATCHED = 4,          /* the latch strategy's state machine */
+};
+
+/* Each CPU's NMI state and counters, right above the top of its NMI IST stack: the entry finds
+ * them from RSP (nmi_entry.asm), C through nmi_this_cpu(). The assembler updates some fields. */
+#define NAIVE_DEPTH_MAX 8
+struct nmi_cpu_state {
+    uint64_t entries;         /* NMIs the CPU delivered: every entry into an NMI entry point */
+    uint64_t nested;          /* entries recognised as nested */
+    uint64_t passes;          /* runs of the C handler chain; passes - (entries - nested) were extra */
+    uint64_t unknown;         /* passes that no handler claimed */
+    uint64_t latch_state;     /* NMI_LATCH only: not running / executing / latched */
+    uint64_t nested_rule;     /* enum nmi_nested_rule, for the last nested NMI */
+    uint64_t nested_rip;      /* where the last nested NMI landed (its interrupted RIP and RSP) */
+    uint64_t nested_rsp;
+    uint64_t interrupted_rip; /* where the last outer NMI landed */
+    uint64_t in_handler;      /* 1 while the C handler chain runs */
+    uint64_t naive_depth;     /* NMI_NAIVE: NMIs running, and a copy of each one's arrival frame */
+    struct iret_frame naive_arrival[NAIVE_DEPTH_MAX];
+    uint64_t padding;         /* to a multiple of 16 bytes: the stack top below stays aligned */
+};
