@@ -15,7 +15,7 @@
 #include <arch/x86_64/user_mode.h>
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
-#include <tests/kernel/demo.h>
+#include <kernel/demo.h>
 #include <kernel/console.h>
 #include <kernel/cpu_backtrace.h>
 #include <kernel/nmi.h>

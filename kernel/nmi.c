@@ -10,7 +10,7 @@
 #include <kernel/cmdline.h>
 #include <kernel/kprobes.h>
 #include <kernel/nmi.h>
-#include <tests/kernel/nmi_trace.h>
+#include <kernel/nmi_trace.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 #include <kernel/stacktrace.h>

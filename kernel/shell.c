@@ -12,7 +12,7 @@
 #include <kernel/cpu_backtrace.h>
 #include <kernel/kprobes.h>
 #include <kernel/nmi.h>
-#include <tests/kernel/nmi_trace.h>
+#include <kernel/nmi_trace.h>
 #include <kernel/printk.h>
 #include <tests/kernel/scenario_nmi.h>
 #include <kernel/shell.h>

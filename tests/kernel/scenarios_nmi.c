@@ -13,7 +13,7 @@
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
 #include <kernel/nmi.h>
-#include <tests/kernel/nmi_trace.h>
+#include <kernel/nmi_trace.h>
 #include <kernel/printk.h>
 #include <tests/kernel/scenario.h>
 #include <tests/kernel/scenario_nmi.h>

@@ -9,7 +9,7 @@
 #include <arch/x86_64/nmi_stack.h>
 #include <arch/x86_64/stacks.h>
 #include <kernel/nmi.h>
-#include <tests/kernel/nmi_trace.h>
+#include <kernel/nmi_trace.h>
 #include <kernel/printk.h>
 #include <kernel/string.h>
 

@@ -2,7 +2,7 @@
  * explained on the screen step by step, for a PC where nothing can be typed (a USB keyboard the
  * kernel cannot read, no serial line). Each runs shell commands, says what they showed, and
  * leaves it all on the screen. */
-#include <tests/kernel/demo.h>
+#include <kernel/demo.h>
 #include <kernel/nmi.h>
 #include <kernel/printk.h>
 #include <kernel/shell.h>

@@ -1,5 +1,5 @@
-/* The live trace of the NMI stack (nmi=nested), an instrument like the scenarios (for the nmi-trace
- * scenario, `make pictures` and the shell's `trace on`): the next NMI that has a nested NMI is
+/* The live trace of the NMI stack (nmi=nested), behind the shell's `trace on`, `make pictures`
+ * and the nmi-trace scenario: the next NMI that has a nested NMI is
  * recorded -- the words at the top of the NMI stack at arrival, after the nested NMI rewrote the
  * iret frame, at the start of the repeat, and after the exit -- and printed. */
 #pragma once
