@@ -61,7 +61,7 @@ $(NMI_BREAK_OBJECTS): NMI_BREAK_FLAGS := $(NMI_BREAK_DEFINE)
 endif
 
 KERNEL_C := $(filter-out arch/x86_64/asm_offsets.c,$(wildcard arch/x86_64/*.c kernel/*.c tests/kernel/*.c))
-KERNEL_ASM := $(wildcard boot/*.asm arch/x86_64/*.asm tests/kernel/*.asm)
+KERNEL_ASM := $(wildcard boot/*.asm arch/x86_64/*.asm kernel/*.asm tests/kernel/*.asm)
 KERNEL_OBJECTS := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_C)) $(patsubst %.asm,$(BUILD)/%.o,$(KERNEL_ASM))
 # The parts of the kernel that are pure C, also compiled for the host's unit tests.
 UNIT_SOURCES := kernel/format.c kernel/cmdline.c kernel/multiboot.c

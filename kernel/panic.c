@@ -8,7 +8,7 @@
 #include <kernel/lock.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
-#include <tests/kernel/scenario.h>
+#include <kernel/scenario.h>
 #include <kernel/stacktrace.h>
 
 static int panicking;

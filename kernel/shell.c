@@ -8,13 +8,14 @@
 #include <arch/x86_64/serial.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/timer.h>
+#include <kernel/cast.h>
 #include <kernel/cmdline.h>
 #include <kernel/cpu_backtrace.h>
 #include <kernel/kprobes.h>
 #include <kernel/nmi.h>
+#include <kernel/nmi_provoke.h>
 #include <kernel/nmi_trace.h>
 #include <kernel/printk.h>
-#include <tests/kernel/scenario_nmi.h>
 #include <kernel/shell.h>
 #include <kernel/string.h>
 #include <kernel/task.h>
@@ -37,13 +38,13 @@ static bool need_apic(void)
 /* Sends NMIs to ourselves with action running inside each handler pass, and waits for them. */
 static void nmi_episode(uint64_t count, void (*action)(uint64_t pass))
 {
-    if (!need_apic() || !nmi_test_start(action, false))
+    if (!need_apic() || !nmi_provoke_start(action, false))
         return;
     for (uint64_t i = 0; i < count; i++) {
         send_self_nmi();
         spin_until(&self_claimed, self_sent);
     }
-    nmi_test_stop();
+    nmi_provoke_stop();
     printk("sent %lu NMIs to this CPU; the handler claimed %lu\n", self_sent, self_claimed);
     nmi_trace_print();
 }

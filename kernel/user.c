@@ -16,11 +16,13 @@
 #define WRITE_MAX 256
 #define SLOW_MAX_MICROSECONDS 10000
 
+/* A row of the programs' table (include/kernel/user_programs.inc). The entry is the program's
+ * address in the kernel image; user mode sees the block of programs at USER_BASE. */
 struct user_program {
     const char *name, *about;
-    uint64_t offset; /* of its first instruction from user_programs_start */
+    uint64_t entry;
 };
-extern const struct user_program user_program_table[]; /* tests/kernel/user_programs.asm; ends at a NULL name */
+extern const struct user_program user_program_table[], user_program_table_end[]; /* linker.ld */
 
 struct user_result user_last;
 static uint64_t syscall_counts[TASKS_MAX], arguments[TASKS_MAX];
@@ -113,7 +115,7 @@ void user_return_fault(void)
 
 static const struct user_program *find(const char *name)
 {
-    for (const struct user_program *p = user_program_table; p->name; p++)
+    for (const struct user_program *p = user_program_table; p < user_program_table_end; p++)
         if (!strcmp(p->name, name))
             return p;
     return NULL;
@@ -122,7 +124,7 @@ static const struct user_program *find(const char *name)
 void user_list_programs(void)
 {
     printk("user programs (user NAME [NUMBER]):\n");
-    for (const struct user_program *p = user_program_table; p->name; p++)
+    for (const struct user_program *p = user_program_table; p < user_program_table_end; p++)
         printk("  %-20s %s\n", p->name, p->about);
 }
 
@@ -134,8 +136,15 @@ static void user_task(void *program)
     syscall_counts[self] = 0;
     t->page_table = user_address_space(self);
     write_cr3(t->page_table);
-    struct trap_frame frame = {.rdi = arguments[self], .rip = USER_BASE + p->offset, .cs = USER_CODE_SELECTOR,
-                               .rflags = RFLAGS_IF | RFLAGS_RESERVED_ONE, .rsp = USER_STACK_TOP, .ss = USER_DATA_SELECTOR};
+    uint64_t entry = USER_BASE + (p->entry - (uint64_t)user_programs_start);
+    struct trap_frame frame = {
+        .rdi = arguments[self],
+        .rip = entry,
+        .cs = USER_CODE_SELECTOR,
+        .rflags = RFLAGS_IF | RFLAGS_RESERVED_ONE,
+        .rsp = USER_STACK_TOP,
+        .ss = USER_DATA_SELECTOR,
+    };
     interrupts_disable();
     enter_user_mode(&frame); /* every other register starts at 0 */
 }

@@ -583,7 +583,7 @@ def exit_window_episodes():
     exit_iretq = symbol("nmi_exit_iretq")
     code = instructions("end_repeat_nmi", "nmi_exit_iretq") + [exit_iretq]
     window = code[next(i for i in range(len(code)) if disassemble_one(code[i]) == "std"):]
-    passes = symbol("scenario_passes")
+    passes = symbol("provoke_passes")
     episodes = []
     for address in window:
         for pf in (1, 0):

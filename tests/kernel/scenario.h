@@ -3,6 +3,7 @@
  * status says pass (33) or fail (35). tests/run.py boots them and reads the output. */
 #pragma once
 #include <stdbool.h>
+#include <kernel/scenario.h> /* scenario_run, scenario_abort: what the kernel calls */
 
 enum scenario_result { SCENARIO_PASS, SCENARIO_FAIL, SCENARIO_SKIP };
 
@@ -12,8 +13,6 @@ struct scenario {
     bool in_self_test; /* part of test=all, the self-test a real PC can run from the GRUB menu */
 };
 
-/* Runs one scenario, or every in_self_test one for "all"; never returns. */
-__attribute__((noreturn)) void scenario_run(const char *name);
 /* Records a failed expectation (printed as a TAP comment); the scenario then fails. */
 __attribute__((format(printf, 2, 3))) bool expect(bool ok, const char *format, ...);
 bool scenario_failed(void); /* an expectation has failed in the running scenario */
@@ -21,8 +20,6 @@ bool scenario_failed(void); /* an expectation has failed in the running scenario
 void scenario_skip_reason(const char *reason);
 /* Ends the running scenario from wherever it is (an NMI handler, say): TAP line, then power off. */
 __attribute__((noreturn)) void scenario_complete(enum scenario_result result);
-/* Called by panic: a panic inside a scenario ends the run as a failure. */
-void scenario_abort(void);
 
 /* The scenario lists, one per source file of scenarios. */
 extern const struct scenario boot_scenarios[], nmi_scenarios[], story_scenarios[], verify_scenarios[], user_scenarios[],

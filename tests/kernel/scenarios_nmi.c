@@ -1,11 +1,8 @@
-/* NMI scenarios: nested NMIs provoked on purpose, then the counters and the places the NMIs
- * landed are checked. Self-NMIs are sent through the local APIC; NMIs "from outside" come from the
- * test runner (QMP inject-nmi), and for the three that need an NMI at one exact instruction the
- * runner also stops the CPU there through QEMU's gdb stub, as a hardware debugger would.
- *
- * Every scenario handler claims the self-NMIs sent so far in one go (like a device handler that
- * drains its queue): an NMI that the CPU merged into an already pending one is still accounted
- * for, so "every NMI sent was handled" is an exact check. */
+/* NMI scenarios: nested NMIs provoked on purpose (kernel/nmi_provoke.c), then the counters and
+ * the places the NMIs landed are checked. Self-NMIs are sent through the local APIC; NMIs "from
+ * outside" come from the test runner (QMP inject-nmi), and for those that need an NMI at one
+ * exact instruction the runner also stops the CPU there through QEMU's gdb stub, as a hardware
+ * debugger would. */
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
@@ -13,6 +10,7 @@
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
 #include <kernel/nmi.h>
+#include <kernel/nmi_provoke.h>
 #include <kernel/nmi_trace.h>
 #include <kernel/printk.h>
 #include <tests/kernel/scenario.h>
@@ -24,94 +22,22 @@
 extern char repeat_nmi[], end_repeat_nmi[], nmi_exit_iretq[]; /* nmi_entry.asm */
 volatile uint64_t scenario_debugger_go; /* set by tests/run.py through the gdb stub: how many episodes */
 
-volatile uint64_t self_pending, self_sent, self_claimed;
-volatile uint64_t scenario_passes, scenario_faults, int3_hits, external_claimed, sent_inside;
-void (*pass_action)(uint64_t pass); /* what the scenario does inside each handler pass */
-static bool claim_external;         /* claim passes with no self-NMI as external NMIs */
-static struct nmi_cpu_state before;
+volatile uint64_t sent_inside; /* nmi-storm: NMIs sent from inside a handler pass */
 
-void send_self_nmi(void)
+/* nmi_provoke_start(), or a skip when this machine cannot send itself NMIs. */
+bool scenario_nmi_start(void (*action)(uint64_t pass), bool external)
 {
-    self_sent++;
-    __atomic_add_fetch(&self_pending, 1, __ATOMIC_SEQ_CST);
-    apic_send_self_nmi();
-}
-
-static bool scenario_nmi_handler(struct trap_frame *frame)
-{
-    uint64_t mine = __atomic_exchange_n(&self_pending, 0, __ATOMIC_SEQ_CST);
-    self_claimed += mine;
-    scenario_passes++;
-    if (pass_action)
-        pass_action(scenario_passes);
-    if (!mine && claim_external) {
-        external_claimed++;
+    sent_inside = 0;
+    if (nmi_provoke_start(action, external))
         return true;
-    }
-    return mine != 0;
-}
-
-/* The two things that end NMI blocking early: a page fault and an int3, both fixed up. */
-void nmi_test_fault(uint64_t address)
-{
-    uint64_t value;
-    if (copy_from_kernel_nofault(&value, (const void *)address, sizeof value))
-        scenario_faults++;
-}
-
-static bool count_int3(struct trap_frame *frame)
-{
-    int3_hits++;
-    return true;
-}
-
-__attribute__((noinline)) void nmi_test_int3(void)
-{
-    __asm__ volatile(".globl scenario_int3\nscenario_int3: int3");
-}
-extern char scenario_int3[];
-
-bool spin_until(volatile uint64_t *value, uint64_t at_least)
-{
-    for (uint64_t i = 0; i < SPIN_LIMIT; i++) {
-        if (*value >= at_least && !nmi_this_cpu()->in_handler)
-            return true;
-        cpu_relax();
-    }
+    scenario_skip_reason("no local APIC: cannot send NMIs");
     return false;
 }
 
-bool nmi_test_start(void (*action)(uint64_t pass), bool external)
-{
-    if (!apic_ready()) {
-        scenario_skip_reason("no local APIC: cannot send NMIs");
-        return false;
-    }
-    self_pending = self_sent = self_claimed = scenario_passes = scenario_faults = int3_hits = external_claimed = sent_inside = 0;
-    pass_action = action;
-    claim_external = external;
-    before = *nmi_this_cpu();
-    register_int3_hook((uint64_t)scenario_int3, count_int3);
-    register_nmi_handler("scenario", scenario_nmi_handler);
-    return true;
-}
-
-void nmi_test_stop(void)
-{
-    unregister_nmi_handler(scenario_nmi_handler);
-    unregister_int3_hook((uint64_t)scenario_int3);
-    pass_action = NULL;
-    printk("# nmi counters: entries %lu nested %lu passes %lu extra passes %lu unknown %lu; self-NMIs sent %lu claimed %lu;"
-           " faults %lu int3 %lu external %lu\n",
-           nmi_this_cpu()->entries - before.entries, nmi_this_cpu()->nested - before.nested, nmi_this_cpu()->passes - before.passes,
-           nmi_extra_passes(nmi_this_cpu()) - nmi_extra_passes(&before), nmi_this_cpu()->unknown - before.unknown,
-           self_sent, self_claimed, scenario_faults, int3_hits, external_claimed);
-}
-
-uint64_t delta_nested(void) { return nmi_this_cpu()->nested - before.nested; }
+uint64_t delta_nested(void) { return nmi_this_cpu()->nested - nmi_provoke_baseline()->nested; }
 uint64_t delta_extra(void)
 {
-    return nmi_extra_passes(nmi_this_cpu()) - nmi_extra_passes(&before);
+    return nmi_extra_passes(nmi_this_cpu()) - nmi_extra_passes(nmi_provoke_baseline());
 }
 
 /* Waits until the test runner has its breakpoint in place (it writes scenario_debugger_go: the
@@ -149,34 +75,16 @@ bool nested_detected_as(uint64_t rule)
                   rule_name(nmi_this_cpu()->nested_rule), rule_name(rule));
 }
 
-/* nmi-pf-nested and nmi-int3-nested: in its first pass the handler sends itself an NMI (pending:
- * NMIs are blocked) and then faults or hits int3. That exception's iretq lets the NMI in. */
-void fault_with_nmi_pending(uint64_t pass)
-{
-    if (pass == 1) {
-        send_self_nmi();
-        nmi_test_fault(NMI_FAULT_ADDRESS);
-    }
-}
-
-void int3_with_nmi_pending(uint64_t pass)
-{
-    if (pass == 1) {
-        send_self_nmi();
-        nmi_test_int3();
-    }
-}
-
 static enum scenario_result nested_by_exception(void (*action)(uint64_t), const char *what)
 {
-    if (!nmi_test_start(action, false))
+    if (!scenario_nmi_start(action, false))
         return SCENARIO_SKIP;
     send_self_nmi();
     spin_until(&self_claimed, 2);
-    nmi_test_stop();
+    nmi_provoke_stop();
     expect_one_nested_nmi();
-    expect(scenario_passes == 2, "the handler ran %lu times, not 2", scenario_passes);
-    expect(!strcmp(what, "fault") ? scenario_faults == 1 : int3_hits == 1, "the %s inside the NMI did not happen once", what);
+    expect(provoke_passes == 2, "the handler ran %lu times, not 2", provoke_passes);
+    expect(!strcmp(what, "fault") ? provoke_faults == 1 : int3_hits == 1, "the %s inside the NMI did not happen once", what);
     nested_detected_as(NESTED_EXECUTING);
     return SCENARIO_PASS;
 }
@@ -197,12 +105,12 @@ static bool nested_strategy_only(void)
  * at the final iretq, steps over it (now at repeat_nmi, NMIs unblocked) and injects an NMI. */
 static enum scenario_result nmi_repeat_window(void)
 {
-    if (!nested_strategy_only() || !nmi_test_start(fault_with_nmi_pending, true))
+    if (!nested_strategy_only() || !scenario_nmi_start(fault_with_nmi_pending, true))
         return SCENARIO_SKIP;
     wait_for_debugger("break at nmi_exit_iretq, step once, inject an NMI");
     send_self_nmi();
-    spin_until(&scenario_passes, 2);
-    nmi_test_stop();
+    spin_until(&provoke_passes, 2);
+    nmi_provoke_stop();
     expect(delta_nested() == 2, "%lu nested NMIs detected, not 2", delta_nested());
     expect(delta_extra() == 1, "%lu extra handler passes, not 1 (the repeat covers both nested NMIs)", delta_extra());
     nested_detected_as(NESTED_IN_REPEAT_WINDOW);
@@ -210,7 +118,7 @@ static enum scenario_result nmi_repeat_window(void)
            nmi_this_cpu()->nested_rip, (uint64_t)repeat_nmi);
     printk("# nested NMI landed at %016lx (repeat_nmi %016lx)\n", nmi_this_cpu()->nested_rip, (uint64_t)repeat_nmi);
     expect(self_claimed == self_sent, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
-    expect(nmi_this_cpu()->unknown == before.unknown, "unknown NMIs reported");
+    expect(nmi_this_cpu()->unknown == nmi_provoke_baseline()->unknown, "unknown NMIs reported");
     return SCENARIO_PASS;
 }
 
@@ -219,17 +127,17 @@ static enum scenario_result nmi_repeat_window(void)
 static void fault_once(uint64_t pass)
 {
     if (pass == 1)
-        nmi_test_fault(NMI_FAULT_ADDRESS);
+        nmi_provoke_fault(NMI_FAULT_ADDRESS);
 }
 
 static enum scenario_result nmi_iret_window(void)
 {
-    if (!nested_strategy_only() || !nmi_test_start(fault_once, true))
+    if (!nested_strategy_only() || !scenario_nmi_start(fault_once, true))
         return SCENARIO_SKIP;
     wait_for_debugger("break at nmi_exit_iretq, inject an NMI");
     send_self_nmi();
-    spin_until(&scenario_passes, 2);
-    nmi_test_stop();
+    spin_until(&provoke_passes, 2);
+    nmi_provoke_stop();
     uint64_t iret_frame = ist_stack_top(IST_NMI) - sizeof(struct nmi_stack);
     expect(delta_nested() == 1, "%lu nested NMIs detected, not 1", delta_nested());
     expect(delta_extra() == 1, "%lu extra handler passes, not 1", delta_extra());
@@ -254,12 +162,12 @@ static enum scenario_result nmi_naive_late(void)
         scenario_skip_reason("the naive strategy's overwrite check is what this scenario tests");
         return SCENARIO_SKIP;
     }
-    if (!nmi_test_start(fault_once, true))
+    if (!scenario_nmi_start(fault_once, true))
         return SCENARIO_SKIP;
     wait_for_debugger("break at nmi_entry_naive.returned, inject an NMI");
     send_self_nmi();
-    spin_until(&scenario_passes, 2);
-    nmi_test_stop();
+    spin_until(&provoke_passes, 2);
+    nmi_provoke_stop();
     expect(false, "the nested NMI after the depth went back to 0 was not reported");
     return SCENARIO_FAIL;
 }
@@ -271,7 +179,7 @@ static void fault_with_nmi_pending_each_episode(uint64_t pass)
 {
     if (pass % 2 == 1) {
         send_self_nmi();
-        nmi_test_fault(NMI_FAULT_ADDRESS);
+        nmi_provoke_fault(NMI_FAULT_ADDRESS);
     }
 }
 
@@ -280,14 +188,14 @@ static void fault_with_nmi_pending_each_episode(uint64_t pass)
  * NMI there. Each must be taken by rule (a) and merged into the repeat pass. */
 static enum scenario_result nmi_repeat_window_all(void)
 {
-    if (!nested_strategy_only() || !nmi_test_start(fault_with_nmi_pending_each_episode, true))
+    if (!nested_strategy_only() || !scenario_nmi_start(fault_with_nmi_pending_each_episode, true))
         return SCENARIO_SKIP;
     uint64_t episodes = wait_for_debugger("break at nmi_exit_iretq before repeat_nmi, step into the repeat window, "
                                           "inject an NMI; once for every instruction of the window");
     for (uint64_t i = 0; i < episodes && !scenario_failed(); i++) {
         uint64_t nested = delta_nested(), extra = delta_extra();
         send_self_nmi();
-        if (!expect(spin_until(&scenario_passes, 2 * (i + 1)), "episode %lu: the handler did not run twice", i))
+        if (!expect(spin_until(&provoke_passes, 2 * (i + 1)), "episode %lu: the handler did not run twice", i))
             break;
         uint64_t at = nmi_this_cpu()->nested_rip - (uint64_t)repeat_nmi;
         printk("# repeat window: an NMI at repeat_nmi+0x%lx was taken by rule %s\n", at, rule_name(nmi_this_cpu()->nested_rule));
@@ -298,7 +206,7 @@ static enum scenario_result nmi_repeat_window_all(void)
         expect(delta_nested() - nested == 2 && delta_extra() - extra == 1, "episode %lu: %lu nested NMIs and %lu extra "
                "passes, not 2 and 1", i, delta_nested() - nested, delta_extra() - extra);
     }
-    nmi_test_stop();
+    nmi_provoke_stop();
     expect(self_claimed == self_sent, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
     return SCENARIO_PASS;
 }
@@ -307,7 +215,7 @@ static enum scenario_result nmi_repeat_window_all(void)
 static void fault_each_episode(uint64_t pass)
 {
     if (pass % 2 == 1)
-        nmi_test_fault(NMI_FAULT_ADDRESS);
+        nmi_provoke_fault(NMI_FAULT_ADDRESS);
 }
 
 /* nmi-exit-window-all: the runner stops the CPU on each instruction of the exit window (std,
@@ -316,14 +224,14 @@ static void fault_each_episode(uint64_t pass)
  * at the iretq, rule (c). */
 static enum scenario_result nmi_exit_window_all(void)
 {
-    if (!nested_strategy_only() || !nmi_test_start(fault_each_episode, true))
+    if (!nested_strategy_only() || !scenario_nmi_start(fault_each_episode, true))
         return SCENARIO_SKIP;
     uint64_t episodes = wait_for_debugger("break on each instruction of the exit window, PF set and clear, "
                                           "inject an NMI");
     for (uint64_t i = 0; i < episodes && !scenario_failed(); i++) {
         uint64_t nested = delta_nested();
         send_self_nmi();
-        if (!expect(spin_until(&scenario_passes, 2 * (i + 1)), "episode %lu: the handler did not run twice", i))
+        if (!expect(spin_until(&provoke_passes, 2 * (i + 1)), "episode %lu: the handler did not run twice", i))
             break;
         uint64_t rule = nmi_this_cpu()->nested_rip == (uint64_t)nmi_exit_iretq ? NESTED_IRET_WINDOW : NESTED_EXECUTING;
         char where[40];
@@ -334,7 +242,7 @@ static enum scenario_result nmi_exit_window_all(void)
                rule_name(nmi_this_cpu()->nested_rule), rule_name(rule));
         expect(delta_nested() - nested == 1, "episode %lu: %lu nested NMIs, not 1", i, delta_nested() - nested);
     }
-    nmi_test_stop();
+    nmi_provoke_stop();
     expect(self_claimed == self_sent && external_claimed == episodes, "%lu of %lu self-NMIs and %lu of %lu injected "
            "NMIs handled", self_claimed, self_sent, external_claimed, episodes);
     return SCENARIO_PASS;
@@ -362,14 +270,14 @@ static void spin_on_nmi_stack(uint64_t episode)
 
 static enum scenario_result nmi_first_on_nmi_stack(void)
 {
-    if (!nmi_test_start(NULL, true))
+    if (!scenario_nmi_start(NULL, true))
         return SCENARIO_SKIP;
     uint64_t episodes = wait_for_debugger("break at nmi_stack_spin, PF set and clear, inject an NMI");
     for (uint64_t i = 0; i < episodes; i++) {
         spin_on_nmi_stack(i);
         printk("# an NMI that interrupted code on the NMI stack (DF clear) was handled as a first NMI\n");
     }
-    nmi_test_stop();
+    nmi_provoke_stop();
     expect(external_claimed == episodes && delta_nested() == 0, "%lu of %lu NMIs handled, %lu taken as nested",
            external_claimed, episodes, delta_nested());
     return SCENARIO_PASS;
@@ -380,20 +288,20 @@ static enum scenario_result nmi_first_on_nmi_stack(void)
 void fault_elsewhere(uint64_t pass)
 {
     if (pass == 1)
-        nmi_test_fault(NMI_FAULT_ADDRESS);
+        nmi_provoke_fault(NMI_FAULT_ADDRESS);
 }
 
 static enum scenario_result nmi_cr2(void)
 {
-    if (!nmi_test_start(fault_elsewhere, true))
+    if (!scenario_nmi_start(fault_elsewhere, true))
         return SCENARIO_SKIP;
     wait_for_debugger("break at trap_stub_14, inject an NMI");
     uint64_t value;
     int result = copy_from_kernel_nofault(&value, (const void *)UNMAPPED_ADDRESS, sizeof value);
-    spin_until(&scenario_passes, 1);
-    nmi_test_stop();
+    spin_until(&provoke_passes, 1);
+    nmi_provoke_stop();
     expect(result == -1, "the read of an unmapped address did not fail");
-    expect(scenario_passes == 1 && scenario_faults == 1, "the NMI did not arrive and fault once (passes %lu, faults %lu)", scenario_passes, scenario_faults);
+    expect(provoke_passes == 1 && provoke_faults == 1, "the NMI did not arrive and fault once (passes %lu, faults %lu)", provoke_passes, provoke_faults);
     expect(nmi_this_cpu()->interrupted_rip == trap_entry_table[VECTOR_PAGE_FAULT],
            "the NMI landed at %lx, not at the page-fault entry %lx", nmi_this_cpu()->interrupted_rip,
            trap_entry_table[VECTOR_PAGE_FAULT]);
@@ -407,15 +315,15 @@ static enum scenario_result nmi_cr2(void)
 /* nmi-external: NMIs from outside the CPU (QMP inject-nmi arrives on LINT1). */
 static enum scenario_result nmi_external(void)
 {
-    if (!nmi_test_start(NULL, true))
+    if (!scenario_nmi_start(NULL, true))
         return SCENARIO_SKIP;
     printk("# external: waiting for 5 NMIs from outside\n");
     bool arrived = spin_until(&external_claimed, 5);
-    nmi_test_stop();
+    nmi_provoke_stop();
     expect(arrived, "only %lu external NMIs arrived", external_claimed);
     expect(external_claimed == 5, "%lu external NMIs counted, not 5", external_claimed);
-    expect(nmi_this_cpu()->entries - before.entries == 5, "%lu NMI entries, not 5", nmi_this_cpu()->entries - before.entries);
-    expect(nmi_this_cpu()->unknown == before.unknown, "unknown NMIs reported");
+    expect(nmi_this_cpu()->entries - nmi_provoke_baseline()->entries == 5, "%lu NMI entries, not 5", nmi_this_cpu()->entries - nmi_provoke_baseline()->entries);
+    expect(nmi_this_cpu()->unknown == nmi_provoke_baseline()->unknown, "unknown NMIs reported");
     return SCENARIO_PASS;
 }
 
@@ -424,18 +332,18 @@ static enum scenario_result nmi_external(void)
 #define STORM_SELF_NMIS 3000
 void storm_pass(uint64_t pass)
 {
-    nmi_test_fault(NMI_FAULT_ADDRESS);
-    nmi_test_int3();
+    nmi_provoke_fault(NMI_FAULT_ADDRESS);
+    nmi_provoke_int3();
     if (pass % 3 == 0) { /* nest: pending now, let in by the next fault's iretq */
         sent_inside++;
         send_self_nmi();
-        nmi_test_fault(NMI_FAULT_ADDRESS);
+        nmi_provoke_fault(NMI_FAULT_ADDRESS);
     }
 }
 
 static enum scenario_result nmi_storm(void)
 {
-    if (!nmi_test_start(storm_pass, true))
+    if (!scenario_nmi_start(storm_pass, true))
         return SCENARIO_SKIP;
     printk("# storm: start\n");
     for (int i = 0; i < STORM_SELF_NMIS || (external_claimed < 10 && i < 400 * STORM_SELF_NMIS); i++) {
@@ -443,29 +351,29 @@ static enum scenario_result nmi_storm(void)
         spin_until(&self_claimed, self_sent);
     }
     printk("# storm: end\n");
-    nmi_test_stop();
+    nmi_provoke_stop();
     expect(self_claimed == self_sent, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
-    expect(int3_hits == scenario_passes, "%lu int3 hits in %lu passes", int3_hits, scenario_passes);
-    expect(scenario_faults == scenario_passes + sent_inside, "%lu faults in %lu passes", scenario_faults, scenario_passes);
-    expect(scenario_passes == nmi_this_cpu()->passes - before.passes, "handler passes do not match the NMI core's count");
+    expect(int3_hits == provoke_passes, "%lu int3 hits in %lu passes", int3_hits, provoke_passes);
+    expect(provoke_faults == provoke_passes + sent_inside, "%lu faults in %lu passes", provoke_faults, provoke_passes);
+    expect(provoke_passes == nmi_this_cpu()->passes - nmi_provoke_baseline()->passes, "handler passes do not match the NMI core's count");
     expect(delta_nested() >= sent_inside, "%lu nested NMIs detected, fewer than the %lu sent from inside",
            delta_nested(), sent_inside);
     expect(delta_extra() <= delta_nested() && delta_extra() >= 1, "%lu extra passes for %lu nested NMIs",
            delta_extra(), delta_nested());
     expect(external_claimed >= 10, "only %lu NMIs from outside arrived", external_claimed);
-    expect(nmi_this_cpu()->unknown == before.unknown, "unknown NMIs reported");
+    expect(nmi_this_cpu()->unknown == nmi_provoke_baseline()->unknown, "unknown NMIs reported");
     return SCENARIO_PASS;
 }
 
 /* nmi-trace: the live trace of one nested episode (what `make pictures` draws). */
 static enum scenario_result nmi_trace(void)
 {
-    if (!nested_strategy_only() || !nmi_test_start(fault_with_nmi_pending, false))
+    if (!nested_strategy_only() || !scenario_nmi_start(fault_with_nmi_pending, false))
         return SCENARIO_SKIP;
     nmi_trace_arm(true);
     send_self_nmi();
     spin_until(&self_claimed, 2);
-    nmi_test_stop();
+    nmi_provoke_stop();
     expect(nmi_trace_print(), "no nested episode was recorded");
     return SCENARIO_PASS;
 }
@@ -474,7 +382,7 @@ static enum scenario_result nmi_trace(void)
  * `make bench` to count the instructions of each in a QEMU execution trace. */
 static enum scenario_result nmi_bench(void)
 {
-    if (!nmi_test_start(NULL, false))
+    if (!scenario_nmi_start(NULL, false))
         return SCENARIO_SKIP;
     printk("# bench: one NMI, not nested\n");
     send_self_nmi();
@@ -482,11 +390,11 @@ static enum scenario_result nmi_bench(void)
     if (nmi_current_strategy() != NMI_NAIVE && nmi_current_strategy() != NMI_NAIVE_RAW) {
         printk("# bench: one NMI with a nested NMI\n");
         pass_action = fault_with_nmi_pending;
-        scenario_passes = 0;
+        provoke_passes = 0;
         send_self_nmi();
         spin_until(&self_claimed, 3);
     }
-    nmi_test_stop();
+    nmi_provoke_stop();
     expect(self_claimed == self_sent, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
     return SCENARIO_PASS;
 }

@@ -110,7 +110,7 @@ static bool smp_nmi_handler(struct trap_frame *frame)
     if (claimed[cpu] % 2) { /* the first NMI of the round */
         __atomic_add_fetch(&pending[cpu], 1, __ATOMIC_SEQ_CST);
         apic_send_self_nmi();
-        nmi_test_fault(NMI_FAULT_ADDRESS);
+        nmi_provoke_fault(NMI_FAULT_ADDRESS);
     }
     return true;
 }
@@ -196,7 +196,7 @@ static bool slow_faulting_handler(struct trap_frame *frame)
 {
     if (this_cpu()->index != 2 || !__atomic_exchange_n(&pending[2], 0, __ATOMIC_SEQ_CST))
         return false;
-    nmi_test_fault(NMI_FAULT_ADDRESS); /* NMIs are let in from here on */
+    nmi_provoke_fault(NMI_FAULT_ADDRESS); /* NMIs are let in from here on */
     in_faulted_handler = 1;
     udelay(300000);
     in_faulted_handler = 2;

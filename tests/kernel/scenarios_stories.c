@@ -8,6 +8,7 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/serial.h>
+#include <kernel/cast.h>
 #include <kernel/cmdline.h>
 #include <kernel/kprobes.h>
 #include <kernel/nmi.h>
@@ -28,34 +29,6 @@ static void after_report(int dumped, uint64_t nested)
     expect(dumped == task_count(), "show_state dumped %d of %d tasks", dumped, task_count());
     expect(nested > 0, "no NMI arrived nested during the dump: the test did not test anything");
     scenario_complete(SCENARIO_PASS);
-}
-
-/* The cast of the stories (docs/stories.md): two workers, a sleeper, and a task whose frame chain
- * leads into unmapped memory, which show_state() must survive. */
-static void worker(void *argument)
-{
-    for (;;)
-        task_sleep((uint64_t)argument);
-}
-
-static void sleeper(void *unused) { task_sleep(1000000); }
-
-static __attribute__((noinline)) void block_with_broken_frame_chain(void)
-{
-    uint64_t *frame = __builtin_frame_address(0);
-    frame[0] = 0x0000100000000000UL; /* our caller's saved rbp, now unmapped: never used, we never return */
-    task_block();
-}
-
-static void broken_frames(void *unused) { block_with_broken_frame_chain(); }
-
-void task_create_cast(void)
-{
-    task_create("worker-1", worker, (void *)1);
-    task_create("worker-2", worker, (void *)3);
-    task_create("sleeper", sleeper, NULL);
-    task_create("broken-frames", broken_frames, NULL);
-    task_sleep(5); /* let every task run once and settle */
 }
 
 static __attribute__((noinline, noreturn)) void lock_up_this_cpu(void)
@@ -113,13 +86,13 @@ static enum scenario_result vmalloc_nmi(void)
 {
     uint64_t saved_cr3, faults_before = vmalloc_faults;
     ring = vmalloc(sizeof *ring);
-    if (!expect(ring != NULL, "vmalloc failed") || !nmi_test_start(trace_from_nmi, false))
+    if (!expect(ring != NULL, "vmalloc failed") || !scenario_nmi_start(trace_from_nmi, false))
         return SCENARIO_FAIL;
     stale_page_table_ready(&saved_cr3);
     send_self_nmi();
     spin_until(&self_claimed, 2);
     write_cr3(saved_cr3);
-    nmi_test_stop();
+    nmi_provoke_stop();
     expect_one_nested_episode(faults_before);
     expect(ring->head == 2 && ring->entries[0] == 0x7ace0001 && ring->entries[1] == 0x7ace0002,
            "the trace ring holds %lu entries (%lx, %lx), not the two passes", ring->head, ring->entries[0],
@@ -152,7 +125,7 @@ static enum scenario_result module_nmi(void)
     uint64_t saved_cr3, faults_before = vmalloc_faults;
     size_t size = (size_t)(module_text_end - module_text_start);
     void *text = vmalloc(size);
-    if (!expect(text != NULL, "vmalloc failed") || !nmi_test_start(send_once, false))
+    if (!expect(text != NULL, "vmalloc failed") || !scenario_nmi_start(send_once, false))
         return SCENARIO_FAIL;
     memcpy(text, module_text_start, size);
     module_callback_calls = 0;
@@ -162,7 +135,7 @@ static enum scenario_result module_nmi(void)
     spin_until(&self_claimed, 2);
     write_cr3(saved_cr3);
     unregister_nmi_handler((nmi_handler)text);
-    nmi_test_stop();
+    nmi_provoke_stop();
     expect_one_nested_episode(faults_before);
     expect(module_callback_calls == 2, "the module callback ran %lu times, not 2 (once per pass)",
            module_callback_calls);
@@ -196,11 +169,11 @@ static enum scenario_result kprobe_nmi(void)
     if (!expect(register_kprobe(&probe) == 0, "register_kprobe(nmi_probe_target) failed"))
         return SCENARIO_FAIL;
     uint8_t patched = *(volatile uint8_t *)probe.address;
-    if (!nmi_test_start(call_probed, false))
+    if (!scenario_nmi_start(call_probed, false))
         return SCENARIO_SKIP;
     send_self_nmi();
     spin_until(&self_claimed, 2);
-    nmi_test_stop();
+    nmi_provoke_stop();
     unregister_kprobe(&probe);
     expect(patched == 0xcc, "the probe did not write int3 (found 0x%x)", patched);
     expect(*(volatile uint8_t *)probe.address == 0x55, "unregistering did not restore the first byte");

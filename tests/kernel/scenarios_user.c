@@ -1,4 +1,5 @@
-/* User-mode scenarios: programs in ring 3 (tests/kernel/user_programs.asm), what they must not be
+/* User-mode scenarios: programs in ring 3 (kernel/user_programs.asm and the attack programs of
+ * tests/kernel/user_attacks.asm), what they must not be
  * able to do, and NMIs that arrive from user mode or on the SYSCALL path: the two NMI bugs Linux
  * fixed in 2015 (docs/nmi.md, "NMIs and user mode"). */
 #include <arch/x86_64/cpu.h>
@@ -146,7 +147,7 @@ static int64_t go_on(struct trap_frame *frame)
 
 static enum scenario_result user_rsp_in_nmi_stack(void)
 {
-    if (!user_mode_here() || !nmi_test_start(record_landing, true))
+    if (!user_mode_here() || !scenario_nmi_start(record_landing, true))
         return SCENARIO_SKIP;
     user_test_rsp = ist_stack_bottom(IST_NMI) + 2048;
     episodes = wait_for_debugger("break on each instruction from syscall_entry to syscall_sysretq, inject an NMI");
@@ -155,7 +156,7 @@ static enum scenario_result user_rsp_in_nmi_stack(void)
     user_set_test_syscall(SYS_TEST_FIRST, go_on);
     run("rsp-in-nmi-stack", user_test_rsp);
     user_set_test_syscall(SYS_TEST_FIRST, NULL);
-    nmi_test_stop();
+    nmi_provoke_stop();
     for (uint64_t i = 0; i < external_claimed && i < SYSCALL_PATH_MAX; i++)
         printk("# an NMI at syscall_entry+0x%lx was handled as a first NMI%s\n", landed[i] - (uint64_t)syscall_entry,
                landed[i] == (uint64_t)syscall_sysretq ? " (syscall_sysretq)" : "");
@@ -189,12 +190,12 @@ static void fault_and_record(uint64_t pass)
         printk("# an NMI at nmi_from_user+0x%lx, on the way back to user mode, was handled\n",
                rip - (uint64_t)nmi_from_user);
     }
-    nmi_test_fault(NMI_FAULT_ADDRESS);
+    nmi_provoke_fault(NMI_FAULT_ADDRESS);
 }
 
 static enum scenario_result user_nmi_exit_all(void)
 {
-    if (!user_mode_here() || !nmi_test_start(fault_and_record, true))
+    if (!user_mode_here() || !scenario_nmi_start(fault_and_record, true))
         return SCENARIO_SKIP;
     from_user_count = exit_path_count = 0;
     episodes = wait_for_debugger("break in the program, inject an NMI; break on an instruction of nmi_from_user "
@@ -204,7 +205,7 @@ static enum scenario_result user_nmi_exit_all(void)
     user_set_test_syscall(SYS_TEST_FIRST, go_on);
     run("syscall-loop", 0);
     user_set_test_syscall(SYS_TEST_FIRST, NULL);
-    nmi_test_stop();
+    nmi_provoke_stop();
     expect(external_claimed == episodes && from_user_count == episodes / 2 && exit_path_count == episodes / 2,
            "of %lu NMIs, %lu handled: %lu from user mode, %lu on nmi_from_user's way out", episodes, external_claimed,
            from_user_count, exit_path_count);
@@ -227,19 +228,19 @@ static int64_t make_user_code_not_present(struct trap_frame *frame)
 
 static enum scenario_result user_nmi_fault_return(void)
 {
-    if (!user_mode_here() || !nmi_test_start(fault_with_nmi_pending, true))
+    if (!user_mode_here() || !scenario_nmi_start(fault_with_nmi_pending, true))
         return SCENARIO_SKIP;
     user_set_test_syscall(SYS_TEST_FIRST + 1, make_user_code_not_present);
     run("cs-not-present", 0);
     gdt[GDT_USER_CODE] |= SEGMENT_PRESENT;
     user_set_test_syscall(SYS_TEST_FIRST + 1, NULL);
-    nmi_test_stop();
+    nmi_provoke_stop();
     expect(user_last.killed && user_last.fault.vector == VECTOR_SEGMENT_NOT_PRESENT &&
                (user_last.fault.error_code & ~3UL) == (USER_CODE_SELECTOR & ~3UL),
            "the task was not killed by #NP on its code segment");
     expect(user_last.fault.rip == (uint64_t)nmi_user_iretq, "the fault was at %lx, not on the NMI's iretq",
            user_last.fault.rip);
-    expect(external_claimed == 1 && self_claimed == self_sent && scenario_faults == 1,
+    expect(external_claimed == 1 && self_claimed == self_sent && provoke_faults == 1,
            "NMIs: %lu injected handled (not 1), %lu of %lu self-NMIs handled", external_claimed, self_claimed,
            self_sent);
     expect(delta_nested() == 1 && nmi_this_cpu()->nested_rule == NESTED_LATCHED,
@@ -254,15 +255,15 @@ static enum scenario_result user_nmi_fault_return(void)
  * task must still be killed for the address it read: the NMI put CR2 back. */
 static enum scenario_result user_nmi_cr2(void)
 {
-    if (!user_mode_here() || !nmi_test_start(fault_elsewhere, true))
+    if (!user_mode_here() || !scenario_nmi_start(fault_elsewhere, true))
         return SCENARIO_SKIP;
     wait_for_debugger("break at trap_stub_14, inject an NMI");
     expect_killed("read", KERNEL_VMA + 0x100000, VECTOR_PAGE_FAULT);
-    nmi_test_stop();
+    nmi_provoke_stop();
     expect(user_last.address == KERNEL_VMA + 0x100000, "the task was killed for address %lx, not the one it read "
            "(%lx): CR2 was not put back", user_last.address, KERNEL_VMA + 0x100000);
-    expect(scenario_passes == 1 && scenario_faults == 1, "the NMI did not arrive and fault once (passes %lu, faults "
-           "%lu)", scenario_passes, scenario_faults);
+    expect(provoke_passes == 1 && provoke_faults == 1, "the NMI did not arrive and fault once (passes %lu, faults "
+           "%lu)", provoke_passes, provoke_faults);
     expect(nmi_this_cpu()->interrupted_rip == trap_entry_table[VECTOR_PAGE_FAULT], "the NMI landed at %lx, not at the "
            "page-fault entry", nmi_this_cpu()->interrupted_rip);
     return SCENARIO_PASS;
@@ -286,7 +287,7 @@ static void storm_from_user(uint64_t pass)
 
 static enum scenario_result user_nmi_storm(void)
 {
-    if (!user_mode_here() || !nmi_test_start(storm_from_user, true))
+    if (!user_mode_here() || !scenario_nmi_start(storm_from_user, true))
         return SCENARIO_SKIP;
     from_user = on_syscall_path = 0;
     int tasks = task_count();
@@ -301,11 +302,11 @@ static enum scenario_result user_nmi_storm(void)
         }
     }
     printk("# user storm: end\n");
-    nmi_test_stop();
+    nmi_provoke_stop();
     printk("# user storm: %lu NMIs from user mode, %lu on the SYSCALL entry or exit\n", from_user, on_syscall_path);
     expect(self_claimed == self_sent, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
-    expect(int3_hits == scenario_passes && scenario_faults == scenario_passes + sent_inside,
-           "%lu int3 hits and %lu faults in %lu passes", int3_hits, scenario_faults, scenario_passes);
+    expect(int3_hits == provoke_passes && provoke_faults == provoke_passes + sent_inside,
+           "%lu int3 hits and %lu faults in %lu passes", int3_hits, provoke_faults, provoke_passes);
     expect(from_user >= 5, "only %lu NMIs arrived from user mode", from_user);
     expect(external_claimed >= 20, "only %lu NMIs from outside arrived", external_claimed);
     expect(nmi_this_cpu()->unknown == 0, "unknown NMIs reported");

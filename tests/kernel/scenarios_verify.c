@@ -19,7 +19,7 @@ volatile uint64_t verify_episodes;
 static volatile bool exception_due;
 static void (*verify_exception)(void);
 
-static void fault(void) { nmi_test_fault(NMI_FAULT_ADDRESS); }
+static void fault(void) { nmi_provoke_fault(NMI_FAULT_ADDRESS); }
 
 /* Only the episode's first pass takes the exception: the passes an injected NMI causes do not. */
 static void exception_in_first_pass(uint64_t pass)
@@ -33,7 +33,7 @@ static void exception_in_first_pass(uint64_t pass)
 static enum scenario_result verify(void (*exception)(void))
 {
     verify_exception = exception;
-    if (!nmi_test_start(exception_in_first_pass, true))
+    if (!scenario_nmi_start(exception_in_first_pass, true))
         return SCENARIO_SKIP;
     printk("# debugger: verify: episodes of one NMI with an exception in its handler; an NMI from outside at one "
            "boundary each\n");
@@ -42,24 +42,24 @@ static enum scenario_result verify(void (*exception)(void))
     if (!expect(verify_episodes, "no debugger set verify_episodes: this scenario needs tests/verify.py"))
         return SCENARIO_FAIL;
     for (uint64_t episode = 0; episode < verify_episodes; episode++) {
-        uint64_t nested = delta_nested(), passes = scenario_passes, external = external_claimed;
+        uint64_t nested = delta_nested(), passes = provoke_passes, external = external_claimed;
         nmi_this_cpu()->nested_rule = NESTED_NONE;
         nmi_this_cpu()->nested_rip = 0;
-        nmi_test_fault(UNMAPPED_ADDRESS); /* CR2 now differs from the handler's fault address */
+        nmi_provoke_fault(UNMAPPED_ADDRESS); /* CR2 now differs from the handler's fault address */
         exception_due = true;
         send_self_nmi();
         if (!expect(spin_until(&self_claimed, self_sent), "episode %lu: the NMI was not handled", episode))
             break;
-        printk("# verify %lu: passes %lu nested %lu external %lu rule %s at %lx\n", episode, scenario_passes - passes,
+        printk("# verify %lu: passes %lu nested %lu external %lu rule %s at %lx\n", episode, provoke_passes - passes,
                delta_nested() - nested, external_claimed - external, rule_name(nmi_this_cpu()->nested_rule),
                nmi_this_cpu()->nested_rip);
     }
-    nmi_test_stop();
+    nmi_provoke_stop();
     return SCENARIO_PASS;
 }
 
 static enum scenario_result nmi_verify_pf(void) { return verify(fault); }
-static enum scenario_result nmi_verify_int3(void) { return verify(nmi_test_int3); }
+static enum scenario_result nmi_verify_int3(void) { return verify(nmi_provoke_int3); }
 
 const struct scenario verify_scenarios[] = {
     {"nmi-verify-pf", nmi_verify_pf, false},

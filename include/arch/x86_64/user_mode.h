@@ -43,4 +43,4 @@ void gs_make_kernel(void); /* swapgs if GS is still the user's (after a failed r
 struct trap_frame;
 __attribute__((noreturn)) void enter_user_mode(const struct trap_frame *frame); /* interrupts off */
 void syscall_entry(void);
-extern char user_programs_start[], user_programs_end[]; /* tests/kernel/user_programs.asm */
+extern char user_programs_start[], user_programs_end[]; /* linker.ld */

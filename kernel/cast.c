@@ -1,0 +1,34 @@
+/* The cast of the stories (include/kernel/cast.h). The watchdog's dump walks every task's frame
+ * chain from inside an NMI handler; broken-frames gives it one that leads into unmapped memory,
+ * so the walk takes a page fault there, as the article's stack dump did. */
+#include <stddef.h>
+#include <kernel/cast.h>
+#include <kernel/task.h>
+
+#define UNMAPPED_FRAME 0x0000100000000000UL /* nothing maps it: reading the frame there faults */
+
+static void worker(void *argument)
+{
+    for (;;)
+        task_sleep((uint64_t)argument);
+}
+
+static void sleeper(void *unused) { task_sleep(1000000); }
+
+static __attribute__((noinline)) void block_with_broken_frame_chain(void)
+{
+    uint64_t *frame = __builtin_frame_address(0);
+    frame[0] = UNMAPPED_FRAME; /* our caller's saved rbp: never used again, we never return */
+    task_block();
+}
+
+static void broken_frames(void *unused) { block_with_broken_frame_chain(); }
+
+void task_create_cast(void)
+{
+    task_create("worker-1", worker, (void *)1);
+    task_create("worker-2", worker, (void *)3);
+    task_create("sleeper", sleeper, NULL);
+    task_create("broken-frames", broken_frames, NULL);
+    task_sleep(5); /* let every task run once and settle */
+}

@@ -1,0 +1,129 @@
+; The user programs a user runs from the shell (`user NAME [NUMBER]`, NUMBER in RDI): ring 3
+; code built into the kernel image and mapped read-only at USER_BASE in every user task
+; (arch/x86_64/user_mode.c). They are position-independent (they run wherever that is) and use no
+; data of their own beyond their stack. The attack programs are in tests/kernel/user_attacks.asm;
+; linker.ld puts both files' code in one block (user_programs_start .. user_programs_end).
+%include "include/kernel/user_programs.inc"
+
+section .rodata.user progbits alloc noexec nowrite align=16
+bits 64
+
+hello:
+    lea rdi, [rel .text]
+    SYSTEM_CALL SYS_WRITE, rdi, .end - .text
+    SYSTEM_CALL SYS_EXIT, 0
+.text: db "hello from user mode", 10
+.end:
+
+; syscall-loop N: N system calls (slow and yield in turn), or with N = 0 the test's call until it
+; returns 0, with user-mode work between them; every callee-saved register and the stack must come
+; back untouched. Exit status: 0, 1 (a call failed) or 2 (a register or the stack changed).
+syscall_loop:
+    mov r12, rdi
+    mov rbx, 0x1111111111111111
+    mov rbp, 0x2222222222222222
+    mov r13, 0x3333333333333333
+    mov r14, 0x4444444444444444
+    mov r15, rsp
+    push r13
+.again:
+    mov ecx, 20000                      ; user-mode work: NMIs land here too
+.spin:
+    dec ecx
+    jnz .spin
+    mov eax, SYS_SLOW
+    test r12b, 1
+    jz .call
+    mov eax, SYS_YIELD
+.call:
+    test r12, r12
+    jnz .counted
+    mov eax, SYS_TEST                   ; N = 0: the test decides
+.counted:
+    mov edi, 20
+    syscall
+    mov r8, rax
+    mov edi, 1
+    cmp rax, 1
+    ja .failed
+    mov edi, 2
+    mov rax, 0x1111111111111111
+    cmp rbx, rax
+    jne .failed
+    mov rax, 0x2222222222222222
+    cmp rbp, rax
+    jne .failed
+    mov rax, 0x3333333333333333
+    cmp r13, rax
+    jne .failed
+    cmp [rsp], rax
+    jne .failed
+    mov rax, 0x4444444444444444
+    cmp r14, rax
+    jne .failed
+    lea rax, [rsp + 8]
+    cmp r15, rax
+    jne .failed
+    test r12, r12
+    jz .test_decides
+    mov edi, 1
+    test r8, r8                         ; slow and yield return 0
+    jnz .failed
+    dec r12
+    jnz .again
+    jmp .done
+.test_decides:
+    test r8, r8
+    jnz .again
+.done:
+    xor edi, edi
+.failed:
+    SYSTEM_CALL SYS_EXIT
+
+; read ADDRESS, write ADDRESS: touch memory user mode may not (the task is killed by the #PF).
+read:
+    mov rax, [rdi]
+    SYSTEM_CALL SYS_EXIT, 0
+write:
+    mov [rdi], rax
+    SYSTEM_CALL SYS_EXIT, 0
+; read-idt: SIDT is not privileged (without UMIP): the IDT's address is no secret, its contents are.
+read_idt:
+    sub rsp, 16
+    sidt [rsp]
+    mov rax, [rsp + 2]
+    mov rax, [rax]
+    SYSTEM_CALL SYS_EXIT, 0
+
+; Privileged instructions: each raises #GP in ring 3.
+cli_program:
+    cli
+    SYSTEM_CALL SYS_EXIT, 0
+hlt_program:
+    hlt
+    SYSTEM_CALL SYS_EXIT, 0
+read_cr3:
+    mov rax, cr3
+    SYSTEM_CALL SYS_EXIT, 0
+wrmsr_program:
+    xor eax, eax
+    xor edx, edx
+    mov ecx, 0xc0000082                 ; LSTAR: where SYSCALL goes
+    wrmsr
+    SYSTEM_CALL SYS_EXIT, 0
+out_program:
+    mov al, 0x31
+    out 0xf4, al                        ; QEMU's debug-exit port: would end the run
+    SYSTEM_CALL SYS_EXIT, 0
+
+section .rodata.user_table progbits alloc noexec nowrite align=8
+    PROGRAM "hello", hello, "print a line, exit 0"
+    PROGRAM "syscall-loop", syscall_loop, "N system calls; checks its registers and stack survive them"
+    PROGRAM "read", read, "read ADDRESS (the kernel's, say: killed)"
+    PROGRAM "write", write, "write ADDRESS"
+    PROGRAM "read-idt", read_idt, "find the IDT with SIDT and read it"
+    PROGRAM "cli", cli_program, "a privileged instruction"
+    PROGRAM "hlt", hlt_program, "a privileged instruction"
+    PROGRAM "read-cr3", read_cr3, "a privileged instruction"
+    PROGRAM "wrmsr", wrmsr_program, "a privileged instruction"
+    PROGRAM "out", out_program, "port I/O"
