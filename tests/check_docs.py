@@ -64,6 +64,8 @@ class Checker:
             return f"{path}: no file matches it"
         if path in self.tree.files or path in self.tree.directories:
             return None
+        if not path.startswith("build/") and os.path.exists(os.path.join(self.tree.root, path)):
+            return None  # not in git yet (a file just moved), but there
         if "/" not in path and path in self.tree.basenames:
             return None
         if path.startswith("build/"):
