@@ -67,7 +67,8 @@ KERNEL_OBJECTS := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_C)) $(patsubst %.asm,$(BU
 UNIT_SOURCES := kernel/format.c kernel/cmdline.c kernel/multiboot.c
 UNIT_TESTS := $(wildcard tests/unit/test_*.c)
 
-.PHONY: all kernel iso run run-uefi debug test verify bench pictures handout grade deps help clean compile_commands.json FORCE
+.PHONY: all kernel iso run run-uefi debug test check-docs check-source verify bench pictures handout \
+    grade deps help clean compile_commands.json FORCE
 all: iso
 
 kernel: $(BUILD)/kernel.elf
@@ -149,8 +150,19 @@ $(BUILD)/unit_tests: $(UNIT_TESTS) $(UNIT_SOURCES) tests/unit/main.c tests/unit/
 	$(HOSTCC) -std=gnu11 -g -O1 -Wall -Wextra -Werror -Iinclude -Itests/unit -fsanitize=address,undefined \
 	    -fno-sanitize-recover=all -o $@ tests/unit/main.c $(UNIT_TESTS) $(UNIT_SOURCES)
 
+# The checkers first; a failed one fails make test, after the scenarios, so that the last line
+# is still tests/run.py's summary.
 test: deps $(BUILD)/kernel.elf $(BUILD)/unit_tests
-	python3 tests/run.py
+	@status=0; python3 tests/test_checkers.py || status=1; python3 tests/check_docs.py || status=1; \
+	    python3 tests/run.py || status=1; exit $$status
+
+# Every path, make target, shell command, option, scenario and kernel symbol the docs name exists.
+check-docs: $(BUILD)/kernel.elf
+	python3 tests/check_docs.py
+# The kernel proper: lines of at most 100 characters, no chained ternaries, no includes of
+# tests/, at most 6,000 non-blank lines.
+check-source:
+	python3 tests/check_source.py
 
 # A nested NMI at every instruction boundary of the NMI path, each strategy, and the NMI_BREAK
 # kernels (tests/verify.py); draws docs/pictures/verify-*.svg. make test runs a bounded form.
@@ -182,6 +194,8 @@ help:
 	@echo "  make test                host unit tests, every QEMU and Bochs scenario (tests/run.py --list), the lab"
 	@echo "                           checks, the historical NMI_BREAK kernels, a bounded make verify;"
 	@echo "                           last line 'N passed, M failed'"
+	@echo "  make check-docs          the paths, targets, commands and symbols the docs name exist"
+	@echo "  make check-source        the kernel proper: line length, ternaries, includes of tests/"
 	@echo "  make verify              an NMI at every instruction boundary of the NMI path; the NMI_BREAK kernels"
 	@echo "  make bench               boot-to-ready times, NMI path lengths (instructions), make test's wall time"
 	@echo "  make handout LAB=N [DIR=d] a student tree for lab N in ../nmilab-lab-N, or d (docs/labs/)"
