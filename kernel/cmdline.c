@@ -59,9 +59,11 @@ int cmdline_parse(struct cmdline *cl, const char *line, void (*report)(const cha
         else if (!problem && !values[0] && key_length < word_length)
             format(message, sizeof message, "cmdline: option '%s' takes no value", key);
         else if (!problem && key_length == word_length && values[0])
-            format(message, sizeof message, "cmdline: option '%s' needs a value: %s=<%s>", key, key, values);
+            format(message, sizeof message, "cmdline: option '%s' needs a value: %s=<%s>",
+                   key, key, values);
         else if (!problem && value_length == 0 && values[0])
-            format(message, sizeof message, "cmdline: option '%s' has an empty value: %s=<%s>", key, key, values);
+            format(message, sizeof message, "cmdline: option '%s' has an empty value: %s=<%s>",
+                   key, key, values);
         else if (!problem && value_length >= CMDLINE_VALUE_SIZE)
             problem = "has a value that is too long";
         else if (!problem && cl->count == CMDLINE_MAX_OPTIONS)
@@ -102,8 +104,11 @@ int parse_number(const char *text, uint64_t limit, uint64_t *value)
     if (!text || !*text)
         return -1;
     for (; *text; text++) {
-        unsigned digit = *text >= '0' && *text <= '9' ? (unsigned)(*text - '0')
-                         : *text >= 'a' && *text <= 'f' ? (unsigned)(*text - 'a' + 10) : 99;
+        unsigned digit = 99; /* not a digit: above every base */
+        if (*text >= '0' && *text <= '9')
+            digit = (unsigned)(*text - '0');
+        else if (*text >= 'a' && *text <= 'f')
+            digit = (unsigned)(*text - 'a' + 10);
         if (digit >= base || n > (limit - digit) / base)
             return -1;
         n = n * base + digit;

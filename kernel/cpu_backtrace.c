@@ -55,7 +55,8 @@ int backtrace_all_cpus(void)
         while (cpus[i].backtrace_wanted && rdtsc() - start < ANSWER_TIMEOUT_MS * tsc_khz)
             cpu_relax();
         if (i != me->index && cpus[i].backtrace_wanted)
-            printk("CPU %d (APIC ID %u): did not answer the NMI within %d ms\n", i, cpus[i].apic_id, ANSWER_TIMEOUT_MS);
+            printk("CPU %d (APIC ID %u): did not answer the NMI within %d ms\n",
+                   i, cpus[i].apic_id, ANSWER_TIMEOUT_MS);
         else if (i != me->index)
             answered++;
     }

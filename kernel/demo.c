@@ -9,8 +9,9 @@
 #include <kernel/string.h>
 #include <stdbool.h>
 
-static const char RESTART[] = "To see another demo, restart the machine (reset button, or Ctrl-Alt-Del) and pick it "
-                              "in GRUB's menu, nmilab demos.";
+static const char RESTART[] =
+    "To see another demo, restart the machine (reset button, or Ctrl-Alt-Del) and pick it "
+    "in GRUB's menu, nmilab demos.";
 
 struct demo {
     const char *name;
@@ -22,8 +23,10 @@ struct demo {
 
 static const struct demo demos[] = {
     {"pf-in-nmi",
-     "An NMI handler reads an unmapped address (copy_from_kernel_nofault) while a second NMI is pending.\n"
-     "The page fault is fixed up, and its iretq ends NMI blocking in the middle of the first handler:\n"
+     "An NMI handler reads an unmapped address (copy_from_kernel_nofault)"
+     " while a second NMI is pending.\n"
+     "The page fault is fixed up,"
+     " and its iretq ends NMI blocking in the middle of the first handler:\n"
      "the pending NMI comes in at once, on the NMI stack the first one is using.",
      {"trace on", "pf-in-nmi", "stats"}, true, false},
     {"int3-in-nmi",
@@ -31,13 +34,17 @@ static const struct demo demos[] = {
      "blocking inside the first handler.",
      {"trace on", "int3-in-nmi", "stats"}, true, false},
     {"watchdog-dump",
-     "The hard-lockup watchdog: the CPU turns interrupts off and spins. The watchdog's NMI notices that\n"
-     "the timer tick has stopped and prints every task's backtrace; one task's frames lead into unmapped\n"
-     "memory, the walk faults inside the NMI, and that fault's iretq lets further NMIs in. With a slow\n"
+     "The hard-lockup watchdog: the CPU turns interrupts off and spins."
+     " The watchdog's NMI notices that\n"
+     "the timer tick has stopped and prints every task's backtrace;"
+     " one task's frames lead into unmapped\n"
+     "memory, the walk faults inside the NMI, and that fault's iretq lets further NMIs in."
+     " With a slow\n"
      "console the dump takes long enough for several. This demo ends locked up, on purpose.",
      {"cast", "watchdog 1", "lockup"}, true, true},
     {"vmalloc",
-     "vmalloc memory is mapped in the kernel's master page table only; a page table that lacks the\n"
+     "vmalloc memory is mapped in the kernel's master page table only;"
+     " a page table that lacks the\n"
      "mapping takes a page fault, which copies it in (a 'vmalloc fault'), as an NMI handler would.",
      {"vmalloc", "stats"}, false, false},
     {"kprobe",
@@ -50,13 +57,17 @@ static const char *strategy_story(enum nmi_strategy strategy)
 {
     switch (strategy) {
     case NMI_NESTED:
-        return "nmi=nested: the nested NMI sees 'NMI executing' (rule (b)), points the first NMI's iret frame\n"
-               "at repeat_nmi and returns; the first NMI then runs its handler once more. Nothing is lost.";
+        return "nmi=nested: the nested NMI sees 'NMI executing' (rule (b)),"
+               " points the first NMI's iret frame\n"
+               "at repeat_nmi and returns; the first NMI then runs its handler once more."
+               " Nothing is lost.";
     case NMI_LATCH:
-        return "nmi=latch: no IST stack; the nested NMI lands below the first on the same stack, leaves a\n"
+        return "nmi=latch: no IST stack;"
+               " the nested NMI lands below the first on the same stack, leaves a\n"
                "note (latched) and returns; the first NMI runs its handler once more.";
     case NMI_NAIVE:
-        return "nmi=naive: the nested NMI writes its frame over the first one's, on the same IST stack top.\n"
+        return "nmi=naive: the nested NMI writes its frame over the first one's,"
+               " on the same IST stack top.\n"
                "The check on the way out reports it; the kernel panics (which is the point).";
     default:
         return "nmi=naive-raw: the naive entry without its check: the machine will hang, silently.";
@@ -70,7 +81,8 @@ void demo_run(const char *name)
         if (!strcmp(demos[i].name, name))
             demo = &demos[i];
     if (!demo) {
-        printk("demo: no demo named '%s' (pf-in-nmi, int3-in-nmi, watchdog-dump, vmalloc, kprobe)\n", name);
+        printk("demo: no demo named '%s'"
+               " (pf-in-nmi, int3-in-nmi, watchdog-dump, vmalloc, kprobe)\n", name);
         return;
     }
     printk("\n=== demo %s ===\n%s\n%s\n", demo->name, demo->what,

@@ -17,7 +17,8 @@ static void put(struct output *out, char c)
     out->length++;
 }
 
-static void put_padded(struct output *out, const char *text, size_t text_length, int width, bool left, char pad)
+static void put_padded(struct output *out, const char *text, size_t text_length, int width,
+                       bool left, char pad)
 {
     int padding = width > (int)text_length ? width - (int)text_length : 0;
     if (!left && pad == '0' && text_length && (*text == '-')) { /* zero padding goes after a sign */

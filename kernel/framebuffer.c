@@ -16,7 +16,8 @@ static unsigned scale; /* screen pixels per font pixel, each way */
 
 static uint32_t rgb_to_pixel(uint32_t rgb)
 {
-    return ((rgb >> 16) & 0xff) << fb.red_shift | ((rgb >> 8) & 0xff) << fb.green_shift | (rgb & 0xff) << fb.blue_shift;
+    uint32_t red = (rgb >> 16) & 0xff, green = (rgb >> 8) & 0xff, blue = rgb & 0xff;
+    return red << fb.red_shift | green << fb.green_shift | blue << fb.blue_shift;
 }
 
 static void put_pixel(uint8_t *at, uint32_t value)
@@ -36,8 +37,10 @@ static void framebuffer_draw(unsigned column, unsigned row, char c)
     for (unsigned y = 0; y < FONT_HEIGHT * scale; y++) {
         uint8_t *line = pixels + (uint64_t)(row * FONT_HEIGHT * scale + y) * fb.pitch +
                         (uint64_t)column * FONT_WIDTH * scale * bytes_per_pixel;
-        for (unsigned x = 0; x < FONT_WIDTH * scale; x++)
-            put_pixel(line + x * bytes_per_pixel, glyph[y / scale] & (0x80 >> (x / scale)) ? foreground_pixel : 0);
+        for (unsigned x = 0; x < FONT_WIDTH * scale; x++) {
+            bool lit = glyph[y / scale] & (0x80 >> (x / scale));
+            put_pixel(line + x * bytes_per_pixel, lit ? foreground_pixel : 0);
+        }
     }
 }
 

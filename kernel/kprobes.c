@@ -49,7 +49,8 @@ NOKPROBE int register_kprobe(struct kprobe *p)
     }
     uint8_t first = *(volatile uint8_t *)p->address;
     if (first != PUSH_RBP) {
-        printk("kprobe: %s begins with byte 0x%x, not push %%rbp (0x55): it cannot be probed here\n", p->symbol, first);
+        printk("kprobe: %s begins with byte 0x%x, not push %%rbp (0x55):"
+               " it cannot be probed here\n", p->symbol, first);
         return -1;
     }
     int slot = 0;
@@ -67,7 +68,8 @@ NOKPROBE int register_kprobe(struct kprobe *p)
     p->saved_byte = first;
     p->hits = 0;
     probes[slot] = p;
-    *(volatile uint8_t *)p->address = INT3; /* kernel text is writable; the CPU sees its own store */
+    /* Kernel text is writable, and the CPU sees its own store. */
+    *(volatile uint8_t *)p->address = INT3;
     return 0;
 }
 

@@ -12,7 +12,8 @@ uint64_t lock_take(struct lock *lock)
     int me = this_cpu()->index + 1, free = 0;
     if (lock->owner == me)
         return flags | HELD_ALREADY; /* taking it again would wait for ourselves */
-    while (!__atomic_compare_exchange_n(&lock->owner, &free, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+    while (!__atomic_compare_exchange_n(&lock->owner, &free, me, false,
+                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
         free = 0;
         cpu_relax();
     }

@@ -39,7 +39,8 @@ static void console_delay_init(void)
         return;
     uint64_t microseconds;
     if (parse_number(value, 100000, &microseconds)) {
-        printk("console_delay: bad value '%s' (microseconds per byte, 0 to 100000); ignored\n", value);
+        printk("console_delay: bad value '%s' (microseconds per byte, 0 to 100000); ignored\n",
+               value);
         return;
     }
     serial_set_delay(microseconds);
@@ -50,7 +51,8 @@ static void report_cmdline_problem(const char *message) { printk("%s\n", message
 
 static void print_memory_map(void)
 {
-    printk("memory map: %u regions, %lu MiB usable\n", boot_info.memory_count, boot_memory_available(&boot_info) >> 20);
+    printk("memory map: %u regions, %lu MiB usable\n",
+           boot_info.memory_count, boot_memory_available(&boot_info) >> 20);
     for (unsigned i = 0; i < boot_info.memory_count; i++) {
         const struct boot_memory_region *r = &boot_info.memory[i];
         printk("  %016lx-%016lx %s\n", r->base, r->base + r->length - 1,

@@ -29,7 +29,8 @@ static uint32_t minimum_size(uint32_t type)
 static uint32_t read32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t read64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
-static int parse_memory_map(const uint8_t *tag, uint32_t size, struct boot_info *out, char *error, size_t error_size)
+static int parse_memory_map(const uint8_t *tag, uint32_t size, struct boot_info *out,
+                            char *error, size_t error_size)
 {
     uint32_t entry_size = read32(tag + 8);
     if (entry_size < 24 || entry_size % 8) {
@@ -79,14 +80,16 @@ int multiboot_parse(const void *info, struct boot_info *out, char *error, size_t
     }
     for (uint32_t offset = 8;;) {
         if (offset + 8 > total) {
-            format(error, error_size, "multiboot2: tag list ends at %u without an end tag (total %u)", offset, total);
+            format(error, error_size,
+                   "multiboot2: tag list ends at %u without an end tag (total %u)", offset, total);
             return -1;
         }
         const uint8_t *tag = base + offset;
         uint32_t type = read32(tag), size = read32(tag + 4);
         if (size < minimum_size(type) || size > total - offset) {
-            format(error, error_size, "multiboot2: tag type %u at offset %u has bad size %u (total %u)", type, offset,
-                   size, total);
+            format(error, error_size,
+                   "multiboot2: tag type %u at offset %u has bad size %u (total %u)",
+                   type, offset, size, total);
             return -1;
         }
         switch (type) {
@@ -96,7 +99,9 @@ int multiboot_parse(const void *info, struct boot_info *out, char *error, size_t
             out->cmdline_given = 0;
             while (out->cmdline_given < size - 8 && tag[8 + out->cmdline_given])
                 out->cmdline_given++;
-            size_t length = out->cmdline_given < sizeof out->cmdline - 1 ? out->cmdline_given : sizeof out->cmdline - 1;
+            size_t length = out->cmdline_given;
+            if (length > sizeof out->cmdline - 1)
+                length = sizeof out->cmdline - 1; /* cut; main.c says so at boot */
             memcpy(out->cmdline, tag + 8, length);
             out->cmdline[length] = '\0'; /* the tag holds a NUL-terminated string; be safe anyway */
             break;

@@ -30,7 +30,8 @@ static struct {
 extern char nmi_entry_nested[], nmi_entry_naive[], nmi_entry_latch[]; /* nmi_entry.asm */
 
 static const char *const strategy_names[] = {
-    [NMI_NESTED] = "nested", [NMI_NAIVE] = "naive", [NMI_NAIVE_RAW] = "naive-raw", [NMI_LATCH] = "latch"};
+    [NMI_NESTED] = "nested", [NMI_NAIVE] = "naive",
+    [NMI_NAIVE_RAW] = "naive-raw", [NMI_LATCH] = "latch"};
 
 const char *nmi_strategy_name(enum nmi_strategy s) { return strategy_names[s]; }
 
@@ -66,7 +67,8 @@ static bool legacy_reason(void)
     uint8_t reason = inb(SYSTEM_CONTROL_PORT_B);
     if (!(reason & (PORT_B_SERR | PORT_B_IOCHK)))
         return false;
-    printk("NMI: port 0x61 reports%s%s\n", reason & PORT_B_SERR ? " SERR (PCI system / memory parity error)" : "",
+    printk("NMI: port 0x61 reports%s%s\n",
+           reason & PORT_B_SERR ? " SERR (PCI system / memory parity error)" : "",
            reason & PORT_B_IOCHK ? " IOCHK (I/O channel check)" : "");
     /* Clear the latches: set and then clear their enable bits (2 and 3), keeping the low bits. */
     outb(SYSTEM_CONTROL_PORT_B, (reason & 0x0f) | 0x0c);
@@ -89,8 +91,8 @@ static void nmi_dispatch(struct trap_frame *frame)
             claimed = true;
     if (!claimed && !legacy_reason()) {
         cpu->unknown++;
-        printk("NMI: unknown NMI (#%lu) at %lx: no handler claimed it and port 0x61 shows no reason\n",
-               cpu->unknown, cpu->interrupted_rip);
+        printk("NMI: unknown NMI (#%lu) at %lx: no handler claimed it"
+               " and port 0x61 shows no reason\n", cpu->unknown, cpu->interrupted_rip);
     }
     cpu->in_handler = 0;
     /* LAB 5 BEGIN: put back the CR2 that the interrupted code may not have read yet */
@@ -128,7 +130,7 @@ NOKPROBE void nmi_nested_handle(struct trap_frame *frame)
 {
     const struct nmi_stack *stack = (const struct nmi_stack *)&frame->rip;
     struct nmi_cpu_state *cpu = nmi_this_cpu();
-    /* LAB 7 BEGIN: an NMI nested in one from user mode (which runs on the task's stack, under the latch) */
+    /* LAB 7 BEGIN: an NMI nested in one from user mode (on the task's stack, under the latch) */
     if (cpu->latch_state != LATCH_NOT_RUNNING) {
         nmi_latch_handle(frame); /* latches it: the NMI from user mode runs another pass */
         return;
@@ -157,8 +159,9 @@ NOKPROBE void nmi_nested_handle(struct trap_frame *frame)
 static NOKPROBE void naive_overwrite_report(int depth, const struct iret_frame *found)
 {
     const struct iret_frame *arrived = &nmi_this_cpu()->naive_arrival[depth];
-    printk("NMI frame overwritten by nested NMI: the NMI at depth %d expected RIP %016lx RSP %016lx, "
-           "found RIP %016lx RSP %016lx\n", depth, arrived->rip, arrived->rsp, found->rip, found->rsp);
+    printk("NMI frame overwritten by nested NMI: the NMI at depth %d "
+           "expected RIP %016lx RSP %016lx, found RIP %016lx RSP %016lx\n",
+           depth, arrived->rip, arrived->rsp, found->rip, found->rsp);
     panic("NMI frame overwritten by nested NMI (nmi=naive)");
 }
 
@@ -166,7 +169,8 @@ NOKPROBE void nmi_naive_handle(struct trap_frame *frame)
 {
     struct nmi_cpu_state *cpu = nmi_this_cpu();
     cpu->entries++; /* counted in C, as for the latch: the two share their few asm lines */
-    if (strategy == NMI_NAIVE && cpu->naive_depth == 0 && frame->rsp - ist_stack_bottom(IST_NMI) < IST_STACK_SIZE)
+    if (strategy == NMI_NAIVE && cpu->naive_depth == 0 &&
+        frame->rsp - ist_stack_bottom(IST_NMI) < IST_STACK_SIZE)
         naive_overwrite_report(0, (const struct iret_frame *)&frame->rip); /* the late nested NMI */
     int depth = (int)cpu->naive_depth++;
     if (depth < NAIVE_DEPTH_MAX)
@@ -178,8 +182,8 @@ NOKPROBE void nmi_naive_handle(struct trap_frame *frame)
 
     cpu = nmi_this_cpu(); /* again, like everything below: the nested NMI wrote over this frame */
     depth = (int)--cpu->naive_depth;
-    frame = (struct trap_frame *)(ist_stack_top(IST_NMI) - sizeof *frame); /* always the same place */
-    /* LAB 3 BEGIN: compare the frame at the IST top with each running NMI's arrival copy; report and panic */
+    frame = (struct trap_frame *)(ist_stack_top(IST_NMI) - sizeof *frame); /* always there */
+    /* LAB 3 BEGIN: compare the frame at the IST top with each running NMI's copy; report, panic */
     for (int k = 0; strategy == NMI_NAIVE && k <= depth && k < NAIVE_DEPTH_MAX; k++) {
         const struct iret_frame *arrived = &cpu->naive_arrival[k];
         if (frame->rip == arrived->rip && frame->rsp == arrived->rsp)
@@ -213,8 +217,8 @@ NOKPROBE void nmi_latch_handle(struct trap_frame *frame)
         /* Done unless a nested NMI latched meanwhile. Test and clear in one instruction: a nested
          * NMI landing between a separate test and clear would be lost. */
         uint64_t expected = LATCH_EXECUTING;
-        if (__atomic_compare_exchange_n(&cpu->latch_state, &expected, LATCH_NOT_RUNNING, false, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_SEQ_CST))
+        if (__atomic_compare_exchange_n(&cpu->latch_state, &expected, LATCH_NOT_RUNNING, false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
             return;
         cpu->latch_state = LATCH_EXECUTING;
     }
@@ -236,8 +240,10 @@ bool nmi_set_strategy(enum nmi_strategy s)
     strategy = s;
     if (s == NMI_LATCH)
         idt_set_gate(VECTOR_NMI, (uint64_t)nmi_entry_latch, 0);
-    else
-        idt_set_gate(VECTOR_NMI, (uint64_t)(s == NMI_NESTED ? nmi_entry_nested : nmi_entry_naive), IST_NMI);
+    else if (s == NMI_NESTED)
+        idt_set_gate(VECTOR_NMI, (uint64_t)nmi_entry_nested, IST_NMI);
+    else /* naive and naive-raw: one entry, told apart in C */
+        idt_set_gate(VECTOR_NMI, (uint64_t)nmi_entry_naive, IST_NMI);
     return true;
 }
 
@@ -246,12 +252,13 @@ void nmi_init(void)
     const char *name = cmdline_get(&kernel_cmdline, "nmi");
     int chosen = name ? nmi_strategy_named(name) : NMI_NESTED;
     if (chosen < 0) {
-        printk("nmi: unknown strategy '%s' (use nmi=nested, naive, naive-raw or latch); using nested\n", name);
+        printk("nmi: unknown strategy '%s' (use nmi=nested, naive, naive-raw or latch);"
+               " using nested\n", name);
         chosen = NMI_NESTED;
     }
     nmi_set_strategy((enum nmi_strategy)chosen);
     printk("nmi: strategy %s\n", strategy_names[chosen]);
     if (early_nmis)
-        printk("nmi: %lu NMI(s) arrived during boot, before the NMI handlers were ready: counted, ignored\n",
-               early_nmis);
+        printk("nmi: %lu NMI(s) arrived during boot, before the NMI handlers were ready:"
+               " counted, ignored\n", early_nmis);
 }

@@ -72,8 +72,8 @@ void nmi_trace_pass_end(const struct trap_frame *frame)
 
 static void print_frame(const char *name, const struct iret_frame *f)
 {
-    printk("trace:   %-9s rip %016lx cs %02lx rflags %08lx rsp %016lx ss %02lx\n", name, f->rip, f->cs, f->rflags,
-           f->rsp, f->ss);
+    printk("trace:   %-9s rip %016lx cs %02lx rflags %08lx rsp %016lx ss %02lx\n",
+           name, f->rip, f->cs, f->rflags, f->rsp, f->ss);
 }
 
 bool nmi_trace_print(void)
@@ -82,8 +82,8 @@ bool nmi_trace_print(void)
         return false;
     record("exit");
     extern char repeat_nmi[];
-    printk("trace: the NMI stack at %016lx, top first (repeat_nmi is %016lx)\n", (uint64_t)nmi_stack_top(),
-           (uint64_t)repeat_nmi);
+    printk("trace: the NMI stack at %016lx, top first (repeat_nmi is %016lx)\n",
+           (uint64_t)nmi_stack_top(), (uint64_t)repeat_nmi);
     for (int i = 0; i < recorded; i++) {
         const struct nmi_stack *w = &steps[i].words;
         printk("trace: step %d %s\n", i + 1, steps[i].step);

@@ -21,14 +21,15 @@ void print_registers(const struct trap_frame *f)
     printk("  R10 %016lx  R11 %016lx  R12 %016lx\n", f->r10, f->r11, f->r12);
     printk("  R13 %016lx  R14 %016lx  R15 %016lx\n", f->r13, f->r14, f->r15);
     printk("  RIP %016lx  RSP %016lx  RFLAGS %08lx\n", f->rip, f->rsp, f->rflags);
-    printk("  CS %04lx  SS %04lx  vector %lu  error code 0x%lx\n", f->cs, f->ss, f->vector, f->error_code);
+    printk("  CS %04lx  SS %04lx  vector %lu  error code 0x%lx\n",
+           f->cs, f->ss, f->vector, f->error_code);
     const char *stack = (f->cs & 3) ? NULL : stack_owner(f->rsp);
     if (stack)
         printk("  (RSP is on the %s stack)\n", stack);
 }
 
-static __attribute__((noreturn)) void panic_common(const struct trap_frame *frame, uint64_t rip, uint64_t rbp,
-                                                   const char *fmt, va_list arguments)
+static __attribute__((noreturn)) void panic_common(const struct trap_frame *frame, uint64_t rip,
+                                                   uint64_t rbp, const char *fmt, va_list arguments)
 {
     interrupts_disable();
     if (panicking++) { /* a fault while reporting: say so plainly and stop */
@@ -42,7 +43,8 @@ static __attribute__((noreturn)) void panic_common(const struct trap_frame *fram
     printk(cpu_count > 1 ? " (on CPU %d)\n" : "\n", this_cpu()->index);
     if (frame)
         print_registers(frame);
-    printk("  CR0 %016lx  CR2 %016lx\n  CR3 %016lx  CR4 %016lx\n", read_cr0(), read_cr2(), read_cr3(), read_cr4());
+    printk("  CR0 %016lx  CR2 %016lx\n  CR3 %016lx  CR4 %016lx\n",
+           read_cr0(), read_cr2(), read_cr3(), read_cr4());
     backtrace_print(rip, rbp);
     printk("system halted (restart the machine to go on)\n");
     scenario_abort();
@@ -54,8 +56,8 @@ void panic(const char *fmt, ...)
     va_list arguments;
     va_start(arguments, fmt);
     /* start the backtrace at panic's caller: its return address, and its caller's saved rbp */
-    panic_common(NULL, (uint64_t)__builtin_return_address(0), *(uint64_t *)__builtin_frame_address(0), fmt,
-                 arguments);
+    uint64_t caller_rbp = *(uint64_t *)__builtin_frame_address(0);
+    panic_common(NULL, (uint64_t)__builtin_return_address(0), caller_rbp, fmt, arguments);
 }
 
 void panic_trap(const struct trap_frame *frame, const char *fmt, ...)

@@ -65,7 +65,8 @@ static void command_int3_in_nmi(int argc, char **argv) { nmi_episode(1, int3_wit
 static void command_lockup(int argc, char **argv)
 {
     if (!watchdog_running()) {
-        printk("the watchdog is off, so nothing would ever notice: turn it on first (watchdog on)\n");
+        printk("the watchdog is off, so nothing would ever notice:"
+               " turn it on first (watchdog on)\n");
         return;
     }
     printk("locking up CPU 0: interrupts off, spinning; the watchdog should report it\n");
@@ -79,7 +80,8 @@ static void command_watchdog(int argc, char **argv)
     uint64_t seconds = 2;
     if (argc == 2 && !strcmp(argv[1], "off")) {
         watchdog_stop();
-    } else if (argc == 2 && (!strcmp(argv[1], "on") || !parse_number(argv[1], 60, &seconds)) && seconds >= 1) {
+    } else if (argc == 2 && (!strcmp(argv[1], "on") || !parse_number(argv[1], 60, &seconds)) &&
+               seconds >= 1) {
         watchdog_start((unsigned)seconds);
     } else {
         printk("usage: watchdog on|off|N, N seconds from 1 to 60\n");
@@ -111,7 +113,11 @@ static void command_kprobe(int argc, char **argv)
             probed = i;
         else if (!shell_probes[i].symbol && free_slot < 0)
             free_slot = i;
-    struct kprobe *p = &shell_probes[probed >= 0 ? probed : free_slot >= 0 ? free_slot : 0];
+    struct kprobe *p = NULL; /* the symbol's probe, else a free one; NULL if neither */
+    if (probed >= 0)
+        p = &shell_probes[probed];
+    else if (free_slot >= 0)
+        p = &shell_probes[free_slot];
     if (probed >= 0 && add) {
         printk("kprobe: %s is already probed (%lu hits)\n", argv[2], p->hits);
     } else if (probed >= 0) {
@@ -128,7 +134,8 @@ static void command_kprobe(int argc, char **argv)
         if (register_kprobe(p))
             p->symbol = NULL;
         else
-            printk("kprobe: %s at %016lx; 'kprobe del %s' shows its hits\n", argv[2], p->address, argv[2]);
+            printk("kprobe: %s at %016lx; 'kprobe del %s' shows its hits\n",
+                   argv[2], p->address, argv[2]);
     }
 }
 
@@ -143,8 +150,9 @@ static void command_vmalloc(int argc, char **argv)
     write_cr3(vmalloc_stale_page_table());
     area[0] = 0x1234; /* from a page table that has not seen the area: one fault syncs it */
     write_cr3(saved);
-    printk("vmalloc: a page at %p; written from a page table made before the area existed: %lu fault(s) "
-           "synced the top-level entry\n", (void *)area, vmalloc_faults - faults_before);
+    printk("vmalloc: a page at %p; written from a page table made before the area existed: "
+           "%lu fault(s) synced the top-level entry\n",
+           (void *)area, vmalloc_faults - faults_before);
     vfree(area, PAGE_SIZE);
 }
 
@@ -163,8 +171,9 @@ static void command_stats(int argc, char **argv)
 {
     for (int i = 0; i < cpu_count; i++) {
         const struct nmi_cpu_state *n = cpus[i].nmi;
-        printk("CPU %d: strategy %s; NMIs %lu, nested %lu, handler passes %lu (extra %lu), unknown %lu; "
-               "watchdog %s (%lu NMIs)\n", i, nmi_strategy_name(nmi_current_strategy()), n->entries, n->nested,
+        printk("CPU %d: strategy %s; NMIs %lu, nested %lu, handler passes %lu (extra %lu), "
+               "unknown %lu; watchdog %s (%lu NMIs)\n",
+               i, nmi_strategy_name(nmi_current_strategy()), n->entries, n->nested,
                n->passes, nmi_extra_passes(n), n->unknown,
                watchdog_running() ? watchdog_source() : "off", watchdog_nmis);
     }
@@ -176,8 +185,10 @@ static void command_trace(int argc, char **argv)
         nmi_trace_arm(!strcmp(argv[1], "on"));
         if (nmi_trace_armed() && nmi_current_strategy() != NMI_NESTED)
             printk("trace: armed, but only nmi=nested has these stack words (mode nested)\n");
+        else if (nmi_trace_armed())
+            printk("trace: armed: the next nested NMI is recorded (try pf-in-nmi)\n");
         else
-            printk("trace: %s\n", nmi_trace_armed() ? "armed: the next nested NMI is recorded (try pf-in-nmi)" : "off");
+            printk("trace: off\n");
     } else {
         printk("usage: trace on|off\n");
     }
@@ -205,7 +216,8 @@ static const struct {
 } commands[] = {
     {"help", "", "this list", command_help},
     {"nmi", "[N]", "send N NMIs to this CPU (default 1)", command_nmi},
-    {"pf-in-nmi", "", "an NMI handler that page-faults with another NMI pending", command_pf_in_nmi},
+    {"pf-in-nmi", "", "an NMI handler that page-faults with another NMI pending",
+     command_pf_in_nmi},
     {"int3-in-nmi", "", "the same with an int3", command_int3_in_nmi},
     {"lockup", "", "interrupts off, spin forever: the watchdog must catch it", command_lockup},
     {"watchdog", "on|off|N", "the NMI watchdog, threshold N seconds", command_watchdog},
@@ -267,8 +279,9 @@ void shell_run(void)
     char line[LINE_MAX + 1];
     printk("nmilab shell: type help\n");
     if (!keyboard_present())
-        printk("keyboard: no PS/2 controller answers, so only the serial line can type here; the demos need no "
-               "keyboard: restart and pick them in GRUB's menu (nmilab demos)\n");
+        printk("keyboard: no PS/2 controller answers, so only the serial line can type here;"
+               " the demos need no keyboard:"
+               " restart and pick them in GRUB's menu (nmilab demos)\n");
     for (;;) {
         printk("nmilab> ");
         size_t length = 0;

@@ -9,15 +9,17 @@
 #include <kernel/stacktrace.h>
 #include <kernel/string.h>
 
-#define BACKTRACE_MAX_FRAMES 32
-#define BACKTRACE_MAX_STEPS 4096 /* frames walked, printed or not: a looping chain must end */
+#define FRAMES_MAX 32  /* frames printed */
+#define STEPS_MAX 4096 /* frames walked, printed or not: a looping chain must end */
 extern char kernel_start[], kernel_text_end[], entry_text_start[], entry_text_end[];
 
 const char *symbol_lookup(uint64_t address, uint64_t *offset)
 {
-    if (address < (uint64_t)kernel_start || address >= (uint64_t)kernel_text_end || kernel_symbol_count == 0)
+    if (address < (uint64_t)kernel_start || address >= (uint64_t)kernel_text_end ||
+        kernel_symbol_count == 0)
         return NULL;
-    unsigned long low = 0, high = kernel_symbol_count; /* last symbol with symbol.address <= address */
+    /* Binary search for the last symbol with symbol.address <= address */
+    unsigned long low = 0, high = kernel_symbol_count;
     while (high - low > 1) {
         unsigned long middle = (low + high) / 2;
         if (kernel_symbols[middle].address <= address)
@@ -51,7 +53,8 @@ static void print_frame(int depth, uint64_t address, const char *note)
 
 static bool in_entry_text(uint64_t address)
 {
-    return address > (uint64_t)entry_text_start && address <= (uint64_t)entry_text_end; /* a return address */
+    /* A return address follows a call: it may be the end of the entry text, never its start. */
+    return address > (uint64_t)entry_text_start && address <= (uint64_t)entry_text_end;
 }
 
 /* The asm entries (trap_entry.asm, nmi_entry.asm) put a frame record holding the *interrupted*
@@ -65,9 +68,9 @@ void backtrace_print(uint64_t rip, uint64_t rbp)
     printk("backtrace:\n");
     print_frame(0, rip, "");
     int printed = 1;
-    uint64_t last = 0, repeats = 0, seen[BACKTRACE_MAX_FRAMES];
+    uint64_t last = 0, repeats = 0, seen[FRAMES_MAX];
     bool interrupted = in_entry_text(rip);
-    for (int step = 0; step < BACKTRACE_MAX_STEPS && rbp && printed < BACKTRACE_MAX_FRAMES; step++) {
+    for (int step = 0; step < STEPS_MAX && rbp && printed < FRAMES_MAX; step++) {
         uint64_t frame[2]; /* saved rbp, return address */
         if ((rbp & 7) || copy_from_kernel_nofault(frame, (const void *)rbp, sizeof frame)) {
             printk("  (frame pointer %016lx is not readable: the walk stops here)\n", rbp);
@@ -79,8 +82,8 @@ void backtrace_print(uint64_t rip, uint64_t rbp)
         while (loop > 1 && seen[loop - 1] != rbp)
             loop--;
         if (loop > 1) {
-            printk("  (frame pointer %016lx again, as under frame #%d: the chain loops, the stack was "
-                   "overwritten)\n", rbp, loop - 1);
+            printk("  (frame pointer %016lx again, as under frame #%d:"
+                   " the chain loops, the stack was overwritten)\n", rbp, loop - 1);
             break;
         }
         if (frame[1] == last) {
@@ -91,8 +94,10 @@ void backtrace_print(uint64_t rip, uint64_t rbp)
             repeats = 0;
             last = frame[1];
             seen[printed] = rbp;
-            /* -1 names the call, not the instruction after it */
-            print_frame(printed++, interrupted ? frame[1] : frame[1] - 1, interrupted ? " (interrupted here)" : "");
+            if (interrupted) /* the entry's frame record holds the interrupted RIP itself */
+                print_frame(printed++, frame[1], " (interrupted here)");
+            else /* -1 names the call, not the instruction after it */
+                print_frame(printed++, frame[1] - 1, "");
         }
         interrupted = in_entry_text(frame[1]);
         rbp = frame[0];

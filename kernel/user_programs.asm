@@ -118,7 +118,8 @@ out_program:
 
 section .rodata.user_table progbits alloc noexec nowrite align=8
     PROGRAM "hello", hello, "print a line, exit 0"
-    PROGRAM "syscall-loop", syscall_loop, "N system calls; checks its registers and stack survive them"
+    PROGRAM "syscall-loop", syscall_loop, \
+            "N system calls; checks its registers and stack survive them"
     PROGRAM "read", read, "read ADDRESS (the kernel's, say: killed)"
     PROGRAM "write", write, "write ADDRESS"
     PROGRAM "read-idt", read_idt, "find the IDT with SIDT and read it"

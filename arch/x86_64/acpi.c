@@ -43,7 +43,8 @@ void acpi_init(const void *rsdp, unsigned revision)
         entry_size = 4;
     }
     if (!checksum_ok(root, root->length)) {
-        printk("acpi: the %s checksum is wrong; ignoring ACPI\n", entry_size == 8 ? "XSDT" : "RSDT");
+        printk("acpi: the %s checksum is wrong; ignoring ACPI\n",
+               entry_size == 8 ? "XSDT" : "RSDT");
         root = NULL;
     }
 }

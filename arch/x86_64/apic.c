@@ -69,12 +69,18 @@ static uint64_t madt_lookup(unsigned *nmi_pin)
     uint32_t address32;
     memcpy(&address32, bytes + 36, 4);
     uint64_t address = address32;
-    for (uint32_t offset = 44; offset + 2 <= madt->length && bytes[offset + 1] >= 2; offset += bytes[offset + 1]) {
+    for (uint32_t offset = 44; offset + 2 <= madt->length && bytes[offset + 1] >= 2;
+         offset += bytes[offset + 1]) { /* each entry: type, length, ... */
         const uint8_t *entry = bytes + offset;
-        bool usable = entry[0] == 0 ? entry[4] & 3 : entry[0] == 9 && entry[1] >= 16 && entry[8] & 3;
-        if (usable && apic_board.cpus_found++ < CPUS_MAX) /* a processor: enabled, or can be onlined */
-            apic_board.cpu_apic_ids[apic_board.cpus_found - 1] = entry[0] == 0 ? entry[3] : *(uint32_t *)(entry + 4);
-        if (entry[0] == 4 && entry[1] >= 6 && (entry[2] == 0xff || entry[2] == 0)) /* local APIC NMI */
+        bool apic_entry = entry[0] == 0, x2apic_entry = entry[0] == 9 && entry[1] >= 16;
+        /* a processor: enabled, or can be onlined */
+        bool usable = (apic_entry && entry[4] & 3) || (x2apic_entry && entry[8] & 3);
+        if (usable && apic_board.cpus_found++ < CPUS_MAX) {
+            uint32_t id = apic_entry ? entry[3] : *(uint32_t *)(entry + 4);
+            apic_board.cpu_apic_ids[apic_board.cpus_found - 1] = id;
+        }
+        /* local APIC NMI, for every processor (0xff) or processor 0 */
+        if (entry[0] == 4 && entry[1] >= 6 && (entry[2] == 0xff || entry[2] == 0))
             *nmi_pin = entry[5] & 1;
         if (entry[0] == 5 && entry[1] >= 12) /* local APIC address override */
             memcpy(&address, entry + 4, 8);
@@ -91,7 +97,8 @@ void apic_init_cpu(void)
     if (x2apic) /* xAPIC first, then x2APIC: the SDM's required order */
         wrmsr(MSR_APIC_BASE, base_msr | APIC_BASE_X2APIC);
     apic_write(APIC_SPURIOUS, APIC_SOFTWARE_ENABLE | APIC_SPURIOUS_VECTOR);
-    apic_write(board_nmi_pin ? APIC_LVT_LINT1 : APIC_LVT_LINT0, APIC_DELIVERY_NMI); /* unmasked, NMI */
+    enum apic_register nmi_lvt = board_nmi_pin ? APIC_LVT_LINT1 : APIC_LVT_LINT0;
+    apic_write(nmi_lvt, APIC_DELIVERY_NMI); /* unmasked, NMI */
 }
 
 void apic_init(void)
@@ -119,8 +126,8 @@ void apic_init(void)
     if (x2apic)
         printk("apic: x2APIC mode, id %u; external NMIs on LINT%u\n", apic_id(), nmi_pin);
     else
-        printk("apic: xAPIC at %lx (from the %s), id %u; no x2APIC on this CPU; external NMIs on LINT%u\n", address,
-               found_by, apic_id(), nmi_pin);
+        printk("apic: xAPIC at %lx (from the %s), id %u; no x2APIC on this CPU;"
+               " external NMIs on LINT%u\n", address, found_by, apic_id(), nmi_pin);
 }
 
 void apic_eoi(void) { apic_write(APIC_EOI, 0); }
@@ -128,13 +135,17 @@ void apic_eoi(void) { apic_write(APIC_EOI, 0); }
 void apic_timer_start(uint32_t initial_count, unsigned vector, bool periodic)
 {
     apic_write(APIC_TIMER_DIVIDE, APIC_TIMER_DIVIDE_BY_16);
-    apic_write(APIC_LVT_TIMER, vector | (vector ? 0 : APIC_LVT_MASKED) | (periodic ? APIC_TIMER_PERIODIC : 0));
+    uint32_t masked = vector ? 0 : APIC_LVT_MASKED; /* no vector: the timer counts, silently */
+    apic_write(APIC_LVT_TIMER, vector | masked | (periodic ? APIC_TIMER_PERIODIC : 0));
     apic_write(APIC_TIMER_INITIAL_COUNT, initial_count);
 }
 
 uint32_t apic_timer_current(void) { return apic_read(APIC_TIMER_CURRENT_COUNT); }
 
-void apic_lint0_nmi(bool enabled) { apic_write(APIC_LVT_LINT0, APIC_DELIVERY_NMI | (enabled ? 0 : APIC_LVT_MASKED)); }
+void apic_lint0_nmi(bool enabled)
+{
+    apic_write(APIC_LVT_LINT0, APIC_DELIVERY_NMI | (enabled ? 0 : APIC_LVT_MASKED));
+}
 
 void apic_send_ipi(uint32_t destination, uint32_t command)
 {

@@ -14,8 +14,10 @@
 #define RELEASED 0x80
 
 /* Scancode set 1, keys 0x00-0x39: unshifted and shifted. 0 means no character. */
-static const char plain[] = "\0\0331234567890-=\b\tqwertyuiop[]\n\0asdfghjkl;'`\0\\zxcvbnm,./\0*\0 ";
-static const char shifted[] = "\0\033!@#$%^&*()_+\b\tQWERTYUIOP{}\n\0ASDFGHJKL:\"~\0|ZXCVBNM<>?\0*\0 ";
+static const char plain[] = "\0\0331234567890-=\b\tqwertyuiop[]\n"
+                            "\0asdfghjkl;'`\0\\zxcvbnm,./\0*\0 ";
+static const char shifted[] = "\0\033!@#$%^&*()_+\b\tQWERTYUIOP{}\n"
+                              "\0ASDFGHJKL:\"~\0|ZXCVBNM<>?\0*\0 ";
 static bool shift;
 
 bool keyboard_present(void) { return inb(KEYBOARD_STATUS) != 0xff; /* nothing decodes the port */ }

@@ -79,7 +79,7 @@ SIMPLE_NMI_ENTRY nmi_entry_latch, nmi_latch_entry
 ;   T -  8..12 | outermost frame           |  copy of the first NMI's hardware frame; the place
 ;              |   ss rsp rflags cs rip    |  the interrupted code resumes. Never rewritten.
 ;   T - 13..17 | iret frame                |  copy of outermost, made before each pass; what the
-;              |   ss rsp rflags cs rip    |  final iretq pops. A nested NMI points it at repeat_nmi.
+;              |   ss rsp rflags cs rip    |  final iretq pops. Nested NMIs point it at repeat_nmi.
 ;              +---------------------------+  <- struct nmi_stack starts here
 ;              | error code (0), vector 2  |  \ struct trap_frame for C: its rip..ss
 ;              | rax ... r15               |  / fields ARE the iret frame above

@@ -29,8 +29,9 @@ static bool stray(struct trap_frame *frame)
         outb(SLAVE_COMMAND, COMMAND_EOI);
     outb(MASTER_COMMAND, COMMAND_EOI);
     if (pic_stray_interrupts++ == 0)
-        printk("pic: IRQ %u arrived as an ordinary interrupt (vector %u): this board does not send the 8259 "
-               "through LINT0; counted, reported once\n", irq, (unsigned)frame->vector);
+        printk("pic: IRQ %u arrived as an ordinary interrupt (vector %u):"
+               " this board does not send the 8259 through LINT0; counted, reported once\n",
+               irq, (unsigned)frame->vector);
     return true;
 }
 

@@ -73,12 +73,14 @@ void machine_poweroff(void)
         memcpy(&pm1b_control, f + 68, 4);
         int sleep_type = -1;
         if (dsdt_address) {
-            const struct acpi_table_header *dsdt = paging_map_device(dsdt_address, sizeof *dsdt, false);
+            const struct acpi_table_header *dsdt; /* its header first, for its length */
+            dsdt = paging_map_device(dsdt_address, sizeof *dsdt, false);
             sleep_type = s5_sleep_type(paging_map_device(dsdt_address, dsdt->length, false));
         }
         if (sleep_type >= 0 && pm1a_control) {
-            if (smi_command && f[52] && !(inb((uint16_t)pm1a_control) & 1)) { /* not in ACPI mode yet */
-                outb((uint16_t)smi_command, f[52]);                          /* ACPI_ENABLE */
+            /* Not in ACPI mode yet (SCI_EN clear): write ACPI_ENABLE to the SMI command port */
+            if (smi_command && f[52] && !(inb((uint16_t)pm1a_control) & 1)) {
+                outb((uint16_t)smi_command, f[52]);
                 for (int i = 0; i < 1000000 && !(inb((uint16_t)pm1a_control) & 1); i++)
                     cpu_relax();
             }
@@ -90,7 +92,8 @@ void machine_poweroff(void)
                 cpu_relax();
         }
     }
-    printk("poweroff: ACPI soft-off did not work on this machine; halted. It is safe to switch it off now.\n");
+    printk("poweroff: ACPI soft-off did not work on this machine; halted."
+           " It is safe to switch it off now.\n");
     halt_forever();
 }
 
@@ -98,12 +101,14 @@ void machine_reboot(void)
 {
     interrupts_disable();
     printk("rebooting\n");
-    for (int i = 0; i < 100000 && (inb(0x64) & 2); i++) /* wait for the keyboard controller's input buffer */
+    /* wait for the keyboard controller's input buffer to empty */
+    for (int i = 0; i < 100000 && (inb(0x64) & 2); i++)
         cpu_relax();
     outb(0x64, 0xfe); /* pulse the CPU reset line */
     for (int i = 0; i < 10000000; i++)
         cpu_relax();
+    /* Last resort: with no IDT, int3 is a triple fault, which resets the CPU. */
     static const struct __attribute__((packed)) { uint16_t limit; uint64_t base; } no_idt = {0, 0};
-    __asm__ volatile("lidt %0; int3" : : "m"(no_idt)); /* last resort: a triple fault resets the CPU */
+    __asm__ volatile("lidt %0; int3" : : "m"(no_idt));
     halt_forever();
 }

@@ -6,7 +6,8 @@
 #include <arch/x86_64/timer.h>
 
 #define COM1 0x3f8
-enum { DATA = 0, INTERRUPT_ENABLE = 1, FIFO_CONTROL = 2, LINE_CONTROL = 3, MODEM_CONTROL = 4, LINE_STATUS = 5 };
+enum { DATA = 0, INTERRUPT_ENABLE = 1, FIFO_CONTROL = 2, LINE_CONTROL = 3, MODEM_CONTROL = 4,
+       LINE_STATUS = 5 };
 #define LINE_STATUS_TRANSMIT_EMPTY 0x20
 #define LINE_STATUS_DATA_READY 0x01
 
@@ -44,10 +45,12 @@ void serial_write(const char *text, size_t length)
     for (size_t i = 0; i < length; i++) {
         if (text[i] == '\n')
             serial_write("\r", 1);
-        for (int spins = 0; !(inb(COM1 + LINE_STATUS) & LINE_STATUS_TRANSMIT_EMPTY) && spins < 100000; spins++)
+        int spins = 0;
+        while (!(inb(COM1 + LINE_STATUS) & LINE_STATUS_TRANSMIT_EMPTY) && spins++ < 100000)
             cpu_relax();
         outb(COM1 + DATA, (uint8_t)text[i]);
+        /* console_delay=: a slow line, as a real 9600-baud console is */
         if (delay_per_byte)
-            udelay(delay_per_byte); /* console_delay=: a slow line, as a real 9600-baud console is */
+            udelay(delay_per_byte);
     }
 }

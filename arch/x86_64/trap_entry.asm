@@ -32,7 +32,8 @@ bits 64
 %assign vector 0
 %rep 256
 trap_stub_ %+ vector:
-%if vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21 || vector == 29 || vector == 30
+%if vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || \
+    vector == 21 || vector == 29 || vector == 30   ; the CPU pushed an error code
 %else
     push 0                              ; no error code from the CPU for this vector
 %endif

@@ -31,7 +31,10 @@ const struct iret_frame *nmi_interrupted_frame(const struct trap_frame *frame);
 /* From an NMI handler: the registers and backtrace of what the NMI interrupted. */
 void nmi_show_interrupted(const struct trap_frame *frame);
 /* Passes of the handler that a nested NMI asked for. */
-static inline uint64_t nmi_extra_passes(const struct nmi_cpu_state *s) { return s->passes - (s->entries - s->nested); }
+static inline uint64_t nmi_extra_passes(const struct nmi_cpu_state *s)
+{
+    return s->passes - (s->entries - s->nested);
+}
 
 /* The C entry points, called from nmi_entry.asm. */
 void nmi_nested_handle(struct trap_frame *frame);

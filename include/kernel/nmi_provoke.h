@@ -23,8 +23,9 @@ void nmi_provoke_stop(void); /* unregisters the handler, prints the counters */
 /* This CPU's NMI counters as they were at nmi_provoke_start(). */
 const struct nmi_cpu_state *nmi_provoke_baseline(void);
 void send_self_nmi(void);
-void nmi_provoke_fault(uint64_t address); /* a fixed-up page fault: its iretq ends NMI blocking */
-void nmi_provoke_int3(void);              /* an int3 a hook claims: its iretq ends NMI blocking too */
+/* A fixed-up page fault, or an int3 that a hook claims: either one's iretq ends NMI blocking. */
+void nmi_provoke_fault(uint64_t address);
+void nmi_provoke_int3(void);
 /* Spins until *value reaches at_least with no NMI handler running; false after a long while. */
 bool spin_until(volatile uint64_t *value, uint64_t at_least);
 /* Pass actions: in pass 1, send a self-NMI (it stays pending: NMIs are blocked), then fault, or

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 int vformat(char *buffer, size_t size, const char *format, va_list arguments);
-int format(char *buffer, size_t size, const char *format, ...) __attribute__((format(printf, 3, 4)));
+int format(char *buffer, size_t size, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
 void printk(const char *format, ...) __attribute__((format(printf, 1, 2)));
 void vprintk(const char *format, va_list arguments);

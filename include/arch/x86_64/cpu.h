@@ -10,8 +10,14 @@
 #define RFLAGS_IF (1UL << 9)
 #define RFLAGS_DF (1UL << 10)
 
-static inline void outb(uint16_t port, uint8_t value) { __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port)); }
-static inline void outw(uint16_t port, uint16_t value) { __asm__ volatile("outw %0, %1" : : "a"(value), "Nd"(port)); }
+static inline void outb(uint16_t port, uint8_t value)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port));
+}
+static inline void outw(uint16_t port, uint16_t value)
+{
+    __asm__ volatile("outw %0, %1" : : "a"(value), "Nd"(port));
+}
 static inline uint8_t inb(uint16_t port)
 {
     uint8_t value;
@@ -37,7 +43,10 @@ static inline void wrmsr(uint32_t msr, uint64_t value)
         __asm__ volatile("mov %%cr" #n ", %0" : "=r"(value));                                   \
         return value;                                                                           \
     }                                                                                           \
-    static inline void write_cr##n(uint64_t value) { __asm__ volatile("mov %0, %%cr" #n : : "r"(value) : "memory"); }
+    static inline void write_cr##n(uint64_t value)                                              \
+    {                                                                                           \
+        __asm__ volatile("mov %0, %%cr" #n : : "r"(value) : "memory");                          \
+    }
 DEFINE_CONTROL_REGISTER(0)
 DEFINE_CONTROL_REGISTER(2)
 DEFINE_CONTROL_REGISTER(3)
@@ -52,13 +61,17 @@ static inline uint64_t read_rflags(void)
 
 static inline void cpuid(uint32_t leaf, uint32_t subleaf, uint32_t regs[4])
 {
-    __asm__ volatile("cpuid" : "=a"(regs[0]), "=b"(regs[1]), "=c"(regs[2]), "=d"(regs[3]) : "a"(leaf), "c"(subleaf));
+    __asm__ volatile("cpuid" : "=a"(regs[0]), "=b"(regs[1]), "=c"(regs[2]), "=d"(regs[3])
+                     : "a"(leaf), "c"(subleaf));
 }
 
 static inline void interrupts_disable(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void interrupts_enable(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void cpu_relax(void) { __asm__ volatile("pause"); }
-static inline void invlpg(uint64_t address) { __asm__ volatile("invlpg (%0)" : : "r"(address) : "memory"); }
+static inline void invlpg(uint64_t address)
+{
+    __asm__ volatile("invlpg (%0)" : : "r"(address) : "memory");
+}
 
 static inline __attribute__((noreturn)) void halt_forever(void)
 {

@@ -44,7 +44,7 @@ enum nmi_nested_rule {
 struct nmi_cpu_state {
     uint64_t entries;         /* NMIs the CPU delivered: every entry into an NMI entry point */
     uint64_t nested;          /* entries recognised as nested */
-    uint64_t passes;          /* runs of the C handler chain; passes - (entries - nested) were extra */
+    uint64_t passes;          /* runs of the handler chain; passes - (entries - nested) are extra */
     uint64_t unknown;         /* passes that no handler claimed */
     uint64_t latch_state;     /* NMI_LATCH only: not running / executing / latched */
     uint64_t nested_rule;     /* enum nmi_nested_rule, for the last nested NMI */
