@@ -3,7 +3,7 @@
  * vfree gives it back only when the area is the last one (enough for the demos). */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/paging.h>
-#include <kernel/kprobes.h>
+#include <arch/x86_64/sections.h>
 #include <kernel/string.h>
 #include <kernel/vmalloc.h>
 

@@ -6,7 +6,7 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/traps.h>
-#include <kernel/kprobes.h>
+#include <arch/x86_64/sections.h>
 #include <kernel/vmalloc.h>
 
 struct exception_table_entry {

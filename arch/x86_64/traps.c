@@ -1,9 +1,9 @@
 /* Exception dispatch: one table of C handlers indexed by vector. Anything without a handler, or
  * whose handler declines it, is fatal and panics with the full report. */
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/sections.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
-#include <kernel/kprobes.h>
 #include <kernel/panic.h>
 #include <kernel/user.h>
 
