@@ -4,6 +4,7 @@
  * NMIs, moved there: nmi_entry.asm). Whatever it does wrong kills it; the kernel goes on. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
+#include <arch/x86_64/gdt.h>
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
 #include <arch/x86_64/user_mode.h>

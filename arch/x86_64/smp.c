@@ -6,6 +6,7 @@
  * task. One CPU is started at a time: they share the trampoline. */
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/gdt.h>
 #include <arch/x86_64/paging.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>

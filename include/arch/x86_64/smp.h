@@ -2,11 +2,10 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <arch/x86_64/gdt.h>
 #include <arch/x86_64/user_mode.h>
 
 #define CPUS_MAX 8
-#define TSS_SELECTOR(cpu) (0x28 + 16 * (cpu)) /* gdt.c: after the five code and data slots */
-#define GDT_ENTRIES (5 + 2 * CPUS_MAX)
 #define AP_TRAMPOLINE_ADDRESS 0x8000          /* a page below 1 MiB, where a SIPI can start a CPU */
 
 struct nmi_cpu_state;
