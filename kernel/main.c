@@ -25,6 +25,8 @@
 #include <tests/kernel/scenario.h>
 #include <kernel/shell.h>
 #include <kernel/task.h>
+#include <kernel/user.h>
+#include <kernel/vmalloc.h>
 #include <kernel/watchdog.h>
 
 struct boot_info boot_info;
@@ -83,6 +85,8 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     print_memory_map();
     acpi_init(boot_info.rsdp, boot_info.rsdp_revision);
     page_fault_init();
+    vmalloc_init(); /* the fault hooks: the vmalloc area's page faults, */
+    user_init();    /* and exceptions from user mode */
     breakpoint_init();
     pic_init();
     apic_init();

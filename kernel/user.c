@@ -100,6 +100,8 @@ static __attribute__((noreturn)) void killed(const struct trap_frame *fault, uin
 
 void user_fault(const struct trap_frame *frame) { killed(frame, read_cr2(), ""); }
 
+void user_init(void) { trap_register_user_fault_hook(user_fault); }
+
 /* The exception table sent a fault on an iretq to user mode here. It happened in ring 0, after
  * the exit's swapgs: GS may be the user's. The fault's frame says what was refused. */
 void user_return_fault(void)
