@@ -93,6 +93,10 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     nmi_init();
     user_mode_init();
     task_init();
+    /* What each CPU's timer tick does, in this order: the buddy watchdog looks at the next CPU's
+     * ticks, then the scheduler, last because it may switch to another task. */
+    timer_register_tick_hook(watchdog_buddy_check);
+    timer_register_tick_hook(task_tick);
     timer_init();
     smp_init();
     cpu_backtrace_init();
