@@ -39,7 +39,7 @@ uint64_t symbol_address(const char *name)
     return 0;
 }
 
-static void print_frame(int depth, uint64_t address, const char *note)
+static void print_backtrace_entry(int depth, uint64_t address, const char *note)
 {
     uint64_t offset = 0;
     const char *name = symbol_lookup(address, &offset);
@@ -63,7 +63,7 @@ static bool in_entry_text(uint64_t address)
 void backtrace_print(uint64_t rip, uint64_t rbp)
 {
     printk("backtrace:\n");
-    print_frame(0, rip, "");
+    print_backtrace_entry(0, rip, "");
     int printed = 1;
     uint64_t last = 0, repeats = 0, seen[BACKTRACE_MAX_FRAMES];
     bool interrupted = in_entry_text(rip);
@@ -91,8 +91,10 @@ void backtrace_print(uint64_t rip, uint64_t rbp)
             repeats = 0;
             last = frame[1];
             seen[printed] = rbp;
-            /* -1 names the call, not the instruction after it */
-            print_frame(printed++, interrupted ? frame[1] : frame[1] - 1, interrupted ? " (interrupted here)" : "");
+            if (interrupted)
+                print_backtrace_entry(printed++, frame[1], " (interrupted here)");
+            else /* -1 names the call, not the instruction after it */
+                print_backtrace_entry(printed++, frame[1] - 1, "");
         }
         interrupted = in_entry_text(frame[1]);
         rbp = frame[0];
