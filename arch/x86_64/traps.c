@@ -61,9 +61,9 @@ NOKPROBE void trap_dispatch(struct trap_frame *frame)
         return;
     }
     /* A user task's fault kills it and the kernel goes on; a #DF or #MC is the machine's trouble. */
-    bool machine_trouble = vector == VECTOR_DOUBLE_FAULT || vector == VECTOR_MACHINE_CHECK;
-    if (vector < EXCEPTION_VECTORS && !machine_trouble && (frame->cs & 3) && user_fault_handler)
-        user_fault_handler(frame); /* does not return */
+    if (vector < EXCEPTION_VECTORS && vector != VECTOR_DOUBLE_FAULT &&
+        vector != VECTOR_MACHINE_CHECK && (frame->cs & 3) && user_fault_handler)
+        user_fault_handler(frame);
     if (vector < VECTORS && vector_handlers[vector] && vector_handlers[vector](frame))
         return;
     if (vector == VECTOR_SPURIOUS)
