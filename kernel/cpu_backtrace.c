@@ -17,16 +17,19 @@
 
 #define ANSWER_TIMEOUT_MS 1000
 
+/* By CPU index: set by backtrace_all_cpus, cleared by that CPU when it has printed. */
+static volatile bool backtrace_wanted[CPUS_MAX];
+
 static bool answer(struct trap_frame *frame)
 {
     struct cpu *cpu = this_cpu();
-    if (!cpu->backtrace_wanted)
+    if (!backtrace_wanted[cpu->index])
         return false;
     uint64_t taken = lock_take(&console_lock);
     printk("CPU %d (APIC ID %u): NMI backtrace\n", cpu->index, cpu->apic_id);
     nmi_show_interrupted(frame);
     lock_give(&console_lock, taken);
-    __atomic_store_n(&cpu->backtrace_wanted, false, __ATOMIC_RELEASE);
+    __atomic_store_n(&backtrace_wanted[cpu->index], false, __ATOMIC_RELEASE);
     return true;
 }
 
@@ -46,15 +49,15 @@ int backtrace_all_cpus(void)
     lock_give(&console_lock, taken);
     for (int i = 0; i < cpu_count; i++)
         if (i != me->index) {
-            cpus[i].backtrace_wanted = true;
+            backtrace_wanted[i] = true;
             apic_send_nmi(cpus[i].apic_id);
         }
     int answered = 1;
     for (int i = 0; i < cpu_count; i++) {
         uint64_t start = rdtsc();
-        while (cpus[i].backtrace_wanted && rdtsc() - start < ANSWER_TIMEOUT_MS * tsc_khz)
+        while (backtrace_wanted[i] && rdtsc() - start < ANSWER_TIMEOUT_MS * tsc_khz)
             cpu_relax();
-        if (i != me->index && cpus[i].backtrace_wanted)
+        if (i != me->index && backtrace_wanted[i])
             printk("CPU %d (APIC ID %u): did not answer the NMI within %d ms\n",
                    i, cpus[i].apic_id, ANSWER_TIMEOUT_MS);
         else if (i != me->index)

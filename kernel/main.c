@@ -5,6 +5,7 @@
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
+#include <arch/x86_64/gdt.h>
 #include <arch/x86_64/paging.h>
 #include <arch/x86_64/pic.h>
 #include <arch/x86_64/serial.h>
@@ -24,6 +25,8 @@
 #include <kernel/scenario.h>
 #include <kernel/shell.h>
 #include <kernel/task.h>
+#include <kernel/user.h>
+#include <kernel/vmalloc.h>
 #include <kernel/watchdog.h>
 
 struct boot_info boot_info;
@@ -84,12 +87,18 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     print_memory_map();
     acpi_init(boot_info.rsdp, boot_info.rsdp_revision);
     page_fault_init();
+    vmalloc_init(); /* the fault hooks: the vmalloc area's page faults, */
+    user_init();    /* and exceptions from user mode */
     breakpoint_init();
     pic_init();
     apic_init();
     nmi_init();
     user_mode_init();
     task_init();
+    /* What each CPU's timer tick does, in this order: the buddy watchdog looks at the next CPU's
+     * ticks, then the scheduler, last because it may switch to another task. */
+    timer_register_tick_hook(watchdog_buddy_check);
+    timer_register_tick_hook(task_tick);
     timer_init();
     smp_init();
     cpu_backtrace_init();

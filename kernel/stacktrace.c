@@ -41,7 +41,7 @@ uint64_t symbol_address(const char *name)
     return 0;
 }
 
-static void print_frame(int depth, uint64_t address, const char *note)
+static void print_backtrace_entry(int depth, uint64_t address, const char *note)
 {
     uint64_t offset = 0;
     const char *name = symbol_lookup(address, &offset);
@@ -66,7 +66,7 @@ static bool in_entry_text(uint64_t address)
 void backtrace_print(uint64_t rip, uint64_t rbp)
 {
     printk("backtrace:\n");
-    print_frame(0, rip, "");
+    print_backtrace_entry(0, rip, "");
     int printed = 1;
     uint64_t last = 0, repeats = 0, seen[FRAMES_MAX];
     bool interrupted = in_entry_text(rip);
@@ -95,9 +95,9 @@ void backtrace_print(uint64_t rip, uint64_t rbp)
             last = frame[1];
             seen[printed] = rbp;
             if (interrupted) /* the entry's frame record holds the interrupted RIP itself */
-                print_frame(printed++, frame[1], " (interrupted here)");
+                print_backtrace_entry(printed++, frame[1], " (interrupted here)");
             else /* -1 names the call, not the instruction after it */
-                print_frame(printed++, frame[1] - 1, "");
+                print_backtrace_entry(printed++, frame[1] - 1, "");
         }
         interrupted = in_entry_text(frame[1]);
         rbp = frame[0];

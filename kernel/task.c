@@ -21,6 +21,11 @@
 static struct task tasks[TASKS_MAX];
 static int count; /* slots ever used */
 static struct lock task_lock;
+/* Each CPU's scheduler state, by CPU index: the task it runs, and the one it runs when no other
+ * of its tasks is ready. */
+static struct {
+    int current_task, idle_task;
+} cpu_tasks[CPUS_MAX];
 
 static const char *const state_names[] = {
     [TASK_RUNNING] = "running", [TASK_READY] = "ready", [TASK_SLEEPING] = "sleeping", [TASK_BLOCKED] = "blocked",
@@ -34,7 +39,7 @@ int task_count(void)
     return alive;
 }
 
-int task_current(void) { return this_cpu()->current_task; }
+int task_current(void) { return cpu_tasks[this_cpu()->index].current_task; }
 struct task *task_get(int index) { return &tasks[index]; }
 
 static void idle(void *unused)
@@ -48,7 +53,7 @@ void task_init(void)
     memcpy(tasks[0].name, "main", 5);
     tasks[0].state = TASK_RUNNING;
     count = 1;
-    this_cpu()->idle_task = (int)(task_create("idle", idle, NULL) - tasks);
+    cpu_tasks[this_cpu()->index].idle_task = (int)(task_create("idle", idle, NULL) - tasks);
 }
 
 struct task *task_create_on(int cpu, const char *name, void (*entry)(void *), void *argument)
@@ -89,35 +94,46 @@ struct task *task_create(const char *name, void (*entry)(void *), void *argument
     return task_create_on(this_cpu()->index, name, entry, argument);
 }
 
-/* Picks this CPU's next ready task after the current one, its idle task only when nothing else is. */
-static int pick_next(const struct cpu *cpu)
+struct task *task_create_idle_on(int cpu)
 {
+    struct task *t = task_create_on(cpu, "idle", NULL, NULL);
+    if (t)
+        cpu_tasks[cpu].current_task = cpu_tasks[cpu].idle_task = (int)(t - tasks);
+    return t;
+}
+
+/* Picks CPU cpu's next ready task after the current one, its idle task only when nothing else
+ * is. */
+static int pick_next(int cpu)
+{
+    int current = cpu_tasks[cpu].current_task;
     for (int i = 0; i < count; i++)
-        if (tasks[i].cpu == cpu->index && tasks[i].state == TASK_SLEEPING && tasks[i].wake_tick <= cpu->ticks)
+        if (tasks[i].cpu == cpu && tasks[i].state == TASK_SLEEPING &&
+            tasks[i].wake_tick <= timer_cpu_ticks[cpu])
             tasks[i].state = TASK_READY;
-        else if (tasks[i].cpu == cpu->index && tasks[i].state == TASK_EXITING && i != cpu->current_task)
+        else if (tasks[i].cpu == cpu && tasks[i].state == TASK_EXITING && i != current)
             tasks[i].state = TASK_DEAD; /* switched away from: another CPU may now reuse its stack */
     for (int step = 1; step <= count; step++) {
-        int i = (cpu->current_task + step) % count;
-        if (i != cpu->idle_task && tasks[i].cpu == cpu->index &&
-            (tasks[i].state == TASK_READY || (i == cpu->current_task && tasks[i].state == TASK_RUNNING)))
+        int i = (current + step) % count;
+        if (i != cpu_tasks[cpu].idle_task && tasks[i].cpu == cpu &&
+            (tasks[i].state == TASK_READY || (i == current && tasks[i].state == TASK_RUNNING)))
             return i;
     }
-    return cpu->idle_task;
+    return cpu_tasks[cpu].idle_task;
 }
 
 static void schedule(void)
 {
     uint64_t flags = read_rflags();
     interrupts_disable();
-    struct cpu *cpu = this_cpu();
+    int cpu = this_cpu()->index;
     int next = pick_next(cpu);
-    if (next != cpu->current_task) {
-        struct task *previous = &tasks[cpu->current_task];
+    if (next != cpu_tasks[cpu].current_task) {
+        struct task *previous = &tasks[cpu_tasks[cpu].current_task];
         if (previous->state == TASK_RUNNING)
             previous->state = TASK_READY;
         tasks[next].state = TASK_RUNNING;
-        cpu->current_task = next;
+        cpu_tasks[cpu].current_task = next;
         /* Where the CPU goes from user mode, and the address space: both the next task's. */
         user_set_kernel_stack(next ? task_stack_top(next) : 0);
         uint64_t root = tasks[next].page_table ? tasks[next].page_table : paging_master_root();
@@ -134,15 +150,16 @@ void task_yield(void) { schedule(); }
 
 void task_sleep(uint64_t ticks)
 {
-    tasks[this_cpu()->current_task].wake_tick = this_cpu()->ticks + ticks; /* its own CPU's clock */
-    tasks[this_cpu()->current_task].state = TASK_SLEEPING;
+    int cpu = this_cpu()->index;
+    tasks[task_current()].wake_tick = timer_cpu_ticks[cpu] + ticks; /* its own CPU's clock */
+    tasks[task_current()].state = TASK_SLEEPING;
     schedule();
 }
 
 void task_block(void)
 {
     for (;;) {
-        tasks[this_cpu()->current_task].state = TASK_BLOCKED;
+        tasks[task_current()].state = TASK_BLOCKED;
         schedule();
     }
 }
@@ -150,7 +167,7 @@ void task_block(void)
 void task_exit(void)
 {
     for (;;) {
-        tasks[this_cpu()->current_task].state = TASK_EXITING;
+        tasks[task_current()].state = TASK_EXITING;
         schedule();
     }
 }
@@ -174,7 +191,7 @@ int show_state(void)
         printk("task %d %s (%s)\n", i, t->name, state_names[t->state]);
         if (t->state == TASK_RUNNING && t->cpu != this_cpu()->index) {
             printk("  (running on CPU %d: backtrace-all shows where)\n", t->cpu);
-        } else if (i == this_cpu()->current_task) {
+        } else if (i == task_current()) {
             backtrace_print((uint64_t)__builtin_return_address(0), *(uint64_t *)__builtin_frame_address(0));
         } else {
             uint64_t saved[7]; /* r15 r14 r13 r12 rbx rbp return-address, as switch_to left them */

@@ -4,6 +4,7 @@
  * NMIs, moved there: nmi_entry.asm). Whatever it does wrong kills it; the kernel goes on. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
+#include <arch/x86_64/gdt.h>
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
 #include <arch/x86_64/user_mode.h>
@@ -100,6 +101,8 @@ static __attribute__((noreturn)) void killed(const struct trap_frame *fault, uin
 }
 
 void user_fault(const struct trap_frame *frame) { killed(frame, read_cr2(), ""); }
+
+void user_init(void) { trap_register_user_fault_hook(user_fault); }
 
 /* The exception table sent a fault on an iretq to user mode here. It happened in ring 0, after
  * the exit's swapgs: GS may be the user's. The fault's frame says what was refused. */

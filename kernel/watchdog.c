@@ -28,9 +28,9 @@
 #include <kernel/watchdog.h>
 
 #define CHECKS_PER_SECOND 20 /* a check every 50 ms (the PIT cannot go below 18.2 Hz) */
-#define PROBE_CHECKS_PER_SECOND 1000
-#define PROBE_NMIS 2
-#define PROBE_MILLISECONDS 100
+#define SOURCE_CHECK_NMIS_PER_SECOND 1000 /* the source check: is the PIT's NMI delivered? */
+#define SOURCE_CHECK_NMIS 2
+#define SOURCE_CHECK_MILLISECONDS 100
 
 enum source { SOURCE_NONE, SOURCE_PIT_LINT0, SOURCE_BUDDY };
 static const char *const source_names[] = {
@@ -40,15 +40,18 @@ static const char *const source_names[] = {
 };
 
 static enum source source;     /* programmed; its NMIs are claimed */
-static bool verified;          /* it has delivered: its NMIs are checks (else probe NMIs) */
+static bool verified;          /* it has delivered: its NMIs are checks (else source checks') */
 static unsigned threshold;     /* seconds */
-static volatile uint64_t probe_nmis;
+static volatile uint64_t source_check_nmis;
 static uint64_t last_ticks, last_progress_tsc, last_claim_tsc;
 static bool reported;          /* this lockup has been reported; cleared when the tick moves */
 static struct {                /* SOURCE_BUDDY: what CPU n's buddy last saw of CPU n's tick */
     uint64_t ticks, progress_tsc;
     bool reported;
 } buddy_view[CPUS_MAX];
+/* SOURCE_BUDDY, by CPU index: set by the CPU's buddy, which then sends it an NMI to report its
+ * lockup from; taken back by that NMI. */
+static volatile bool lockup_wanted[CPUS_MAX];
 volatile uint64_t watchdog_nmis;
 void (*watchdog_after_report)(int tasks_dumped, uint64_t nested_during_dump);
 
@@ -77,8 +80,10 @@ static void unprogram(void)
 enum claim { NOT_MINE, ECHO, MINE };
 static enum claim claim(void)
 {
-    if (source == SOURCE_BUDDY)
-        return __atomic_exchange_n(&this_cpu()->lockup_wanted, false, __ATOMIC_SEQ_CST) ? MINE : NOT_MINE;
+    if (source == SOURCE_BUDDY) {
+        volatile bool *wanted = &lockup_wanted[this_cpu()->index];
+        return __atomic_exchange_n(wanted, false, __ATOMIC_SEQ_CST) ? MINE : NOT_MINE;
+    }
     if (source != SOURCE_PIT_LINT0)
         return NOT_MINE;
     /* The PIC's output can reach LINT0 twice for one timer interrupt (QEMU's 8259 signals again
@@ -115,14 +120,14 @@ void watchdog_buddy_check(void)
     int checked = (this_cpu()->index + 1) % cpu_count;
     if (source != SOURCE_BUDDY || checked == this_cpu()->index)
         return;
-    uint64_t now = rdtsc(), ticks = cpus[checked].ticks;
+    uint64_t now = rdtsc(), ticks = timer_cpu_ticks[checked];
     if (ticks != buddy_view[checked].ticks || !buddy_view[checked].progress_tsc) {
         buddy_view[checked].ticks = ticks;
         buddy_view[checked].progress_tsc = now;
         buddy_view[checked].reported = false;
     } else if (!buddy_view[checked].reported && now - buddy_view[checked].progress_tsc >= threshold * tsc_khz * 1000) {
         buddy_view[checked].reported = true; /* once per lockup */
-        cpus[checked].lockup_wanted = true;
+        lockup_wanted[checked] = true;
         apic_send_nmi(cpus[checked].apic_id);
     }
 }
@@ -133,7 +138,7 @@ static bool watchdog_nmi(struct trap_frame *frame)
     if (claimed != MINE)
         return claimed == ECHO;
     if (!verified) {
-        probe_nmis++;
+        source_check_nmis++;
         return true;
     }
     watchdog_nmis++;
@@ -159,22 +164,23 @@ static bool watchdog_nmi(struct trap_frame *frame)
     return true;
 }
 
-/* Programs the PIT fast and waits, interrupts off, for its first NMIs. */
-static bool probe(void)
+/* The source check: programs the PIT fast and waits, interrupts off, for its first NMIs. */
+static bool source_check(void)
 {
-    probe_nmis = 0;
+    source_check_nmis = 0;
     uint64_t flags = read_rflags();
     interrupts_disable();
-    pit_program(PROBE_CHECKS_PER_SECOND);
-    for (uint64_t start = rdtsc(); probe_nmis < PROBE_NMIS && rdtsc() - start < PROBE_MILLISECONDS * tsc_khz;)
+    pit_program(SOURCE_CHECK_NMIS_PER_SECOND);
+    uint64_t start = rdtsc(), timeout = SOURCE_CHECK_MILLISECONDS * tsc_khz;
+    while (source_check_nmis < SOURCE_CHECK_NMIS && rdtsc() - start < timeout)
         cpu_relax();
-    bool delivered = probe_nmis >= PROBE_NMIS;
+    bool delivered = source_check_nmis >= SOURCE_CHECK_NMIS;
     if (delivered) {
         pit_start_periodic(CHECKS_PER_SECOND); /* now at the checking rate */
         verified = true;
     } else {
         printk("watchdog: %s: programmed, but no NMI arrived in %d ms\n", source_names[SOURCE_PIT_LINT0],
-               PROBE_MILLISECONDS);
+               SOURCE_CHECK_MILLISECONDS);
         unprogram();
     }
     if (flags & RFLAGS_IF)
@@ -193,7 +199,7 @@ bool watchdog_start(unsigned threshold_seconds)
         memset(buddy_view, 0, sizeof buddy_view);
         verified = true;
     }
-    if (!verified && !probe()) {
+    if (!verified && !source_check()) {
         printk("watchdog: no NMI source on this machine; hard-lockup detection off\n");
         return false;
     }

@@ -42,10 +42,21 @@ IST_TOP = 0x7000_8000          # the model's NMI stack top (the entry only uses 
 STACK_SAVED = 512              # bytes below IST_TOP that are part of a state
 INTERRUPTED_CODE = 0x5000_0000  # the interrupted code: `jmp $`
 INTERRUPTED_RSP = 0x6000_7f00
-KERNEL_CS, KERNEL_SS = 0x08, 0x10
 GPRS = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
 UC_REG = {name: getattr(X, f"UC_X86_REG_{name.upper()}") for name in GPRS + ["rip", "rflags"]}
 CLOBBERED = ["rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11"]  # what C may change
+
+
+def selectors(kernel):
+    """The kernel code and data selectors (include/arch/x86_64/gdt.h), as the build gave them to the
+    asm entries: build/asm_offsets.inc, beside the kernel's ELF."""
+    defines = {}
+    with open(os.path.join(os.path.dirname(kernel), "asm_offsets.inc")) as f:
+        for line in f:
+            words = line.split()
+            if len(words) == 3 and words[0] == "%define":
+                defines[words[1]] = int(words[2], 0)
+    return defines["KERNEL_CODE_SELECTOR"], defines["KERNEL_DATA_SELECTOR"]
 
 
 def symbols(kernel):
@@ -70,6 +81,7 @@ def load(uc, kernel):
 class Model:
     def __init__(self, kernel, entry_name):
         self.sym = symbols(kernel)
+        self.kernel_cs, self.kernel_ss = selectors(kernel)
         self.uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_64)
         load(self.uc, kernel)
         self.uc.mem_map(IST_TOP - 0x8000, 0x9000)  # the stack, and the CPU's NMI state above its top
@@ -87,7 +99,8 @@ class Model:
         self.nested = entry_name == "nmi_entry_nested"
         # The interrupted context: recognisable values in every register.
         self.context = {name: 0x1111_0000_0000_0000 + i for i, name in enumerate(GPRS)}
-        self.context.update(rsp=INTERRUPTED_RSP, rip=INTERRUPTED_CODE, rflags=0x246, cs=KERNEL_CS, ss=KERNEL_SS)
+        self.context.update(rsp=INTERRUPTED_RSP, rip=INTERRUPTED_CODE, rflags=0x246,
+                            cs=self.kernel_cs, ss=self.kernel_ss)
 
     def name(self, address):
         if address == INTERRUPTED_CODE:
@@ -120,7 +133,8 @@ class Model:
 
     def deliver_nmi(self):
         """The CPU's NMI delivery through the IST gate."""
-        frame = struct.pack("<QQQQQ", self.reg("rip"), KERNEL_CS, self.reg("rflags"), self.reg("rsp"), KERNEL_SS)
+        frame = struct.pack("<QQQQQ", self.reg("rip"), self.kernel_cs, self.reg("rflags"),
+                            self.reg("rsp"), self.kernel_ss)
         self.uc.mem_write(IST_TOP - 40, frame)
         self.set("rsp", IST_TOP - 40)
         self.set("rflags", self.reg("rflags") & ~((1 << 9) | (1 << 8)))  # IF and TF cleared, DF kept
@@ -258,7 +272,7 @@ def step(model, rip, blocked, pending, arrived, passes, unserved, faulted):
     where = model.name(rip)
     if model.mnemonic.get(rip) == "iretq":
         cs, ss = model.iretq()
-        if (cs, ss) != (KERNEL_CS, KERNEL_SS):
+        if (cs, ss) != (model.kernel_cs, model.kernel_ss):
             return f"iretq at {where} popped CS {cs:#x} SS {ss:#x}", ()
         label = f"iretq at {where} -> {model.name(model.reg('rip'))}"
         if pending:  # delivered before the next instruction

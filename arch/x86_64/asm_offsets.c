@@ -2,6 +2,7 @@
  * so the entry code uses the offsets of the C structures instead of numbers typed by hand.
  * (.ascii rather than a bare line, because clang assembles inline asm even with -S.) */
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/gdt.h>
 #include <arch/x86_64/nmi_stack.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>

@@ -2,8 +2,8 @@
  * hook for a breakpoint at address A is found under RIP - 1. An int3 that nobody registered is a
  * bug (a stray breakpoint, or a patched byte left behind): report it and stop. */
 #include <arch/x86_64/faults.h>
+#include <arch/x86_64/sections.h>
 #include <arch/x86_64/traps.h>
-#include <kernel/kprobes.h>
 #include <kernel/printk.h>
 #include <kernel/stacktrace.h>
 

@@ -1,21 +1,16 @@
-/* The exception table, and the page-fault and general-protection handlers that use it. Code that
- * may fault on purpose (a stack dump following frame pointers, a read of a probed address) marks each such instruction with an entry (faulting instruction, where
- * to go instead) in .exception_table. When one of them faults, the handler sends execution to the
- * fixup, which reports the error; any other kernel fault is a bug, and traps.c panics with the
- * decoded error code. Page faults in the vmalloc area are first offered to vmalloc_fault(). */
-#include <arch/x86_64/cpu.h>
+/* The exception table, and the nofault copy that uses it. Code that may fault on purpose (a stack
+ * dump following frame pointers, a read of a probed address) marks each such instruction with an
+ * entry (faulting instruction, where to go instead) in .exception_table. When one of them faults,
+ * the #PF handler (page_fault.c) or the #GP, #NP or #SS one sends execution to the fixup, which
+ * reports the error; any other kernel fault is a bug, and traps.c panics with the details. */
 #include <arch/x86_64/faults.h>
-#include <arch/x86_64/traps.h>
-#include <kernel/kprobes.h>
-#include <kernel/vmalloc.h>
+#include <arch/x86_64/sections.h>
 
 struct exception_table_entry {
     uint64_t instruction, fixup;
 };
-extern const struct exception_table_entry exception_table_start[], exception_table_end[]; /* linker.ld */
+extern const struct exception_table_entry exception_table_start[], exception_table_end[]; /* ld */
 
-volatile uint64_t page_fault_last_address;
-volatile uint64_t page_fault_fixups;
 struct trap_frame fixup_last_fault; /* the exception the last fixup was for (user.c reports it) */
 
 /* One byte copied, with an exception-table entry for each of its two accesses: returns 0, or -1
@@ -48,10 +43,11 @@ int copy_from_kernel_nofault(void *destination, const void *source, size_t size)
     return 0;
 }
 
-static NOKPROBE bool fixup(struct trap_frame *frame)
+NOKPROBE bool exception_table_fixup(struct trap_frame *frame)
 {
     /* LAB 2 BEGIN: find the faulting instruction in the exception table and resume at its fixup */
-    for (const struct exception_table_entry *e = exception_table_start; e < exception_table_end; e++)
+    const struct exception_table_entry *e;
+    for (e = exception_table_start; e < exception_table_end; e++)
         if (e->instruction == frame->rip) {
             fixup_last_fault = *frame;
             frame->rip = e->fixup;
@@ -61,24 +57,4 @@ static NOKPROBE bool fixup(struct trap_frame *frame)
     /* LAB 2 STUB */
     //| return false;
     /* LAB 2 END */
-}
-
-static NOKPROBE bool page_fault(struct trap_frame *frame)
-{
-    uint64_t address = read_cr2(); /* first: a later fault (or an NMI that faults) would change it */
-    if (vmalloc_fault(address))
-        return true; /* the mapping was only missing from this page table: try again */
-    if (!fixup(frame))
-        return false;
-    page_fault_last_address = address;
-    page_fault_fixups++;
-    return true;
-}
-
-void page_fault_init(void)
-{
-    trap_register(VECTOR_PAGE_FAULT, page_fault);
-    trap_register(VECTOR_GENERAL_PROTECTION, fixup);
-    trap_register(VECTOR_SEGMENT_NOT_PRESENT, fixup); /* both only from a return to user mode */
-    trap_register(VECTOR_STACK_FAULT, fixup);
 }

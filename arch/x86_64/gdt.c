@@ -2,12 +2,9 @@
  * segments with the L bit (ring 0 and ring 3), and a TSS per CPU: it is where the CPU finds its
  * IST stacks and RSP0, the stack an interrupt from user mode switches to. The CPUs share one GDT
  * with a TSS descriptor each, so the task register says which CPU runs (this_cpu(), smp.c). */
+#include <arch/x86_64/gdt.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
-#include <arch/x86_64/traps.h>
-#include <arch/x86_64/user_mode.h>
-#include <kernel/string.h>
-
 
 struct tss {
     uint32_t reserved0;
@@ -20,8 +17,7 @@ struct tss {
 _Static_assert(sizeof(struct tss) == 104, "64-bit TSS is 104 bytes");
 
 static struct tss tss[CPUS_MAX];
-/* The order is the one SYSCALL and SYSRET need (user_mode.c): kernel data right after kernel
- * code, user code right after user data. */
+/* In the order gdt.h gives: the one SYSCALL and SYSRET need. */
 uint64_t gdt[GDT_ENTRIES] = {
     0,
     0x00209a0000000000, /* 0x08 kernel code: present, ring 0, executable, 64-bit (L) */
@@ -30,7 +26,10 @@ uint64_t gdt[GDT_ENTRIES] = {
     0x0020fa0000000000, /* 0x20 user code: present, ring 3, executable, 64-bit (L) */
     /* 0x28 + 16 * n: CPU n's TSS descriptor, two slots each in long mode */
 };
-_Static_assert(USER_DATA_SELECTOR == (3 << 3 | 3) && USER_CODE_SELECTOR == (4 << 3 | 3), "selectors match the GDT");
+_Static_assert(KERNEL_CODE_SELECTOR == 1 << 3 && KERNEL_DATA_SELECTOR == 2 << 3, "gdt.h's slots");
+_Static_assert(USER_DATA_SELECTOR == (3 << 3 | 3) && USER_CODE_SELECTOR == (GDT_USER_CODE << 3 | 3),
+               "gdt.h's slots");
+_Static_assert(TSS_SELECTOR(0) == 5 << 3, "the TSS descriptors follow the code and data slots");
 
 static struct __attribute__((packed)) {
     uint16_t limit;

@@ -2,6 +2,7 @@
  * stacks because the stack they arrive on cannot be trusted: an NMI or #MC can land anywhere,
  * even on the first instruction of another handler; a #DF usually means the stack is gone; #DB
  * can fire inside other handlers (kprobes single-step). */
+#include <arch/x86_64/gdt.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
 
@@ -28,7 +29,7 @@ void idt_set_gate(unsigned vector, uint64_t handler, unsigned ist)
     /* LAB 1 BEGIN: fill in the 16-byte gate: handler address in three pieces, selector, IST, type */
     idt[vector] = (struct idt_gate){
         .offset_low = (uint16_t)handler,
-        .selector = 0x08,
+        .selector = KERNEL_CODE_SELECTOR,
         .ist = (uint8_t)ist,
         .type = 0x8e,
         .offset_middle = (uint16_t)(handler >> 16),

@@ -3,7 +3,7 @@
  * are known in advance. All tables live below 4 GiB, where the identity map reaches them. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/paging.h>
-#include <kernel/kprobes.h>
+#include <arch/x86_64/sections.h>
 #include <kernel/panic.h>
 #include <kernel/string.h>
 

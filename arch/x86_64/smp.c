@@ -6,6 +6,7 @@
  * task. One CPU is started at a time: they share the trampoline. */
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/gdt.h>
 #include <arch/x86_64/paging.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
@@ -43,14 +44,14 @@ __attribute__((noreturn)) void ap_entry(int index)
 static bool start_cpu(int index)
 {
     struct cpu *cpu = &cpus[index];
-    struct task *idle = task_create_on(index, "idle", NULL, NULL);
+    struct task *idle = task_create_idle_on(index);
     if (!idle) {
         printk("smp: no task slot for CPU %d's idle task\n", index);
         return false;
     }
-    cpu->current_task = cpu->idle_task = (int)(idle - task_get(0));
-    struct ap_start *start = (struct ap_start *)(AP_TRAMPOLINE_ADDRESS + (ap_start_parameters - ap_trampoline_start));
-    *start = (struct ap_start){task_stack_top(cpu->idle_task), (uint64_t)index};
+    uint64_t offset = (uint64_t)(ap_start_parameters - ap_trampoline_start); /* in its copy */
+    struct ap_start *start = (struct ap_start *)(AP_TRAMPOLINE_ADDRESS + offset);
+    *start = (struct ap_start){task_stack_top((int)(idle - task_get(0))), (uint64_t)index};
     apic_send_ipi(cpu->apic_id, APIC_IPI_INIT);
     udelay(10000);
     for (int i = 0; i < 2 && !cpu->online; i++) {
@@ -61,7 +62,7 @@ static bool start_cpu(int index)
         cpu_relax();
     if (!cpu->online) {
         apic_send_ipi(cpu->apic_id, APIC_IPI_INIT); /* back to waiting: it must not wake up late */
-        task_get(cpu->idle_task)->state = TASK_DEAD;
+        idle->state = TASK_DEAD;
     }
     return cpu->online;
 }

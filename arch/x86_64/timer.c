@@ -10,9 +10,8 @@
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
+#include <kernel/panic.h>
 #include <kernel/printk.h>
-#include <kernel/task.h>
-#include <kernel/watchdog.h>
 
 #define PIT_HZ 1193182
 #define PIT_CHANNEL0 0x40
@@ -23,8 +22,12 @@
 #define PORT_B_SPEAKER 0x02
 #define CALIBRATION_PIT_COUNTS (PIT_HZ / 100) /* 10 ms */
 #define SAMPLE_TRIES 8
+#define TICK_HOOKS_MAX 4
 
 volatile uint64_t timer_ticks;
+volatile uint64_t timer_cpu_ticks[CPUS_MAX];
+static timer_tick_hook tick_hooks[TICK_HOOKS_MAX];
+static int tick_hook_count;
 uint64_t tsc_khz;
 
 void udelay(uint64_t microseconds)
@@ -44,15 +47,22 @@ void pit_start_periodic(unsigned hz)
 
 static uint32_t apic_per_tick;
 
+void timer_register_tick_hook(timer_tick_hook hook)
+{
+    if (tick_hook_count == TICK_HOOKS_MAX)
+        panic("timer: more than %d tick hooks", TICK_HOOKS_MAX);
+    tick_hooks[tick_hook_count++] = hook;
+}
+
 static bool timer_tick(struct trap_frame *frame)
 {
     struct cpu *cpu = this_cpu();
-    cpu->ticks++;
+    timer_cpu_ticks[cpu->index]++;
     if (cpu->index == 0)
         timer_ticks++; /* the kernel's clock: CPU 0's ticks */
     apic_eoi();
-    watchdog_buddy_check();
-    task_tick(); /* may switch to another task; we come back here when this one runs again */
+    for (int i = 0; i < tick_hook_count; i++)
+        tick_hooks[i](); /* the last may switch tasks; we come back here when this one runs again */
     return true;
 }
 

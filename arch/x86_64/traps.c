@@ -1,13 +1,14 @@
 /* Exception dispatch: one table of C handlers indexed by vector. Anything without a handler, or
- * whose handler declines it, is fatal and panics with the full report. */
+ * whose handler declines it, is fatal and panics with the full report. An exception from user
+ * mode goes to the kernel's user fault hook first (kernel/user.c: it kills the task). */
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/sections.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
-#include <kernel/kprobes.h>
 #include <kernel/panic.h>
-#include <kernel/user.h>
 
-static trap_handler handlers[VECTORS];
+static trap_handler vector_handlers[VECTORS];
+static user_fault_hook user_fault_handler;
 
 static const char *const names[EXCEPTION_VECTORS] = {
     "divide error (#DE)", "debug (#DB)", "non-maskable interrupt (NMI)", "breakpoint (#BP)",
@@ -22,7 +23,8 @@ static const char *const names[EXCEPTION_VECTORS] = {
 
 const char *trap_name(unsigned vector) { return vector < EXCEPTION_VECTORS ? names[vector] : "interrupt"; }
 
-void trap_register(unsigned vector, trap_handler handler) { handlers[vector] = handler; }
+void trap_register(unsigned vector, trap_handler handler) { vector_handlers[vector] = handler; }
+void trap_register_user_fault_hook(user_fault_hook hook) { user_fault_handler = hook; }
 
 /* A double fault is the CPU giving up on delivering some other exception, most often because the
  * stack it had to push on is gone. Name the stack when the fault address is in a guard page. */
@@ -38,7 +40,7 @@ static NOKPROBE __attribute__((noreturn)) void double_fault(const struct trap_fr
     panic_trap(frame, "double fault (#DF), on its own IST stack");
 }
 
-static NOKPROBE __attribute__((noreturn)) void page_fault(const struct trap_frame *frame)
+static NOKPROBE __attribute__((noreturn)) void page_fault_panic(const struct trap_frame *frame)
 {
     uint64_t error = frame->error_code;
     const char *owner = stack_guard_owner(read_cr2());
@@ -59,16 +61,17 @@ NOKPROBE void trap_dispatch(struct trap_frame *frame)
         return;
     }
     /* A user task's fault kills it and the kernel goes on; a #DF or #MC is the machine's trouble. */
-    if (vector < EXCEPTION_VECTORS && vector != VECTOR_DOUBLE_FAULT && vector != VECTOR_MACHINE_CHECK && (frame->cs & 3))
-        user_fault(frame);
-    if (vector < VECTORS && handlers[vector] && handlers[vector](frame))
+    if (vector < EXCEPTION_VECTORS && vector != VECTOR_DOUBLE_FAULT &&
+        vector != VECTOR_MACHINE_CHECK && (frame->cs & 3) && user_fault_handler)
+        user_fault_handler(frame);
+    if (vector < VECTORS && vector_handlers[vector] && vector_handlers[vector](frame))
         return;
     if (vector == VECTOR_SPURIOUS)
         return; /* the APIC withdrew an interrupt: nothing to do, and no EOI */
     if (vector == VECTOR_DOUBLE_FAULT)
         double_fault(frame);
     if (vector == VECTOR_PAGE_FAULT)
-        page_fault(frame);
+        page_fault_panic(frame);
     if (vector >= EXCEPTION_VECTORS)
         panic_trap(frame, "interrupt on vector %u, which nothing handles", vector);
     panic_trap(frame, "unhandled %s, error code 0x%lx", trap_name(vector), frame->error_code);

@@ -4,6 +4,7 @@
  * exception that can arrive there without being masked (NMI, #MC, #DB, #DF) needs an IST stack. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
+#include <arch/x86_64/gdt.h>
 #include <arch/x86_64/paging.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/user_mode.h>

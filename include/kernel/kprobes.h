@@ -3,14 +3,8 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <arch/x86_64/sections.h> /* NOKPROBE */
 #include <arch/x86_64/trap_frame.h>
-
-/* Code that a kprobe must not touch: what runs between an int3 and the probe's handler (the
- * breakpoint and trap dispatch, kprobes itself), the page-fault path, and the NMI entry. An int3
- * there would recurse until the stack is gone. The linker gathers it between noprobe_start and
- * noprobe_end (linker.ld); register_kprobe refuses anything in between. */
-#define NOKPROBE __attribute__((section(".text.noprobe")))
-extern char noprobe_start[], noprobe_end[];
 
 struct kprobe {
     const char *symbol;                                                /* the function to probe */

@@ -35,8 +35,9 @@ void user_list_programs(void);
 typedef int64_t (*user_syscall)(struct trap_frame *frame);
 void user_set_test_syscall(unsigned number, user_syscall call); /* NULL removes it */
 
-/* From the entries: a system call (user_entry.asm), a user-mode exception (traps.c), a return to
- * user mode that faulted (the exception table's fixup in user_entry.asm). */
+void user_init(void); /* makes user_fault trap dispatch's hook for exceptions from user mode */
+/* From the entries: a system call (user_entry.asm), a user-mode exception (trap dispatch, through
+ * its hook), a return to user mode that faulted (the exception table's fixup in user_entry.asm). */
 void syscall_dispatch(struct trap_frame *frame);
 __attribute__((noreturn)) void user_fault(const struct trap_frame *frame);
 __attribute__((noreturn)) void user_return_fault(void);

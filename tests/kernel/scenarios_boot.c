@@ -1,6 +1,7 @@
 /* Boot scenarios: the machine came up as designed, and faults are reported, not fatal in silence. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
+#include <arch/x86_64/gdt.h>
 #include <arch/x86_64/paging.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>

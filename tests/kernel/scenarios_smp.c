@@ -4,6 +4,7 @@
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
+#include <arch/x86_64/gdt.h>
 #include <arch/x86_64/paging.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
@@ -80,7 +81,8 @@ static enum scenario_result smp_boot(void)
         return SCENARIO_FAIL;
     for (int i = 0; i < cpu_count; i++) {
         struct cpu *cpu = &cpus[i];
-        expect(cpu->online && cpu->ticks > 0, "CPU %d: online %d, %lu timer ticks", i, cpu->online, cpu->ticks);
+        expect(cpu->online && timer_cpu_ticks[i] > 0, "CPU %d: online %d, %lu timer ticks", i,
+               cpu->online, timer_cpu_ticks[i]);
         expect(task_register[i] == (uint64_t)TSS_SELECTOR(i), "CPU %d runs with TSS selector %lx", i, task_register[i]);
         for (int j = 0; j < i; j++)
             expect(cpus[j].apic_id != cpu->apic_id, "CPUs %d and %d share APIC ID %u", j, i, cpu->apic_id);
@@ -90,7 +92,7 @@ static enum scenario_result smp_boot(void)
         for (int j = 0; j < i; j++)
             expect(ist_stack_top_of(j, IST_NMI) != top, "CPUs %d and %d share an NMI stack", j, i);
         printk("# CPU %d: APIC ID %u, TSS %lx, NMI stack %016lx-%016lx, %lu ticks\n", i, cpu->apic_id,
-               task_register[i], bottom, top, cpu->ticks);
+               task_register[i], bottom, top, timer_cpu_ticks[i]);
     }
     return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
 }

@@ -204,7 +204,8 @@ static enum scenario_result vmalloc_1000(void)
 static enum scenario_result kprobe_refuse(void)
 {
     static const char *const must_be_refused[] = {
-        "trap_dispatch", "breakpoint", "kprobe_hit", "register_kprobe", "fixup", "page_fault", "vmalloc_fault",
+        "trap_dispatch", "breakpoint", "kprobe_hit", "register_kprobe", "exception_table_fixup",
+        "page_fault_handler", "vmalloc_fault",
         "paging_sync_top_level", "nmi_nested_handle", "nmi_naive_handle", "nmi_latch_handle", "nmi_entry_nested",
         "repeat_nmi", "trap_common", "trap_stub_3", "trap_stub_14"};
     unsigned refused = 0, required = 0;

@@ -3,6 +3,7 @@
  * able to do, and NMIs that arrive from user mode or on the SYSCALL path: the two NMI bugs Linux
  * fixed in 2015 (docs/nmi.md, "NMIs and user mode"). */
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/gdt.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>

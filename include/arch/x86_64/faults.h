@@ -1,5 +1,6 @@
-/* Recoverable kernel faults: reads and writes that may fault (exception_table.c), and
- * int3 breakpoints with hooks (breakpoint.c). Both handlers return with iretq. */
+/* Recoverable kernel faults: reads and writes that may fault (exception_table.c), page faults
+ * (page_fault.c), and int3 breakpoints with hooks (breakpoint.c). Their handlers return with
+ * iretq. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,11 +11,20 @@
  * an address faulted (the copy stops there). */
 int copy_from_kernel_nofault(void *destination, const void *source, size_t size);
 
-void page_fault_init(void); /* the #PF and #GP handlers (exception_table.c) */
+/* The exception table's lookup (exception_table.c): true when the faulting instruction has an
+ * entry, with frame's RIP moved to its fixup. The #GP, #NP and #SS handler as it is. */
+bool exception_table_fixup(struct trap_frame *frame);
+extern struct trap_frame fixup_last_fault; /* the exception the last fixup was for */
+
+void page_fault_init(void); /* the #PF, #GP, #NP and #SS handlers (page_fault.c) */
 /* What the #PF handler read from CR2 for the last fault it fixed up, and how many it fixed. */
 extern volatile uint64_t page_fault_last_address;
 extern volatile uint64_t page_fault_fixups;
-extern struct trap_frame fixup_last_fault; /* the exception the last fixup was for */
+/* The kernel's say on a kernel-mode page fault at address, before the exception table's: true
+ * when it fixed the cause and the instruction can run again. One hook; it must be NOKPROBE, as
+ * the whole #PF path is. */
+typedef bool (*page_fault_hook)(uint64_t address);
+void page_fault_register_hook(page_fault_hook hook);
 
 /* int3 hooks: a hook runs when the int3 at address is hit, and then execution goes on after it. */
 typedef bool (*int3_hook)(struct trap_frame *frame);

@@ -2,25 +2,23 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <arch/x86_64/gdt.h>
 #include <arch/x86_64/user_mode.h>
 
 #define CPUS_MAX 8
-#define TSS_SELECTOR(cpu) (0x28 + 16 * (cpu)) /* gdt.c: after the five code and data slots */
-#define GDT_ENTRIES (5 + 2 * CPUS_MAX)
-#define AP_TRAMPOLINE_ADDRESS 0x8000          /* a page below 1 MiB, where a SIPI can start a CPU */
+#define AP_TRAMPOLINE_ADDRESS 0x8000 /* a page below 1 MiB, where a SIPI can start a CPU */
 
+/* What the arch code keeps of each CPU. The kernel's per-CPU state (the scheduler's, the
+ * watchdog's) is in arrays of its own, indexed by `index`. One cache line each: no CPU's writes
+ * slow down another's reads, and this_cpu()'s index arithmetic stays a shift. */
 struct nmi_cpu_state;
 struct cpu {
-    struct nmi_cpu_state *nmi;  /* right above the top of its NMI IST stack (stacks.c) */
-    int index;                  /* 0 is the CPU that booted; the TSS selector tells which one runs */
+    struct nmi_cpu_state *nmi; /* right above the top of its NMI IST stack (stacks.c) */
+    int index;                 /* 0 is the CPU that booted; the TSS selector tells which runs */
     uint32_t apic_id;
     volatile bool online;
-    struct cpu_local local;     /* what GS points at in the kernel */
-    volatile uint64_t ticks;    /* its own timer interrupts (the buddy watchdog reads them) */
-    int current_task, idle_task;
-    volatile bool backtrace_wanted; /* set by backtrace_all_cpus, cleared when it has printed */
-    volatile bool lockup_wanted;    /* set by its buddy watchdog: the NMI that comes is to report a lockup */
-};
+    struct cpu_local local;    /* what GS points at in the kernel */
+} __attribute__((aligned(64)));
 extern struct cpu cpus[CPUS_MAX];
 extern int cpu_count; /* CPUs online; their indexes are 0 .. cpu_count - 1 */
 

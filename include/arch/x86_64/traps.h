@@ -25,6 +25,10 @@ enum {
  * with iretq. False (or no handler) means the kernel cannot go on: panic. */
 typedef bool (*trap_handler)(struct trap_frame *frame);
 void trap_register(unsigned vector, trap_handler handler);
+/* The kernel's hook for an exception from user mode (not a #DF or #MC, the machine's trouble): it
+ * kills the task and does not return. Without one, such an exception panics like a kernel one. */
+typedef __attribute__((noreturn)) void (*user_fault_hook)(const struct trap_frame *frame);
+void trap_register_user_fault_hook(user_fault_hook hook);
 const char *trap_name(unsigned vector);
 void trap_dispatch(struct trap_frame *frame); /* called by trap_entry.asm */
 /* NMIs that arrived through the IDT's first NMI gate, before nmi_init() replaced it. */
@@ -32,6 +36,5 @@ extern uint64_t early_nmis;
 
 void idt_init(void);
 void idt_load(void); /* the IDT that idt_init made, on another CPU */
-void gdt_load(int cpu); /* the GDT, with CPU cpu's TSS in the task register */
 void idt_set_gate(unsigned vector, uint64_t handler, unsigned ist);
 extern const uint64_t trap_entry_table[VECTORS]; /* trap_entry.asm: the entry stub of each vector */

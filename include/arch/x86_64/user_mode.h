@@ -1,15 +1,9 @@
-/* User mode, the arch side: the ring 3 segments, SYSCALL and SYSRET, the per-CPU area that GS
- * points at in the kernel, user address spaces, and copies to and from user memory. */
+/* User mode, the arch side: SYSCALL and SYSRET (the ring 3 selectors are in gdt.h), the per-CPU
+ * area that GS points at in the kernel, user address spaces, and copies to and from user memory. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define KERNEL_CODE_SELECTOR 0x08
-#define KERNEL_DATA_SELECTOR 0x10
-#define USER_DATA_SELECTOR 0x1b /* GDT slot 3, RPL 3 */
-#define USER_CODE_SELECTOR 0x23 /* GDT slot 4, RPL 3 */
-#define GDT_USER_CODE 4
 
 /* User space is one 2 MiB stretch in the second PML4 slot: the first slot holds the kernel's
  * identity map of low memory, which no user pointer may ever reach. */
@@ -25,10 +19,8 @@ struct cpu_local {
     uint64_t kernel_stack; /* the running task's kernel stack top: TSS RSP0 too */
     uint64_t user_rsp;     /* the SYSCALL entry's scratch slot for the user's RSP */
 };
-extern uint64_t gdt[];
 
 void user_mode_init(void); /* this CPU's SYSCALL MSRs, GS, SMEP and SMAP where it has them */
-void tss_set_kernel_stack(uint64_t top);
 void user_set_kernel_stack(uint64_t top); /* RSP0 and cpu_local.kernel_stack, on each task switch */
 /* A page table for user task slot `slot`: the kernel's mappings, the programs at USER_BASE and a
  * fresh zeroed stack. Returns its physical address, for CR3. */

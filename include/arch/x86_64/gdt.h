@@ -1,0 +1,22 @@
+/* The GDT (arch/x86_64/gdt.c): every selector the kernel loads or checks, and the per-CPU TSS
+ * descriptors. Slot order is what SYSCALL and SYSRET need (user_mode.c): kernel data right
+ * after kernel code, user code right after user data. The asm entries get the selectors through
+ * asm_offsets.c, and tests/model_check.py reads them from the build's asm_offsets.inc. */
+#pragma once
+#include <stdint.h>
+
+#define KERNEL_CODE_SELECTOR 0x08 /* GDT slot 1 */
+#define KERNEL_DATA_SELECTOR 0x10 /* GDT slot 2 */
+#define USER_DATA_SELECTOR 0x1b   /* GDT slot 3, RPL 3 */
+#define USER_CODE_SELECTOR 0x23   /* GDT slot 4, RPL 3 */
+#define GDT_USER_CODE 4
+
+/* CPU n's TSS descriptor, after the five code and data slots: two slots each in long mode. The
+ * task register holds it, which is how this_cpu() (smp.h) tells the CPUs apart. */
+#define TSS_SELECTOR(cpu) (0x28 + 16 * (cpu))
+#define GDT_ENTRIES (5 + 2 * CPUS_MAX) /* CPUS_MAX: smp.h, which includes this header */
+
+extern uint64_t gdt[];
+
+void gdt_load(int cpu); /* the GDT, with CPU cpu's TSS in the task register */
+void tss_set_kernel_stack(uint64_t top); /* this CPU's RSP0: where an entry from ring 3 lands */
