@@ -33,8 +33,14 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run  # noqa: E402
+from nmilab_test.gdbstub import Gdb
+from nmilab_test.iso import iso_for
+from nmilab_test.judge import read, wait_for
+from nmilab_test.kernel_image import mnemonics, symbol, symbol_name
+from nmilab_test.paths import ISOS, KERNEL, PICTURES, ROOT
+from nmilab_test.qemu import QEMU
+from nmilab_test.qmp import Qmp
+from nmilab_test.tree import tree_with_break
 
 ENTRY = {"nested": "nmi_entry_nested", "naive": "nmi_entry_naive", "latch": "nmi_entry_latch"}
 GPRS = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
@@ -67,20 +73,20 @@ class Machine:
         self.scratch = tempfile.mkdtemp(prefix="nmilab-verify-")
         self.log_path = os.path.join(self.scratch, "serial.log")
         qmp_path, gdb_path = os.path.join(self.scratch, "qmp.sock"), os.path.join(self.scratch, "gdb.sock")
-        iso = run.iso_for(f"test=nmi-verify-{kind} nmi={strategy} watchdog=off")
+        iso = iso_for(f"test=nmi-verify-{kind} nmi={strategy} watchdog=off")
         self.process = subprocess.Popen(
-            [run.QEMU, "-m", "256M", "-display", "none", "-no-reboot", "-serial", f"file:{self.log_path}",
+            [QEMU, "-m", "256M", "-display", "none", "-no-reboot", "-serial", f"file:{self.log_path}",
              "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-qmp", f"unix:{qmp_path},server=on,wait=off",
              "-gdb", f"unix:{gdb_path},server=on,wait=off", "-cdrom", iso],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         deadline = time.time() + 30
-        self.qmp = run.Qmp(qmp_path, deadline)
-        run.wait_for(self.log, r"# debugger:", deadline)
-        self.gdb = run.Gdb(gdb_path, deadline)
-        self.entry = run.symbol(ENTRY[strategy])
+        self.qmp = Qmp(qmp_path, deadline)
+        wait_for(self.log, r"# debugger:", deadline)
+        self.gdb = Gdb(gdb_path, deadline)
+        self.entry = symbol(ENTRY[strategy])
 
     def log(self):
-        return run.read(self.log_path)
+        return read(self.log_path)
 
     def close(self):
         if self.process.poll() is None:
@@ -117,7 +123,7 @@ class Machine:
             self.breakpoint(address)
 
     def set_episodes(self, count):
-        self.command(f"M{run.symbol('verify_episodes'):x},8:{count.to_bytes(8, 'little').hex()}")
+        self.command(f"M{symbol('verify_episodes'):x},8:{count.to_bytes(8, 'little').hex()}")
 
     def arrival(self):
         """Runs to the next NMI's arrival; returns the interrupted context: the general registers
@@ -151,7 +157,7 @@ class Machine:
             self.gdb.sock.sendall(b"\x03")
             self.gdb.sock.settimeout(2)
             self.gdb._reply()
-            return run.symbol_name(registers(self.gdb)["rip"])
+            return symbol_name(registers(self.gdb)["rip"])
         except Exception:
             return "?"
 
@@ -209,7 +215,7 @@ def place_nmis(strategy, kind, targets, depth, first=None):
     dict: ok (bool), what (a line), rule."""
     machine = Machine(strategy, kind)
     results, done = {}, []
-    repeat = run.symbol("repeat_nmi")
+    repeat = symbol("repeat_nmi")
     try:
         machine.set_episodes(len(targets))
         for target in targets:
@@ -265,7 +271,7 @@ def check_counters(log, done, results, depth):
         if int(external) != want_claims:
             problems.append(f"{external} passes claimed the injected NMIs, not {want_claims}")
         if int(at, 16) != target[0] and not merged and not not_nested:  # where the entry saw it land
-            problems.append(f"the NMI landed at {run.symbol_name(int(at, 16))}, not on the boundary")
+            problems.append(f"the NMI landed at {symbol_name(int(at, 16))}, not on the boundary")
         if problems:
             outcome.update(ok=False, what="; ".join([outcome["what"]] + problems).strip("; "))
     for target in done[len(counters):]:
@@ -278,7 +284,7 @@ def verify(strategy, kind, depth, jobs, quick=False, first_failure=False):
     then a new boot takes the next one (first_failure: stop there). Returns (path, targets,
     results)."""
     path = record_path(strategy, kind)
-    targets = boundaries_of(path, run.mnemonics(run.KERNEL))
+    targets = boundaries_of(path, mnemonics(KERNEL))
     first = None
     if depth == 2:  # the repeat pass an NMI on the first boundary causes
         first = targets[0]
@@ -316,7 +322,7 @@ def repeat_pass_boundaries(strategy, kind, first):
     def lead_in(machine):
         machine.run_to(first[0], first[1])
         machine.qmp.command("inject-nmi")
-        machine.run_to(run.symbol("repeat_nmi"))
+        machine.run_to(symbol("repeat_nmi"))
     return visits(record_path(strategy, kind, lead_in))
 
 
@@ -344,10 +350,10 @@ def report(strategy, kind, depth, targets, results, sampled, seconds):
             + ("; broken: " + ", ".join(f"{k} {n}" for k, n in sorted(broken.items())) if broken else "")
             + f" ({seconds:.0f} s)")
     failures = [(t, r) for t, r in sorted(results.items(), key=lambda item: targets.index(item[0])) if not r["ok"]]
-    lines = [line] + [f"    {run.symbol_name(t[0])}{f' (visit {t[1]})' if t[1] > 1 else ''}: {r['what']}"
+    lines = [line] + [f"    {symbol_name(t[0])}{f' (visit {t[1]})' if t[1] > 1 else ''}: {r['what']}"
                       for t, r in failures[:3]]
     if len(failures) > 3:
-        lines.append(f"    ... and {len(failures) - 3} more: " + ", ".join(sorted({run.symbol_name(t[0]).split('+')[0]
+        lines.append(f"    ... and {len(failures) - 3} more: " + ", ".join(sorted({symbol_name(t[0]).split('+')[0]
                                                                                     for t, _ in failures[3:]})))
     return lines, failures
 
@@ -362,7 +368,7 @@ LEGEND = [("blocked", "NMIs blocked (before the exception's iretq): no boundary"
 
 
 def picture(strategy, path, targets, results):
-    """docs/pictures/verify-STRATEGY.svg: the NMI path (page fault in the handler), one row per
+    """build/pictures/verify-STRATEGY.svg (make pictures copies it to docs/pictures/): the NMI path (page fault in the handler), one row per
     stretch of one function, one cell per instruction executed, coloured by what an NMI placed
     on it did."""
     rows, seen, boundaries = [], {}, set(targets)
@@ -375,10 +381,10 @@ def picture(strategy, path, targets, results):
             colour = COLOURS["broken"]
         else:
             colour = next((c for key, c in COLOURS.items() if result.get("rule", "").startswith(key)), COLOURS["(b)"])
-        function = run.symbol_name(address).split("+")[0]
+        function = symbol_name(address).split("+")[0]
         if not rows or rows[-1][0] != function:
             rows.append((function, []))
-        rows[-1][1].append((colour, f"{run.symbol_name(address)}: " + (result["what"] or result.get("rule", "")
+        rows[-1][1].append((colour, f"{symbol_name(address)}: " + (result["what"] or result.get("rule", "")
                                                                         if result else "no NMI placed here")))
     cell, label_width, top = 9, 230, 40
     width = max(1000, label_width + cell * max(len(cells) for _, cells in rows) + 20)
@@ -399,8 +405,8 @@ def picture(strategy, path, targets, results):
         out.append(f'<rect x="10" y="{y + 16 * i}" width="{cell - 1}" height="13" fill="{COLOURS[key]}" stroke="#bbb"/>')
         out.append(f'<text x="{14 + cell}" y="{y + 16 * i + 10}">{text}</text>')
     out.append("</svg>")
-    os.makedirs(os.path.join(run.ROOT, "docs", "pictures"), exist_ok=True)
-    with open(os.path.join(run.ROOT, "docs", "pictures", f"verify-{strategy}.svg"), "w") as f:
+    os.makedirs(PICTURES, exist_ok=True)
+    with open(os.path.join(PICTURES, f"verify-{strategy}.svg"), "w") as f:
         f.write("\n".join(out) + "\n")
 
 
@@ -411,7 +417,7 @@ MODEL_CHECKED = ("executing", "repeat-window", "iret-window")
 def model_check(kernel, entry, expect_violation):
     """tests/model_check.py on one kernel: (as expected, its lines: the verdict and, for a
     violation, the first lines of the shortest trace)."""
-    result = subprocess.run([MODEL_PYTHON, os.path.join(run.ROOT, "tests", "model_check.py"), "--kernel", kernel,
+    result = subprocess.run([MODEL_PYTHON, os.path.join(ROOT, "tests", "model_check.py"), "--kernel", kernel,
                              "--entry", entry] + (["--expect-violation"] if expect_violation else []),
                             capture_output=True, text=True)
     lines = (result.stdout + result.stderr).strip().splitlines()
@@ -429,7 +435,7 @@ def mutants(quick, jobs):
     runs, with their names). Yields (caught, lines) per mutant."""
     for name, depth in MUTANTS.items():
         start = time.time()
-        with run.tree_with_break(name) as (tree, failure):
+        with tree_with_break(name) as (tree, failure):
             if failure:
                 yield False, [failure]
                 continue
@@ -452,7 +458,7 @@ def checks(strategies=("nested", "latch", "naive"), kinds=("pf", "int3"), depths
     """Every run, as (ok, lines): the real kernel survives every boundary under nested and latch
     and breaks under naive (broken: an NMI_BREAK kernel, which must break under nested); then each
     NMI_BREAK kernel must break somewhere."""
-    os.makedirs(run.ISOS, exist_ok=True)
+    os.makedirs(ISOS, exist_ok=True)
     for strategy in strategies:
         for kind in kinds:
             for depth in depths:
@@ -477,7 +483,7 @@ def checks(strategies=("nested", "latch", "naive"), kinds=("pf", "int3"), depths
     if not broken:  # the model checker on the entry alone: nested holds, naive breaks
         for entry in ("nested", "naive"):
             start = time.time()
-            found, lines = model_check(run.KERNEL, entry, expect_violation=entry == "naive")
+            found, lines = model_check(KERNEL, entry, expect_violation=entry == "naive")
             lines[0] += f" ({time.time() - start:.0f} s)"
             yield found, lines
     if with_mutants:
@@ -491,7 +497,7 @@ def main():
     parser.add_argument("--depth", type=int, choices=[1, 2], action="append")
     parser.add_argument("--quick", action="store_true", help="the bounded form make test runs")
     parser.add_argument("--mutants", action="store_true", help="also each NMI_BREAK build (make verify does)")
-    parser.add_argument("--pictures", action="store_true", help="write docs/pictures/verify-*.svg")
+    parser.add_argument("--pictures", action="store_true", help="write build/pictures/verify-*.svg")
     parser.add_argument("--jobs", type=int, default=max(1, min(os.cpu_count() or 1, 4)))
     parser.add_argument("--broken", action="store_true", help="this kernel is an NMI_BREAK build: it must fail")
     parser.add_argument("--first-failure", action="store_true", help="stop each run at its first failing boundary")

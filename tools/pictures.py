@@ -1,17 +1,25 @@
 #!/usr/bin/env python3
 """make pictures: boots test=nmi-trace, reads the NMI stack words the kernel printed at each step
-of a nested NMI, and draws them as docs/pictures/nmi-trace.svg (one column per step; the words
-that changed since the step before are highlighted)."""
+of a nested NMI, and draws them as build/pictures/nmi-trace.svg (one column per step; the words
+that changed since the step before are highlighted). Then it copies every picture in
+build/pictures/ to docs/pictures/: this one, and the verify-*.svg that make verify drew there.
+make pictures is the only thing that changes docs/pictures/."""
+import glob
 import html
 import os
 import re
+import shutil
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-import run  # noqa: E402
+# The harness is the package tests/nmilab_test.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+from nmilab_test.paths import ISOS, KERNEL, PICTURES, ROOT  # noqa: E402
+from nmilab_test.runner import run_scenario  # noqa: E402
+from nmilab_test.scenario import Scenario  # noqa: E402
 
-OUTPUT = os.path.join(run.ROOT, "docs", "pictures", "nmi-trace.svg")
+OUTPUT = os.path.join(PICTURES, "nmi-trace.svg")
+DOCS_PICTURES = os.path.join(ROOT, "docs", "pictures")
 FIELDS = ("ss", "rsp", "rflags", "cs", "rip")  # top of the stack first
 AREAS = ("hardware", "executing", "outermost", "iret")
 LABELS = {"hardware": "hardware frame (the CPU writes it)", "executing": '"NMI executing"',
@@ -19,8 +27,8 @@ LABELS = {"hardware": "hardware frame (the CPU writes it)", "executing": '"NMI e
 
 
 def capture():
-    s = run.Scenario("nmi-trace", "test=nmi-trace", "bios")
-    ok, reason, _, log = run.run_scenario(s)
+    s = Scenario("nmi-trace", "test=nmi-trace", "bios")
+    ok, reason, _, log = run_scenario(s)
     if not ok:
         raise SystemExit(f"pictures: the trace scenario failed: {reason}")
     return log
@@ -28,7 +36,7 @@ def capture():
 
 def symbols():
     table = []
-    for line in subprocess.run(["nm", "-n", run.KERNEL], capture_output=True, text=True).stdout.splitlines():
+    for line in subprocess.run(["nm", "-n", KERNEL], capture_output=True, text=True).stdout.splitlines():
         parts = line.split()
         if len(parts) == 3 and parts[1] in "tT":
             table.append((int(parts[0], 16), parts[2]))
@@ -102,11 +110,17 @@ def draw(steps, table):
 
 def main():
     os.makedirs(os.path.dirname(OUTPUT), exist_ok=True)
-    os.makedirs(run.ISOS, exist_ok=True)
+    os.makedirs(ISOS, exist_ok=True)
     steps = parse(capture())
     with open(OUTPUT, "w") as f:
         f.write(draw(steps, symbols()))
-    print(f"wrote {os.path.relpath(OUTPUT, run.ROOT)} ({len(steps)} steps)")
+    print(f"wrote {os.path.relpath(OUTPUT, ROOT)} ({len(steps)} steps)")
+    drawn = sorted(glob.glob(os.path.join(PICTURES, "*.svg")))
+    for picture in drawn:
+        shutil.copy(picture, DOCS_PICTURES)
+        print(f"copied {os.path.relpath(picture, ROOT)} to {os.path.relpath(DOCS_PICTURES, ROOT)}/")
+    if not any(os.path.basename(p).startswith("verify-") for p in drawn):
+        print("(no build/pictures/verify-*.svg: make verify draws them; make pictures after it copies them)")
 
 
 if __name__ == "__main__":
