@@ -54,15 +54,33 @@ def print_slowest(durations):
             print(f"  {seconds:6.1f} s  {scenario_id}")
 
 
+def start_order(s):
+    """The slow UEFI boots start first, so that the last minute is not one of them running alone;
+    Bochs stays last."""
+    if s.firmware in ("uefi", "usb"):
+        return 0
+    if s.firmware.startswith("bochs"):
+        return 2
+    return 1
+
+
 def main():
     parser = argparse.ArgumentParser(description="Run nmilab's unit tests and QEMU scenarios.")
     parser.add_argument("words", nargs="*", help="run only tests whose name contains one of these")
     parser.add_argument("--list", action="store_true", help="list the tests and exit")
-    parser.add_argument("--quick", action="store_true",
-                        help="the unit tests and one boot per NMI strategy (make check)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the unit tests and one boot per NMI strategy (make check)",
+    )
     # One QEMU more than there are CPUs: every boot spends part of its time waiting (firmware
     # timers, the runner's sleeps between typed lines).
-    parser.add_argument("--jobs", type=int, default=(os.cpu_count() or 1) + 1)
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=(os.cpu_count() or 1) + 1,
+        help="scenarios booted at once (default: CPUs + 1)",
+    )
     args = parser.parse_args()
     lab_ids = set()
     if "labs" in args.words:
@@ -70,11 +88,12 @@ def main():
     if args.quick:
         chosen = list(QUICK)
     else:
-        chosen = [s for s in SCENARIOS
-                  if not args.words or any(w in s.id for w in args.words) or s.id in lab_ids]
-    # The slow UEFI boots first, so that the last minute is not one of them running alone; Bochs
-    # stays last.
-    chosen.sort(key=lambda s: 0 if s.firmware in ("uefi", "usb") else 2 if s.firmware.startswith("bochs") else 1)
+        chosen = [
+            s
+            for s in SCENARIOS
+            if not args.words or any(w in s.id for w in args.words) or s.id in lab_ids
+        ]
+    chosen.sort(key=start_order)
     if args.list:
         print("unit tests (host)")
         for s in SCENARIOS:
@@ -88,11 +107,16 @@ def main():
 
     if args.quick or not args.words or any(w in "unit tests (host)" for w in args.words):
         for name, ok, detail in run_unit_tests():
-            print(f"{'ok  ' if ok else 'FAIL'} unit: {name}" + ("" if ok else f": {detail}"), flush=True)
+            print(
+                f"{'ok  ' if ok else 'FAIL'} unit: {name}" + ("" if ok else f": {detail}"),
+                flush=True,
+            )
             passed, failed = passed + ok, failed + (not ok)
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:  # the ISOs first, one per command line
-        list(pool.map(lambda key: iso_for(*key), sorted({(s.cmdline, s.menu_seconds, s.gfxpayload) for s in chosen})))
+    # The ISOs first, one per command line.
+    isos = sorted({(s.cmdline, s.menu_seconds, s.gfxpayload) for s in chosen})
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        list(pool.map(lambda key: iso_for(*key), isos))
     results, durations = {}, {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(run_scenario, s): s for s in chosen}
@@ -116,7 +140,10 @@ def main():
                 lab = checks[future]
                 ok, message = future.result()
                 first, *details = message.split("\n")
-                print(f"{'ok  ' if ok else 'FAIL'} lab {lab} ({labs.LABS[lab][0]}): {first}", flush=True)
+                print(
+                    f"{'ok  ' if ok else 'FAIL'} lab {lab} ({labs.LABS[lab][0]}): {first}",
+                    flush=True,
+                )
                 for line in details:
                     print(f"     | {line}", flush=True)
                 passed, failed = passed + ok, failed + (not ok)

@@ -18,7 +18,9 @@ import os
 import sys
 
 # The harness is the package tests/nmilab_test.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+sys.path.insert(
+    0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests")
+)
 from nmilab_test import labs  # noqa: E402
 from nmilab_test.paths import ISOS  # noqa: E402
 
@@ -31,10 +33,14 @@ def main():
             print(f"lab {number}: {title} ({len(scenarios)} scenarios; docs/labs/lab-{number}.md)")
         return
     if len(sys.argv) < 3 or not sys.argv[2].isdigit() or int(sys.argv[2]) not in labs.LABS:
-        raise SystemExit(f"labs: LAB must be one of {', '.join(map(str, labs.LABS))} (make {sys.argv[1]} LAB=N)")
+        raise SystemExit(
+            f"labs: LAB must be one of {', '.join(map(str, labs.LABS))} (make {sys.argv[1]} LAB=N)"
+        )
     lab = int(sys.argv[2])
     if sys.argv[1] == "handout":
-        destination, files = labs.handout(lab, sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else None)
+        destination, files = labs.handout(
+            lab, sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else None
+        )
         print(f"lab {lab} handout in {destination}; the TODOs are in: {', '.join(files)}")
         print(f"  cd {destination} && make grade LAB={lab}")
     else:

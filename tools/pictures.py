@@ -13,7 +13,9 @@ import subprocess
 import sys
 
 # The harness is the package tests/nmilab_test.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+sys.path.insert(
+    0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests")
+)
 from nmilab_test.paths import ISOS, KERNEL, PICTURES, ROOT  # noqa: E402
 from nmilab_test.runner import run_scenario  # noqa: E402
 from nmilab_test.scenario import Scenario  # noqa: E402
@@ -22,8 +24,12 @@ OUTPUT = os.path.join(PICTURES, "nmi-trace.svg")
 DOCS_PICTURES = os.path.join(ROOT, "docs", "pictures")
 FIELDS = ("ss", "rsp", "rflags", "cs", "rip")  # top of the stack first
 AREAS = ("hardware", "executing", "outermost", "iret")
-LABELS = {"hardware": "hardware frame (the CPU writes it)", "executing": '"NMI executing"',
-          "outermost": "outermost frame", "iret": "iret frame (final iretq pops it)"}
+LABELS = {
+    "hardware": "hardware frame (the CPU writes it)",
+    "executing": '"NMI executing"',
+    "outermost": "outermost frame",
+    "iret": "iret frame (final iretq pops it)",
+}
 
 
 def capture():
@@ -36,7 +42,9 @@ def capture():
 
 def symbols():
     table = []
-    for line in subprocess.run(["nm", "-n", KERNEL], capture_output=True, text=True).stdout.splitlines():
+    for line in subprocess.run(
+        ["nm", "-n", KERNEL], capture_output=True, text=True
+    ).stdout.splitlines():
         parts = line.split()
         if len(parts) == 3 and parts[1] in "tT":
             table.append((int(parts[0], 16), parts[2]))
@@ -61,7 +69,11 @@ def parse(log):
         if m:
             steps.append({"title": m.group(1)})
             continue
-        m = re.match(r"trace:\s+(hardware|outermost|iret)\s+rip (\w+) cs (\w+) rflags (\w+) rsp (\w+) ss (\w+)", line)
+        m = re.match(
+            r"trace:\s+(hardware|outermost|iret)\s+rip (\w+) cs (\w+) rflags (\w+) rsp (\w+) ss "
+            r"(\w+)",
+            line,
+        )
         if m and steps:
             steps[-1][m.group(1)] = dict(zip(("rip", "cs", "rflags", "rsp", "ss"), m.groups()[1:]))
         m = re.match(r"trace:\s+executing\s+(\w+)", line)
@@ -76,15 +88,23 @@ def draw(steps, table):
     column, row, top = 300, 19, 70
     width = 20 + column * len(steps)
     height = top + row * 19 + 60
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="monospace" '
-           f'font-size="11">', f'<rect width="{width}" height="{height}" fill="white"/>',
-           '<text x="10" y="20" font-size="14" font-weight="bold">The top of the NMI stack during a nested NMI '
-           '(nmi=nested, captured by make pictures)</text>',
-           '<text x="10" y="38">Yellow: changed since the step before. Each column is a real copy of '
-           'struct nmi_stack.</text>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="monospace" '
+        f'font-size="11">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        '<text x="10" y="20" font-size="14" font-weight="bold">The top of the NMI stack during a '
+        'nested NMI '
+        '(nmi=nested, captured by make pictures)</text>',
+        '<text x="10" y="38">Yellow: changed since the step before. Each column is a real copy of '
+        'struct nmi_stack.</text>',
+    ]
     for i, step in enumerate(steps):
         x, y = 10 + i * column, top
-        out.append(f'<text x="{x}" y="{y - 8}" font-weight="bold">{i + 1}. {html.escape(step["title"][:40])}</text>')
+        out.append(
+            f'<text x="{x}" y="{y - 8}" font-weight="bold">{i + 1}. '
+            f'{html.escape(step["title"][:40])}</text>'
+        )
         for area in AREAS:
             out.append(f'<text x="{x}" y="{y + 12}" fill="#555">{LABELS[area]}</text>')
             y += row
@@ -97,13 +117,21 @@ def draw(steps, table):
                 text = value
                 if field == "rip":
                     text = f"{value[-8:]} {name_of(int(value, 16), table)}"
-                out.append(f'<rect x="{x}" y="{y}" width="{column - 20}" height="{row - 2}" fill="{fill}" '
-                           f'stroke="#889"/>')
-                out.append(f'<text x="{x + 4}" y="{y + 13}">{label:6} {html.escape(text[:36])}</text>')
+                out.append(
+                    f'<rect x="{x}" y="{y}" width="{column - 20}" height="{row - 2}" fill="{fill}" '
+                    f'stroke="#889"/>'
+                )
+                out.append(
+                    f'<text x="{x + 4}" y="{y + 13}">{label:6} {html.escape(text[:36])}</text>'
+                )
                 y += row
             y += 4
-    out.append(f'<text x="10" y="{height - 14}" fill="#555">Read top to bottom: hardware frame at the IST stack '
-               'top, then the "NMI executing" word, outermost and iret frames below it. See docs/nmi.md.</text>')
+    out.append(
+        f'<text x="10" y="{height - 14}" fill="#555">Read top to bottom: hardware frame at the IST '
+        f'stack '
+        'top, then the "NMI executing" word, outermost and iret frames below it. See '
+        'docs/nmi.md.</text>'
+    )
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -120,7 +148,10 @@ def main():
         shutil.copy(picture, DOCS_PICTURES)
         print(f"copied {os.path.relpath(picture, ROOT)} to {os.path.relpath(DOCS_PICTURES, ROOT)}/")
     if not any(os.path.basename(p).startswith("verify-") for p in drawn):
-        print("(no build/pictures/verify-*.svg: make verify draws them; make pictures after it copies them)")
+        print(
+            "(no build/pictures/verify-*.svg: make verify draws them; make pictures after it "
+            "copies them)"
+        )
 
 
 if __name__ == "__main__":

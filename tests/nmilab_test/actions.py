@@ -37,7 +37,6 @@ def nmi_at(breakpoint, step=False):
     return action
 
 
-
 RFLAGS_PF, RFLAGS_DF = 1 << 2, 1 << 10
 
 
@@ -51,7 +50,9 @@ def nmi_episodes(episodes):
     def action(run):
         wait_for(run.log, r"# debugger:", run.deadline)
         gdb = Gdb(run.gdb_path, run.deadline)
-        gdb.command(f"M{symbol('scenario_debugger_go'):x},8:{len(episodes).to_bytes(8, 'little').hex()}")
+        gdb.command(
+            f"M{symbol('scenario_debugger_go'):x},8:{len(episodes).to_bytes(8, 'little').hex()}"
+        )
         for stop, ready, steps, pf, what in episodes:
             if gdb.command(f"Z0,{stop:x},1") != "OK":
                 raise RuntimeError("the gdb stub refused the breakpoint")
@@ -62,7 +63,9 @@ def nmi_episodes(episodes):
                 if ready(gdb):
                     break
                 if time.time() > run.deadline:
-                    raise TimeoutError(f"the CPU never reached {symbol_name(stop)} at the right moment")
+                    raise TimeoutError(
+                        f"the CPU never reached {symbol_name(stop)} at the right moment"
+                    )
                 gdb.command(f"z0,{stop:x},1")  # QEMU would stop on it again at once: step over it
                 gdb.command("s")
                 gdb.command(f"Z0,{stop:x},1")
@@ -72,7 +75,9 @@ def nmi_episodes(episodes):
             if pf is not None:
                 flags = gdb.register(Gdb.RFLAGS)
                 gdb.set_rflags(flags | RFLAGS_PF if pf else flags & ~RFLAGS_PF)
-            run.note = f"the last NMI was injected {what}" + ("" if pf is None else f", PF {'set' if pf else 'clear'}")
+            run.note = f"the last NMI was injected {what}"
+            if pf is not None:
+                run.note += f", PF {'set' if pf else 'clear'}"
             reply = run.qmp.command("inject-nmi")
             if "error" in reply:
                 raise RuntimeError(f"inject-nmi failed: {reply}")
@@ -150,7 +155,9 @@ def type_lines(lines):
         sock = run.serial
         for line in lines:
             prompts = prompt_count(run.log())
-            for chunk in (line[i:i + 32] for i in range(0, len(line), 32)):  # a UART has a small FIFO
+            for chunk in (
+                line[i : i + 32] for i in range(0, len(line), 32)
+            ):  # a UART has a small FIFO
                 sock.sendall(chunk.encode())
                 time.sleep(0.02)
             sock.sendall(b"\r")
@@ -220,4 +227,3 @@ def external_nmi_at_prompt(then_type):
             time.sleep(0.5)
 
     return action
-

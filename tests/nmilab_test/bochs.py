@@ -35,8 +35,15 @@ def bochs_command(s, scratch, log_path):
     cpu, count = s.firmware.split()[1], 2 if s.firmware.endswith(" smp") else 1
     config, commands = os.path.join(scratch, "bochsrc"), os.path.join(scratch, "commands")
     with open(config, "w") as f:
-        f.write(BOCHS_CONFIG.format(cpu=cpu, count=count, iso=iso_for(s.cmdline), serial=log_path,
-                                    log=os.path.join(scratch, "bochs.log")))
+        f.write(
+            BOCHS_CONFIG.format(
+                cpu=cpu,
+                count=count,
+                iso=iso_for(s.cmdline),
+                serial=log_path,
+                log=os.path.join(scratch, "bochs.log"),
+            )
+        )
     with open(commands, "w") as f:
         f.write("continue\nquit\n")
     return [BOCHS, "-q", "-f", config, "-rc", commands]

@@ -55,14 +55,16 @@ class Gdb:
         """From 'g' (all registers): 8 bytes each for the 16 general registers and RIP, then the
         32-bit RFLAGS."""
         size = 4 if number == self.RFLAGS else 8
-        return int.from_bytes(bytes.fromhex(self.command("g")[number * 16:number * 16 + size * 2]), "little")
+        return int.from_bytes(
+            bytes.fromhex(self.command("g")[number * 16 : number * 16 + size * 2]), "little"
+        )
 
     def set_rflags(self, value):
         """Through 'G' (all registers): QEMU's stub does not write single registers. RFLAGS is the
         32-bit field after the 16 general registers and RIP."""
         registers = self.command("g")
         at = 17 * 8 * 2
-        registers = registers[:at] + value.to_bytes(4, "little").hex() + registers[at + 8:]
+        registers = registers[:at] + value.to_bytes(4, "little").hex() + registers[at + 8 :]
         if self.command("G" + registers) != "OK":
             raise RuntimeError("the gdb stub refused to write the registers")
 

@@ -9,7 +9,9 @@ from .paths import BUILD, LOGS
 from .qemu import QEMU_EXIT_FAIL, QEMU_EXIT_PASS
 
 # An NMI from outside that nothing claimed; its line may land inside another line.
-UNKNOWN_NMI = re.compile(r"NMI: unknown NMI \(#\d+\) at [0-9a-f]+: no handler claimed it and port 0x61 shows no reason\n")
+UNKNOWN_NMI = re.compile(
+    r"NMI: unknown NMI \(#\d+\) at [0-9a-f]+: no handler claimed it and port 0x61 shows no reason\n"
+)
 
 
 def wait_for(log, pattern, deadline):
@@ -98,7 +100,11 @@ def run_unit_tests():
         elif line.startswith("#"):
             comments.append(line[1:].strip())
     if result.returncode != 0 and all(ok for _, ok, _ in results):
-        results.append(("unit test program", False, f"exit status {result.returncode}: {result.stderr.strip()[-300:]}"))
+        results.append(
+            (
+                "unit test program",
+                False,
+                f"exit status {result.returncode}: {result.stderr.strip()[-300:]}",
+            )
+        )
     return results
-
-

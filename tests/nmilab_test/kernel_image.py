@@ -16,19 +16,43 @@ def symbol(name):
             return int(parts[0], 16)
     raise KeyError(name)
 
+
 def instructions(start, end):
     """The addresses of the kernel's instructions from symbol `start` up to symbol `end`."""
     low, high = symbol(start), symbol(end)
-    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", f"--start-address={low}", f"--stop-address={high}",
-                          KERNEL], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "objdump",
+            "-d",
+            "--no-show-raw-insn",
+            f"--start-address={low}",
+            f"--stop-address={high}",
+            KERNEL,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return [int(m.group(1), 16) for m in re.finditer(r"^\s*([0-9a-f]+):\s", out, re.M)]
 
 
 def disassemble_one(address):
     """The mnemonic of the instruction at address."""
-    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", f"--start-address={address}",
-                          f"--stop-address={address + 1}", KERNEL], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "objdump",
+            "-d",
+            "--no-show-raw-insn",
+            f"--start-address={address}",
+            f"--stop-address={address + 1}",
+            KERNEL,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return re.findall(r"^\s*[0-9a-f]+:\s+(\S+)", out, re.M)[-1]
+
 
 def function_symbols(kernel):
     """The kernel's text symbols, [(address, name)] by address. Like the kernel's own table
@@ -37,7 +61,11 @@ def function_symbols(kernel):
     with open(os.path.join(ROOT, "linker.ld")) as f:
         marks = set(re.findall(r"^\s*([a-z_]+) = \.\s*;", f.read(), re.M))
     out = subprocess.run(["nm", "-n", kernel], capture_output=True, text=True).stdout
-    found = [(int(p[0], 16), p[2]) for p in (line.split() for line in out.splitlines()) if len(p) == 3 and p[1] in "tT"]
+    found = [
+        (int(p[0], 16), p[2])
+        for p in (line.split() for line in out.splitlines())
+        if len(p) == 3 and p[1] in "tT"
+    ]
     functions = {a for a, name in found if name not in marks}
     return [(a, name) for a, name in found if name not in marks or a not in functions]
 
@@ -54,8 +82,12 @@ def name_in(symbols, address):
 
 def mnemonics(kernel):
     """address -> mnemonic of every instruction of the kernel (objdump)."""
-    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", kernel], capture_output=True, text=True).stdout
-    return {int(m.group(1), 16): m.group(2) for m in re.finditer(r"^\s*([0-9a-f]+):\s+(\S+)", out, re.M)}
+    out = subprocess.run(
+        ["objdump", "-d", "--no-show-raw-insn", kernel], capture_output=True, text=True
+    ).stdout
+    return {
+        int(m.group(1), 16): m.group(2) for m in re.finditer(r"^\s*([0-9a-f]+):\s+(\S+)", out, re.M)
+    }
 
 
 _symbols = []
@@ -66,4 +98,3 @@ def symbol_name(address):
     if not _symbols:
         _symbols.extend(function_symbols(KERNEL))
     return name_in(_symbols, address) or "?"
-

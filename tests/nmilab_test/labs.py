@@ -21,12 +21,33 @@ LABS = {
     # Each lab's grade passes with the labs before it solved and the later ones still stubs (make
     # test checks that): lab 2's NMI scenario runs under latch, which needs nothing of lab 4.
     2: ("Page faults and the exception table", [boot.NOFAULT, nmi.under("latch", "nmi-pf-nested")]),
-    3: ("Watch the naive handler break", [nmi.under("naive", "nmi-pf-nested"), nmi.under("naive", "nmi-int3-nested"),
-                                         nmi.under("naive-raw", "nmi-pf-nested")]),
-    4: ("Write the nested-NMI detection", [nmi.under("nested", name) for name in (
-        "nmi-pf-nested", "nmi-int3-nested", "nmi-repeat-window", "nmi-iret-window", "nmi-repeat-window-all",
-        "nmi-exit-window-all", "nmi-first-on-nmi-stack")]),
-    5: ("CR2 and the watchdog", [nmi.under("nested", "nmi-cr2"), nmi.under("nested", "watchdog-dump")]),
+    3: (
+        "Watch the naive handler break",
+        [
+            nmi.under("naive", "nmi-pf-nested"),
+            nmi.under("naive", "nmi-int3-nested"),
+            nmi.under("naive-raw", "nmi-pf-nested"),
+        ],
+    ),
+    4: (
+        "Write the nested-NMI detection",
+        [
+            nmi.under("nested", name)
+            for name in (
+                "nmi-pf-nested",
+                "nmi-int3-nested",
+                "nmi-repeat-window",
+                "nmi-iret-window",
+                "nmi-repeat-window-all",
+                "nmi-exit-window-all",
+                "nmi-first-on-nmi-stack",
+            )
+        ],
+    ),
+    5: (
+        "CR2 and the watchdog",
+        [nmi.under("nested", "nmi-cr2"), nmi.under("nested", "watchdog-dump")],
+    ),
     6: ("kprobes in NMI", [nmi.under("nested", "kprobe-nmi"), nmi.under("latch", "kprobe-nmi")]),
     7: ("NMIs from user mode", [user.USER_MODE, user.USER_NMI_FAULT_RETURN, user.USER_NMI_STORM]),
 }
@@ -36,12 +57,22 @@ def handout(lab, destination=None):
     """Writes the student tree for lab `lab`; returns its path and the files with its TODOs."""
     files = marked_labs().get(lab)
     if not files:
-        raise SystemExit(f"labs: this tree has no LAB {lab} markers (a handout of lab {lab} or later?)")
-    destination = os.path.abspath(destination or os.path.join(os.path.dirname(ROOT), f"nmilab-lab-{lab}"))
+        raise SystemExit(
+            f"labs: this tree has no LAB {lab} markers (a handout of lab {lab} or later?)"
+        )
+    destination = os.path.abspath(
+        destination or os.path.join(os.path.dirname(ROOT), f"nmilab-lab-{lab}")
+    )
     if os.path.commonpath([destination, ROOT]) == ROOT:
-        raise SystemExit(f"labs: {destination} is inside this tree; a handout goes outside it (make handout LAB={lab} DIR=...)")
+        raise SystemExit(
+            f"labs: {destination} is inside this tree; a handout goes outside it (make handout "
+            f"LAB={lab} DIR=...)"
+        )
     if os.path.exists(destination):
-        raise SystemExit(f"labs: {destination} exists; remove it or name another (make handout LAB={lab} DIR=...)")
+        raise SystemExit(
+            f"labs: {destination} exists; remove it or name another (make handout LAB={lab} "
+            f"DIR=...)"
+        )
     write_tree(destination, lab)
     return destination, files
 
@@ -60,8 +91,11 @@ def grade(lab, first_failure=False, quiet=False):
         log_file = keep_log(s, ok, log)
         score += ok
         if not quiet:
-            print(f"{'ok  ' if ok else 'FAIL'} {s.id}" + ("" if ok else f": {reason} (log: {os.path.relpath(log_file, ROOT)})"),
-                  flush=True)
+            print(
+                f"{'ok  ' if ok else 'FAIL'} {s.id}"
+                + ("" if ok else f": {reason} (log: {os.path.relpath(log_file, ROOT)})"),
+                flush=True,
+            )
         if not ok and first_failure:
             break
     return score, len(chosen)
@@ -74,11 +108,17 @@ def wrong_solutions(lab):
 def build_and_grade(destination, lab, first_failure):
     """Builds the tree in destination and grades lab `lab` there. Returns (score, total, the
     grader's first FAIL line or what went wrong)."""
-    build = subprocess.run(["make", "-s", "-C", destination, "build/kernel.elf"], capture_output=True, text=True)
+    build = subprocess.run(
+        ["make", "-s", "-C", destination, "build/kernel.elf"], capture_output=True, text=True
+    )
     if build.returncode:
         return None, None, "does not build: " + (build.stderr.strip().splitlines() or ["?"])[-1]
-    graded = subprocess.run([sys.executable, os.path.join(destination, "tools", "labs.py"), "grade", str(lab)]
-                            + (["--first-failure"] if first_failure else []), capture_output=True, text=True)
+    graded = subprocess.run(
+        [sys.executable, os.path.join(destination, "tools", "labs.py"), "grade", str(lab)]
+        + (["--first-failure"] if first_failure else []),
+        capture_output=True,
+        text=True,
+    )
     score = re.search(r"score (\d+)/(\d+)", graded.stdout)
     failure = next((line for line in graded.stdout.splitlines() if line.startswith("FAIL")), "")
     if not score:
@@ -89,13 +129,19 @@ def build_and_grade(destination, lab, first_failure):
 def grade_wrong_solution(lab, patch):
     """This tree with one known wrong solution of lab `lab` applied, graded. Returns (caught, what
     the grader said)."""
-    name = os.path.basename(patch)[:-len(".patch")]
+    name = os.path.basename(patch)[: -len(".patch")]
     destination = tempfile.mkdtemp(prefix=f"nmilab-lab{lab}-{name}-")
     try:
         write_tree(destination, with_objects=True)
-        applied = subprocess.run(["patch", "-s", "-p1", "-i", patch], cwd=destination, capture_output=True, text=True)
+        applied = subprocess.run(
+            ["patch", "-s", "-p1", "-i", patch], cwd=destination, capture_output=True, text=True
+        )
         if applied.returncode:
-            return False, f"{name}: the patch does not apply: {(applied.stdout + applied.stderr).strip()[-150:]}"
+            return (
+                False,
+                f"{name}: the patch does not apply: "
+                f"{(applied.stdout + applied.stderr).strip()[-150:]}",
+            )
         score, total, failure = build_and_grade(destination, lab, first_failure=True)
         if score is None or score == total:
             return False, f"{name}: " + (failure or "passes the grade")
@@ -117,7 +163,10 @@ def check(lab, results):
     score = sum(results[i] for i in wanted)
     marked = marked_labs()
     if lab not in marked:
-        return score == len(wanted), f"score {score}/{len(wanted)} (this tree is a lab {lab} handout, or later)"
+        return (
+            score == len(wanted),
+            f"score {score}/{len(wanted)} (this tree is a lab {lab} handout, or later)",
+        )
     if score != len(wanted):
         return False, f"this tree scores {score}/{len(wanted)} on it"
     checks = [("the handout", lab, False)]
@@ -138,10 +187,14 @@ def check(lab, results):
             return False, f"{what} scores {got}/{total}: {failure}"
         if not must_pass and got == total:
             return False, f"{what} passes its own grade ({got}/{total}): the TODO is not needed"
-        said.append(f"{what} scores {got}/{total}" if must_pass else f"{what} builds and fails its grade")
+        said.append(
+            f"{what} scores {got}/{total}" if must_pass else f"{what} builds and fails its grade"
+        )
     wrong = [grade_wrong_solution(lab, patch) for patch in wrong_solutions(lab)]
     caught = sum(ok for ok, _ in wrong)
     message = "; ".join(said) + f"; this tree scores {score}/{len(wanted)}"
     if wrong:
-        message += f"; known wrong solutions caught: {caught}/{len(wrong)}" + "".join(f"\n{m}" for _, m in wrong)
+        message += f"; known wrong solutions caught: {caught}/{len(wrong)}" + "".join(
+            f"\n{m}" for _, m in wrong
+        )
     return caught == len(wrong), message

@@ -20,8 +20,15 @@ class RunContext:
     """What an action gets: the serial log so far, QMP, the deadline, and the sockets."""
 
     def __init__(self, log, qmp, deadline, gdb_path, serial):
-        self.log, self.qmp, self.deadline, self.gdb_path, self.serial = log, qmp, deadline, gdb_path, serial
+        self.log, self.qmp, self.deadline, self.gdb_path, self.serial = (
+            log,
+            qmp,
+            deadline,
+            gdb_path,
+            serial,
+        )
         self.note = None  # what the action did last, for the report when the kernel then hangs
+
 
 def run_scenario(s):
     """Boots one scenario; returns (passed, reason, seconds, log text)."""
@@ -33,30 +40,50 @@ def run_scenario(s):
     serial_path = os.path.join(scratch, "serial.sock")
     serial = ["-serial", f"file:{log_path}"]
     if s.serial_input:  # a socket to type into; QEMU waits until the runner is connected to it
-        serial = ["-chardev", f"socket,id=serial0,path={serial_path},server=on,wait=on", "-serial", "chardev:serial0"]
+        serial = [
+            "-chardev",
+            f"socket,id=serial0,path={serial_path},server=on,wait=on",
+            "-serial",
+            "chardev:serial0",
+        ]
     bochs = s.firmware.startswith("bochs")
     if bochs:
         command = bochs_command(s, scratch, log_path)
     else:
         command = qemu_command(s, serial, qmp_path, gdb_path, scratch)
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
     deadline = start + s.timeout
     status, timed_out, context = None, False, None
     try:
         serial_socket = None
-        if s.serial_input:  # everything the kernel sends goes to the log file, as with -serial file:
+        if (
+            s.serial_input
+        ):  # everything the kernel sends goes to the log file, as with -serial file:
             serial_socket = connect_unix(serial_path, deadline)
-            threading.Thread(target=copy_to_file, args=(serial_socket, log_path), daemon=True).start()
+            threading.Thread(
+                target=copy_to_file, args=(serial_socket, log_path), daemon=True
+            ).start()
         if s.action:
-            context = RunContext(lambda: read(log_path), Qmp(qmp_path, deadline), deadline, gdb_path, serial_socket)
+            context = RunContext(
+                lambda: read(log_path), Qmp(qmp_path, deadline), deadline, gdb_path, serial_socket
+            )
             s.action(context)
         while status is None:
             status = process.poll()
             if bochs:  # Bochs' own exit status says nothing: read what happened from the logs
                 exited, status = status, bochs_status(scratch, read(log_path))
                 if status is None and exited is not None:
-                    return finish(s, scratch, process, False, f"Bochs exited ({exited}) without powering off", start,
-                                  log_path)
+                    return finish(
+                        s,
+                        scratch,
+                        process,
+                        False,
+                        f"Bochs exited ({exited}) without powering off",
+                        start,
+                        log_path,
+                    )
             if status is None and s.done and re.search(s.done, read(log_path)):
                 time.sleep(s.settle)  # let the rest of the line arrive (or watch a while longer)
                 status = process.poll()
@@ -68,8 +95,14 @@ def run_scenario(s):
     except Exception as error:  # a broken QMP exchange is a failed test, not a crashed runner
         log = read(log_path)
         # A kernel that failed its scenario powers off while the runner still drives it: say that.
-        reason = ("the kernel failed the scenario" if re.search(r"^not ok", log, re.M) else f"runner error: {error}")
-        reason += where_it_stopped(log, qmp_path, bochs, context) + (f" ({s.hint})" if s.hint else "")
+        reason = (
+            "the kernel failed the scenario"
+            if re.search(r"^not ok", log, re.M)
+            else f"runner error: {error}"
+        )
+        reason += where_it_stopped(log, qmp_path, bochs, context) + (
+            f" ({s.hint})" if s.hint else ""
+        )
         return finish(s, scratch, process, False, reason, start, log_path)
     log = read(log_path)
     reason = judge(s, status, timed_out, log)
@@ -94,7 +127,9 @@ def where_it_stopped(log, qmp_path, bochs, context):
         parts.append(context.note)
     if not bochs:
         try:
-            qmp = context.qmp if context else Qmp(qmp_path, time.time() + 2)  # QEMU takes one QMP client at a time
+            qmp = (
+                context.qmp if context else Qmp(qmp_path, time.time() + 2)
+            )  # QEMU takes one QMP client at a time
             qmp.sock.settimeout(2)
             reply = qmp.command("human-monitor-command", **{"command-line": "info registers"})
             rip = int(re.search(r"RIP=([0-9a-f]+)", reply.get("return", "")).group(1), 16)
@@ -114,5 +149,3 @@ def finish(s, scratch, process, passed, reason, start, log_path):
         log += "\n--- qemu stderr ---\n" + stderr
     shutil.rmtree(scratch, ignore_errors=True)
     return passed, reason, time.time() - start, log
-
-

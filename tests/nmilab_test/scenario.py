@@ -11,18 +11,40 @@ class Scenario:
     must / must_not: regular expressions the serial log must (not) contain.
     """
 
-    def __init__(self, name, cmdline, firmware="bios", expect="pass", must=(), must_not=(), qemu_args=(),
-                 done=None, timeout=None, action=None, serial_input=False, debug_exit=True, check=None, settle=0.2,
-                 hint=None, menu_seconds=0, gfxpayload=""):
+    def __init__(
+        self,
+        name,
+        cmdline,
+        firmware="bios",
+        expect="pass",
+        must=(),
+        must_not=(),
+        qemu_args=(),
+        done=None,
+        timeout=None,
+        action=None,
+        serial_input=False,
+        debug_exit=True,
+        check=None,
+        settle=0.2,
+        hint=None,
+        menu_seconds=0,
+        gfxpayload="",
+    ):
         self.name, self.cmdline, self.firmware, self.expect = name, cmdline, firmware, expect
         self.serial_input, self.debug_exit, self.check = serial_input, debug_exit, check
         self.settle, self.hint = settle, hint  # seconds to watch after `done`; what a failure means
         self.menu_seconds = menu_seconds  # GRUB's menu timeout: for tests that pick an entry
         self.gfxpayload = gfxpayload  # the screen size GRUB sets under UEFI (make GFXPAYLOAD=...)
-        self.must, self.must_not, self.qemu_args, self.done, self.action = must, must_not, qemu_args, done, action
+        self.must, self.must_not, self.qemu_args, self.done, self.action = (
+            must,
+            must_not,
+            qemu_args,
+            done,
+            action,
+        )
         self.timeout = timeout or {"bios": 30, "bochs": 60}.get(firmware.split()[0], 90)
 
     @property
     def id(self):
         return f"{self.name} [{self.firmware}]"
-

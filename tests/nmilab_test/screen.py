@@ -19,7 +19,7 @@ def screendump(run):
     with open(picture, "rb") as f:
         data = f.read()
     header = re.match(rb"P6\s+(\d+)\s+(\d+)\s+255\s", data)
-    return picture, int(header.group(1)), int(header.group(2)), data[header.end():]
+    return picture, int(header.group(1)), int(header.group(2)), data[header.end() :]
 
 
 @functools.cache
@@ -45,8 +45,10 @@ def font_glyphs():
     row = r"\{((?:0x[0-9a-f]{2}, ){%d}0x[0-9a-f]{2})\}" % (font["FONT_HEIGHT"] - 1)
     with open(os.path.join(ROOT, "kernel", "font.c")) as f:
         rows = re.findall(row, f.read())
-    return {bytes(int(b, 16) for b in row.split(", ")): chr(font["FONT_FIRST"] + i)
-            for i, row in enumerate(rows)}
+    return {
+        bytes(int(b, 16) for b in row.split(", ")): chr(font["FONT_FIRST"] + i)
+        for i, row in enumerate(rows)
+    }
 
 
 def framebuffer_text(run):
@@ -61,9 +63,14 @@ def framebuffer_text(run):
         line = ""
         for column in range(width // (glyph_width * scale)):
             top, left = row * glyph_height, column * glyph_width
-            cell = bytes(sum(0x80 >> x for x in range(glyph_width)
-                             if pixels[(((top + y) * scale) * width + (left + x) * scale) * 3] > 128)
-                         for y in range(glyph_height))
+            cell = bytes(
+                sum(
+                    0x80 >> x
+                    for x in range(glyph_width)
+                    if pixels[(((top + y) * scale) * width + (left + x) * scale) * 3] > 128
+                )
+                for y in range(glyph_height)
+            )
             line += glyphs.get(cell, "?")
         lines.append(line.rstrip())
     return "\n".join(lines)
@@ -72,9 +79,9 @@ def framebuffer_text(run):
 def screen_text(run):
     """The characters of the 80x25 VGA text screen (BIOS boots keep it), from guest memory."""
     dump = os.path.join(os.path.dirname(run.gdb_path), "vga.bin")
-    reply = run.qmp.command("pmemsave", val=0xb8000, size=4000, filename=dump)
+    reply = run.qmp.command("pmemsave", val=0xB8000, size=4000, filename=dump)
     if "error" in reply:
         raise RuntimeError(f"pmemsave: {reply['error']}")
     with open(dump, "rb") as f:
         cells = f.read()
-    return "\n".join(cells[row * 160:(row + 1) * 160:2].decode("latin-1") for row in range(25))
+    return "\n".join(cells[row * 160 : (row + 1) * 160 : 2].decode("latin-1") for row in range(25))

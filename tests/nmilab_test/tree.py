@@ -3,11 +3,13 @@ where the source marks them), and a copy with an NMI_BREAK kernel built in it.
 
 Solution code in the source is marked for a lab:
 
-    /* LAB 2 BEGIN: look the faulting instruction up in the exception table */   (asm: ; LAB 2 BEGIN: ...)
+    /* LAB 2 BEGIN: look the faulting instruction up in the exception table */
     ... the solution ...
-    /* LAB 2 STUB */                                                             (asm: ; LAB 2 STUB)
-    //| return false;          <- what the handout has instead (asm: ;| ...), commented out here
-    /* LAB 2 END */                                                              (asm: ; LAB 2 END)
+    /* LAB 2 STUB */
+    //| return false;          <- what the handout has instead, commented out here
+    /* LAB 2 END */
+
+(in assembly: ; LAB 2 BEGIN: ..., ; LAB 2 STUB, ;| ..., ; LAB 2 END)
 """
 import contextlib
 import os
@@ -65,7 +67,9 @@ def handout_text(text, first_lab, path):
         if state == "stub":
             s = STUB_LINE.match(line)
             if not s:
-                raise SystemExit(f"{path}:{number}: a line in LAB {lab}'s stub does not start with //| or ;|")
+                raise SystemExit(
+                    f"{path}:{number}: a line in LAB {lab}'s stub does not start with //| or ;|"
+                )
             out.append(s.group(1) + s.group(2) + "\n")
             continue
         out.append(line)
@@ -75,7 +79,8 @@ def handout_text(text, first_lab, path):
 
 
 def marked_labs():
-    """lab number -> the files where this tree marks its solution (none in a handout of that lab)."""
+    """lab number -> the files where this tree marks its solution (none in a handout of that
+    lab)."""
     found = {}
     for path in tracked_files():
         if path.endswith((".c", ".h", ".asm", ".inc")):
@@ -109,12 +114,13 @@ def write_tree(destination, first_lab=None, with_objects=False):
         build = os.path.join(ROOT, "build")
         for directory, _, files in os.walk(build):
             for name in files:
-                if name.endswith((".o", ".d", ".inc", ".s", ".c", ".txt", ".elf")) and "test-" not in directory:
+                if (
+                    name.endswith((".o", ".d", ".inc", ".s", ".c", ".txt", ".elf"))
+                    and "test-" not in directory
+                ):
                     relative = os.path.relpath(os.path.join(directory, name), ROOT)
                     os.makedirs(os.path.dirname(os.path.join(destination, relative)), exist_ok=True)
                     shutil.copy2(os.path.join(ROOT, relative), os.path.join(destination, relative))
-
-
 
 
 @contextlib.contextmanager
@@ -124,8 +130,12 @@ def tree_with_break(name):
     tree = tempfile.mkdtemp(prefix=f"nmilab-{name}-")
     try:
         write_tree(tree, with_objects=True)
-        build = subprocess.run(["make", "-s", "-C", tree, f"NMI_BREAK={name}", "build/kernel.elf"],
-                               capture_output=True, text=True)
-        yield tree, build.returncode and f"NMI_BREAK={name}: does not build: {build.stderr.strip()[-200:]}"
+        build = subprocess.run(
+            ["make", "-s", "-C", tree, f"NMI_BREAK={name}", "build/kernel.elf"],
+            capture_output=True,
+            text=True,
+        )
+        failure = f"NMI_BREAK={name}: does not build: {build.stderr.strip()[-200:]}"
+        yield tree, build.returncode and failure
     finally:
         shutil.rmtree(tree, ignore_errors=True)

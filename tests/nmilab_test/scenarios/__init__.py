@@ -30,4 +30,6 @@ SCENARIOS = [
 # make check: one short boot per NMI strategy, the one that shows what the strategy does with a
 # page fault in an NMI handler (nested and latch survive it, naive reports the overwrite,
 # naive-raw hangs silently).
-QUICK = [nmi.under(strategy, "nmi-pf-nested") for strategy in ("nested", "naive", "naive-raw", "latch")]
+QUICK = [
+    nmi.under(strategy, "nmi-pf-nested") for strategy in ("nested", "naive", "naive-raw", "latch")
+]

@@ -15,9 +15,12 @@ def grub_demo_entries():
     """The demo entries of grub.cfg's submenu, in order: (title, command line)."""
     with open(os.path.join(ROOT, "grub.cfg")) as f:
         text = f.read()
-    submenu = text[text.index('submenu "nmilab demos'):]
-    return re.findall(r'menuentry "([^"]+)" \{\s*multiboot2 /boot/kernel.elf ([^\n]*)', submenu)[:-1] \
-        if text.count("submenu") == 1 else []
+    submenu = text[text.index('submenu "nmilab demos') :]
+    return (
+        re.findall(r'menuentry "([^"]+)" \{\s*multiboot2 /boot/kernel.elf ([^\n]*)', submenu)[:-1]
+        if text.count("submenu") == 1
+        else []
+    )
 
 
 def pick_in_grub_menu(position):
@@ -61,20 +64,34 @@ def demo_scenarios():
         for firmware in ("bios", "uefi"):
             action = pick_in_grub_menu(position)
             if naive:  # the report must be on the screen, not only on serial
-                def action(run, pick=action, read=screen_text if firmware == "bios" else framebuffer_text):
+
+                def action(
+                    run, pick=action, read=screen_text if firmware == "bios" else framebuffer_text
+                ):
                     pick(run)
                     wait_for(run.log, r"system halted", run.deadline)
                     time.sleep(0.3)
                     screen = read(run)
                     if "NMI frame overwritten by nested NMI" not in screen:
                         raise RuntimeError("the overwrite report is not on the screen:\n" + screen)
-            out.append(Scenario(f"grub demo '{title}'", "", firmware, expect="hang", menu_seconds=10,
-                                done=r"system halted|show_state: \d+ tasks dumped|nmilab> ", settle=0.5, must=must,
-                                must_not=[] if naive else [r"PANIC"], action=action, debug_exit=False,
-                                timeout=60 if firmware == "bios" else 90))
+
+            out.append(
+                Scenario(
+                    f"grub demo '{title}'",
+                    "",
+                    firmware,
+                    expect="hang",
+                    menu_seconds=10,
+                    done=r"system halted|show_state: \d+ tasks dumped|nmilab> ",
+                    settle=0.5,
+                    must=must,
+                    must_not=[] if naive else [r"PANIC"],
+                    action=action,
+                    debug_exit=False,
+                    timeout=60 if firmware == "bios" else 90,
+                )
+            )
     return out
-
-
 
 
 SCENARIOS = demo_scenarios()
