@@ -67,8 +67,8 @@ KERNEL_OBJECTS := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_C)) $(patsubst %.asm,$(BU
 UNIT_SOURCES := kernel/format.c kernel/cmdline.c kernel/multiboot.c
 UNIT_TESTS := $(wildcard tests/unit/test_*.c)
 
-.PHONY: all kernel iso run run-uefi debug test check-docs check-source verify bench pictures handout \
-    grade deps help clean compile_commands.json FORCE
+.PHONY: all kernel iso run run-uefi debug test check check-docs check-source verify bench pictures \
+    handout grade deps help clean compile_commands.json FORCE
 all: iso
 
 kernel: $(BUILD)/kernel.elf
@@ -150,11 +150,17 @@ $(BUILD)/unit_tests: $(UNIT_TESTS) $(UNIT_SOURCES) tests/unit/main.c tests/unit/
 	$(HOSTCC) -std=gnu11 -g -O1 -Wall -Wextra -Werror -Iinclude -Itests/unit -fsanitize=address,undefined \
 	    -fno-sanitize-recover=all -o $@ tests/unit/main.c $(UNIT_TESTS) $(UNIT_SOURCES)
 
-# The checkers first; a failed one fails make test, after the scenarios, so that the last line
-# is still tests/run.py's summary.
+# JOBS=N: scenarios booted at once (default: the CPUs + 1). tests/run.py also runs the docs and
+# source checks, each counted in its last line.
+JOBS ?=
+RUN_JOBS := $(if $(JOBS),--jobs $(JOBS))
 test: deps $(BUILD)/kernel.elf $(BUILD)/unit_tests
-	@status=0; python3 tests/test_checkers.py || status=1; python3 tests/check_docs.py || status=1; \
-	    python3 tests/run.py || status=1; exit $$status
+	python3 tests/run.py $(RUN_JOBS)
+
+# The edit-compile-test loop: the build, the unit tests, one boot per NMI strategy, and the docs
+# and source checks. make test is the whole suite.
+check: all $(BUILD)/unit_tests
+	python3 tests/run.py --quick $(RUN_JOBS)
 
 # Every path, make target, shell command, option, scenario and kernel symbol the docs name exists.
 check-docs: $(BUILD)/kernel.elf
@@ -165,12 +171,14 @@ check-source:
 	python3 tests/check_source.py
 
 # A nested NMI at every instruction boundary of the NMI path, each strategy, and the NMI_BREAK
-# kernels (tests/verify.py); draws docs/pictures/verify-*.svg. make test runs a bounded form.
+# kernels (tests/verify.py); draws build/pictures/verify-*.svg. make test runs a bounded form.
 verify: deps $(BUILD)/kernel.elf
 	@python3 tests/verify.py --mutants --pictures
 bench: deps $(BUILD)/kernel.elf
 	python3 tests/bench.py
 
+# The only target that changes docs/pictures/: it draws build/pictures/nmi-trace.svg and copies
+# it there, with the verify-*.svg that make verify drew in build/pictures/.
 pictures: deps $(BUILD)/kernel.elf
 	python3 tools/pictures.py
 
@@ -193,19 +201,23 @@ help:
 	@echo "  make iso CMDLINE=...     build the ISO with that kernel command line on the default entry"
 	@echo "  make test                host unit tests, every QEMU and Bochs scenario (tests/run.py --list), the lab"
 	@echo "                           checks, the historical NMI_BREAK kernels, a bounded make verify;"
-	@echo "                           last line 'N passed, M failed'"
+	@echo "                           last line 'N passed, M failed', the 5 slowest before it"
+	@echo "  make check               quick: build, unit tests, a boot per NMI strategy, docs checks"
 	@echo "  make check-docs          the paths, targets, commands and symbols the docs name exist"
 	@echo "  make check-source        the kernel proper: line length, ternaries, includes of tests/"
 	@echo "  make verify              an NMI at every instruction boundary of the NMI path; the NMI_BREAK kernels"
+	@echo "                           (draws build/pictures/verify-*.svg)"
 	@echo "  make bench               boot-to-ready times, NMI path lengths (instructions), make test's wall time"
 	@echo "  make handout LAB=N [DIR=d] a student tree for lab N in ../nmilab-lab-N, or d (docs/labs/)"
 	@echo "  make grade LAB=N         run lab N's scenarios and print the score"
-	@echo "  make pictures            boot a traced nested NMI and draw docs/pictures/nmi-trace.svg"
+	@echo "  make pictures            boot a traced nested NMI, draw nmi-trace.svg; update"
+	@echo "                           docs/pictures/ (with make verify's verify-*.svg)"
 	@echo "  make compile_commands.json   for clangd (uses bear)"
 	@echo "  make deps                install the Debian/Ubuntu packages nmilab needs"
 	@echo "  make clean               remove build/"
 	@echo "Variables: CC=clang to build with clang, CMDLINE, GFXPAYLOAD=WxH (UEFI screen size), QEMU_MEMORY (default 256M),"
 	@echo "  QEMU_CPUS (make run's CPUs, default 2),"
+	@echo "  JOBS=N (make test, make check: scenarios at once; default the CPUs + 1),"
 	@echo "  NMI_BREAK=executing|repeat-window|iret-window|cr2-restore (leave one NMI mechanism out: docs/nmi.md);"
 	@echo "  NMI_BREAK=df-test|user-stack-switch (the NMI entry before Linux's 2015 fixes: docs/nmi.md)."
 

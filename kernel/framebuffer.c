@@ -1,6 +1,6 @@
 /* The pixel console: what a UEFI machine shows (there is no text mode under UEFI). Characters are
- * drawn from the 8x16 bitmap font, each pixel as a 2x2 block on a large screen (1600x900 and up),
- * where 8x16 pixels would be too small to read. */
+ * drawn from the 8x16 bitmap font, each pixel as a 2x2 block on a large screen (font.h says how
+ * large), where 8x16 pixels would be too small to read. */
 #include <arch/x86_64/paging.h>
 #include <kernel/console.h>
 #include <kernel/font.h>
@@ -52,7 +52,7 @@ const struct screen *framebuffer_screen_init(const struct boot_framebuffer *fram
     bytes_per_pixel = fb.bits_per_pixel / 8;
     pixels = paging_map_device(fb.address, (uint64_t)fb.pitch * fb.height, false);
     foreground_pixel = rgb_to_pixel(FOREGROUND);
-    scale = fb.width >= 1600 && fb.height >= 900 ? 2 : 1;
+    scale = fb.width >= FONT_DOUBLE_FROM_WIDTH && fb.height >= FONT_DOUBLE_FROM_HEIGHT ? 2 : 1;
     framebuffer_screen.columns = fb.width / (FONT_WIDTH * scale);
     framebuffer_screen.rows = fb.height / (FONT_HEIGHT * scale);
     if (framebuffer_screen.columns > SCREEN_COLUMNS_MAX)

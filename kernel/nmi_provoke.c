@@ -54,9 +54,9 @@ static bool count_int3(struct trap_frame *frame)
 /* The int3 has a label of its own, so that the hook (and a test runner) can name its address. */
 __attribute__((noinline)) void nmi_provoke_int3(void)
 {
-    __asm__ volatile(".globl scenario_int3\nscenario_int3: int3");
+    __asm__ volatile(".globl provoked_int3\nprovoked_int3: int3");
 }
-extern char scenario_int3[];
+extern char provoked_int3[];
 
 bool spin_until(volatile uint64_t *value, uint64_t at_least)
 {
@@ -82,7 +82,7 @@ bool nmi_provoke_start(void (*action)(uint64_t pass), bool external)
     pass_action = action;
     claim_external = external;
     baseline = *nmi_this_cpu();
-    register_int3_hook((uint64_t)scenario_int3, count_int3);
+    register_int3_hook((uint64_t)provoked_int3, count_int3);
     register_nmi_handler("provoked", provoked_nmi_handler);
     return true;
 }
@@ -93,7 +93,7 @@ void nmi_provoke_stop(void)
 {
     const struct nmi_cpu_state *now = nmi_this_cpu();
     unregister_nmi_handler(provoked_nmi_handler);
-    unregister_int3_hook((uint64_t)scenario_int3);
+    unregister_int3_hook((uint64_t)provoked_int3);
     pass_action = NULL;
     printk("# nmi counters: entries %lu nested %lu passes %lu extra passes %lu unknown %lu;"
            " self-NMIs sent %lu claimed %lu; faults %lu int3 %lu external %lu\n",

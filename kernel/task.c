@@ -28,8 +28,8 @@ static struct {
 } cpu_tasks[CPUS_MAX];
 
 static const char *const state_names[] = {
-    [TASK_RUNNING] = "running", [TASK_READY] = "ready", [TASK_SLEEPING] = "sleeping", [TASK_BLOCKED] = "blocked",
-    [TASK_EXITING] = "exiting", [TASK_DEAD] = "dead"};
+    [TASK_RUNNING] = "running", [TASK_READY] = "ready",     [TASK_SLEEPING] = "sleeping",
+    [TASK_BLOCKED] = "blocked", [TASK_EXITING] = "exiting", [TASK_DEAD] = "dead"};
 
 int task_count(void)
 {
@@ -60,7 +60,8 @@ struct task *task_create_on(int cpu, const char *name, void (*entry)(void *), vo
 {
     uint64_t taken = lock_take(&task_lock);
     int slot = count;
-    for (int i = count - 1; i > 1; i--) /* a dead task's slot: it never runs again, nor uses its stack */
+    /* a dead task's slot: it never runs again, nor uses its stack */
+    for (int i = count - 1; i > 1; i--)
         if (tasks[i].state == TASK_DEAD)
             slot = i;
     if (slot < TASKS_MAX) {
@@ -85,7 +86,8 @@ struct task *task_create_on(int cpu, const char *name, void (*entry)(void *), vo
     t->saved_rsp = (uint64_t)top;
     t->page_table = 0;
     t->cpu = cpu;
-    __atomic_store_n(&t->state, entry ? TASK_READY : TASK_RUNNING, __ATOMIC_RELEASE); /* last: runnable */
+    /* last: from here on it is runnable */
+    __atomic_store_n(&t->state, entry ? TASK_READY : TASK_RUNNING, __ATOMIC_RELEASE);
     return t;
 }
 
@@ -112,7 +114,7 @@ static int pick_next(int cpu)
             tasks[i].wake_tick <= timer_cpu_ticks[cpu])
             tasks[i].state = TASK_READY;
         else if (tasks[i].cpu == cpu && tasks[i].state == TASK_EXITING && i != current)
-            tasks[i].state = TASK_DEAD; /* switched away from: another CPU may now reuse its stack */
+            tasks[i].state = TASK_DEAD; /* switched away from: its stack may be reused */
     for (int step = 1; step <= count; step++) {
         int i = (current + step) % count;
         if (i != cpu_tasks[cpu].idle_task && tasks[i].cpu == cpu &&
@@ -176,8 +178,8 @@ void task_list(void)
 {
     for (int i = 0; i < count; i++)
         if (tasks[i].state != TASK_DEAD)
-            printk(cpu_count > 1 ? "  %d %-14s %-8s on CPU %d\n" : "  %d %-14s %s\n", i, tasks[i].name,
-                   state_names[tasks[i].state], tasks[i].cpu);
+            printk(cpu_count > 1 ? "  %d %-14s %-8s on CPU %d\n" : "  %d %-14s %s\n", i,
+                   tasks[i].name, state_names[tasks[i].state], tasks[i].cpu);
 }
 
 int show_state(void)
@@ -192,7 +194,8 @@ int show_state(void)
         if (t->state == TASK_RUNNING && t->cpu != this_cpu()->index) {
             printk("  (running on CPU %d: backtrace-all shows where)\n", t->cpu);
         } else if (i == task_current()) {
-            backtrace_print((uint64_t)__builtin_return_address(0), *(uint64_t *)__builtin_frame_address(0));
+            uint64_t caller_rbp = *(uint64_t *)__builtin_frame_address(0);
+            backtrace_print((uint64_t)__builtin_return_address(0), caller_rbp);
         } else {
             uint64_t saved[7]; /* r15 r14 r13 r12 rbx rbp return-address, as switch_to left them */
             if (copy_from_kernel_nofault(saved, (const void *)t->saved_rsp, sizeof saved))

@@ -44,9 +44,12 @@ static int64_t sys_write(struct trap_frame *frame)
 static int64_t sys_exit(struct trap_frame *frame)
 {
     int self = task_current();
-    user_last = (struct user_result){.status = (int64_t)frame->rdi, .syscalls = syscall_counts[self]};
-    printk("user: task %d (%s) exited with status %ld after %lu system calls\n", self, task_get(self)->name,
-           user_last.status, user_last.syscalls);
+    user_last = (struct user_result){
+        .status = (int64_t)frame->rdi,
+        .syscalls = syscall_counts[self],
+    };
+    printk("user: task %d (%s) exited with status %ld after %lu system calls\n", self,
+           task_get(self)->name, user_last.status, user_last.syscalls);
     task_exit();
 }
 
@@ -67,11 +70,14 @@ static int64_t sys_slow(struct trap_frame *frame)
 static int64_t sys_nmi_counts(struct trap_frame *frame)
 {
     uint64_t counts[3] = {nmi_this_cpu()->entries, nmi_this_cpu()->nested, nmi_this_cpu()->passes};
-    return copy_to_user(frame->rdi, counts, sizeof counts) ? -EFAULT : 0; /* a read-only page faults too */
+    /* a read-only page faults too */
+    return copy_to_user(frame->rdi, counts, sizeof counts) ? -EFAULT : 0;
 }
 
-static user_syscall syscalls[SYSCALLS] = {[SYS_WRITE] = sys_write, [SYS_EXIT] = sys_exit, [SYS_YIELD] = sys_yield,
-                                          [SYS_SLOW] = sys_slow, [SYS_NMI_COUNTS] = sys_nmi_counts};
+static user_syscall syscalls[SYSCALLS] = {
+    [SYS_WRITE] = sys_write, [SYS_EXIT] = sys_exit,           [SYS_YIELD] = sys_yield,
+    [SYS_SLOW] = sys_slow,   [SYS_NMI_COUNTS] = sys_nmi_counts,
+};
 
 void user_set_test_syscall(unsigned number, user_syscall call)
 {
@@ -88,15 +94,23 @@ void syscall_dispatch(struct trap_frame *frame)
     frame->rax = call ? (uint64_t)call(frame) : (uint64_t)-ENOSYS;
 }
 
-static __attribute__((noreturn)) void killed(const struct trap_frame *fault, uint64_t cr2, const char *what)
+static __attribute__((noreturn)) void killed(const struct trap_frame *fault, uint64_t cr2,
+                                             const char *what)
 {
     int self = task_current();
-    user_last = (struct user_result){.killed = true, .syscalls = syscall_counts[self], .fault = *fault, .address = cr2};
+    user_last = (struct user_result){
+        .killed = true,
+        .syscalls = syscall_counts[self],
+        .fault = *fault,
+        .address = cr2,
+    };
     char address[32] = "";
     if (fault->vector == VECTOR_PAGE_FAULT)
         format(address, sizeof address, ", address %016lx", cr2);
-    printk("user: task %d (%s) killed: %s%s, error code 0x%lx, at RIP %016lx%s\n", self, task_get(self)->name, what,
-           trap_name((unsigned)fault->vector), fault->error_code, fault->rip, address); /* one line, one printk */
+    /* one line, one printk: nothing can land between its parts */
+    printk("user: task %d (%s) killed: %s%s, error code 0x%lx, at RIP %016lx%s\n", self,
+           task_get(self)->name, what, trap_name((unsigned)fault->vector), fault->error_code,
+           fault->rip, address);
     task_exit();
 }
 
@@ -111,8 +125,8 @@ void user_return_fault(void)
     gs_make_kernel();
     uint64_t user_rip = 0;
     copy_from_kernel_nofault(&user_rip, (const void *)fixup_last_fault.rsp, sizeof user_rip);
-    printk("user: the return to user mode (to RIP %016lx) faulted in the kernel, on the task's kernel stack\n",
-           user_rip);
+    printk("user: the return to user mode (to RIP %016lx) faulted in the kernel, "
+           "on the task's kernel stack\n", user_rip);
     killed(&fixup_last_fault, 0, "its return to user mode faulted: ");
 }
 
@@ -160,8 +174,9 @@ static struct task *start(const char *name, uint64_t argument)
         return NULL;
     }
     if (nmi_current_strategy() != NMI_NESTED) {
-        printk("user: user mode needs nmi=nested (without an IST stack an NMI on the SYSCALL entry would push "
-               "its frame wherever user space pointed RSP; naive is broken on purpose)\n");
+        printk("user: user mode needs nmi=nested (without an IST stack an NMI on the SYSCALL "
+               "entry would push its frame wherever user space pointed RSP; naive is broken on "
+               "purpose)\n");
         return NULL;
     }
     uint64_t flags = read_rflags();

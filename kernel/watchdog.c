@@ -99,7 +99,8 @@ static enum claim claim(void)
 static void lockup_report(struct trap_frame *frame)
 {
     struct cpu *cpu = this_cpu();
-    printk("hard LOCKUP on CPU %d: the timer tick has not advanced for %u s (interrupts off?)", cpu->index, threshold);
+    printk("hard LOCKUP on CPU %d: the timer tick has not advanced for %u s (interrupts off?)",
+           cpu->index, threshold);
     if (source == SOURCE_BUDDY)
         printk("; seen by CPU %d", (cpu->index + cpu_count - 1) % cpu_count);
     printk("\n");
@@ -125,7 +126,8 @@ void watchdog_buddy_check(void)
         buddy_view[checked].ticks = ticks;
         buddy_view[checked].progress_tsc = now;
         buddy_view[checked].reported = false;
-    } else if (!buddy_view[checked].reported && now - buddy_view[checked].progress_tsc >= threshold * tsc_khz * 1000) {
+    } else if (!buddy_view[checked].reported &&
+               now - buddy_view[checked].progress_tsc >= threshold * tsc_khz * 1000) {
         buddy_view[checked].reported = true; /* once per lockup */
         lockup_wanted[checked] = true;
         apic_send_nmi(cpus[checked].apic_id);
@@ -147,7 +149,7 @@ static bool watchdog_nmi(struct trap_frame *frame)
         return true;
     }
     uint64_t now = rdtsc();
-    /* LAB 5 BEGIN: has the tick advanced? if not for the threshold, report the lockup (once per lockup) */
+    /* LAB 5 BEGIN: has the tick advanced? if not for the threshold, report it (once per lockup) */
     if (timer_ticks != last_ticks) {
         last_ticks = timer_ticks;
         last_progress_tsc = now;
@@ -179,8 +181,8 @@ static bool source_check(void)
         pit_start_periodic(CHECKS_PER_SECOND); /* now at the checking rate */
         verified = true;
     } else {
-        printk("watchdog: %s: programmed, but no NMI arrived in %d ms\n", source_names[SOURCE_PIT_LINT0],
-               SOURCE_CHECK_MILLISECONDS);
+        printk("watchdog: %s: programmed, but no NMI arrived in %d ms\n",
+               source_names[SOURCE_PIT_LINT0], SOURCE_CHECK_MILLISECONDS);
         unprogram();
     }
     if (flags & RFLAGS_IF)
@@ -206,7 +208,8 @@ bool watchdog_start(unsigned threshold_seconds)
     last_ticks = timer_ticks; /* the first check starts the clock */
     last_progress_tsc = rdtsc();
     reported = false;
-    printk("watchdog: hard-lockup detector on, threshold %u s, NMI source: %s\n", threshold, source_names[source]);
+    printk("watchdog: hard-lockup detector on, threshold %u s, NMI source: %s\n", threshold,
+           source_names[source]);
     for (int i = 0; source == SOURCE_BUDDY && i < cpu_count; i++)
         printk("watchdog: CPU %d: checked by CPU %d's timer tick, an NMI from it when stuck\n", i,
                (i + cpu_count - 1) % cpu_count);
@@ -228,7 +231,8 @@ void watchdog_init(void)
     if (value && !strcmp(value, "off"))
         return;
     if (value && (parse_number(value, 60, &seconds) || seconds < 1)) {
-        printk("watchdog: bad value '%s' (use watchdog=off or a number of seconds from 1 to 60); using 2\n", value);
+        printk("watchdog: bad value '%s' (use watchdog=off or a number of seconds from 1 to 60); "
+               "using 2\n", value);
         seconds = 2;
     }
     if (!apic_ready()) {

@@ -18,13 +18,18 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run  # noqa: E402
+from nmilab_test.actions import type_lines
+from nmilab_test.judge import UNKNOWN_NMI, wait_for
+from nmilab_test.paths import KERNEL, LOGS, ROOT
+from nmilab_test.runner import run_scenario
+from nmilab_test.scenario import Scenario
 
 
 def kernel_functions():
-    out = subprocess.run(["nm", run.KERNEL], capture_output=True, text=True, check=True).stdout
-    return [p[2] for p in (line.split() for line in out.splitlines()) if len(p) == 3 and p[1] in "tT"]
+    out = subprocess.run(["nm", KERNEL], capture_output=True, text=True, check=True).stdout
+    return [
+        p[2] for p in (line.split() for line in out.splitlines()) if len(p) == 3 and p[1] in "tT"
+    ]
 
 
 def random_line(rng, functions, probed):
@@ -32,18 +37,56 @@ def random_line(rng, functions, probed):
     if pick < 0.15:  # printable garbage, sometimes longer than the shell keeps
         return "".join(chr(rng.randint(32, 126)) for _ in range(rng.choice((1, 5, 20, 80, 130))))
     if pick < 0.2:  # control characters and escapes mixed in
-        return "".join(chr(rng.choice((rng.randint(1, 31), rng.randint(32, 126), 127))) for _ in range(rng.randint(1, 12)))
-    command = rng.choice(["help", "nmi", "pf-in-nmi", "int3-in-nmi", "watchdog", "tasks", "dump", "kprobe", "kprobe",
-                          "vmalloc", "mode", "stats", "trace", "user", "user", "backtrace-all"])
+        return "".join(
+            chr(rng.choice((rng.randint(1, 31), rng.randint(32, 126), 127)))
+            for _ in range(rng.randint(1, 12))
+        )
+    command = rng.choice(
+        [
+            "help",
+            "nmi",
+            "pf-in-nmi",
+            "int3-in-nmi",
+            "watchdog",
+            "tasks",
+            "dump",
+            "kprobe",
+            "kprobe",
+            "vmalloc",
+            "mode",
+            "stats",
+            "trace",
+            "user",
+            "user",
+            "backtrace-all",
+        ]
+    )
     argument = {
         "nmi": lambda: rng.choice(["", "0", "1", "7", "100", "100001", "-1", "x", "2 3"]),
         "watchdog": lambda: rng.choice(["", "on", "off", "1", "2", "5", "0", "61", "abc"]),
         "kprobe": lambda: kprobe_arguments(rng, functions, probed),
         "mode": lambda: rng.choice(["nested", "latch", "bogus", ""]),
         "trace": lambda: rng.choice(["on", "off", "maybe"]),
-        "user": lambda: rng.choice(["", "hello", "syscall-loop 20", "syscall-loop 0", "fuzz 9", "read 0xffffffff80100000",
-                                    "write 0x8000000000", "cli", "out", "bad-syscalls", "rsp-in-nmi-stack 0x1000",
-                                    "cs-not-present", "noncanonical", "nosuch", "hello 0xzz", "hello 1 2"]),
+        "user": lambda: rng.choice(
+            [
+                "",
+                "hello",
+                "syscall-loop 20",
+                "syscall-loop 0",
+                "fuzz 9",
+                "read 0xffffffff80100000",
+                "write 0x8000000000",
+                "cli",
+                "out",
+                "bad-syscalls",
+                "rsp-in-nmi-stack 0x1000",
+                "cs-not-present",
+                "noncanonical",
+                "nosuch",
+                "hello 0xzz",
+                "hello 1 2",
+            ]
+        ),
     }.get(command, lambda: rng.choice(["", "", "extra"]))()
     return f"{command} {argument}".strip()
 
@@ -75,7 +118,7 @@ def main():
         # The storm's "unknown NMI" lines land anywhere, inside a prompt too: leave them out of
         # the log the prompts are counted in.
         raw_log = context.log
-        context.log = lambda: run.UNKNOWN_NMI.sub("", raw_log())
+        context.log = lambda: UNKNOWN_NMI.sub("", raw_log())
         stop = threading.Event()
 
         def storm():
@@ -85,28 +128,45 @@ def main():
                 time.sleep(0.02)
 
         thread = threading.Thread(target=storm, daemon=True)
-        run.wait_for(context.log, r"nmilab> ", context.deadline)  # QEMU 7.2 dies on an NMI before the CPU runs
+        wait_for(
+            context.log, r"nmilab> ", context.deadline
+        )  # QEMU 7.2 dies on an NMI before the CPU runs
         if args.storm:
             thread.start()
         try:
-            run.type_lines(lines)(context)
+            type_lines(lines)(context)
         finally:
             stop.set()
             if args.storm:
                 thread.join()
 
-    os.makedirs(run.LOGS, exist_ok=True)
-    scenario = run.Scenario("fuzz", "", "bios", expect="hang", serial_input=True, action=action, qemu_args=("-smp", "2"),
-                            done=r"CPU 0: strategy", timeout=60 + args.lines * 0.5)
-    ok, reason, seconds, log = run.run_scenario(scenario)
-    log_path = os.path.join(run.LOGS, f"fuzz-seed{args.seed}.log")
+    os.makedirs(LOGS, exist_ok=True)
+    scenario = Scenario(
+        "fuzz",
+        "",
+        "bios",
+        expect="hang",
+        serial_input=True,
+        action=action,
+        qemu_args=("-smp", "2"),
+        done=r"CPU 0: strategy",
+        timeout=60 + args.lines * 0.5,
+    )
+    ok, reason, seconds, log = run_scenario(scenario)
+    log_path = os.path.join(LOGS, f"fuzz-seed{args.seed}.log")
     with open(log_path, "w") as f:
         f.write(log)
     panic = re.search(r"PANIC:.*", log)
-    answered = run.UNKNOWN_NMI.sub("", log).count("nmilab> ") - 1  # a carriage return typed inside a line is a line too
-    print(f"fuzz: seed {args.seed}, {args.lines} lines, {answered} answered, {injected[0]} NMIs injected, "
-          f"{seconds:.0f} s: " + ("ok" if ok and not panic else f"FAILED: {panic.group(0) if panic else reason}")
-          + f" (log: {os.path.relpath(log_path, run.ROOT)})")
+    answered = (
+        UNKNOWN_NMI.sub("", log).count("nmilab> ") - 1
+    )  # a carriage return typed inside a line is a line too
+    print(
+        f"fuzz: seed {args.seed}, {args.lines} lines, {answered} answered, {injected[0]} NMIs "
+        f"injected, "
+        f"{seconds:.0f} s: "
+        + ("ok" if ok and not panic else f"FAILED: {panic.group(0) if panic else reason}")
+        + f" (log: {os.path.relpath(log_path, ROOT)})"
+    )
     return 0 if ok and not panic else 1
 
 

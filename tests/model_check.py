@@ -29,7 +29,7 @@ import struct
 import subprocess
 import sys
 
-import run  # noqa: E402  (tests/run.py: the kernel's symbols and instructions)
+from nmilab_test import kernel_image  # the kernel's symbols and instructions
 
 try:
     import unicorn
@@ -94,8 +94,8 @@ class Model:
         self.fault_point = self.handler + 1
         self.uc.mem_write(self.handler, b"\x90\x90\x90\xc3")
         self.nmi_cpu = IST_TOP  # struct nmi_cpu_state sits right above the NMI stack top (stacks.c)
-        self.mnemonic = run.mnemonics(kernel)
-        self.names = run.function_symbols(kernel)
+        self.mnemonic = kernel_image.mnemonics(kernel)
+        self.names = kernel_image.function_symbols(kernel)
         self.nested = entry_name == "nmi_entry_nested"
         # The interrupted context: recognisable values in every register.
         self.context = {name: 0x1111_0000_0000_0000 + i for i, name in enumerate(GPRS)}
@@ -105,7 +105,7 @@ class Model:
     def name(self, address):
         if address == INTERRUPTED_CODE:
             return "the interrupted code"
-        return run.name_in(self.names, address) or f"{address:#x}"
+        return kernel_image.name_in(self.names, address) or f"{address:#x}"
 
     # A state: registers, the top of the NMI stack, nmi_cpu, and the model's own variables.
     def save(self, variables):

@@ -33,12 +33,35 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run  # noqa: E402
+from nmilab_test.gdbstub import Gdb
+from nmilab_test.iso import iso_for
+from nmilab_test.judge import read, wait_for
+from nmilab_test.kernel_image import mnemonics, symbol, symbol_name
+from nmilab_test.paths import ISOS, KERNEL, PICTURES, ROOT
+from nmilab_test.qemu import QEMU
+from nmilab_test.qmp import Qmp
+from nmilab_test.tree import tree_with_break
 
 ENTRY = {"nested": "nmi_entry_nested", "naive": "nmi_entry_naive", "latch": "nmi_entry_latch"}
-GPRS = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
-STEP_LIMIT = 20000   # instructions in one recorded NMI path, at most
+GPRS = [
+    "rax",
+    "rbx",
+    "rcx",
+    "rdx",
+    "rsi",
+    "rdi",
+    "rbp",
+    "rsp",
+    "r8",
+    "r9",
+    "r10",
+    "r11",
+    "r12",
+    "r13",
+    "r14",
+    "r15",
+]
+STEP_LIMIT = 20000  # instructions in one recorded NMI path, at most
 # Seconds for the CPU to reach a breakpoint before it counts as hung (an episode takes ms): long
 # enough for a loaded CI machine; shorter for an NMI_BREAK kernel, whose hangs are expected.
 WAIT = 5.0
@@ -50,9 +73,15 @@ def registers(gdb):
     each), eflags, cs, ss, ds, es, fs, gs (4 bytes each), fs_base, gs_base, kernel_gs_base, then
     cr0, cr2, ... (8 bytes each)."""
     raw = bytes.fromhex(gdb.command("g"))
-    value = lambda offset, size: int.from_bytes(raw[offset:offset + size], "little")
+    value = lambda offset, size: int.from_bytes(raw[offset : offset + size], "little")
     out = {name: value(8 * i, 8) for i, name in enumerate(GPRS)}
-    out.update(rip=value(128, 8), rflags=value(136, 4), cs=value(140, 4), ss=value(144, 4), cr2=value(196, 8))
+    out.update(
+        rip=value(128, 8),
+        rflags=value(136, 4),
+        cs=value(140, 4),
+        ss=value(144, 4),
+        cr2=value(196, 8),
+    )
     return out
 
 
@@ -66,21 +95,41 @@ class Machine:
     def __init__(self, strategy, kind):
         self.scratch = tempfile.mkdtemp(prefix="nmilab-verify-")
         self.log_path = os.path.join(self.scratch, "serial.log")
-        qmp_path, gdb_path = os.path.join(self.scratch, "qmp.sock"), os.path.join(self.scratch, "gdb.sock")
-        iso = run.iso_for(f"test=nmi-verify-{kind} nmi={strategy} watchdog=off")
+        qmp_path, gdb_path = os.path.join(self.scratch, "qmp.sock"), os.path.join(
+            self.scratch, "gdb.sock"
+        )
+        iso = iso_for(f"test=nmi-verify-{kind} nmi={strategy} watchdog=off")
         self.process = subprocess.Popen(
-            [run.QEMU, "-m", "256M", "-display", "none", "-no-reboot", "-serial", f"file:{self.log_path}",
-             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-qmp", f"unix:{qmp_path},server=on,wait=off",
-             "-gdb", f"unix:{gdb_path},server=on,wait=off", "-cdrom", iso],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            [
+                QEMU,
+                "-m",
+                "256M",
+                "-display",
+                "none",
+                "-no-reboot",
+                "-serial",
+                f"file:{self.log_path}",
+                "-device",
+                "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                "-qmp",
+                f"unix:{qmp_path},server=on,wait=off",
+                "-gdb",
+                f"unix:{gdb_path},server=on,wait=off",
+                "-cdrom",
+                iso,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
         deadline = time.time() + 30
-        self.qmp = run.Qmp(qmp_path, deadline)
-        run.wait_for(self.log, r"# debugger:", deadline)
-        self.gdb = run.Gdb(gdb_path, deadline)
-        self.entry = run.symbol(ENTRY[strategy])
+        self.qmp = Qmp(qmp_path, deadline)
+        wait_for(self.log, r"# debugger:", deadline)
+        self.gdb = Gdb(gdb_path, deadline)
+        self.entry = symbol(ENTRY[strategy])
 
     def log(self):
-        return run.read(self.log_path)
+        return read(self.log_path)
 
     def close(self):
         if self.process.poll() is None:
@@ -117,14 +166,14 @@ class Machine:
             self.breakpoint(address)
 
     def set_episodes(self, count):
-        self.command(f"M{run.symbol('verify_episodes'):x},8:{count.to_bytes(8, 'little').hex()}")
+        self.command(f"M{symbol('verify_episodes'):x},8:{count.to_bytes(8, 'little').hex()}")
 
     def arrival(self):
         """Runs to the next NMI's arrival; returns the interrupted context: the general registers
         (untouched by the CPU) and RIP, CS, RFLAGS, RSP, SS from the hardware frame."""
         regs = self.run_to(self.entry)
         frame = bytes.fromhex(self.command(f"m{regs['rsp']:x},28"))  # 40 bytes (hex length)
-        word = lambda i: int.from_bytes(frame[8 * i:8 * i + 8], "little")
+        word = lambda i: int.from_bytes(frame[8 * i : 8 * i + 8], "little")
         context = dict(regs)
         context.update(rip=word(0), cs=word(1), rflags=word(2), rsp=word(3), ss=word(4))
         return context
@@ -151,14 +200,17 @@ class Machine:
             self.gdb.sock.sendall(b"\x03")
             self.gdb.sock.settimeout(2)
             self.gdb._reply()
-            return run.symbol_name(registers(self.gdb)["rip"])
+            return symbol_name(registers(self.gdb)["rip"])
         except Exception:
             return "?"
 
 
 def differences(context, regs):
-    return [f"{name} {context[name]:x} -> {regs[name]:x}" for name in GPRS + ["rip", "rflags", "cs", "ss", "cr2"]
-            if context[name] != regs[name]]
+    return [
+        f"{name} {context[name]:x} -> {regs[name]:x}"
+        for name in GPRS + ["rip", "rflags", "cs", "ss", "cr2"]
+        if context[name] != regs[name]
+    ]
 
 
 def visits(path):
@@ -175,7 +227,7 @@ def boundaries_of(path, code):
     """The instruction boundaries after the first iretq of the path (the exception's, which ends
     NMI blocking), the final iretq included."""
     first = next(i for i, address in enumerate(path) if code.get(address) == "iretq")
-    return visits(path)[first + 1:]
+    return visits(path)[first + 1 :]
 
 
 def record_path(strategy, kind, lead_in=None, tries=6):
@@ -197,7 +249,9 @@ def record_path(strategy, kind, lead_in=None, tries=6):
             if seen[path] == 2:
                 machine.gdb.command("D", wait_reply=False)
                 return list(path)
-        raise RuntimeError(f"{tries} recordings of the NMI path all differ: lengths {sorted(len(p) for p in seen)}")
+        raise RuntimeError(
+            f"{tries} recordings of the NMI path all differ: lengths {sorted(len(p) for p in seen)}"
+        )
     finally:
         machine.close()
 
@@ -209,7 +263,7 @@ def place_nmis(strategy, kind, targets, depth, first=None):
     dict: ok (bool), what (a line), rule."""
     machine = Machine(strategy, kind)
     results, done = {}, []
-    repeat = run.symbol("repeat_nmi")
+    repeat = symbol("repeat_nmi")
     try:
         machine.set_episodes(len(targets))
         for target in targets:
@@ -226,11 +280,17 @@ def place_nmis(strategy, kind, targets, depth, first=None):
                 results[target] = dict(ok=False, what=f"hung at {machine.where()}")
                 break
             except (ConnectionError, OSError, RuntimeError) as error:
-                panic = re.search(r"(NMI frame overwritten[^\n]*|PANIC:[^\n]*|^not ok[^\n]*)", machine.log(), re.M)
-                results[target] = dict(ok=False, what=panic.group(1) if panic else f"QEMU ended ({error})")
+                panic = re.search(
+                    r"(NMI frame overwritten[^\n]*|PANIC:[^\n]*|^not ok[^\n]*)", machine.log(), re.M
+                )
+                results[target] = dict(
+                    ok=False, what=panic.group(1) if panic else f"QEMU ended ({error})"
+                )
                 break
             wrong = differences(context, regs)
-            results[target] = dict(ok=not wrong, what="registers changed: " + ", ".join(wrong) if wrong else "")
+            results[target] = dict(
+                ok=not wrong, what="registers changed: " + ", ".join(wrong) if wrong else ""
+            )
             done.append(target)
         else:
             machine.gdb.command("D", wait_reply=False)
@@ -246,17 +306,27 @@ def place_nmis(strategy, kind, targets, depth, first=None):
 def check_counters(log, done, results, depth):
     """Compares what the kernel counted in each episode (it prints that after the episode) with
     what one more NMI must cause."""
-    counters = re.findall(r"^# verify (\d+): passes (\d+) nested (\d+) external (\d+) rule (.*) at ([0-9a-f]+)$",
-                          log, re.M)
+    counters = re.findall(
+        r"^# verify (\d+): passes (\d+) nested (\d+) external (\d+) rule (.*) at ([0-9a-f]+)$",
+        log,
+        re.M,
+    )
     for target, (_, passes, nested, external, rule, at) in zip(done, counters):
         outcome = results[target]
         # An NMI in the repeat window (rule (a)) is merged into the repeat pass already asked for:
         # one pass fewer, and that pass claims both injected NMIs at once. An NMI after the outer
         # one is done with its state (latch) is a first NMI of its own.
         merged, not_nested = rule.startswith("(a)"), rule == "none"
-        want_passes, want_claims, want_nested = 1 + depth - merged, depth - merged, depth - not_nested
-        outcome.update(rule="none: a first NMI (the outer one was done with its state)" if not_nested
-                       else rule + (", merged into the repeat pass already asked for" if merged else ""))
+        want_passes, want_claims, want_nested = (
+            1 + depth - merged,
+            depth - merged,
+            depth - not_nested,
+        )
+        outcome.update(
+            rule="none: a first NMI (the outer one was done with its state)"
+            if not_nested
+            else rule + (", merged into the repeat pass already asked for" if merged else "")
+        )
         problems = []
         if int(nested) != want_nested:
             problems.append(f"{nested} nested NMIs counted, not {want_nested}")
@@ -264,11 +334,13 @@ def check_counters(log, done, results, depth):
             problems.append(f"{passes} handler passes, not {want_passes}")
         if int(external) != want_claims:
             problems.append(f"{external} passes claimed the injected NMIs, not {want_claims}")
-        if int(at, 16) != target[0] and not merged and not not_nested:  # where the entry saw it land
-            problems.append(f"the NMI landed at {run.symbol_name(int(at, 16))}, not on the boundary")
+        if (
+            int(at, 16) != target[0] and not merged and not not_nested
+        ):  # where the entry saw it land
+            problems.append(f"the NMI landed at {symbol_name(int(at, 16))}, not on the boundary")
         if problems:
             outcome.update(ok=False, what="; ".join([outcome["what"]] + problems).strip("; "))
-    for target in done[len(counters):]:
+    for target in done[len(counters) :]:
         results[target].update(ok=False, what="no counters printed for this episode")
 
 
@@ -278,14 +350,16 @@ def verify(strategy, kind, depth, jobs, quick=False, first_failure=False):
     then a new boot takes the next one (first_failure: stop there). Returns (path, targets,
     results)."""
     path = record_path(strategy, kind)
-    targets = boundaries_of(path, run.mnemonics(run.KERNEL))
+    targets = boundaries_of(path, mnemonics(KERNEL))
     first = None
     if depth == 2:  # the repeat pass an NMI on the first boundary causes
         first = targets[0]
         targets = repeat_pass_boundaries(strategy, kind, first)
     if quick and strategy == "naive":
-        targets = targets[::max(1, len(targets) // 10)]
-    chunks = [targets] if first_failure else [targets[i::jobs] for i in range(jobs) if targets[i::jobs]]
+        targets = targets[:: max(1, len(targets) // 10)]
+    chunks = (
+        [targets] if first_failure else [targets[i::jobs] for i in range(jobs) if targets[i::jobs]]
+    )
 
     def work(chunk):
         out = {}
@@ -313,16 +387,23 @@ def verify(strategy, kind, depth, jobs, quick=False, first_failure=False):
 def repeat_pass_boundaries(strategy, kind, first):
     """The repeat pass that an NMI on `first` causes: every instruction from repeat_nmi to the
     return into the interrupted code (NMIs are not blocked anywhere in it)."""
+
     def lead_in(machine):
         machine.run_to(first[0], first[1])
         machine.qmp.command("inject-nmi")
-        machine.run_to(run.symbol("repeat_nmi"))
+        machine.run_to(symbol("repeat_nmi"))
+
     return visits(record_path(strategy, kind, lead_in))
 
 
 def failure_kind(what):
-    for pattern, kind in ((r"NMI frame overwritten", "overwrite reported"), (r"^hung", "hung"), (r"PANIC", "panic"),
-                          (r"registers changed", "interrupted context not restored"), (r"QEMU ended", "reset")):
+    for pattern, kind in (
+        (r"NMI frame overwritten", "overwrite reported"),
+        (r"^hung", "hung"),
+        (r"PANIC", "panic"),
+        (r"registers changed", "interrupted context not restored"),
+        (r"QEMU ended", "reset"),
+    ):
         if re.search(pattern, what):
             return kind
     return "counters wrong"
@@ -337,34 +418,69 @@ def report(strategy, kind, depth, targets, results, sampled, seconds):
         key = r.get("rule", "?") if r["ok"] else failure_kind(r["what"])
         tally[key] = tally.get(key, 0) + 1
     what = {"pf": "page fault", "int3": "int3"}[kind]
-    line = (f"{strategy}, {what}, depth {depth}: {survived}/{len(results)} boundaries survived"
-            + (f" (stopped at the first failure; the path has {len(targets)})" if len(results) < len(targets) else "")
-            + (" (a sample: every naive failure costs a boot)" if sampled else "")
-            + ("; recognised by " + ", ".join(f"{rule}: {n}" for rule, n in sorted(rules.items())) if rules else "")
-            + ("; broken: " + ", ".join(f"{k} {n}" for k, n in sorted(broken.items())) if broken else "")
-            + f" ({seconds:.0f} s)")
-    failures = [(t, r) for t, r in sorted(results.items(), key=lambda item: targets.index(item[0])) if not r["ok"]]
-    lines = [line] + [f"    {run.symbol_name(t[0])}{f' (visit {t[1]})' if t[1] > 1 else ''}: {r['what']}"
-                      for t, r in failures[:3]]
+    line = (
+        f"{strategy}, {what}, depth {depth}: {survived}/{len(results)} boundaries survived"
+        + (
+            f" (stopped at the first failure; the path has {len(targets)})"
+            if len(results) < len(targets)
+            else ""
+        )
+        + (" (a sample: every naive failure costs a boot)" if sampled else "")
+        + (
+            "; recognised by " + ", ".join(f"{rule}: {n}" for rule, n in sorted(rules.items()))
+            if rules
+            else ""
+        )
+        + (
+            "; broken: " + ", ".join(f"{k} {n}" for k, n in sorted(broken.items()))
+            if broken
+            else ""
+        )
+        + f" ({seconds:.0f} s)"
+    )
+    failures = [
+        (t, r)
+        for t, r in sorted(results.items(), key=lambda item: targets.index(item[0]))
+        if not r["ok"]
+    ]
+    lines = [line] + [
+        f"    {symbol_name(t[0])}{f' (visit {t[1]})' if t[1] > 1 else ''}: {r['what']}"
+        for t, r in failures[:3]
+    ]
     if len(failures) > 3:
-        lines.append(f"    ... and {len(failures) - 3} more: " + ", ".join(sorted({run.symbol_name(t[0]).split('+')[0]
-                                                                                    for t, _ in failures[3:]})))
+        lines.append(
+            f"    ... and {len(failures) - 3} more: "
+            + ", ".join(sorted({symbol_name(t[0]).split('+')[0] for t, _ in failures[3:]}))
+        )
     return lines, failures
 
 
-COLOURS = {"blocked": "#d0d0d0", "untried": "#ffffff", "(a)": "#8e6cc0", "(b)": "#3c9a4c", "(c)": "#2f74b5", "none": "#6fc2b0",
-           "the latch": "#3c9a4c", "broken": "#d9453d"}
-LEGEND = [("blocked", "NMIs blocked (before the exception's iretq): no boundary"), ("(b)", "survived: rule (b) NMI executing"),
-          ("(c)", "survived: rule (c) the exit window"), ("(a)", "survived: rule (a) the repeat window"),
-          ("the latch", "survived: the latch"), ("none", "survived: a first NMI (the outer one was done)"),
-          ("broken", "broken: overwrite reported, hang or context lost"),
-          ("untried", "a boundary not tried (make test tries a sample of the naive ones)")]
+COLOURS = {
+    "blocked": "#d0d0d0",
+    "untried": "#ffffff",
+    "(a)": "#8e6cc0",
+    "(b)": "#3c9a4c",
+    "(c)": "#2f74b5",
+    "none": "#6fc2b0",
+    "the latch": "#3c9a4c",
+    "broken": "#d9453d",
+}
+LEGEND = [
+    ("blocked", "NMIs blocked (before the exception's iretq): no boundary"),
+    ("(b)", "survived: rule (b) NMI executing"),
+    ("(c)", "survived: rule (c) the exit window"),
+    ("(a)", "survived: rule (a) the repeat window"),
+    ("the latch", "survived: the latch"),
+    ("none", "survived: a first NMI (the outer one was done)"),
+    ("broken", "broken: overwrite reported, hang or context lost"),
+    ("untried", "a boundary not tried (make test tries a sample of the naive ones)"),
+]
 
 
 def picture(strategy, path, targets, results):
-    """docs/pictures/verify-STRATEGY.svg: the NMI path (page fault in the handler), one row per
-    stretch of one function, one cell per instruction executed, coloured by what an NMI placed
-    on it did."""
+    """build/pictures/verify-STRATEGY.svg (make pictures copies it to docs/pictures/): the NMI
+    path (page fault in the handler), one row per stretch of one function, one cell per
+    instruction executed, coloured by what an NMI placed on it did."""
     rows, seen, boundaries = [], {}, set(targets)
     for address in path:
         seen[address] = seen.get(address, 0) + 1
@@ -374,33 +490,52 @@ def picture(strategy, path, targets, results):
         elif not result["ok"]:
             colour = COLOURS["broken"]
         else:
-            colour = next((c for key, c in COLOURS.items() if result.get("rule", "").startswith(key)), COLOURS["(b)"])
-        function = run.symbol_name(address).split("+")[0]
+            colour = next(
+                (c for key, c in COLOURS.items() if result.get("rule", "").startswith(key)),
+                COLOURS["(b)"],
+            )
+        function = symbol_name(address).split("+")[0]
         if not rows or rows[-1][0] != function:
             rows.append((function, []))
-        rows[-1][1].append((colour, f"{run.symbol_name(address)}: " + (result["what"] or result.get("rule", "")
-                                                                        if result else "no NMI placed here")))
+        rows[-1][1].append(
+            (
+                colour,
+                f"{symbol_name(address)}: "
+                + (result["what"] or result.get("rule", "") if result else "no NMI placed here"),
+            )
+        )
     cell, label_width, top = 9, 230, 40
     width = max(1000, label_width + cell * max(len(cells) for _, cells in rows) + 20)
     height = top + 16 * len(rows) + 20 + 16 * len(LEGEND)
     survived = sum(r["ok"] for r in results.values())
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="monospace" '
-           f'font-size="11">', f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<text x="10" y="20" font-size="13">nmi={strategy}: an NMI injected on each instruction boundary of an '
-           f'NMI whose handler takes a page fault ({survived}/{len(targets)} survived)</text>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="monospace" '
+        f'font-size="11">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="10" y="20" font-size="13">nmi={strategy}: an NMI injected on each instruction '
+        f'boundary of an '
+        f'NMI whose handler takes a page fault ({survived}/{len(targets)} survived)</text>',
+    ]
     for row, (function, cells) in enumerate(rows):
         y = top + 16 * row
         out.append(f'<text x="10" y="{y + 10}">{function}</text>')
         for i, (colour, title) in enumerate(cells):
-            out.append(f'<rect x="{label_width + cell * i}" y="{y}" width="{cell - 1}" height="13" fill="{colour}" stroke="#bbb">'
-                       f'<title>{title.replace("&", "&amp;").replace("<", "&lt;")}</title></rect>')
+            out.append(
+                f'<rect x="{label_width + cell * i}" y="{y}" width="{cell - 1}" height="13" '
+                f'fill="{colour}" stroke="#bbb">'
+                f'<title>{title.replace("&", "&amp;").replace("<", "&lt;")}</title></rect>'
+            )
     y = top + 16 * len(rows) + 10
     for i, (key, text) in enumerate(LEGEND):
-        out.append(f'<rect x="10" y="{y + 16 * i}" width="{cell - 1}" height="13" fill="{COLOURS[key]}" stroke="#bbb"/>')
+        out.append(
+            f'<rect x="10" y="{y + 16 * i}" width="{cell - 1}" height="13" fill="{COLOURS[key]}" '
+            f'stroke="#bbb"/>'
+        )
         out.append(f'<text x="{14 + cell}" y="{y + 16 * i + 10}">{text}</text>')
     out.append("</svg>")
-    os.makedirs(os.path.join(run.ROOT, "docs", "pictures"), exist_ok=True)
-    with open(os.path.join(run.ROOT, "docs", "pictures", f"verify-{strategy}.svg"), "w") as f:
+    os.makedirs(PICTURES, exist_ok=True)
+    with open(os.path.join(PICTURES, f"verify-{strategy}.svg"), "w") as f:
         f.write("\n".join(out) + "\n")
 
 
@@ -411,11 +546,23 @@ MODEL_CHECKED = ("executing", "repeat-window", "iret-window")
 def model_check(kernel, entry, expect_violation):
     """tests/model_check.py on one kernel: (as expected, its lines: the verdict and, for a
     violation, the first lines of the shortest trace)."""
-    result = subprocess.run([MODEL_PYTHON, os.path.join(run.ROOT, "tests", "model_check.py"), "--kernel", kernel,
-                             "--entry", entry] + (["--expect-violation"] if expect_violation else []),
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            MODEL_PYTHON,
+            os.path.join(ROOT, "tests", "model_check.py"),
+            "--kernel",
+            kernel,
+            "--entry",
+            entry,
+        ]
+        + (["--expect-violation"] if expect_violation else []),
+        capture_output=True,
+        text=True,
+    )
     lines = (result.stdout + result.stderr).strip().splitlines()
-    return result.returncode == 0, lines[:1] + (["    " + line for line in lines[1:12]] + (["    ..."] if len(lines) > 12 else []))
+    return result.returncode == 0, lines[:1] + (
+        ["    " + line for line in lines[1:12]] + (["    ..."] if len(lines) > 12 else [])
+    )
 
 
 # Each NMI_BREAK switch, and the runs where its failures show: the repeat window exists only in
@@ -429,30 +576,58 @@ def mutants(quick, jobs):
     runs, with their names). Yields (caught, lines) per mutant."""
     for name, depth in MUTANTS.items():
         start = time.time()
-        with run.tree_with_break(name) as (tree, failure):
+        with tree_with_break(name) as (tree, failure):
             if failure:
                 yield False, [failure]
                 continue
-            command = [sys.executable, os.path.join(tree, "tests", "verify.py"), "--broken", "--strategy", "nested",
-                       "--depth", str(depth), "--jobs", str(jobs)]
+            command = [
+                sys.executable,
+                os.path.join(tree, "tests", "verify.py"),
+                "--broken",
+                "--strategy",
+                "nested",
+                "--depth",
+                str(depth),
+                "--jobs",
+                str(jobs),
+            ]
             command += ["--kind", "pf", "--first-failure"] if quick else []
             result = subprocess.run(command, capture_output=True, text=True)
             caught = result.returncode == 0
             if name in MODEL_CHECKED:  # the model checker must find it too (it has no CR2)
-                found, lines = model_check(os.path.join(tree, "build", "kernel.elf"), "nested", expect_violation=True)
+                found, lines = model_check(
+                    os.path.join(tree, "build", "kernel.elf"), "nested", expect_violation=True
+                )
                 caught &= found
                 result.stdout = "\n".join(result.stdout.splitlines()[:-1] + lines + ["end"])
-            said = result.stdout.splitlines()[:-1] + (result.stderr.strip().splitlines()[-3:] if result.returncode > 1 else [])
-            yield caught, ([f"NMI_BREAK={name}: " + ("fails, as it must" if caught else "NOT CAUGHT")
-                            + f" ({time.time() - start:.0f} s)"] + ["    " + line for line in said])
+            said = result.stdout.splitlines()[:-1] + (
+                result.stderr.strip().splitlines()[-3:] if result.returncode > 1 else []
+            )
+            yield caught, (
+                [
+                    f"NMI_BREAK={name}: "
+                    + ("fails, as it must" if caught else "NOT CAUGHT")
+                    + f" ({time.time() - start:.0f} s)"
+                ]
+                + ["    " + line for line in said]
+            )
 
 
-def checks(strategies=("nested", "latch", "naive"), kinds=("pf", "int3"), depths=(1, 2), quick=False,
-           with_mutants=False, pictures=False, jobs=2, broken=False, first_failure=False):
+def checks(
+    strategies=("nested", "latch", "naive"),
+    kinds=("pf", "int3"),
+    depths=(1, 2),
+    quick=False,
+    with_mutants=False,
+    pictures=False,
+    jobs=2,
+    broken=False,
+    first_failure=False,
+):
     """Every run, as (ok, lines): the real kernel survives every boundary under nested and latch
     and breaks under naive (broken: an NMI_BREAK kernel, which must break under nested); then each
     NMI_BREAK kernel must break somewhere."""
-    os.makedirs(run.ISOS, exist_ok=True)
+    os.makedirs(ISOS, exist_ok=True)
     for strategy in strategies:
         for kind in kinds:
             for depth in depths:
@@ -462,22 +637,39 @@ def checks(strategies=("nested", "latch", "naive"), kinds=("pf", "int3"), depths
                 # quick: a run that must survive stops at its first failure (in a lab handout
                 # every boundary would hang, each costing a boot)
                 try:
-                    path, targets, results = verify(strategy, kind, depth, jobs, quick,
-                                                    first_failure or (quick and strategy != "naive" and not broken))
-                except Exception as error:  # the runner's own trouble: one failed line, then the next run
+                    path, targets, results = verify(
+                        strategy,
+                        kind,
+                        depth,
+                        jobs,
+                        quick,
+                        first_failure or (quick and strategy != "naive" and not broken),
+                    )
+                except (
+                    Exception
+                ) as error:  # the runner's own trouble: one failed line, then the next run
                     yield False, [f"{strategy}, {kind}, depth {depth}: runner error: {error}"]
                     continue
-                lines, failures = report(strategy, kind, depth, targets, results, quick and strategy == "naive",
-                                         time.time() - start)
+                lines, failures = report(
+                    strategy,
+                    kind,
+                    depth,
+                    targets,
+                    results,
+                    quick and strategy == "naive",
+                    time.time() - start,
+                )
                 if strategy == "naive" and not failures:
-                    lines.append("    the naive entry survived every boundary: the demonstration is broken")
+                    lines.append(
+                        "    the naive entry survived every boundary: the demonstration is broken"
+                    )
                 if pictures and depth == 1 and kind == "pf":
                     picture(strategy, path, targets, results)
                 yield (strategy == "naive" or broken) == bool(failures), lines  # broken: see main()
     if not broken:  # the model checker on the entry alone: nested holds, naive breaks
         for entry in ("nested", "naive"):
             start = time.time()
-            found, lines = model_check(run.KERNEL, entry, expect_violation=entry == "naive")
+            found, lines = model_check(KERNEL, entry, expect_violation=entry == "naive")
             lines[0] += f" ({time.time() - start:.0f} s)"
             yield found, lines
     if with_mutants:
@@ -490,18 +682,32 @@ def main():
     parser.add_argument("--kind", choices=["pf", "int3"], action="append")
     parser.add_argument("--depth", type=int, choices=[1, 2], action="append")
     parser.add_argument("--quick", action="store_true", help="the bounded form make test runs")
-    parser.add_argument("--mutants", action="store_true", help="also each NMI_BREAK build (make verify does)")
-    parser.add_argument("--pictures", action="store_true", help="write docs/pictures/verify-*.svg")
+    parser.add_argument(
+        "--mutants", action="store_true", help="also each NMI_BREAK build (make verify does)"
+    )
+    parser.add_argument("--pictures", action="store_true", help="write build/pictures/verify-*.svg")
     parser.add_argument("--jobs", type=int, default=max(1, min(os.cpu_count() or 1, 4)))
-    parser.add_argument("--broken", action="store_true", help="this kernel is an NMI_BREAK build: it must fail")
-    parser.add_argument("--first-failure", action="store_true", help="stop each run at its first failing boundary")
+    parser.add_argument(
+        "--broken", action="store_true", help="this kernel is an NMI_BREAK build: it must fail"
+    )
+    parser.add_argument(
+        "--first-failure", action="store_true", help="stop each run at its first failing boundary"
+    )
     args = parser.parse_args()
     global WAIT
     WAIT = WAIT_BROKEN if args.broken else WAIT
     results = []
-    for passed, lines in checks(args.strategy or ("nested", "latch", "naive"), args.kind or ("pf", "int3"),
-                                args.depth or (1, 2), args.quick, args.mutants, args.pictures, args.jobs, args.broken,
-                                args.first_failure):
+    for passed, lines in checks(
+        args.strategy or ("nested", "latch", "naive"),
+        args.kind or ("pf", "int3"),
+        args.depth or (1, 2),
+        args.quick,
+        args.mutants,
+        args.pictures,
+        args.jobs,
+        args.broken,
+        args.first_failure,
+    ):
         print("\n".join(lines), flush=True)
         results.append(passed)
     # An NMI_BREAK kernel must break somewhere, not in every run (no CR2 is lost without a fault).

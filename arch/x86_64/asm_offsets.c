@@ -10,7 +10,8 @@
 #include <arch/x86_64/traps.h>
 #include <arch/x86_64/user_mode.h>
 
-#define OFFSET(name, type, field) __asm__ volatile(".ascii \"->" #name " %c0\"" : : "i"(offsetof(type, field)))
+#define OFFSET(name, type, field)                                                             \
+    __asm__ volatile(".ascii \"->" #name " %c0\"" : : "i"(offsetof(type, field)))
 #define CONSTANT(name, value) __asm__ volatile(".ascii \"->" #name " %c0\"" : : "i"(value))
 #define SIZE(name, type) __asm__ volatile(".ascii \"->" #name " %c0\"" : : "i"(sizeof(type)))
 

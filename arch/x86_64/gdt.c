@@ -45,7 +45,8 @@ void gdt_load(int cpu)
 
     uint64_t base = (uint64_t)t, limit = sizeof *t - 1;
     uint64_t *descriptor = &gdt[TSS_SELECTOR(cpu) / 8];
-    descriptor[0] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89UL << 40 /* present, available 64-bit TSS */
+    /* type 0x89: present, an available 64-bit TSS */
+    descriptor[0] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89UL << 40
                     | ((limit >> 16) & 0xf) << 48 | ((base >> 24) & 0xff) << 56;
     descriptor[1] = base >> 32;
 
@@ -60,7 +61,8 @@ void gdt_load(int cpu)
                      "1:\n\t"
                      "ltr %w3"
                      :
-                     : "m"(gdt_pointer), "r"(KERNEL_DATA_SELECTOR), "i"(KERNEL_CODE_SELECTOR), "r"(TSS_SELECTOR(cpu))
+                     : "m"(gdt_pointer), "r"(KERNEL_DATA_SELECTOR), "i"(KERNEL_CODE_SELECTOR),
+                       "r"(TSS_SELECTOR(cpu))
                      : "rax", "memory");
 }
 

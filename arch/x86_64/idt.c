@@ -1,7 +1,7 @@
-/* The IDT: 256 gates, all through trap_entry.asm (the NMI gate is replaced in nmi.c). Four exceptions run on IST
- * stacks because the stack they arrive on cannot be trusted: an NMI or #MC can land anywhere,
- * even on the first instruction of another handler; a #DF usually means the stack is gone; #DB
- * can fire inside other handlers (kprobes single-step). */
+/* The IDT: 256 gates, all through trap_entry.asm (the NMI gate is replaced in nmi.c). Four
+ * exceptions run on IST stacks because the stack they arrive on cannot be trusted: an NMI or #MC
+ * can land anywhere, even on the first instruction of another handler; a #DF usually means the
+ * stack is gone; #DB can fire inside other handlers (kprobes single-step). */
 #include <arch/x86_64/gdt.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
@@ -26,7 +26,7 @@ static struct __attribute__((packed)) {
 
 void idt_set_gate(unsigned vector, uint64_t handler, unsigned ist)
 {
-    /* LAB 1 BEGIN: fill in the 16-byte gate: handler address in three pieces, selector, IST, type */
+    /* LAB 1 BEGIN: fill in the 16-byte gate: the handler in three pieces, selector, IST, type */
     idt[vector] = (struct idt_gate){
         .offset_low = (uint16_t)handler,
         .selector = KERNEL_CODE_SELECTOR,

@@ -27,7 +27,8 @@ static uint64_t *new_table(void)
     return table;
 }
 
-static NOKPROBE unsigned index_at(uint64_t virtual_address, int level) /* level 4 = PML4 ... 1 = page table */
+/* level 4 = PML4 ... 1 = page table */
+static NOKPROBE unsigned index_at(uint64_t virtual_address, int level)
 {
     return (virtual_address >> (12 + 9 * (level - 1))) & (ENTRIES - 1);
 }
@@ -49,8 +50,9 @@ static uint64_t *walk_from(uint64_t *table, uint64_t virtual_address, bool creat
             uint64_t *smaller = new_table();
             uint64_t step = 1UL << (12 + 9 * (level - 2));
             uint64_t flags = (*entry & ~PAGE_ADDRESS_MASK) & (level == 2 ? ~PAGE_HUGE : ~0UL);
+            uint64_t first = *entry & PAGE_ADDRESS_MASK & ~(step * ENTRIES - 1);
             for (unsigned i = 0; i < ENTRIES; i++)
-                smaller[i] = ((*entry & PAGE_ADDRESS_MASK & ~(step * ENTRIES - 1)) + i * step) | flags;
+                smaller[i] = (first + i * step) | flags;
             *entry = (uint64_t)smaller | PAGE_PRESENT | PAGE_WRITABLE;
             write_cr3(read_cr3()); /* the old large-page translation may be cached */
         }
@@ -59,8 +61,15 @@ static uint64_t *walk_from(uint64_t *table, uint64_t virtual_address, bool creat
     return &table[index_at(virtual_address, 1)];
 }
 
-static NOKPROBE uint64_t *current_root(void) { return (uint64_t *)(read_cr3() & PAGE_ADDRESS_MASK); }
-static uint64_t *walk(uint64_t virtual_address, bool create) { return walk_from(current_root(), virtual_address, create); }
+static NOKPROBE uint64_t *current_root(void)
+{
+    return (uint64_t *)(read_cr3() & PAGE_ADDRESS_MASK);
+}
+
+static uint64_t *walk(uint64_t virtual_address, bool create)
+{
+    return walk_from(current_root(), virtual_address, create);
+}
 
 bool paging_is_mapped(uint64_t virtual_address)
 {
@@ -77,7 +86,9 @@ void paging_unmap_page(uint64_t virtual_address)
 
 void *paging_map_device(uint64_t physical_address, uint64_t size, bool uncached)
 {
-    uint64_t flags = PAGE_PRESENT | PAGE_WRITABLE | (uncached ? PAGE_CACHE_DISABLE | PAGE_WRITE_THROUGH : 0);
+    uint64_t flags = PAGE_PRESENT | PAGE_WRITABLE;
+    if (uncached)
+        flags |= PAGE_CACHE_DISABLE | PAGE_WRITE_THROUGH;
     uint64_t end = physical_address + size;
     for (uint64_t page = physical_address & ~(PAGE_SIZE - 1); page < end; page += PAGE_SIZE) {
         if (paging_is_mapped(page) && !uncached)

@@ -58,7 +58,8 @@ static bool start_cpu(int index)
         apic_send_ipi(cpu->apic_id, APIC_IPI_STARTUP | AP_TRAMPOLINE_ADDRESS >> 12);
         udelay(200);
     }
-    for (uint64_t start_tsc = rdtsc(); !cpu->online && rdtsc() - start_tsc < START_TIMEOUT_MS * tsc_khz;)
+    uint64_t start_tsc = rdtsc();
+    while (!cpu->online && rdtsc() - start_tsc < START_TIMEOUT_MS * tsc_khz)
         cpu_relax();
     if (!cpu->online) {
         apic_send_ipi(cpu->apic_id, APIC_IPI_INIT); /* back to waiting: it must not wake up late */
@@ -72,7 +73,8 @@ void smp_init(void)
     const char *value = cmdline_get(&kernel_cmdline, "smp");
     uint64_t wanted = CPUS_MAX;
     if (value && (parse_number(value, CPUS_MAX, &wanted) || wanted < 1)) {
-        printk("smp: bad value '%s' (use smp=N, N from 1 to %d, or nosmp); starting every CPU\n", value, CPUS_MAX);
+        printk("smp: bad value '%s' (use smp=N, N from 1 to %d, or nosmp); starting every CPU\n",
+               value, CPUS_MAX);
         wanted = CPUS_MAX;
     }
     if (cmdline_get(&kernel_cmdline, "nosmp"))
@@ -87,7 +89,8 @@ void smp_init(void)
         return;
     }
     boot_cr4 = read_cr4();
-    memcpy((void *)AP_TRAMPOLINE_ADDRESS, ap_trampoline_start, (size_t)(ap_trampoline_end - ap_trampoline_start));
+    size_t trampoline_size = (size_t)(ap_trampoline_end - ap_trampoline_start);
+    memcpy((void *)AP_TRAMPOLINE_ADDRESS, ap_trampoline_start, trampoline_size);
     for (unsigned i = 0; i < found && i < CPUS_MAX && (uint64_t)cpu_count < wanted; i++) {
         if (apic_board.cpu_apic_ids[i] == cpus[0].apic_id)
             continue;
@@ -97,8 +100,8 @@ void smp_init(void)
         if (start_cpu(cpu_count))
             cpu_count++;
         else
-            printk("smp: the CPU with APIC ID %u did not come up within %d ms; skipped\n", cpu->apic_id,
-                   START_TIMEOUT_MS);
+            printk("smp: the CPU with APIC ID %u did not come up within %d ms; skipped\n",
+                   cpu->apic_id, START_TIMEOUT_MS);
     }
     printk("smp: %d CPUs online\n", cpu_count);
 }

@@ -21,8 +21,9 @@ struct guarded_stack {
 
 _Static_assert(TASK_STACK_SIZE == IST_STACK_SIZE, "task and IST stacks share one layout");
 _Static_assert(sizeof(struct nmi_cpu_state) % 16 == 0, "the NMI stack top stays 16-byte aligned");
-static struct guarded_stack ist_stacks[CPUS_MAX][IST_LAST + 1]; /* slot 0 unused: index by IST number */
-static struct guarded_stack task_stacks[TASKS_MAX]; /* slot 0 unused: task 0 runs on the boot stack */
+/* Slot 0 unused in both: IST stacks go by IST number, and task 0 runs on the boot stack. */
+static struct guarded_stack ist_stacks[CPUS_MAX][IST_LAST + 1];
+static struct guarded_stack task_stacks[TASKS_MAX];
 extern uint8_t boot_stack_guard[];                 /* boot/entry.asm */
 
 static const char *const stack_names[IST_LAST + 1] = {
@@ -46,14 +47,20 @@ void stacks_init(void)
 
 uint64_t task_stack_top(int task) { return (uint64_t)(task_stacks[task].stack + TASK_STACK_SIZE); }
 
-uint64_t ist_stack_bottom_of(int cpu, enum ist_index index) { return (uint64_t)ist_stacks[cpu][index].stack; }
+uint64_t ist_stack_bottom_of(int cpu, enum ist_index index)
+{
+    return (uint64_t)ist_stacks[cpu][index].stack;
+}
 uint64_t ist_stack_top_of(int cpu, enum ist_index index)
 {
     uint64_t end = ist_stack_bottom_of(cpu, index) + IST_STACK_SIZE;
     return index == IST_NMI ? end - sizeof(struct nmi_cpu_state) : end;
 }
 uint64_t ist_stack_top(enum ist_index index) { return ist_stack_top_of(this_cpu()->index, index); }
-uint64_t ist_stack_bottom(enum ist_index index) { return ist_stack_bottom_of(this_cpu()->index, index); }
+uint64_t ist_stack_bottom(enum ist_index index)
+{
+    return ist_stack_bottom_of(this_cpu()->index, index);
+}
 
 /* The name of the stack whose guard page (guard) or whose stack proper holds address, or NULL.
  * CPU 0's IST stacks are plainly "NMI IST"; the others' say whose ("CPU 2 NMI IST"). */
@@ -63,14 +70,17 @@ static const char *find_stack(uint64_t address, bool guard)
     uint64_t size = guard ? PAGE_SIZE : IST_STACK_SIZE;
     if (guard && address - (uint64_t)boot_stack_guard < PAGE_SIZE)
         return "kernel";
-    for (int cpu = 0; cpu < CPUS_MAX; cpu++)
-        for (int i = 1; i <= IST_LAST; i++)
-            if (address - (uint64_t)(guard ? ist_stacks[cpu][i].guard : ist_stacks[cpu][i].stack) < size) {
+    for (int cpu = 0; cpu < CPUS_MAX; cpu++) {
+        for (int i = 1; i <= IST_LAST; i++) {
+            const struct guarded_stack *s = &ist_stacks[cpu][i];
+            if (address - (uint64_t)(guard ? s->guard : s->stack) < size) {
                 if (!cpu)
                     return stack_names[i];
                 format(name, sizeof name, "CPU %d %s", cpu, stack_names[i]);
                 return name;
             }
+        }
+    }
     for (int i = 1; i < TASKS_MAX; i++)
         if (address - (uint64_t)(guard ? task_stacks[i].guard : task_stacks[i].stack) < size) {
             format(name, sizeof name, "task %d", i);

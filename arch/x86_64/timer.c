@@ -104,17 +104,23 @@ void timer_init(void)
 {
     uint8_t port_b = (inb(PORT_B) & ~(PORT_B_SPEAKER | PORT_B_GATE2));
     outb(PORT_B, port_b | PORT_B_GATE2); /* channel 2 counts while its gate is high; speaker off */
-    outb(PIT_COMMAND, 0xb0);             /* channel 2, low then high byte, mode 0: counts down from */
-    outb(PIT_CHANNEL2, 0xff);            /* 0xffff, 55 ms, longer than the 10 ms we need */
+    /* channel 2, low then high byte, mode 0: counts down from 0xffff, 55 ms, longer than the
+     * 10 ms we need */
+    outb(PIT_COMMAND, 0xb0);
+    outb(PIT_CHANNEL2, 0xff);
     outb(PIT_CHANNEL2, 0xff);
     apic_timer_start(0xffffffff, 0, false);
     struct clock_sample start = clock_sample(), end = start;
-    for (uint64_t spins = 0; (uint16_t)(start.pit - end.pit) < CALIBRATION_PIT_COUNTS && spins < 10000000; spins++)
+    for (uint64_t spins = 0; spins < 10000000; spins++) {
+        if ((uint16_t)(start.pit - end.pit) >= CALIBRATION_PIT_COUNTS)
+            break;
         end = clock_sample();
+    }
     outb(PORT_B, port_b);
     uint64_t pit_counts = (uint16_t)(start.pit - end.pit);
     tsc_khz = pit_counts ? (end.tsc - start.tsc) * (PIT_HZ / 1000) / pit_counts : 0;
-    apic_per_tick = pit_counts ? (uint32_t)((uint64_t)(start.apic - end.apic) * (PIT_HZ / TIMER_HZ) / pit_counts) : 0;
+    uint64_t apic_counts = start.apic - end.apic;
+    apic_per_tick = pit_counts ? (uint32_t)(apic_counts * (PIT_HZ / TIMER_HZ) / pit_counts) : 0;
     if (!tsc_khz || !apic_per_tick) {
         printk("timer: the PIT did not count (no 8254?); assuming a 1 GHz TSC and no timer tick\n");
         tsc_khz = 1000000;
@@ -122,6 +128,6 @@ void timer_init(void)
     }
     trap_register(VECTOR_TIMER, timer_tick);
     timer_start_this_cpu();
-    printk("timer: TSC %lu MHz, APIC timer %u counts per %d ms tick (measured against the PIT)\n", tsc_khz / 1000,
-           apic_per_tick, 1000 / TIMER_HZ);
+    printk("timer: TSC %lu MHz, APIC timer %u counts per %d ms tick (measured against the PIT)\n",
+           tsc_khz / 1000, apic_per_tick, 1000 / TIMER_HZ);
 }

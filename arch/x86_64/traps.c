@@ -12,16 +12,21 @@ static user_fault_hook user_fault_handler;
 
 static const char *const names[EXCEPTION_VECTORS] = {
     "divide error (#DE)", "debug (#DB)", "non-maskable interrupt (NMI)", "breakpoint (#BP)",
-    "overflow (#OF)", "bound range exceeded (#BR)", "invalid opcode (#UD)", "device not available (#NM)",
-    "double fault (#DF)", "coprocessor segment overrun", "invalid TSS (#TS)", "segment not present (#NP)",
-    "stack-segment fault (#SS)", "general protection (#GP)", "page fault (#PF)", "reserved vector 15",
-    "x87 floating-point error (#MF)", "alignment check (#AC)", "machine check (#MC)", "SIMD floating-point (#XM)",
-    "virtualization exception (#VE)", "control protection (#CP)", "reserved vector 22", "reserved vector 23",
-    "reserved vector 24", "reserved vector 25", "reserved vector 26", "reserved vector 27",
-    "hypervisor injection (#HV)", "VMM communication (#VC)", "security exception (#SX)", "reserved vector 31",
+    "overflow (#OF)", "bound range exceeded (#BR)", "invalid opcode (#UD)",
+    "device not available (#NM)", "double fault (#DF)", "coprocessor segment overrun",
+    "invalid TSS (#TS)", "segment not present (#NP)", "stack-segment fault (#SS)",
+    "general protection (#GP)", "page fault (#PF)", "reserved vector 15",
+    "x87 floating-point error (#MF)", "alignment check (#AC)", "machine check (#MC)",
+    "SIMD floating-point (#XM)", "virtualization exception (#VE)", "control protection (#CP)",
+    "reserved vector 22", "reserved vector 23", "reserved vector 24", "reserved vector 25",
+    "reserved vector 26", "reserved vector 27", "hypervisor injection (#HV)",
+    "VMM communication (#VC)", "security exception (#SX)", "reserved vector 31",
 };
 
-const char *trap_name(unsigned vector) { return vector < EXCEPTION_VECTORS ? names[vector] : "interrupt"; }
+const char *trap_name(unsigned vector)
+{
+    return vector < EXCEPTION_VECTORS ? names[vector] : "interrupt";
+}
 
 void trap_register(unsigned vector, trap_handler handler) { vector_handlers[vector] = handler; }
 void trap_register_user_fault_hook(user_fault_hook hook) { user_fault_handler = hook; }
@@ -35,20 +40,30 @@ static NOKPROBE __attribute__((noreturn)) void double_fault(const struct trap_fr
     if (!owner)
         owner = stack_guard_owner(frame->rsp);
     if (owner)
-        panic_trap(frame, "double fault (#DF), on its own IST stack: stack overflow, CR2 %016lx is in the guard page "
-                   "below the %s stack", cr2, owner);
+        panic_trap(frame, "double fault (#DF), on its own IST stack: stack overflow, "
+                   "CR2 %016lx is in the guard page below the %s stack", cr2, owner);
     panic_trap(frame, "double fault (#DF), on its own IST stack");
+}
+
+/* The access a page fault's error code describes: bit 4 an instruction fetch, bit 1 a write. */
+static NOKPROBE const char *page_fault_access(uint64_t error)
+{
+    if (error & 16)
+        return "instruction fetch";
+    if (error & 2)
+        return "write";
+    return "read";
 }
 
 static NOKPROBE __attribute__((noreturn)) void page_fault_panic(const struct trap_frame *frame)
 {
     uint64_t error = frame->error_code;
     const char *owner = stack_guard_owner(read_cr2());
-    panic_trap(frame, "page fault (#PF) at %016lx: %s %s in %s mode%s%s%s", read_cr2(),
-               error & 1 ? "protection violation on" : "not-present page on",
-               error & 16 ? "instruction fetch" : error & 2 ? "write" : "read", error & 4 ? "user" : "kernel",
-               error & 8 ? ", reserved bit set" : "", owner ? ": stack overflow into the guard page of the " : "",
-               owner ? owner : "");
+    const char *kind = error & 1 ? "protection violation on" : "not-present page on";
+    const char *overflow = owner ? ": stack overflow into the guard page of the " : "";
+    panic_trap(frame, "page fault (#PF) at %016lx: %s %s in %s mode%s%s%s", read_cr2(), kind,
+               page_fault_access(error), error & 4 ? "user" : "kernel",
+               error & 8 ? ", reserved bit set" : "", overflow, owner ? owner : "");
 }
 
 uint64_t early_nmis;
@@ -56,11 +71,13 @@ uint64_t early_nmis;
 NOKPROBE void trap_dispatch(struct trap_frame *frame)
 {
     unsigned vector = (unsigned)frame->vector;
-    if (vector == VECTOR_NMI) { /* only until nmi_init() installs an NMI entry: counted, reported there */
+    /* Only until nmi_init() installs an NMI entry: counted, and reported there. */
+    if (vector == VECTOR_NMI) {
         early_nmis++;
         return;
     }
-    /* A user task's fault kills it and the kernel goes on; a #DF or #MC is the machine's trouble. */
+    /* A user task's fault kills it and the kernel goes on; a #DF or #MC is the machine's
+     * trouble. */
     if (vector < EXCEPTION_VECTORS && vector != VECTOR_DOUBLE_FAULT &&
         vector != VECTOR_MACHINE_CHECK && (frame->cs & 3) && user_fault_handler)
         user_fault_handler(frame);

@@ -34,7 +34,10 @@ struct user_tables { /* one address space per task slot: PML4, PDPT, PD, page ta
 static struct user_tables tables[TASKS_MAX] __attribute__((aligned(PAGE_SIZE)));
 static uint8_t stacks[TASKS_MAX][USER_STACK_PAGES][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 
-static uint64_t physical(const void *kernel_address) { return (uint64_t)kernel_address - KERNEL_VMA; }
+static uint64_t physical(const void *kernel_address)
+{
+    return (uint64_t)kernel_address - KERNEL_VMA;
+}
 
 /* The MSRs and CR4 bits each CPU has of its own; CPU 0 also says what it found. */
 void user_mode_init(void)
@@ -83,7 +86,8 @@ uint64_t user_address_space(int slot)
         t->level[3][i] = (physical(user_programs_start) + i * PAGE_SIZE) | PAGE_PRESENT | PAGE_USER;
     memset(stacks[slot], 0, sizeof stacks[slot]);
     for (int i = 0; i < USER_STACK_PAGES; i++)
-        t->level[3][512 - USER_STACK_PAGES + i] = physical(stacks[slot][i]) | PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER;
+        t->level[3][512 - USER_STACK_PAGES + i] =
+            physical(stacks[slot][i]) | PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER;
     return root;
 }
 

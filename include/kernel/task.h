@@ -21,9 +21,11 @@ struct task {
 };
 
 void task_init(void); /* the boot thread becomes task "main"; an "idle" task is made */
-struct task *task_create(const char *name, void (*entry)(void *argument), void *argument); /* on this CPU */
+/* A task on this CPU. */
+struct task *task_create(const char *name, void (*entry)(void *argument), void *argument);
 /* On that CPU. With no entry: the task of a CPU being started (smp.c), running from its stack. */
-struct task *task_create_on(int cpu, const char *name, void (*entry)(void *argument), void *argument);
+struct task *task_create_on(int cpu, const char *name, void (*entry)(void *argument),
+                            void *argument);
 /* That first task of a CPU being started, which is also its idle task (smp.c). */
 struct task *task_create_idle_on(int cpu);
 void task_tick(void);            /* from the timer interrupt: maybe switch */

@@ -21,8 +21,10 @@ void *paging_map_device(uint64_t physical_address, uint64_t size, bool uncached)
 /* The master page table (the boot one) holds every kernel mapping; other page tables are copies of
  * it (one per task or per CPU, in a bigger kernel) and may lag behind at the top level. */
 uint64_t paging_master_root(void);
-/* A copy of the master's top level as it is now, into root (0: a new table); its physical address. */
+/* A copy of the master's top level as it is now, into root (0: a new table); returns its physical
+ * address. */
 uint64_t paging_copy_master(uint64_t root);
-void paging_map_kernel_page(uint64_t virtual_address, uint64_t physical_address); /* in the master */
-uint64_t paging_unmap_kernel_page(uint64_t virtual_address); /* in the master; the physical page, or 0 */
+/* Both in the master table; unmapping returns the page's physical address, or 0. */
+void paging_map_kernel_page(uint64_t virtual_address, uint64_t physical_address);
+uint64_t paging_unmap_kernel_page(uint64_t virtual_address);
 bool paging_sync_top_level(uint64_t virtual_address); /* copy the master's top-level entry */

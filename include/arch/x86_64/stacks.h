@@ -20,7 +20,8 @@ uint64_t ist_stack_top(enum ist_index index);
 uint64_t ist_stack_bottom(enum ist_index index);
 uint64_t ist_stack_top_of(int cpu, enum ist_index index);
 uint64_t ist_stack_bottom_of(int cpu, enum ist_index index);
-uint64_t task_stack_top(int task); /* the stack of task 1 to TASKS_MAX - 1 (task 0 has the boot stack) */
+/* The stack of task 1 to TASKS_MAX - 1 (task 0 has the boot stack). */
+uint64_t task_stack_top(int task);
 /* The name of the stack whose guard page holds address ("#DB IST"), or NULL. */
 const char *stack_guard_owner(uint64_t address);
 const char *stack_owner(uint64_t address); /* the same for the stack itself ("NMI IST"), or NULL */

@@ -1,0 +1,200 @@
+"""The labs (docs/labs/): the scenarios each is graded on, the grader, and make test's checks of
+the graders: a lab's handout builds and fails its grade, the tree with the lab solved passes it,
+and each known wrong solution (tests/labs/lab-N/*.patch) fails it."""
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from . import scenarios
+from .judge import keep_log
+from .paths import ROOT
+from .runner import run_scenario
+from .scenarios import boot, nmi, user
+from .tree import marked_labs, write_tree
+
+LABS = {
+    1: ("Boot and the IDT", [boot.BOOT_BIOS, boot.PANIC_FAULT]),
+    # Each lab's grade passes with the labs before it solved and the later ones still stubs (make
+    # test checks that): lab 2's NMI scenario runs under latch, which needs nothing of lab 4.
+    2: ("Page faults and the exception table", [boot.NOFAULT, nmi.under("latch", "nmi-pf-nested")]),
+    3: (
+        "Watch the naive handler break",
+        [
+            nmi.under("naive", "nmi-pf-nested"),
+            nmi.under("naive", "nmi-int3-nested"),
+            nmi.under("naive-raw", "nmi-pf-nested"),
+        ],
+    ),
+    4: (
+        "Write the nested-NMI detection",
+        [
+            nmi.under("nested", name)
+            for name in (
+                "nmi-pf-nested",
+                "nmi-int3-nested",
+                "nmi-repeat-window",
+                "nmi-iret-window",
+                "nmi-repeat-window-all",
+                "nmi-exit-window-all",
+                "nmi-first-on-nmi-stack",
+            )
+        ],
+    ),
+    5: (
+        "CR2 and the watchdog",
+        [nmi.under("nested", "nmi-cr2"), nmi.under("nested", "watchdog-dump")],
+    ),
+    6: ("kprobes in NMI", [nmi.under("nested", "kprobe-nmi"), nmi.under("latch", "kprobe-nmi")]),
+    7: ("NMIs from user mode", [user.USER_MODE, user.USER_NMI_FAULT_RETURN, user.USER_NMI_STORM]),
+}
+
+
+def handout(lab, destination=None):
+    """Writes the student tree for lab `lab`; returns its path and the files with its TODOs."""
+    files = marked_labs().get(lab)
+    if not files:
+        raise SystemExit(
+            f"labs: this tree has no LAB {lab} markers (a handout of lab {lab} or later?)"
+        )
+    destination = os.path.abspath(
+        destination or os.path.join(os.path.dirname(ROOT), f"nmilab-lab-{lab}")
+    )
+    if os.path.commonpath([destination, ROOT]) == ROOT:
+        raise SystemExit(
+            f"labs: {destination} is inside this tree; a handout goes outside it (make handout "
+            f"LAB={lab} DIR=...)"
+        )
+    if os.path.exists(destination):
+        raise SystemExit(
+            f"labs: {destination} exists; remove it or name another (make handout LAB={lab} "
+            f"DIR=...)"
+        )
+    write_tree(destination, lab)
+    return destination, files
+
+
+def grade(lab, first_failure=False, quiet=False):
+    """Runs lab `lab`'s scenarios on this tree's kernel; returns (score, total). first_failure
+    stops at the first failing scenario and gives each 6 s (for checking that a handout fails)."""
+    wanted = LABS[lab][1]
+    chosen = [s for s in scenarios.SCENARIOS if s in wanted]  # in the catalogue's order
+    if first_failure:
+        for s in chosen:
+            s.timeout = min(s.timeout, 6)  # a handout that hangs is failing: no need to wait longer
+    score = 0
+    for s in chosen:
+        ok, reason, seconds, log = run_scenario(s)
+        log_file = keep_log(s, ok, log)
+        score += ok
+        if not quiet:
+            print(
+                f"{'ok  ' if ok else 'FAIL'} {s.id}"
+                + ("" if ok else f": {reason} (log: {os.path.relpath(log_file, ROOT)})"),
+                flush=True,
+            )
+        if not ok and first_failure:
+            break
+    return score, len(chosen)
+
+
+def wrong_solutions(lab):
+    return sorted(glob.glob(os.path.join(ROOT, "tests", "labs", f"lab-{lab}", "*.patch")))
+
+
+def build_and_grade(destination, lab, first_failure):
+    """Builds the tree in destination and grades lab `lab` there. Returns (score, total, the
+    grader's first FAIL line or what went wrong)."""
+    build = subprocess.run(
+        ["make", "-s", "-C", destination, "build/kernel.elf"], capture_output=True, text=True
+    )
+    if build.returncode:
+        return None, None, "does not build: " + (build.stderr.strip().splitlines() or ["?"])[-1]
+    graded = subprocess.run(
+        [sys.executable, os.path.join(destination, "tools", "labs.py"), "grade", str(lab)]
+        + (["--first-failure"] if first_failure else []),
+        capture_output=True,
+        text=True,
+    )
+    score = re.search(r"score (\d+)/(\d+)", graded.stdout)
+    failure = next((line for line in graded.stdout.splitlines() if line.startswith("FAIL")), "")
+    if not score:
+        return None, None, "the grader printed no score: " + (graded.stdout + graded.stderr)[-200:]
+    return int(score.group(1)), int(score.group(2)), re.sub(r" [(]log: [^)]*[)]", "", failure)
+
+
+def grade_wrong_solution(lab, patch):
+    """This tree with one known wrong solution of lab `lab` applied, graded. Returns (caught, what
+    the grader said)."""
+    name = os.path.basename(patch)[: -len(".patch")]
+    destination = tempfile.mkdtemp(prefix=f"nmilab-lab{lab}-{name}-")
+    try:
+        write_tree(destination, with_objects=True)
+        applied = subprocess.run(
+            ["patch", "-s", "-p1", "-i", patch], cwd=destination, capture_output=True, text=True
+        )
+        if applied.returncode:
+            return (
+                False,
+                f"{name}: the patch does not apply: "
+                f"{(applied.stdout + applied.stderr).strip()[-150:]}",
+            )
+        score, total, failure = build_and_grade(destination, lab, first_failure=True)
+        if score is None or score == total:
+            return False, f"{name}: " + (failure or "passes the grade")
+        return True, f"{name}: {failure}"
+    finally:
+        shutil.rmtree(destination, ignore_errors=True)
+
+
+def check(lab, results):
+    """For make test: lab `lab`'s handout (this lab and later ones taken out) builds and fails its
+    grade; the same tree with only later labs taken out (a student who has solved this lab) passes
+    it, and so does this tree (results: scenario id -> passed, from the run that just happened);
+    each known wrong solution fails it. In a handout tree, where lab `lab` has no markers, only
+    the grade is reported. Returns (ok, message)."""
+    wanted = [s.id for s in LABS[lab][1]]
+    missing = [i for i in wanted if i not in results]
+    if missing:
+        return False, f"its scenarios did not run: {', '.join(missing)}"
+    score = sum(results[i] for i in wanted)
+    marked = marked_labs()
+    if lab not in marked:
+        return (
+            score == len(wanted),
+            f"score {score}/{len(wanted)} (this tree is a lab {lab} handout, or later)",
+        )
+    if score != len(wanted):
+        return False, f"this tree scores {score}/{len(wanted)} on it"
+    checks = [("the handout", lab, False)]
+    if any(later > lab for later in marked):
+        checks.append(("the handout with lab {lab} solved", lab + 1, True))
+    said = []
+    for what, first_lab, must_pass in checks:
+        destination = tempfile.mkdtemp(prefix=f"nmilab-handout{lab}-")
+        try:
+            write_tree(destination, first_lab, with_objects=True)
+            got, total, failure = build_and_grade(destination, lab, first_failure=not must_pass)
+        finally:
+            shutil.rmtree(destination, ignore_errors=True)
+        what = what.format(lab=lab)
+        if got is None:
+            return False, f"{what} {failure}"
+        if must_pass and got != total:
+            return False, f"{what} scores {got}/{total}: {failure}"
+        if not must_pass and got == total:
+            return False, f"{what} passes its own grade ({got}/{total}): the TODO is not needed"
+        said.append(
+            f"{what} scores {got}/{total}" if must_pass else f"{what} builds and fails its grade"
+        )
+    wrong = [grade_wrong_solution(lab, patch) for patch in wrong_solutions(lab)]
+    caught = sum(ok for ok, _ in wrong)
+    message = "; ".join(said) + f"; this tree scores {score}/{len(wanted)}"
+    if wrong:
+        message += f"; known wrong solutions caught: {caught}/{len(wrong)}" + "".join(
+            f"\n{m}" for _, m in wrong
+        )
+    return caught == len(wrong), message

@@ -1,0 +1,117 @@
+"""Several CPUs under QEMU -smp 4 (each vCPU a thread of its own under TCG)."""
+from ..actions import inject_nmis
+from ..scenario import Scenario
+from .patterns import OVERWRITE
+
+
+def smp_scenarios():
+    """Several CPUs: QEMU -smp 4 (each vCPU a thread of its own under TCG)."""
+    smp4 = ("-smp", "4")
+    out = [
+        Scenario(
+            "smp-boot",
+            "test=smp-boot",
+            "bios",
+            qemu_args=smp4,
+            must=[r"smp: 4 CPUs online", r"# CPU 3: APIC ID 3, TSS 58"],
+        ),
+        Scenario("smp-boot", "test=smp-boot", "uefi", qemu_args=smp4, must=[r"smp: 4 CPUs online"]),
+        Scenario(
+            "smp-task-churn",
+            "test=smp-task-churn",
+            "bios",
+            qemu_args=smp4,
+            must=[r"# 3000 tasks made, 3000 ran"],
+        ),
+        Scenario(
+            "smp-kprobe-churn",
+            "test=smp-kprobe-churn",
+            "bios",
+            qemu_args=smp4,
+            must=[r"# 2000 rounds, \d+ calls, [1-9]\d* of them hit the probe"],
+        ),
+        Scenario(
+            "smp=2", "test=smp-boot smp=2", "bios", qemu_args=smp4, must=[r"smp: 2 CPUs online"]
+        ),
+        Scenario(
+            "nosmp",
+            "test=smp-boot nosmp",
+            "bios",
+            qemu_args=smp4,
+            must=[r"smp: 1 CPU \(nosmp or smp=1\)"],
+        ),
+        Scenario(
+            "bad-smp-options",
+            "test=boot smp=0 nosmp=1",
+            "bios",
+            qemu_args=smp4,
+            must=[
+                r"smp: bad value '0' \(use smp=N, N from 1 to 8, or nosmp\); starting every CPU",
+                r"cmdline: option 'nosmp' takes no value",
+                r"smp: 4 CPUs online",
+            ],
+        ),
+    ]
+    for strategy in ("nested", "latch"):
+        out += [
+            Scenario(
+                f"nmi-backtrace-all nmi={strategy}",
+                f"test=nmi-backtrace-all nmi={strategy}",
+                "bios",
+                qemu_args=smp4,
+                must=[
+                    r"CPU 0 \(APIC ID 0\): the one asking",
+                    r"CPU 1 \(APIC ID 1\): NMI backtrace\n(.*\n){8}"
+                    r"backtrace:\n\s+#0\s+[0-9a-f]{16} spin_with_interrupts_off\+",
+                    r"CPU 2 \(APIC ID 2\): NMI backtrace",
+                    r"CPU 3 \(APIC ID 3\): NMI backtrace",
+                    r"backtrace-all: 4 of 4 CPUs answered",
+                    r"# CPU 2: the backtrace NMI arrived nested",
+                ],
+            ),
+            Scenario(
+                f"smp-nested-nmi nmi={strategy}",
+                f"test=smp-nested-nmi nmi={strategy}",
+                "bios",
+                qemu_args=smp4,
+                must=[r"# CPU 3: 300 rounds, 600 self-NMIs claimed"],
+            ),
+            Scenario(
+                f"smp-storm nmi={strategy}",
+                f"test=smp-storm nmi={strategy}",
+                "bios",
+                qemu_args=smp4,
+                action=inject_nmis(r"storm: QMP inject-nmi please", until=r"ok 1 - ", gap=0.01),
+                must=[r"# CPU 3: \d+ rounds, \d+ self-NMIs claimed, [1-9]\d+ external"],
+            ),
+            Scenario(
+                f"smp-lockup nmi={strategy}",
+                f"test=smp-lockup nmi={strategy} watchdog=1",
+                "bios",
+                qemu_args=smp4,
+                must=[
+                    r"CPU 2: checked by CPU 1's timer tick",
+                    r"hard LOCKUP on CPU 2: the timer tick has not advanced for 1 s \(interrupts "
+                    r"off\?\); seen "
+                    r"by CPU 1\n(.*\n){8}backtrace:\n\s+#0\s+[0-9a-f]{16} smp_lockup_spin\+",
+                    r"backtrace-all: 4 of 4 CPUs answered",
+                ],
+            ),
+        ]
+    out.append(
+        Scenario(
+            "smp-nested-nmi nmi=naive",
+            "test=smp-nested-nmi nmi=naive",
+            "bios",
+            qemu_args=smp4,
+            expect="panic",
+            must=[
+                OVERWRITE,
+                r"PANIC: NMI frame overwritten by nested NMI \(nmi=naive\) " r"\(on CPU \d\)",
+            ],
+        )
+    )
+    return out
+
+
+SCENARIOS = smp_scenarios()
