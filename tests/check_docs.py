@@ -350,10 +350,12 @@ def main(argv):
     tree = Tree()
     checker = Checker(tree)
     problems = []
-    for name in argv or doc_files():
+    names = argv or doc_files()
+    for name in names:
         problems += check_file(checker, os.path.join(ROOT, name), name)
     for problem in problems:
         print(problem)
+    print(f"check_docs: {len(names)} files, {len(problems)} stale reference(s)")
     return 1 if problems else 0
 
 
