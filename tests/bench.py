@@ -26,7 +26,7 @@ from nmilab_test.iso import iso_for
 from nmilab_test.judge import read
 from nmilab_test.kernel_image import symbol
 from nmilab_test.paths import BUILD, ISOS, KERNEL, ROOT
-from nmilab_test.qemu import QEMU, firmware_args
+from nmilab_test.qemu import DEBUG_EXIT, QEMU, QEMU_BASE, firmware_args
 from nmilab_test.scenario import Scenario
 
 BOOTS = int(os.environ.get("BOOTS", "5"))
@@ -150,16 +150,10 @@ def nmi_episodes(strategy, code):
     iso = iso_for(f"test=nmi-bench nmi={strategy}")
     qemu = subprocess.Popen(
         [
-            QEMU,
-            "-m",
-            "256M",
-            "-display",
-            "none",
-            "-no-reboot",
+            *QEMU_BASE,
             "-serial",
             f"file:{serial}",
-            "-device",
-            "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            *DEBUG_EXIT,
             "-cdrom",
             iso,
             "-singlestep",

@@ -38,7 +38,7 @@ from nmilab_test.iso import iso_for
 from nmilab_test.judge import read, wait_for
 from nmilab_test.kernel_image import mnemonics, symbol, symbol_name
 from nmilab_test.paths import ISOS, KERNEL, PICTURES, ROOT
-from nmilab_test.qemu import QEMU
+from nmilab_test.qemu import DEBUG_EXIT, QEMU_BASE
 from nmilab_test.qmp import Qmp
 from nmilab_test.tree import tree_with_break
 
@@ -101,16 +101,10 @@ class Machine:
         iso = iso_for(f"test=nmi-verify-{kind} nmi={strategy} watchdog=off")
         self.process = subprocess.Popen(
             [
-                QEMU,
-                "-m",
-                "256M",
-                "-display",
-                "none",
-                "-no-reboot",
+                *QEMU_BASE,
                 "-serial",
                 f"file:{self.log_path}",
-                "-device",
-                "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                *DEBUG_EXIT,
                 "-qmp",
                 f"unix:{qmp_path},server=on,wait=off",
                 "-gdb",

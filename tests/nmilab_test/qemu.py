@@ -7,6 +7,10 @@ from .iso import iso_for
 
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
 QEMU_EXIT_PASS, QEMU_EXIT_FAIL = 33, 35
+# Every boot of the tests: the memory, no window, no reboot (a triple fault ends the run).
+QEMU_BASE = [QEMU, "-m", "256M", "-display", "none", "-no-reboot"]
+# The port the kernel writes to end a run with a status (33 pass, 35 fail).
+DEBUG_EXIT = ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
 
 
 def first_existing(*paths):
@@ -48,14 +52,9 @@ def qemu_command(s, serial_args, qmp_path, gdb_path, scratch):
     """QEMU for scenario s: no display, no reboot, QMP always, the gdb stub for a scenario with
     an action, isa-debug-exit unless the scenario powers off through ACPI."""
     return [
-        QEMU,
-        "-m",
-        "256M",
-        "-display",
-        "none",
-        "-no-reboot",
+        *QEMU_BASE,
         *serial_args,
-        *(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"] if s.debug_exit else []),
+        *(DEBUG_EXIT if s.debug_exit else []),
         "-qmp",
         f"unix:{qmp_path},server=on,wait=off",
         *(["-gdb", f"unix:{gdb_path},server=on,wait=off"] if s.action else []),
