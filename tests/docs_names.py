@@ -37,6 +37,11 @@ def c_source_without_comments(text, strings=True):
                   lambda m: m.group(1) if m.group(1) and strings else " ", text, flags=re.S)
 
 
+def asm_without_comments(text):
+    """NASM text with its ; comments blanked: a word in a comment is not a name in the code."""
+    return re.sub(r";[^\n]*", " ", text)
+
+
 def joined_string_literals(text):
     """C text where adjacent string literals ("ab" "cd", even across lines) are one ("abcd")."""
     return re.sub(r'"\s+"', "", text)
@@ -80,13 +85,17 @@ class Tree:
         self.kernel_options = self._kernel_options()
         self.scenarios = self._scenario_names()
         self.symbols = self._symbols(kernel or os.path.join(root, "build", "kernel.elf"))
-        code = "\n".join(c_source_without_comments(t, strings=False) if not f.endswith(".asm")
-                         else t for f, t in self.kernel_texts.items())
+        code = "\n".join(asm_without_comments(t) if f.endswith((".asm", ".inc"))
+                         else c_source_without_comments(t, strings=False)
+                         for f, t in self.kernel_texts.items())
         self.identifiers = set(re.findall(r"[A-Za-z_]\w*", code))
         self.functions = set(re.findall(r"\b([A-Za-z_]\w*)\s*\([^;{)]*\)\s*(?:\{|\n\s*\{)", code))
         self.functions |= set(re.findall(r"#\s*define\s+([A-Za-z_]\w*)\(", code))
         self.functions |= pasted_names(code)
         self.structs = set(re.findall(r"\bstruct\s+([A-Za-z_]\w*)\s*\{", code))
+        # Fields: every name the code reaches with -> or . (designated initializers too)
+        self.members = set(re.findall(r"(?:->|(?<![\w.])\.|\w\.|\]\.|\)\.)\s*([A-Za-z_]\w*)",
+                                      code))
         self.sections = set(re.findall(r"(\.[a-z_][\w.]*)", "\n".join(self.kernel_texts.values())))
         # What the kernel and the scripts print (and marker comments), each %d or {value} of a
         # format made one \0 that a number or a placeholder in the docs may stand for.
@@ -163,7 +172,8 @@ class Tree:
         if listed.returncode != 0:
             raise SystemExit("check_docs: tests/run.py --list failed:\n" + listed.stderr)
         for line in listed.stdout.splitlines():
-            if line.strip():
+            # the host-side groups ("unit tests (host)", "checks (...)") are not scenarios
+            if line.strip() and not line.startswith(("unit tests ", "checks ")):
                 names.add(line.split()[0])
             names.update(re.findall(r"\btest=(\S+)", line))
         return names

@@ -97,7 +97,7 @@ def main():
     chosen.sort(key=start_order)
     if args.list:
         print("unit tests (host)")
-        print("check (the checkers' own tests, the docs, the source)")
+        print("checks (the checkers' own tests, the docs, the source)")
         for s in SCENARIOS:
             print(f"{s.id:40} {s.cmdline}")
         return 0

@@ -57,6 +57,7 @@ class DocsChecker(unittest.TestCase):
     def test_stale_references_fail(self):
         planted = {
             "`read_byte_no_such()`": "read_byte_no_such() is not a kernel symbol",
+            "`cpus[i].no_such_field`": "no_such_field is not a field of any struct",
             "`kernel/no_such_file.c`": "kernel/no_such_file.c does not exist",
             "`make no-such-target`": "make no-such-target: no such make target",
             "`nmilab> no-such-command`": "no-such-command is not a shell command",
@@ -97,7 +98,7 @@ class SourceChecker(unittest.TestCase):
         good = ("#include <kernel/printk.h>\n"
                 "#define MAX(a, b) ((a) > (b) ? (a) : (b))\n"
                 "int f(int a, int b) { return g(a ? 1 : 2, b ? 3 : 4) + (a ? b : 0); }\n"
-                "int h(int a) { return (a ? 1 : 2) ? '?' : ':'; } /* a ? b : c ? d : e */\n"
+                "int h(int a) { return a ? '?' : ':'; } /* a ? b : c ? d : e */\n"
                 "const char *s = \"x ? y : z ? w : v\";\n"
                 "int i(int a) { switch (a) { case 1: return a ? 2 : 3; default: return 0; } }\n"
                 + "x" * 100 + "\n")
@@ -113,6 +114,7 @@ class SourceChecker(unittest.TestCase):
             "int f(int a)\n{\n    return a ? 1\n        : a > 2 ? 2\n        : 3;\n}\n":
                 "kernel/bad.c:4: chained ternary",
             "int f(int a) { return a ? (a > 2 ? 2 : 3) : 4; }\n": "kernel/bad.c:1: chained ternary",
+            "int f(int a) { return (a ? 1 : 2) ? 3 : 4; }\n": "kernel/bad.c:1: chained ternary",
             "#include <tests/kernel/helper.h>\n": "kernel/bad.c:1: includes tests/kernel/helper.h",
             "#include \"../tests/kernel/helper.h\"\n":
                 "kernel/bad.c:1: includes ../tests/kernel/helper.h",
@@ -132,7 +134,11 @@ class SourceChecker(unittest.TestCase):
             with open(os.path.join(root, "kernel", "big.c"), "w") as f:
                 f.write("int x;\n\n" * (check_source.KERNEL_LINES_LIMIT + 1))
             problems, lines = check_source.check(["kernel/big.c"], root)
-        self.assertEqual((problems, lines), ([], check_source.KERNEL_LINES_LIMIT + 1))
+            self.assertEqual(lines, check_source.KERNEL_LINES_LIMIT + 1)
+            self.assertEqual(len(problems), 1)
+            self.assertIn("non-blank lines", problems[0])
+            problems, _ = check_source.check(["kernel/big.c"], root, whole_kernel=False)
+            self.assertEqual(problems, [])
 
 
 if __name__ == "__main__":

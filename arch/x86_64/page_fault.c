@@ -6,12 +6,20 @@
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/sections.h>
 #include <arch/x86_64/traps.h>
+#include <kernel/panic.h>
 
 volatile uint64_t page_fault_last_address;
 volatile uint64_t page_fault_fixups;
 static page_fault_hook kernel_hook;
 
-void page_fault_register_hook(page_fault_hook hook) { kernel_hook = hook; }
+/* The hook runs inside the #PF path, which an int3 must never interrupt: a hook that a kprobe
+ * could patch is refused outright. */
+void page_fault_register_hook(page_fault_hook hook)
+{
+    if ((char *)hook < noprobe_start || (char *)hook >= noprobe_end)
+        panic("page_fault_register_hook: the hook at %p is not NOKPROBE", (void *)hook);
+    kernel_hook = hook;
+}
 
 static NOKPROBE bool page_fault_handler(struct trap_frame *frame)
 {

@@ -40,6 +40,22 @@ def tracked_files(root=ROOT):
     return files
 
 
+def todo_comment(indent, lab, title, asm):
+    """The TODO a handout puts where a lab's solution was, wrapped to the kernel's 100 columns
+    (tests/check_source.py holds a student's tree to them too)."""
+    words = f"TODO(lab {lab}): {title}. See docs/labs/lab-{lab}.md.".split()
+    lead, more = (f"{indent}; ", f"{indent}; ") if asm else (f"{indent}/* ", f"{indent} * ")
+    close = "" if asm else " */"
+    lines, line = [], lead
+    for word in words:
+        if line.strip(" ;/*") and len(line) + len(word) + len(close) + 1 > 100:
+            lines.append(line.rstrip() + "\n")
+            line = more
+        line += ("" if line.endswith(" ") else " ") + word
+    lines.append(line + close + "\n")
+    return lines
+
+
 def handout_text(text, first_lab, path):
     """The file with the marked regions of lab `first_lab` and of every later lab replaced by their
     stubs (and a TODO); earlier labs' regions stay as they are. Returns (text, labs replaced)."""
@@ -54,8 +70,7 @@ def handout_text(text, first_lab, path):
                 raise SystemExit(f"{path}:{number}: LAB {m.group(2)} {kind} out of order")
             if kind == "BEGIN":
                 state, lab, title = "solution", int(m.group(2)), m.group(4) or "your code here"
-                todo = f"TODO(lab {lab}): {title}. See docs/labs/lab-{lab}.md."
-                out.append(f"{indent}; {todo}\n" if asm else f"{indent}/* {todo} */\n")
+                out += todo_comment(indent, lab, title, asm)
                 replaced.add(lab)
             elif kind == "STUB":
                 state = "stub"

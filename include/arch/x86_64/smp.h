@@ -9,8 +9,9 @@
 #define AP_TRAMPOLINE_ADDRESS 0x8000 /* a page below 1 MiB, where a SIPI can start a CPU */
 
 /* What the arch code keeps of each CPU. The kernel's per-CPU state (the scheduler's, the
- * watchdog's) is in arrays of its own, indexed by `index`. One cache line each: no CPU's writes
- * slow down another's reads, and this_cpu()'s index arithmetic stays a shift. */
+ * watchdog's, the timer's tick counts) is in arrays of its own, indexed by `index`, packed: a
+ * few words written once a tick. One cache line each here keeps this_cpu()'s index arithmetic
+ * a shift. */
 struct nmi_cpu_state;
 struct cpu {
     struct nmi_cpu_state *nmi; /* right above the top of its NMI IST stack (stacks.c) */

@@ -26,7 +26,8 @@ enum {
 typedef bool (*trap_handler)(struct trap_frame *frame);
 void trap_register(unsigned vector, trap_handler handler);
 /* The kernel's hook for an exception from user mode (not a #DF or #MC, the machine's trouble): it
- * kills the task and does not return. Without one, such an exception panics like a kernel one. */
+ * kills the task and does not return. Without one, such an exception goes to the vector's
+ * handler like a kernel one (and panics when nothing takes it). */
 typedef __attribute__((noreturn)) void (*user_fault_hook)(const struct trap_frame *frame);
 void trap_register_user_fault_hook(user_fault_hook hook);
 const char *trap_name(unsigned vector);
