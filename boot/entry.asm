@@ -17,6 +17,8 @@ KERNEL_VMA      equ 0xffffffff80000000
 PAGE_PRESENT    equ 1 << 0
 PAGE_WRITABLE   equ 1 << 1
 PAGE_HUGE       equ 1 << 7
+CR0_PE          equ 1 << 0
+CR0_NE          equ 1 << 5              ; x87 errors as exceptions, not the old external pin
 CR0_WP          equ 1 << 16
 CR0_PG          equ 1 << 31
 CR4_PAE         equ 1 << 5
@@ -60,8 +62,9 @@ enter_long_mode:
     rdmsr
     or eax, EFER_LME
     wrmsr
-    mov eax, cr0
-    or eax, CR0_PG | CR0_WP             ; paging on: the CPU is now in compatibility mode
+    ; All of CR0, not bits ORed in: INIT (and some firmware) leaves CD and NW set, caches off,
+    ; which the CPU would keep for good. Paging on: the CPU is now in compatibility mode.
+    mov eax, CR0_PE | CR0_NE | CR0_WP | CR0_PG
     mov cr0, eax
     lgdt [boot_gdt_pointer]
     jmp BOOT_CODE64:long_mode_low       ; a 64-bit code segment makes it real 64-bit mode

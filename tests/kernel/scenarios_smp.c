@@ -65,6 +65,11 @@ static void record_task_register(void *cpu)
     uint16_t selector;
     __asm__ volatile("str %0" : "=r"(selector));
     task_register[(uint64_t)cpu] = selector;
+    /* INIT leaves CR0 at its reset value, caches off (CD, bit 30; NW, bit 29): a CPU must not
+     * keep them (on a real board it would run uncached; emulators do not care) */
+    uint64_t cr0 = read_cr0();
+    expect(!(cr0 & (3UL << 29)), "CPU %lu runs with caches off: CR0 %lx (CD/NW set)",
+           (uint64_t)cpu, cr0);
     expect(this_cpu()->index == (int)(uint64_t)cpu, "a task made for CPU %lu ran on CPU %d", (uint64_t)cpu,
            this_cpu()->index);
     finish(cpu);
