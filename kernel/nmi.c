@@ -15,6 +15,7 @@
 #include <kernel/printk.h>
 #include <kernel/stacktrace.h>
 #include <kernel/string.h>
+#include <kernel/task.h>
 
 #define NMI_HANDLERS_MAX 8
 #define SYSTEM_CONTROL_PORT_B 0x61 /* the PC's legacy NMI reasons */
@@ -107,10 +108,14 @@ static void nmi_dispatch(struct trap_frame *frame)
     /* LAB 5 END */
 }
 
+/* Told by where the frame is, not by the strategy (another CPU may just have changed it): only
+ * the nested entry from kernel mode puts it right below struct nmi_stack, where frame->rip may
+ * already point at repeat_nmi. From user mode it is on the task's stack, in the frame itself. */
 const struct iret_frame *nmi_interrupted_frame(const struct trap_frame *frame)
 {
-    if (strategy == NMI_NESTED) /* frame->rip may already point at repeat_nmi */
-        return &((const struct nmi_stack *)&frame->rip)->outermost;
+    uint64_t nested_layout = ist_stack_top(IST_NMI) - sizeof(struct nmi_stack);
+    if ((uint64_t)&frame->rip == nested_layout)
+        return &((const struct nmi_stack *)nested_layout)->outermost;
     return (const struct iret_frame *)&frame->rip;
 }
 
@@ -120,7 +125,11 @@ void nmi_show_interrupted(const struct trap_frame *frame)
     struct trap_frame interrupted = *frame;
     memcpy(&interrupted.rip, at, sizeof *at); /* rip cs rflags rsp ss: the tail of a trap frame */
     print_registers(&interrupted);
-    backtrace_print(at->rip, frame->rbp);
+    if (at->cs & 3) /* the program's RBP is whatever it chose: the kernel never follows it */
+        printk("  in user mode, program %s: RIP %016lx RSP %016lx (its stack is not walked)\n",
+               task_get(task_current())->name, at->rip, at->rsp);
+    else
+        backtrace_print(at->rip, frame->rbp);
 }
 
 enum { LATCH_NOT_RUNNING, LATCH_EXECUTING, LATCH_LATCHED };
@@ -232,18 +241,23 @@ NOKPROBE void nmi_latch_entry(struct trap_frame *frame)
     nmi_latch_handle(frame);
 }
 
+/* Refused while any CPU runs an NMI handler: an NMI nested in it would come in through the new
+ * gate, in a layout its outer NMI does not share (a naive frame over the nested entry's). This is
+ * a check, not a lock: an NMI that starts on another CPU just after it is safe (the gate changes
+ * in one store), unless one nests inside it around the switch, which needs a fault in its handler.
+ * The gate is one shared IDT entry that other CPUs may be delivering through right now. */
 bool nmi_set_strategy(enum nmi_strategy s)
 {
-    const struct nmi_cpu_state *cpu = nmi_this_cpu();
-    if (cpu->in_handler || cpu->latch_state != LATCH_NOT_RUNNING)
-        return false;
+    for (int i = 0; i < cpu_count; i++)
+        if (cpus[i].nmi->in_handler || cpus[i].nmi->latch_state != LATCH_NOT_RUNNING)
+            return false;
     strategy = s;
     if (s == NMI_LATCH)
-        idt_set_gate(VECTOR_NMI, (uint64_t)nmi_entry_latch, 0);
+        idt_replace_gate(VECTOR_NMI, (uint64_t)nmi_entry_latch, 0);
     else if (s == NMI_NESTED)
-        idt_set_gate(VECTOR_NMI, (uint64_t)nmi_entry_nested, IST_NMI);
+        idt_replace_gate(VECTOR_NMI, (uint64_t)nmi_entry_nested, IST_NMI);
     else /* naive and naive-raw: one entry, told apart in C */
-        idt_set_gate(VECTOR_NMI, (uint64_t)nmi_entry_naive, IST_NMI);
+        idt_replace_gate(VECTOR_NMI, (uint64_t)nmi_entry_naive, IST_NMI);
     return true;
 }
 

@@ -164,7 +164,7 @@ static void command_mode(int argc, char **argv)
     else if (nmi_set_strategy((enum nmi_strategy)strategy))
         printk("nmi: strategy %s\n", argv[1]);
     else
-        printk("nmi: an NMI is running; try again\n");
+        printk("nmi: an NMI handler is running on some CPU; strategy not changed, try again\n");
 }
 
 static void command_stats(int argc, char **argv)

@@ -98,7 +98,10 @@ void apic_init_cpu(void)
         wrmsr(MSR_APIC_BASE, base_msr | APIC_BASE_X2APIC);
     apic_write(APIC_SPURIOUS, APIC_SOFTWARE_ENABLE | APIC_SPURIOUS_VECTOR);
     enum apic_register nmi_lvt = board_nmi_pin ? APIC_LVT_LINT1 : APIC_LVT_LINT0;
-    apic_write(nmi_lvt, APIC_DELIVERY_NMI); /* unmasked, NMI */
+    /* Unmasked on the boot CPU only (the one that gets here before `ready`), as Linux does: the
+     * board raises one NMI on every CPU's pin, and one button press must be one NMI, handled once,
+     * with port 0x61 read and cleared by one CPU. */
+    apic_write(nmi_lvt, APIC_DELIVERY_NMI | (ready ? APIC_LVT_MASKED : 0));
 }
 
 void apic_init(void)

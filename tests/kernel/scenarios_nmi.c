@@ -7,6 +7,7 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/nmi_stack.h>
+#include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
 #include <kernel/nmi.h>
@@ -312,9 +313,20 @@ static enum scenario_result nmi_cr2(void)
     return SCENARIO_PASS;
 }
 
-/* nmi-external: NMIs from outside the CPU (QMP inject-nmi arrives on LINT1). */
+/* NMIs taken so far by every CPU but this one. */
+static uint64_t other_cpus_entries(void)
+{
+    uint64_t entries = 0;
+    for (int i = 0; i < cpu_count; i++)
+        entries += i == this_cpu()->index ? 0 : cpus[i].nmi->entries;
+    return entries;
+}
+
+/* nmi-external: NMIs from outside the CPU (QMP inject-nmi arrives on LINT1), each one NMI on
+ * the boot CPU alone however many CPUs there are. */
 static enum scenario_result nmi_external(void)
 {
+    uint64_t others_before = other_cpus_entries();
     if (!scenario_nmi_start(NULL, true))
         return SCENARIO_SKIP;
     printk("# external: waiting for 5 NMIs from outside\n");
@@ -324,6 +336,8 @@ static enum scenario_result nmi_external(void)
     expect(external_claimed == 5, "%lu external NMIs counted, not 5", external_claimed);
     expect(nmi_this_cpu()->entries - nmi_provoke_baseline()->entries == 5, "%lu NMI entries, not 5", nmi_this_cpu()->entries - nmi_provoke_baseline()->entries);
     expect(nmi_this_cpu()->unknown == nmi_provoke_baseline()->unknown, "unknown NMIs reported");
+    expect(other_cpus_entries() == others_before, "the other CPUs took %lu NMIs",
+           other_cpus_entries() - others_before);
     return SCENARIO_PASS;
 }
 

@@ -15,12 +15,13 @@
 #include <kernel/nmi.h>
 #include <kernel/printk.h>
 #include <kernel/task.h>
+#include <kernel/user.h>
 #include <kernel/watchdog.h>
 #include <tests/kernel/scenario.h>
 #include <tests/kernel/scenario_nmi.h>
 
 #define ROUNDS 300
-#define STORM_EXTERNAL 20 /* a storm goes on until each CPU has had this many external NMIs */
+#define STORM_EXTERNAL 20 /* a storm goes on until CPU 0 has had this many external NMIs */
 #define WAIT_TICKS 3000 /* 30 s: TCG runs four CPUs on what the host has */
 
 static volatile uint64_t done[CPUS_MAX], pending[CPUS_MAX], claimed[CPUS_MAX], external[CPUS_MAX];
@@ -129,7 +130,7 @@ static void nested_rounds(void *argument)
     uint64_t cpu = (uint64_t)argument;
     before[cpu] = *this_cpu()->nmi;
     uint64_t start = timer_ticks;
-    for (uint64_t round = 0; round < ROUNDS || (storm && external[cpu] < STORM_EXTERNAL &&
+    for (uint64_t round = 0; round < ROUNDS || (storm && external[0] < STORM_EXTERNAL &&
                                                 timer_ticks - start < WAIT_TICKS / 2); round++) {
         volatile uint64_t canary = 0x5a5a000000000000UL | cpu << 32 | round; /* on this task's stack */
         __atomic_add_fetch(&pending[cpu], 1, __ATOMIC_SEQ_CST);
@@ -178,8 +179,10 @@ static enum scenario_result run_rounds(bool with_storm)
     unregister_nmi_handler(smp_nmi_handler);
     if (!finished || !counters_add_up(after, !with_storm))
         return SCENARIO_FAIL;
+    /* external NMIs come in on the boot CPU only (apic_init_cpu): the others must see none */
     for (int i = 0; with_storm && i < cpu_count; i++)
-        expect(external[i] >= STORM_EXTERNAL, "CPU %d saw %lu external NMIs during the storm", i, external[i]);
+        expect(i == 0 ? external[i] >= STORM_EXTERNAL : external[i] == 0,
+               "CPU %d saw %lu external NMIs during the storm", i, external[i]);
     return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
 }
 
@@ -240,6 +243,107 @@ static enum scenario_result nmi_backtrace_all(void)
         printk("# CPU 2: the backtrace NMI arrived nested (rule %s)\n", rule_name(cpus[2].nmi->nested_rule));
     }
     unregister_nmi_handler(slow_faulting_handler);
+    return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
+}
+
+/* smp-backtrace-user: CPU 1 runs a user program while CPU 0 asks every CPU for a backtrace, over
+ * and over. An NMI from user mode runs on the task's kernel stack, not in the NMI stack's layout;
+ * the report must say where in user mode it was, without walking the user's frame pointers. */
+#define BACKTRACE_ROUNDS_MAX 400
+static volatile bool user_program_stop;
+
+static int64_t user_program_go_on(struct trap_frame *frame) { return !user_program_stop; }
+
+static void run_user_program(void *cpu)
+{
+    user_run("syscall-loop", 0, true); /* 0: until its "go on?" call says no */
+    finish(cpu);
+}
+
+static enum scenario_result smp_backtrace_user(void)
+{
+    if (!several_cpus())
+        return SCENARIO_SKIP;
+    user_program_stop = false;
+    user_last = (struct user_result){.status = -1};
+    user_set_test_syscall(SYS_TEST_FIRST, user_program_go_on);
+    done[1] = 0;
+    task_create_on(1, "run-user", run_user_program, (void *)1);
+    int rounds = 0, from_user = 0;
+    for (; rounds < BACKTRACE_ROUNDS_MAX && from_user < 3 && !done[1]; rounds++) {
+        uint64_t entries_before = cpus[1].nmi->entries;
+        expect(backtrace_all_cpus() == cpu_count, "round %d: not every CPU answered", rounds);
+        uint64_t rip = cpus[1].nmi->interrupted_rip;
+        from_user += cpus[1].nmi->entries != entries_before && rip >= USER_BASE && rip < USER_END;
+    }
+    user_program_stop = true;
+    for (uint64_t start = timer_ticks; !done[1] && timer_ticks - start < WAIT_TICKS;)
+        task_sleep(1);
+    user_set_test_syscall(SYS_TEST_FIRST, NULL);
+    printk("# %d rounds of backtrace-all, %d of them found CPU 1 in user mode\n", rounds, from_user);
+    expect(from_user >= 3, "only %d backtraces found CPU 1 in user mode", from_user);
+    expect(done[1] && !user_last.killed && user_last.status == 0, "the program %s, status %ld",
+           user_last.killed ? "was killed" : "did not end well", user_last.status);
+    return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
+}
+
+/* smp-mode-switch: CPU 1 sends itself NMIs in a loop while CPU 0 switches the NMI strategy back
+ * and forth for a few seconds. Every NMI must come in through a whole gate: one delivered
+ * through a half-written one jumps to a mix of two entry addresses (or to none). */
+#define SWITCH_SECONDS 3
+
+static bool claim_own_nmi(struct trap_frame *frame)
+{
+    int cpu = this_cpu()->index;
+    uint64_t mine = __atomic_exchange_n(&pending[cpu], 0, __ATOMIC_SEQ_CST);
+    claimed[cpu] += mine;
+    return mine != 0;
+}
+
+static void self_nmis_until_release(void *cpu)
+{
+    uint64_t index = (uint64_t)cpu;
+    while (!release) {
+        __atomic_add_fetch(&pending[index], 1, __ATOMIC_SEQ_CST);
+        apic_send_self_nmi();
+        while (pending[index])
+            cpu_relax();
+        rounds[index]++;
+    }
+    finish(cpu);
+}
+
+static enum scenario_result smp_mode_switch(void)
+{
+    if (!several_cpus())
+        return SCENARIO_SKIP;
+    static const enum nmi_strategy cycle[] = {NMI_LATCH, NMI_NAIVE, NMI_NAIVE_RAW, NMI_NESTED};
+    enum nmi_strategy original = nmi_current_strategy();
+    release = false;
+    pending[1] = claimed[1] = rounds[1] = done[1] = 0;
+    uint64_t unknown_before = cpus[1].nmi->unknown;
+    register_nmi_handler("own-nmi", claim_own_nmi);
+    task_create_on(1, "self-nmis", self_nmis_until_release, (void *)1);
+    uint64_t switches = 0, refused = 0;
+    for (uint64_t start = rdtsc(); rdtsc() - start < SWITCH_SECONDS * 1000 * tsc_khz;) {
+        if (nmi_set_strategy(cycle[switches % 4]))
+            switches++;
+        else
+            refused++;
+    }
+    while (!nmi_set_strategy(original))
+        cpu_relax();
+    release = true;
+    for (uint64_t start = timer_ticks; !done[1] && timer_ticks - start < WAIT_TICKS;)
+        task_sleep(1);
+    unregister_nmi_handler(claim_own_nmi);
+    printk("# %lu strategy switches (%lu refused) while CPU 1 took %lu self-NMIs\n", switches,
+           refused, claimed[1]);
+    expect(done[1] && claimed[1] == rounds[1], "CPU 1: %lu of %lu self-NMIs claimed", claimed[1],
+           rounds[1]);
+    expect(switches >= 100 && rounds[1] >= 100, "only %lu switches and %lu self-NMIs", switches,
+           rounds[1]);
+    expect(cpus[1].nmi->unknown == unknown_before, "unknown NMIs on CPU 1");
     return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
 }
 
@@ -358,5 +462,7 @@ const struct scenario smp_scenarios[] = {
     {"smp-nested-nmi", smp_nested_nmi, false},
     {"smp-storm", smp_storm, false},
     {"smp-lockup", smp_lockup, false},
+    {"smp-backtrace-user", smp_backtrace_user, false},
+    {"smp-mode-switch", smp_mode_switch, false},
     {NULL, NULL, false},
 };

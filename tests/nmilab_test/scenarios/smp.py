@@ -52,6 +52,37 @@ def smp_scenarios():
             ],
         ),
     ]
+    smp2 = ("-smp", "2")
+    out += [
+        # A backtrace of a CPU in user mode: the user's RIP and RSP and the program, no walk.
+        Scenario(
+            "smp-backtrace-user",
+            "test=smp-backtrace-user",
+            "bios",
+            qemu_args=smp2,
+            must=[
+                r"CPU 1 \(APIC ID 1\): NMI backtrace\n(.*\n){6,8}  in user mode, program "
+                r"syscall-loop: RIP 00000080[0-9a-f]{8} RSP 00000080[0-9a-f]{8}",
+                r"# \d+ rounds of backtrace-all, [3-9] of them found CPU 1 in user mode",
+            ],
+        ),
+        # `mode` while another CPU takes NMIs: never a half-written NMI gate.
+        Scenario(
+            "smp-mode-switch",
+            "test=smp-mode-switch",
+            "bios",
+            qemu_args=smp2,
+            must=[r"# [1-9]\d{2,} strategy switches \(\d+ refused\) while CPU 1 took \d+"],
+        ),
+        # One QMP inject-nmi is one NMI, taken by the boot CPU alone (LINT1 masked elsewhere).
+        Scenario(
+            "nmi-external -smp 4",
+            "test=nmi-external",
+            "bios",
+            qemu_args=smp4,
+            action=inject_nmis(r"# external: waiting", count=5),
+        ),
+    ]
     for strategy in ("nested", "latch"):
         out += [
             Scenario(
@@ -82,7 +113,10 @@ def smp_scenarios():
                 "bios",
                 qemu_args=smp4,
                 action=inject_nmis(r"storm: QMP inject-nmi please", until=r"ok 1 - ", gap=0.01),
-                must=[r"# CPU 3: \d+ rounds, \d+ self-NMIs claimed, [1-9]\d+ external"],
+                must=[
+                    r"# CPU 0: \d+ rounds, \d+ self-NMIs claimed, [1-9]\d+ external",
+                    r"# CPU 3: \d+ rounds, \d+ self-NMIs claimed, 0 external",
+                ],
             ),
             Scenario(
                 f"smp-lockup nmi={strategy}",
