@@ -50,6 +50,7 @@ bits 64
 ; ---------------------------------------------------------------------------------------------
 %macro SIMPLE_NMI_ENTRY 2
 global %1
+    clac                                ; the gate points here where the CPU has SMAP (idt.c)
 %1:
     push 0                              ; error code slot
     push VECTOR_NMI
@@ -108,6 +109,7 @@ AT_STACK_TOP       equ FROM_SAVED_RDX(NMI_STACK_SIZE)
 AT_STATE           equ AT_STACK_TOP       ; this CPU's struct nmi_cpu_state
 
 global nmi_entry_nested, repeat_nmi, end_repeat_nmi, nmi_exit_iretq
+    clac                                ; SMAP: in front of the checks, on nested NMIs too (idt.c)
 nmi_entry_nested:
     inc qword [rsp + STATE_ABOVE_HARDWARE_FRAME + NMI_CPU_ENTRIES]
     ; LAB 7 BEGIN: an NMI from user mode leaves the IST stack (the end of this file)
@@ -257,8 +259,6 @@ nmi_from_user:
     mov rdx, [rdx]
     push 0                              ; error code slot
     push VECTOR_NMI
-    push RFLAGS_RESERVED_ONE            ; AC clear: user space may have set it to defeat SMAP
-    popfq
     PUSH_TRAP_REGISTERS
     CALL_WITH_TRAP_FRAME nmi_latch_handle
     POP_TRAP_REGISTERS

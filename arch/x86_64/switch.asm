@@ -5,6 +5,8 @@
 ;
 ; The C ABI says the caller has saved everything else, so these seven words are the whole state.
 
+%include "asm_offsets.inc"
+
 section .text
 bits 64
 
@@ -19,6 +21,11 @@ switch_to:
     push r15
     mov [rdi], rsp
     mov rsp, rsi
+    ; The incoming task starts from one known RFLAGS, not whatever flags the outgoing one had
+    ; (AC from a stac window would turn SMAP off; NT would make its next iretq #GP). Interrupts
+    ; stay off: every caller has them off, and the switched-to code turns them on itself.
+    push RFLAGS_RESERVED_ONE
+    popfq
     pop r15
     pop r14
     pop r13

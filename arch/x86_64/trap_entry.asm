@@ -17,10 +17,11 @@
 ;   +------------------+
 ;   lower addresses
 ;
-; Interrupt gates clear IF on entry, so nothing but an NMI or another exception can come in.
-; From user mode (CS with RPL 3) the CPU has already switched to the task's kernel stack (TSS
-; RSP0); the entry swaps GS to the kernel's, and clears AC, which user space may have set to turn
-; SMAP off for whoever it interrupts. The return to user mode swaps GS back.
+; Interrupt gates clear IF on entry (and TF and NT, whatever the gate), so nothing but an NMI or
+; another exception can come in. From user mode (CS with RPL 3) the CPU has already switched to
+; the task's kernel stack (TSS RSP0); the entry swaps GS to the kernel's. The return to user mode
+; swaps GS back. AC, which user space may set and the kernel sets in a stac window, is cleared by
+; the clac in front of each stub where the CPU has SMAP (idt.c), and means nothing where not.
 
 %include "asm_offsets.inc"
 %include "arch/x86_64/trap_frame.inc"
@@ -31,6 +32,7 @@ bits 64
 
 %assign vector 0
 %rep 256
+    clac                                ; where the gate points if the CPU has SMAP (idt.c)
 trap_stub_ %+ vector:
 %if vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || \
     vector == 21 || vector == 29 || vector == 30   ; the CPU pushed an error code
@@ -48,8 +50,6 @@ trap_common:
     test byte [rsp + 16 + IRET_FRAME_CS], 3 ; above the vector and error code: from user mode?
     jz .from_kernel
     swapgs
-    push RFLAGS_RESERVED_ONE            ; AC (and everything else) clear
-    popfq
 .from_kernel:
     PUSH_TRAP_REGISTERS
     CALL_WITH_TRAP_FRAME trap_dispatch

@@ -21,9 +21,14 @@
 #define MSR_KERNEL_GS_BASE 0xc0000102
 #define CR4_SMEP (1UL << 20)
 #define CR4_SMAP (1UL << 21)
-/* Cleared on SYSCALL: IF (no interrupt before the stack switch), TF (no single-step trap on the
- * user stack), DF (the C ABI, and rule (c) of the NMI entry: CVE-2015-3291), AC (SMAP stays on). */
-#define FMASK_FLAGS ((1UL << 9) | (1UL << 8) | (1UL << 10) | (1UL << 18))
+/* Cleared on SYSCALL, which takes user space's RFLAGS as they are (popfq sets NT, AC, DF, TF, ID):
+ * IF (no interrupt before the stack switch), TF (SYSCALL takes its single-step trap on the TF it
+ * leaves: none in the kernel), DF (the C ABI, and rule (c) of the NMI entry: CVE-2015-3291), AC
+ * (SMAP stays on; so no clac is needed here), NT (an iretq with NT set is a task return: #GP in
+ * long mode, at the next iretq of whichever task the kernel switches to). The others (RF, ID, the
+ * arithmetic flags) do nothing in the kernel, but are cleared too: it starts from one known
+ * RFLAGS, 2. SYSRET gives user space its own back, from R11. */
+#define FMASK_FLAGS 0x257fd5UL /* bits 0-21 but reserved 1, 3, 5, 15 and VM, VIF, VIP */
 #define PAGE_USER (1UL << 2)
 
 static bool smap;
@@ -51,14 +56,9 @@ void user_mode_init(void)
     wrmsr(MSR_GS_BASE, (uint64_t)&this_cpu()->local);
     wrmsr(MSR_KERNEL_GS_BASE, 0);
 
-    uint32_t regs[4];
-    cpuid(0, 0, regs);
-    if (regs[0] >= 7)
-        cpuid(7, 0, regs);
-    else
-        regs[1] = 0;
-    bool smep = regs[1] & (1u << 7);
-    smap = regs[1] & (1u << 20);
+    uint32_t features = cpuid_leaf7_ebx();
+    bool smep = features & CPUID7_SMEP;
+    smap = features & CPUID7_SMAP;
     write_cr4(read_cr4() | (smep ? CR4_SMEP : 0) | (smap ? CR4_SMAP : 0));
     if (this_cpu()->index == 0)
         printk("user: SYSCALL entry ready; SMEP %s, SMAP %s\n", smep ? "on" : "not on this CPU",

@@ -2,6 +2,7 @@
  * tests/kernel/user_attacks.asm), what they must not be
  * able to do, and NMIs that arrive from user mode or on the SYSCALL path: the two NMI bugs Linux
  * fixed in 2015 (docs/nmi.md, "NMIs and user mode"). */
+#include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/gdt.h>
 #include <arch/x86_64/stacks.h>
@@ -317,6 +318,128 @@ static enum scenario_result user_nmi_storm(void)
     return SCENARIO_PASS;
 }
 
+/* user-rflags (issue 21): three programs set flags that ring 3 may set (NT, AC, DF, ID) and make
+ * every system call in a loop, yielding, while this task yields and checks its own RFLAGS each
+ * time it runs again, and the test's system call checks the kernel's. NT carried into the kernel
+ * makes the next kernel iretq raise #GP (an IRET with NT set is a task return, which long mode
+ * refuses); AC carried into the kernel turns SMAP off; TF and DF break the entry's assumptions. */
+#define RFLAGS_TF (1UL << 8)
+#define RFLAGS_NT (1UL << 14)
+#define RFLAGS_AC (1UL << 18)
+#define RFLAGS_ID (1UL << 21)
+#define RFLAGS_NOT_IN_KERNEL (RFLAGS_TF | RFLAGS_DF | RFLAGS_NT | RFLAGS_AC) /* outside stac */
+#define RFLAGS_ROUNDS 100
+#define RFLAGS_CALLS_PER_ROUND 6
+#define CR4_SMAP (1UL << 21)
+static volatile uint64_t kernel_flags_seen, kernel_flag_checks;
+
+/* Kernel code that is not in a stac..clac window: RFLAGS must have none of the user's flags. */
+static void check_kernel_flags(void)
+{
+    kernel_flag_checks++;
+    kernel_flags_seen |= read_rflags() & RFLAGS_NOT_IN_KERNEL;
+}
+
+static int64_t flags_in_system_call(struct trap_frame *frame)
+{
+    check_kernel_flags();
+    return 0;
+}
+
+static bool expect_kernel_flags_clear(void)
+{
+    return expect(kernel_flags_seen == 0, "kernel code ran with RFLAGS bits %lx from user mode "
+                  "(%lu checks)", kernel_flags_seen, kernel_flag_checks);
+}
+
+static enum scenario_result user_rflags(void)
+{
+    if (!user_mode_here())
+        return SCENARIO_SKIP;
+    static const uint64_t flag_sets[] = {RFLAGS_NT, RFLAGS_AC | RFLAGS_DF,
+                                         RFLAGS_NT | RFLAGS_AC | RFLAGS_DF | RFLAGS_ID};
+    kernel_flags_seen = kernel_flag_checks = 0;
+    user_set_test_syscall(SYS_TEST_FIRST, flags_in_system_call);
+    int tasks = task_count();
+    for (unsigned i = 0; i < sizeof flag_sets / sizeof flag_sets[0]; i++)
+        expect(user_run("rflags", flag_sets[i], false), "rflags %lx did not start", flag_sets[i]);
+    while (task_count() > tasks) {
+        task_yield();
+        check_kernel_flags();
+    }
+    user_set_test_syscall(SYS_TEST_FIRST, NULL);
+    expect_kernel_flags_clear();
+    expect(!user_last.killed && user_last.status == 0 &&
+               user_last.syscalls == RFLAGS_ROUNDS * RFLAGS_CALLS_PER_ROUND + 1,
+           "the last rflags program: %s, status %ld (1: a system call lost its flags), %lu calls",
+           user_last.killed ? "killed" : "exited", user_last.status, user_last.syscalls);
+    expect_exit("hello", 0, 2);
+    return SCENARIO_PASS;
+}
+
+/* user-single-step-syscall: TF set right before SYSCALL. The kernel must not take the #DB itself
+ * (FMASK clears TF, and SYSCALL decides on the TF it leaves); the #DB comes in user mode after
+ * SYSRET, on the instruction after the SYSCALL, and kills the program, as any user fault does. */
+static enum scenario_result user_single_step_syscall(void)
+{
+    if (!user_mode_here())
+        return SCENARIO_SKIP;
+    expect_killed("single-step-syscall", 0, VECTOR_DEBUG);
+    expect(user_last.syscalls == 1, "%lu system calls before the #DB, not 1", user_last.syscalls);
+    expect_exit("hello", 0, 2);
+    return SCENARIO_PASS;
+}
+
+/* user-ac-window (SMAP: -cpu max): the runner stops the CPU inside copy_to_user's stac..clac
+ * window, a few times, and injects an NMI there. The NMI handler is kernel code outside the
+ * window, so it must run with AC clear; it sends this CPU a timer tick, which the CPU takes in the
+ * window right after the NMI's iretq, and which switches tasks: the tick must run with AC clear,
+ * and so must the kernel thread it switches to, which yields in a loop and checks its RFLAGS. */
+static volatile bool ac_checker_done;
+
+static void ac_window_nmi(uint64_t pass)
+{
+    check_kernel_flags();
+    apic_send_ipi(apic_id(), VECTOR_TIMER); /* fixed delivery: taken once interrupts are on */
+}
+
+static void ac_checker(void *unused)
+{
+    while (!ac_checker_done) {
+        check_kernel_flags();
+        task_yield();
+    }
+}
+
+static enum scenario_result user_ac_window(void)
+{
+    if (!user_mode_here())
+        return SCENARIO_SKIP;
+    if (!(read_cr4() & CR4_SMAP)) {
+        scenario_skip_reason("no SMAP on this CPU: no stac window");
+        return SCENARIO_SKIP;
+    }
+    if (!scenario_nmi_start(ac_window_nmi, true))
+        return SCENARIO_SKIP;
+    kernel_flags_seen = kernel_flag_checks = 0;
+    ac_checker_done = false;
+    int tasks = task_count();
+    expect(task_create("ac-checker", ac_checker, NULL) != NULL, "no task for the checker");
+    episodes = wait_for_debugger("break inside copy_to_user's stac window, inject an NMI; "
+                                 "a few times");
+    run("rflags", RFLAGS_AC);
+    ac_checker_done = true;
+    while (task_count() > tasks)
+        task_yield();
+    nmi_provoke_stop();
+    expect(external_claimed == episodes, "%lu of %lu NMIs in the stac window handled",
+           external_claimed, episodes);
+    expect_kernel_flags_clear();
+    expect(!user_last.killed && user_last.status == 0, "the program %s, status %ld",
+           user_last.killed ? "was killed" : "exited", user_last.status);
+    return SCENARIO_PASS;
+}
+
 const struct scenario user_scenarios[] = {
     {"user-mode", user_mode, true}, /* in the self-test: SYSCALL, SMEP and SMAP on a real CPU */
     {"user-security", user_security, true},
@@ -327,5 +450,8 @@ const struct scenario user_scenarios[] = {
     {"user-nmi-fault-return", user_nmi_fault_return, false},
     {"user-nmi-cr2", user_nmi_cr2, false},
     {"user-nmi-storm", user_nmi_storm, false},
+    {"user-rflags", user_rflags, false},
+    {"user-single-step-syscall", user_single_step_syscall, false},
+    {"user-ac-window", user_ac_window, false},
     {0},
 };

@@ -134,6 +134,55 @@ noncanonical_return:
     SYSTEM_CALL SYS_TEST + 2
     SYSTEM_CALL SYS_EXIT, 0
 
+; rflags FLAGS (Linux's syscall_nt selftest has the idea): set FLAGS (NT, AC, DF, ID: flags ring 3
+; may set) with popfq, then, RFLAGS_ROUNDS times, make each system call (a yield, a copy to user
+; memory, one from it, a slow one, the test's call, an unknown number) and check after each one
+; that RFLAGS still holds FLAGS: SYSRET gives back the program's own (R11). The kernel must not run
+; with them, nor hand them to the task it switches to. Exit status 0, or 1: a call lost a flag.
+RFLAGS_ROUNDS equ 100
+%macro CALL_KEEPING_FLAGS 1-3
+    SYSTEM_CALL %{1:-1}
+    call .check
+%endmacro
+rflags_syscalls:
+    mov r12, rdi
+    mov r13d, RFLAGS_ROUNDS
+    sub rsp, 32                         ; room for the three words SYS_NMI_COUNTS writes
+    pushfq
+    or [rsp], r12
+    popfq
+.again:
+    CALL_KEEPING_FLAGS SYS_YIELD
+    CALL_KEEPING_FLAGS SYS_NMI_COUNTS, rsp
+    CALL_KEEPING_FLAGS SYS_WRITE, rsp, 0
+    CALL_KEEPING_FLAGS SYS_SLOW, 20
+    CALL_KEEPING_FLAGS SYS_TEST
+    CALL_KEEPING_FLAGS 999
+    dec r13d
+    jnz .again
+    SYSTEM_CALL SYS_EXIT, 0
+.check:                                 ; RFLAGS must still hold every flag of r12
+    pushfq
+    pop rax
+    and rax, r12
+    cmp rax, r12
+    jne .lost
+    ret
+.lost:
+    SYSTEM_CALL SYS_EXIT, 1
+
+; single-step-syscall (Linux's single_step_syscall selftest has the idea): TF set by popfq right
+; before a SYSCALL. SYSCALL takes its single-step decision on the TF it leaves, which FMASK cleared:
+; no #DB in the kernel. SYSRET sets TF again from R11, so the #DB comes in user mode, on the
+; instruction after the SYSCALL, and the kernel kills the program for it (it has no debugger).
+single_step_syscall:
+    mov eax, SYS_YIELD
+    pushfq
+    or qword [rsp], 1 << 8              ; TF
+    popfq
+    syscall                             ; the first instruction that runs with TF set
+    SYSTEM_CALL SYS_EXIT, 0             ; not reached: the #DB kills the program before this
+
 
 section .rodata.user_table progbits alloc noexec nowrite align=8
     PROGRAM "bad-syscalls", bad_syscalls, "bad pointers and numbers: each must get an error"
@@ -141,3 +190,5 @@ section .rodata.user_table progbits alloc noexec nowrite align=8
     PROGRAM "rsp-in-nmi-stack", rsp_in_nmi_stack, "system calls with RSP at ADDRESS (CVE-2015-3291; needs a test)"
     PROGRAM "cs-not-present", cs_not_present, "the next iretq to user mode faults (needs a test)"
     PROGRAM "noncanonical", noncanonical_return, "returns to a non-canonical RIP (needs a test)"
+    PROGRAM "rflags", rflags_syscalls, "sets FLAGS (NT, AC, DF...) and makes every system call"
+    PROGRAM "single-step-syscall", single_step_syscall, "a system call with TF set: killed by #DB"

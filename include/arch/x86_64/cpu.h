@@ -65,6 +65,19 @@ static inline void cpuid(uint32_t leaf, uint32_t subleaf, uint32_t regs[4])
                      : "a"(leaf), "c"(subleaf));
 }
 
+/* CPUID leaf 7's EBX (0 where the CPU has no leaf 7): SMEP is bit 7, SMAP bit 20. */
+#define CPUID7_SMEP (1u << 7)
+#define CPUID7_SMAP (1u << 20)
+static inline uint32_t cpuid_leaf7_ebx(void)
+{
+    uint32_t regs[4];
+    cpuid(0, 0, regs);
+    if (regs[0] < 7)
+        return 0;
+    cpuid(7, 0, regs);
+    return regs[1];
+}
+
 static inline void interrupts_disable(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void interrupts_enable(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void cpu_relax(void) { __asm__ volatile("pause"); }

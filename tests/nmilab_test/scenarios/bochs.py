@@ -85,6 +85,16 @@ def bochs_scenarios():
                 Scenario("user-mode", "test=user-mode", firmware, must=[r"hello from user mode"])
             )
             out.append(Scenario("user-fuzz", "test=user-fuzz", firmware))
+            # issue 21: the flags ring 3 can set, on a CPU with SMAP, and TF into SYSCALL
+            out.append(Scenario("user-rflags", "test=user-rflags", firmware, must=[r"SMAP on"]))
+            out.append(
+                Scenario(
+                    "user-single-step-syscall",
+                    "test=user-single-step-syscall",
+                    firmware,
+                    must=[r"\(single-step-sys\w*\) killed: debug \(#DB\)"],
+                )
+            )
             out.append(
                 Scenario(
                     "user-noncanonical-return",

@@ -160,3 +160,48 @@ SCENARIOS.append(
         must=[r"ok 1 - user-mode # SKIP user mode needs nmi=nested"],
     )
 )
+
+
+# Issue 21: the flags ring 3 can set (NT, AC, DF, ID, TF) must not reach the kernel's own code.
+RFLAGS_MUST = [
+    r"(user: task \d \(rflags\) exited with status 0 after 601 system calls\n[\s\S]*){3}",
+]
+add("user-rflags", must=RFLAGS_MUST)
+SCENARIOS.append(
+    Scenario(
+        "user-rflags smap",
+        "test=user-rflags",
+        "bios",
+        qemu_args=["-cpu", "max"],
+        must=[r"SMAP on", *RFLAGS_MUST],
+    )
+)
+add(
+    "user-single-step-syscall",
+    must=[USER_KILLED.format(r"single-step-sys\w*", r"debug \(#DB\)", "0")],
+    hint="SYSCALL must leave TF clear in the kernel (MSR_FMASK), a CPU that still steps onto "
+    "syscall_entry (Bochs) must be survived, and the #DB after SYSRET is the program's",
+)
+
+
+def ac_window_episodes():
+    """An NMI on the instruction after copy_to_user's stac (inside the window), a few times."""
+    names = mnemonics(KERNEL)
+    start = symbol("copy_to_user")
+    stac = min(a for a in names if a >= start and names[a] == "stac")
+    inside = min(a for a in names if a > stac)
+    return [(inside, lambda gdb: True, 0, None, "inside copy_to_user's stac window")] * 4
+
+
+SCENARIOS.append(
+    Scenario(
+        "user-ac-window",
+        "test=user-ac-window",
+        "bios",
+        qemu_args=["-cpu", "max"],
+        action=lazy(ac_window_episodes),
+        must=[r"SMAP on", r"\(rflags\) exited with status 0 after 601 system calls"],
+        hint="every entry from kernel mode must clac where the CPU has SMAP (an interrupt in a "
+        "stac window), and a task switch must not hand AC to the next task",
+    )
+)
