@@ -5,6 +5,7 @@
  * page-fault handler's exception table turns that into an error, and the walk stops there. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
+#include <arch/x86_64/user_mode.h>
 #include <kernel/printk.h>
 #include <kernel/stacktrace.h>
 #include <kernel/string.h>
@@ -72,6 +73,12 @@ void backtrace_print(uint64_t rip, uint64_t rbp)
     bool interrupted = in_entry_text(rip);
     for (int step = 0; step < STEPS_MAX && rbp && printed < FRAMES_MAX; step++) {
         uint64_t frame[2]; /* saved rbp, return address */
+        /* a user program's frame pointer (a system call, or an NMI before the stack switch):
+         * the kernel never follows a chain the program chose */
+        if (rbp >= USER_BASE && rbp < USER_END) {
+            printk("  (frame pointer %016lx is user memory: the walk stops here)\n", rbp);
+            break;
+        }
         if ((rbp & 7) || copy_from_kernel_nofault(frame, (const void *)rbp, sizeof frame)) {
             printk("  (frame pointer %016lx is not readable: the walk stops here)\n", rbp);
             break;
@@ -98,6 +105,10 @@ void backtrace_print(uint64_t rip, uint64_t rbp)
                 print_backtrace_entry(printed++, frame[1], " (interrupted here)");
             else /* -1 names the call, not the instruction after it */
                 print_backtrace_entry(printed++, frame[1] - 1, "");
+        }
+        if (interrupted && frame[1] < KERNEL_VMA) { /* it was in user mode: its RBP is its own */
+            printk("  (user mode: the program's stack is not walked)\n");
+            break;
         }
         interrupted = in_entry_text(frame[1]);
         rbp = frame[0];

@@ -65,6 +65,8 @@ def smp_scenarios():
                 r"syscall-loop: RIP 00000080[0-9a-f]{8} RSP 00000080[0-9a-f]{8}",
                 r"# \d+ rounds of backtrace-all, [3-9] of them found CPU 1 in user mode",
             ],
+            # syscall-loop's RBP (0x2222...): the walk must stop at the user RIP, never follow it
+            must_not=[r"frame pointer 2222222222222222"],
         ),
         # `mode` while another CPU takes NMIs: never a half-written NMI gate.
         Scenario(
