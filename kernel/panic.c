@@ -11,7 +11,7 @@
 #include <kernel/scenario.h>
 #include <kernel/stacktrace.h>
 
-static int panicking;
+static int panicking_cpu = -1; /* the CPU reporting a panic */
 
 void print_registers(const struct trap_frame *f)
 {
@@ -32,8 +32,12 @@ static __attribute__((noreturn)) void panic_common(const struct trap_frame *fram
                                                    uint64_t rbp, const char *fmt, va_list arguments)
 {
     interrupts_disable();
-    if (panicking++) { /* a fault while reporting: say so plainly and stop */
-        printk("\nPANIC: nested panic while reporting a panic; halted\n");
+    int me = this_cpu()->index, first = -1;
+    if (!__atomic_compare_exchange_n(&panicking_cpu, &first, me, false, __ATOMIC_SEQ_CST,
+                                     __ATOMIC_SEQ_CST)) {
+        if (first != me) /* another CPU's report comes first, whole: this one stops here */
+            halt_forever();
+        printk("\nPANIC: nested panic while reporting a panic; halted\n"); /* a fault in it */
         scenario_abort();
         halt_forever();
     }
