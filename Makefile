@@ -64,7 +64,7 @@ KERNEL_C := $(filter-out arch/x86_64/asm_offsets.c,$(wildcard arch/x86_64/*.c ke
 KERNEL_ASM := $(wildcard boot/*.asm arch/x86_64/*.asm kernel/*.asm tests/kernel/*.asm)
 KERNEL_OBJECTS := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_C)) $(patsubst %.asm,$(BUILD)/%.o,$(KERNEL_ASM))
 # The parts of the kernel that are pure C, also compiled for the host's unit tests.
-UNIT_SOURCES := kernel/format.c kernel/cmdline.c kernel/multiboot.c
+UNIT_SOURCES := kernel/format.c kernel/cmdline.c kernel/multiboot.c arch/x86_64/madt.c
 UNIT_TESTS := $(wildcard tests/unit/test_*.c)
 
 .PHONY: all kernel iso run run-uefi debug test check check-docs check-source verify bench pictures \

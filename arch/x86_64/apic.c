@@ -41,6 +41,7 @@ static volatile uint32_t *xapic;
 static bool x2apic, ready;
 static unsigned board_nmi_pin = 1;
 struct apic_board apic_board;
+_Static_assert(MADT_CPUS_MAX == CPUS_MAX, "the MADT keeps as many CPUs as nmilab starts");
 
 static uint32_t apic_read(enum apic_register reg)
 {
@@ -57,36 +58,6 @@ static void apic_write(enum apic_register reg, uint32_t value)
 
 bool apic_ready(void) { return ready; }
 uint32_t apic_id(void) { return x2apic ? apic_read(APIC_ID) : apic_read(APIC_ID) >> 24; }
-
-/* The MADT's local APIC address (an override entry wins), the LINT pin wired to NMI, and the
- * processors' APIC IDs. */
-static uint64_t madt_lookup(unsigned *nmi_pin)
-{
-    const struct acpi_table_header *madt = acpi_find_table("APIC");
-    if (!madt)
-        return 0;
-    const uint8_t *bytes = (const uint8_t *)madt;
-    uint32_t address32;
-    memcpy(&address32, bytes + 36, 4);
-    uint64_t address = address32;
-    for (uint32_t offset = 44; offset + 2 <= madt->length && bytes[offset + 1] >= 2;
-         offset += bytes[offset + 1]) { /* each entry: type, length, ... */
-        const uint8_t *entry = bytes + offset;
-        bool apic_entry = entry[0] == 0, x2apic_entry = entry[0] == 9 && entry[1] >= 16;
-        /* a processor: enabled, or can be onlined */
-        bool usable = (apic_entry && entry[4] & 3) || (x2apic_entry && entry[8] & 3);
-        if (usable && apic_board.cpus_found++ < CPUS_MAX) {
-            uint32_t id = apic_entry ? entry[3] : *(uint32_t *)(entry + 4);
-            apic_board.cpu_apic_ids[apic_board.cpus_found - 1] = id;
-        }
-        /* local APIC NMI, for every processor (0xff) or processor 0 */
-        if (entry[0] == 4 && entry[1] >= 6 && (entry[2] == 0xff || entry[2] == 0))
-            *nmi_pin = entry[5] & 1;
-        if (entry[0] == 5 && entry[1] >= 12) /* local APIC address override */
-            memcpy(&address, entry + 4, 8);
-    }
-    return address;
-}
 
 /* This CPU's local APIC on (each CPU has its own, at the same address): enabled, x2APIC mode if
  * the machine has it, external NMIs let in on the board's NMI pin. */
@@ -112,9 +83,13 @@ void apic_init(void)
         printk("apic: this CPU has no local APIC; self-NMIs and external NMIs are unavailable\n");
         return;
     }
-    unsigned nmi_pin = 1;
+    apic_board.nmi_pin = 1; /* LINT1, unless the MADT says otherwise */
+    const struct acpi_table_header *madt = acpi_find_table("APIC");
+    if (madt)
+        madt_parse((const uint8_t *)madt, madt->length, &apic_board);
+    unsigned nmi_pin = apic_board.nmi_pin;
     uint64_t base_msr = rdmsr(MSR_APIC_BASE);
-    uint64_t address = madt_lookup(&nmi_pin);
+    uint64_t address = apic_board.apic_address;
     const char *found_by = "ACPI MADT";
     if (!address) {
         address = base_msr & PAGE_ADDRESS_MASK;

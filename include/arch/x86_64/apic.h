@@ -1,6 +1,7 @@
 /* The local APIC: this CPU's interrupt controller, used here to send NMIs to ourselves and to let
  * external NMIs in through LINT1. xAPIC (memory-mapped) or x2APIC (MSRs) when the CPU has it. */
 #pragma once
+#include <arch/x86_64/madt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <arch/x86_64/smp.h>
@@ -24,9 +25,4 @@ void apic_timer_start(uint32_t initial_count, unsigned vector, bool periodic);
 uint32_t apic_timer_current(void);
 /* LINT0 in NMI delivery mode, unmasked or masked: the watchdog's NMI source on one CPU. */
 void apic_lint0_nmi(bool enabled);
-/* What the ACPI MADT lists: the processors (usable ones), the first CPUS_MAX of them. */
-struct apic_board {
-    unsigned cpus_found;
-    uint32_t cpu_apic_ids[CPUS_MAX];
-};
-extern struct apic_board apic_board;
+extern struct apic_board apic_board; /* what the ACPI MADT lists (madt.h) */
