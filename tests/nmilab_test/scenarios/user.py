@@ -59,6 +59,21 @@ def add(name, firmware="bios", **options):
     return SCENARIOS[-1]
 
 
+def add_with_cpu_max(name, variant, boot_line, must):
+    """test=NAME on QEMU's default CPU, and again as "NAME VARIANT" on -cpu max (SMEP and SMAP
+    on), where the boot log must also say boot_line."""
+    add(name, must=must)
+    SCENARIOS.append(
+        Scenario(
+            f"{name} {variant}",
+            f"test={name}",
+            "bios",
+            qemu_args=["-cpu", "max"],
+            must=[boot_line, *must],
+        )
+    )
+
+
 USER_MODE = add(
     "user-mode",
     must=[
@@ -81,15 +96,8 @@ SECURITY_MUST = [
     ),
     r"bad-syscalls: every bad call refused\nuser: task \d \(bad-syscalls\) exited with status 0",
 ]
-add("user-security", must=SECURITY_MUST)
-SCENARIOS.append(
-    Scenario(
-        "user-security smep",
-        "test=user-security",
-        "bios",
-        qemu_args=["-cpu", "max"],
-        must=[r"user: SYSCALL entry ready; SMEP on, SMAP on", *SECURITY_MUST],
-    )
+add_with_cpu_max(
+    "user-security", "smep", r"user: SYSCALL entry ready; SMEP on, SMAP on", SECURITY_MUST
 )
 add("user-fuzz", must=[r"(\(fuzz\) exited with status 0 after 3001 system calls\n[\s\S]*){3}"])
 add(
@@ -166,16 +174,7 @@ SCENARIOS.append(
 RFLAGS_MUST = [
     r"(user: task \d \(rflags\) exited with status 0 after 601 system calls\n[\s\S]*){3}",
 ]
-add("user-rflags", must=RFLAGS_MUST)
-SCENARIOS.append(
-    Scenario(
-        "user-rflags smap",
-        "test=user-rflags",
-        "bios",
-        qemu_args=["-cpu", "max"],
-        must=[r"SMAP on", *RFLAGS_MUST],
-    )
-)
+add_with_cpu_max("user-rflags", "smap", r"SMAP on", RFLAGS_MUST)
 add(
     "user-single-step-syscall",
     must=[USER_KILLED.format(r"single-step-sys\w*", r"debug \(#DB\)", "0")],
