@@ -33,7 +33,8 @@ KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
     -fno-stack-protector -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-optimize-sibling-calls \
     -fno-asynchronous-unwind-tables -fcf-protection=none \
     -nostdinc -isystem $(shell $(CC) -print-file-name=include) -Iinclude -I. -MMD -MP
-NASMFLAGS := -f elf64 -I$(BUILD)/ -I./
+# -g -F dwarf: line numbers for the assembly too (gdb, and the source lines of make viewer)
+NASMFLAGS := -f elf64 -g -F dwarf -I$(BUILD)/ -I./
 LDFLAGS := -n -T linker.ld -z max-page-size=0x1000 -z noexecstack \
     $(if $(shell $(LD) --help 2>/dev/null | grep -- --no-warn-rwx-segments),--no-warn-rwx-segments,)
 
@@ -68,7 +69,7 @@ UNIT_SOURCES := kernel/format.c kernel/cmdline.c kernel/multiboot.c arch/x86_64/
 UNIT_TESTS := $(wildcard tests/unit/test_*.c)
 
 .PHONY: all kernel iso run run-uefi debug test check check-docs check-source verify bench pictures \
-    handout grade deps help clean compile_commands.json FORCE
+    viewer handout grade deps help clean compile_commands.json FORCE
 all: iso
 
 kernel: $(BUILD)/kernel.elf
@@ -182,6 +183,11 @@ bench: deps $(BUILD)/kernel.elf
 pictures: deps $(BUILD)/kernel.elf
 	python3 tools/pictures.py
 
+# The only target that changes docs/viewer/: a nested NMI per strategy, recorded instruction by
+# instruction from QEMU's gdb stub, as web pages (docs/viewer/index.html shows two side by side).
+viewer: deps $(BUILD)/kernel.elf
+	python3 tools/viewer.py
+
 # The labs (docs/labs/): a student tree with one lab's solution taken out, and its grader.
 LAB ?=
 handout:
@@ -212,6 +218,7 @@ help:
 	@echo "  make grade LAB=N         run lab N's scenarios and print the score"
 	@echo "  make pictures            boot a traced nested NMI, draw nmi-trace.svg; update"
 	@echo "                           docs/pictures/ (with make verify's verify-*.svg)"
+	@echo "  make viewer              record a nested NMI per strategy, step by step: docs/viewer/*.html"
 	@echo "  make compile_commands.json   for clangd (uses bear)"
 	@echo "  make deps                install the Debian/Ubuntu packages nmilab needs"
 	@echo "  make clean               remove build/"

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 
-from nmilab_test.gdbstub import Gdb
+from nmilab_test.gdbstub import GPRS, Gdb, registers
 from nmilab_test.iso import iso_for
 from nmilab_test.judge import read, wait_for
 from nmilab_test.kernel_image import mnemonics, symbol, symbol_name
@@ -43,46 +43,11 @@ from nmilab_test.qmp import Qmp
 from nmilab_test.tree import tree_with_break
 
 ENTRY = {"nested": "nmi_entry_nested", "naive": "nmi_entry_naive", "latch": "nmi_entry_latch"}
-GPRS = [
-    "rax",
-    "rbx",
-    "rcx",
-    "rdx",
-    "rsi",
-    "rdi",
-    "rbp",
-    "rsp",
-    "r8",
-    "r9",
-    "r10",
-    "r11",
-    "r12",
-    "r13",
-    "r14",
-    "r15",
-]
 STEP_LIMIT = 20000  # instructions in one recorded NMI path, at most
 # Seconds for the CPU to reach a breakpoint before it counts as hung (an episode takes ms): long
 # enough for a loaded CI machine; shorter for an NMI_BREAK kernel, whose hangs are expected.
 WAIT = 5.0
 WAIT_BROKEN = 1.5
-
-
-def registers(gdb):
-    """The registers QEMU's 'g' packet gives, by name: 16 general registers and rip (8 bytes
-    each), eflags, cs, ss, ds, es, fs, gs (4 bytes each), fs_base, gs_base, kernel_gs_base, then
-    cr0, cr2, ... (8 bytes each)."""
-    raw = bytes.fromhex(gdb.command("g"))
-    value = lambda offset, size: int.from_bytes(raw[offset : offset + size], "little")
-    out = {name: value(8 * i, 8) for i, name in enumerate(GPRS)}
-    out.update(
-        rip=value(128, 8),
-        rflags=value(136, 4),
-        cs=value(140, 4),
-        ss=value(144, 4),
-        cr2=value(196, 8),
-    )
-    return out
 
 
 class Hung(Exception):

@@ -26,6 +26,10 @@ need patch command -v patch                       # the labs' known wrong soluti
 need bochs command -v bochs                       # the second emulator of make test (x2APIC CPUs)
 need bochsbios test -e /usr/share/bochs/BIOS-bochs-latest
 need vgabios test -e /usr/share/vgabios/vgabios.bin
+# make test opens the NMI viewer's pages (docs/viewer/) in a headless browser
+need chromium command -v chromium
+need chromium-driver command -v chromedriver
+need python3-selenium /usr/bin/python3 -c 'import selenium'
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" = 0 ]; then

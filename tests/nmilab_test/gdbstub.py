@@ -4,6 +4,8 @@ import time
 
 from .sockets import connect_unix
 
+GPRS = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp"] + [f"r{n}" for n in range(8, 16)]
+
 
 class Gdb:
     """A minimal client for QEMU's gdb stub: breakpoints that the guest cannot see, one step,
@@ -70,3 +72,20 @@ class Gdb:
 
     def read64(self, address):
         return int.from_bytes(bytes.fromhex(self.command(f"m{address:x},8")), "little")
+
+
+def registers(gdb):
+    """The registers QEMU's 'g' packet gives, by name: 16 general registers and rip (8 bytes
+    each), eflags, cs, ss, ds, es, fs, gs (4 bytes each), fs_base, gs_base, kernel_gs_base, then
+    cr0, cr2, ... (8 bytes each)."""
+    raw = bytes.fromhex(gdb.command("g"))
+    value = lambda offset, size: int.from_bytes(raw[offset : offset + size], "little")
+    out = {name: value(8 * i, 8) for i, name in enumerate(GPRS)}
+    out.update(
+        rip=value(128, 8),
+        rflags=value(136, 4),
+        cs=value(140, 4),
+        ss=value(144, 4),
+        cr2=value(196, 8),
+    )
+    return out
