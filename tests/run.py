@@ -15,6 +15,7 @@ powers off through ACPI, Bochs logs the soft-off and exits, and the TAP lines sa
     python3 tests/run.py --list     the tests, one a line
     python3 tests/run.py labs       the lab checks (and the scenarios they need)
     python3 tests/run.py verify     make verify's bounded form (tests/verify.py --quick --mutants)
+    python3 tests/run.py viewer     the viewer's pages: recorded again, and in a browser
     python3 tests/run.py --quick    the unit tests and one boot per NMI strategy (make check)
 
 This file is only the command line: the harness is the package tests/nmilab_test (its
@@ -35,6 +36,7 @@ from nmilab_test.paths import ISOS, LOGS, ROOT
 from nmilab_test.runner import run_scenario
 from nmilab_test.scenarios import QUICK, SCENARIOS
 from nmilab_test.source_checks import run_source_checks
+from nmilab_test.viewer import browser_checks
 
 SLOWEST_SHOWN = 5
 
@@ -155,6 +157,10 @@ def main():
                 for line in details:
                     print(f"     | {line}", flush=True)
                 passed, failed = passed + ok, failed + (not ok)
+    if everything or "viewer" in args.words:  # docs/viewer/ in headless Chromium
+        for ok, lines in browser_checks():
+            print_check("viewer", ok, lines)
+            passed, failed = passed + ok, failed + (not ok)
     if everything or "historical" in args.words:
         for ok, lines in historical_checks():
             print_check("historical", ok, lines)

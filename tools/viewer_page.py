@@ -6,10 +6,9 @@ import json
 import os
 import re
 
-from viewer_record import ROOT, STRATEGIES
-
 HEADERS = ("include/arch/x86_64/nmi_stack.h", "include/arch/x86_64/trap_frame.h")
 TOOLS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TOOLS)
 KIND_TITLES = {"pf": "a page fault", "int3": "an int3"}
 
 

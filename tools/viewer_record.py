@@ -17,11 +17,11 @@ import re
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TREE, "tests"))
 from nmilab_test.gdbstub import GPRS, Gdb, registers  # noqa: E402
 from nmilab_test.kernel_image import function_symbols, name_in, symbol  # noqa: E402
 from nmilab_test.paths import KERNEL, ROOT  # noqa: E402
-from nmilab_test.scenarios.nmi import under  # noqa: E402
 
 # nmi=NAME: its entry point, and the layout of the stack its NMIs run on (viewer_layout.py). A
 # new strategy is one more line here.
@@ -38,8 +38,8 @@ EXCEPTIONS = {3: "an int3 (#BP, vector 3)", 14: "a page fault (#PF, vector 14)"}
 WINDOW_WORDS = 96  # stack words kept at each step, down from the NMI's stack top
 STEP_LIMIT = 4000
 STEP_OVER = ("printk",)  # run in one go: printing the report is not the story
-STOP_AT = "panic"
-SENDS_NMI = "apic_send_self_nmi"  # its return is the moment the CPU has the NMI it sent itself  # nmi=naive: the recording ends where the report becomes a panic
+STOP_AT = "panic"  # nmi=naive: the recording ends where the report becomes a panic
+SENDS_NMI = "apic_send_self_nmi"  # its return is the moment the CPU has the NMI it sent itself
 SSTEP_WITH_INTERRUPTS = 1  # QEMU's sstep flags: stepping on, interrupts and timers not held back
 
 
@@ -283,6 +283,8 @@ def recording_scenario(strategy, kind, check=None):
     """The kernel's scenario for `kind` under nmi=strategy, as make test boots it (the same
     expectations), with a Recorder attached: (scenario, recorder). check(log, recorder): what
     the scenario's check then says (None: nothing wrong)."""
+    from nmilab_test.scenarios.nmi import under  # here: the catalogue imports this module
+
     recorder = Recorder(strategy, kind)
     scenario = copy.copy(under(strategy, KINDS[kind]))
     scenario.name = f"viewer {KINDS[kind]} nmi={strategy}"
