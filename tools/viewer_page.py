@@ -2,6 +2,7 @@
 index that shows two side by side, written from tools/viewer_template.html and
 tools/viewer_index.html. The recording goes into the page as JSON, with the kernel's source files
 its steps run through and the names of the stack slots, read from the kernel's own headers."""
+import difflib
 import json
 import os
 import re
@@ -105,9 +106,42 @@ def write_index(recordings, directory, left="nested-pf.html", right="naive-pf.ht
     return path
 
 
+RECORDING_ELEMENT = re.compile(r'(<script type="application/json" id="recording">)(.*?)(</script>)', re.S)
+
+
 def read_recording(page_path):
     """The recording a page was written from (for the tests)."""
     with open(page_path) as f:
-        text = f.read()
-    found = re.search(r'<script type="application/json" id="recording">(.*?)</script>', text, re.S)
-    return json.loads(found.group(1))
+        return json.loads(RECORDING_ELEMENT.search(f.read()).group(2))
+
+
+def hide_solutions(page, first_lab, handout_text):
+    """The page as a handout of lab `first_lab` has it: each source file as the handout has it
+    (handout_text: tests/nmilab_test/tree.py's, which takes the solutions out) and the steps that
+    ran a solution pointing at its TODO, their instruction not shown."""
+    data = json.loads(RECORDING_ELEMENT.search(page).group(2))
+    moved = {}
+    for path, lines in data["files"].items():
+        text, replaced = handout_text("\n".join(lines) + "\n", first_lab, path)
+        if replaced:
+            data["files"][path] = text.splitlines()
+            moved[path] = line_map(lines, data["files"][path])
+    for step in data["steps"]:
+        path, _, line = step["src"].rpartition(":")
+        if path in moved:
+            number, hidden = moved[path][int(line)]
+            step["src"] = f"{path}:{number}"
+            if hidden:
+                step["insn"] = "(a lab's solution: not shown in this handout)"
+    return RECORDING_ELEMENT.sub(lambda m: m.group(1) + embedded(data) + m.group(3), page)
+
+
+def line_map(old, new):
+    """old line number -> (its number in new, whether it was taken out: then the number of what
+    replaced it)."""
+    out = {}
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        for i in range(i1, i2):
+            out[i + 1] = (j1 + (i - i1) + 1, False) if tag == "equal" else (j1 + 1, True)
+    return out

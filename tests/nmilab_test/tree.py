@@ -16,9 +16,13 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 
 from .paths import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from viewer_page import hide_solutions  # noqa: E402
 
 MARK = re.compile(r"^(\s*)(?:/\*|;) LAB (\d+) (BEGIN|STUB|END)(?::\s*(.*?))?\s*(?:\*/)?\s*$")
 STUB_LINE = re.compile(r"^(\s*)(?://|;)\| ?(.*)$")
@@ -125,6 +129,12 @@ def write_tree(destination, first_lab=None, with_objects=False):
             if replaced:
                 with open(target, "w") as f:
                     f.write(text)
+        if first_lab is not None and re.match(r"docs/viewer/\w+-\w+\.html$", path):
+            # the viewer's pages carry the kernel's source, and show its instructions
+            with open(target) as f:
+                text = hide_solutions(f.read(), first_lab, handout_text)
+            with open(target, "w") as f:
+                f.write(text)
     if with_objects:
         build = os.path.join(ROOT, "build")
         for directory, _, files in os.walk(build):

@@ -11,15 +11,21 @@ instructions the kernel no longer runs: that fails, until make viewer is run aga
 and register values are not compared: they are addresses too.
 
 In a browser: tests/viewer_browser.py opens each committed page and the index in headless
-Chromium (Debian's python3-selenium is for Debian's python3, hence a process of its own)."""
+Chromium (Debian's python3-selenium is for Debian's python3, hence a process of its own).
+
+In a lab's handout: the pages carry the kernel's source and instructions, solutions included;
+a handout has them with its own source and the solution's steps hidden (tree.py), and
+handout_checks() looks for any line of a solution in them."""
+import json
 import os
 import subprocess
 import sys
 
 from .paths import LOGS, ROOT
+from .tree import MARK, handout_text, marked_labs
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-from viewer_page import page_name, read_recording  # noqa: E402
+from viewer_page import RECORDING_ELEMENT, hide_solutions, page_name, read_recording  # noqa: E402
 from viewer_record import RECORDINGS, recording_scenario  # noqa: E402
 
 DOCS_VIEWER = os.path.join(ROOT, "docs", "viewer")
@@ -78,3 +84,36 @@ def browser_checks():
             yield verdict == "ok", [what]
     if result.returncode and not any(line.startswith("FAIL") for line in lines):
         yield False, ["the browser check did not run"] + result.stderr.strip().splitlines()[-5:]
+
+
+def solution_lines(first_lab):
+    """The lines of the solutions a handout of `first_lab` takes out (long enough to be telling,
+    and found nowhere else in the handout's file)."""
+    lines = set()
+    for path in sorted({p for paths in marked_labs().values() for p in paths}):
+        inside, taken = False, set()
+        with open(os.path.join(ROOT, path)) as f:
+            text = f.read()
+        for line in text.splitlines():
+            mark = MARK.match(line)
+            if mark and int(mark.group(2)) >= first_lab:
+                inside = mark.group(3) == "BEGIN"
+            elif inside and len(line.strip()) > 12:
+                taken.add(line.strip())
+        kept = {line.strip() for line in handout_text(text, first_lab, path)[0].splitlines()}
+        lines |= taken - kept
+    return lines
+
+
+def handout_checks():
+    """Each lab's handout of each page shows none of that lab's solution lines: (ok, lines)."""
+    pages = [page_name(dict(strategy=s, kind=k)) for s, k in RECORDINGS]
+    for lab in sorted(marked_labs()):
+        hidden, leaks = solution_lines(lab), []
+        for name in pages:
+            with open(os.path.join(DOCS_VIEWER, name)) as f:
+                page = hide_solutions(f.read(), lab, handout_text)
+            files = json.loads(RECORDING_ELEMENT.search(page).group(2))["files"]
+            shown = {line.strip() for lines in files.values() for line in lines}
+            leaks += [f"{name}: {line}" for line in sorted(shown & hidden)[:2]]
+        yield not leaks, [f"lab {lab}'s handout of docs/viewer/ shows none of its solution"] + leaks
