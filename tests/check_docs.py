@@ -16,6 +16,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from docs_names import ROOT, Tree  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from viewer_page import read_recording  # noqa: E402
 
 # Words that are none of the things checked, each kind with why it is safe to leave unchecked.
 # Instruction mnemonics and assembler directives: the CPU's and NASM's names, not ours.
@@ -205,6 +207,18 @@ class Checker:
                 return None
         return f'"{text}" is printed by nothing in the tree'
 
+    def viewer_step(self, page, step):
+        """A step of a viewer page (make viewer) that the docs send the reader to: it must be
+        there and be a moment with an event, or the pages were recorded again and the docs not
+        updated."""
+        path = os.path.join(ROOT, "docs", "viewer", page)
+        if not os.path.exists(path):
+            return f"docs/viewer/{page} does not exist"
+        steps = read_recording(path)["steps"]
+        if not 1 <= int(step) <= len(steps) or not steps[int(step) - 1]["events"]:
+            return f"step {step} of docs/viewer/{page} is no event: the pages changed (make viewer)"
+        return None
+
     # ---- one backticked span ----
 
     def code_span(self, text):
@@ -230,6 +244,9 @@ class Checker:
             return None if words[1] in self.tree.structs else f"{text} is not defined in the source"
         if text.startswith(".") and " " not in text and not text.startswith(".."):
             return None if text in self.tree.sections else f"{text} is not a section of the source"
+        viewer = re.fullmatch(r"(?:docs/)?viewer/([\w-]+\.html)#step=(\d+)", text)
+        if viewer:
+            return self.viewer_step(*viewer.groups())
         if "=" in words[0] and len(words) == 1:
             key, _, value = text.partition("=")
             if key in self.tree.kernel_options:

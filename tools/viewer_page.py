@@ -106,7 +106,9 @@ def write_index(recordings, directory, left="nested-pf.html", right="naive-pf.ht
     return path
 
 
-RECORDING_ELEMENT = re.compile(r'(<script type="application/json" id="recording">)(.*?)(</script>)', re.S)
+RECORDING_ELEMENT = re.compile(
+    r'(<script type="application/json" id="recording">)(.*?)(</script>)', re.S
+)
 
 
 def read_recording(page_path):
