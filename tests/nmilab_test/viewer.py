@@ -37,15 +37,17 @@ def path_of(recording):
     return [(step["at"], [key for key, _ in step["events"]]) for step in recording["steps"]]
 
 
+def shown(step):
+    at, events = step
+    return f"{at} ({', '.join(events)})" if events else at
+
+
 def difference(page, fresh):
     """None when the page's recording and a fresh one ran the same path, else where they part."""
     old, new = path_of(page), path_of(fresh)
     for i, (was, now) in enumerate(zip(old, new)):
         if was != now:
-            return (
-                f"step {i + 1}: the page shows {was[0]} {was[1] or ''}, the kernel now runs "
-                f"{now[0]} {now[1] or ''}"
-            )
+            return f"step {i + 1}: the page shows {shown(was)}, the kernel now runs {shown(now)}"
     if len(old) != len(new):
         return f"the page has {len(old)} steps, the kernel's path now {len(new)}"
     return None
