@@ -23,8 +23,8 @@ from nmilab_test.gdbstub import GPRS, Gdb, registers  # noqa: E402
 from nmilab_test.kernel_image import function_symbols, name_in, symbol  # noqa: E402
 from nmilab_test.paths import KERNEL, ROOT  # noqa: E402
 
-# nmi=NAME: its entry point, and the layout of the stack its NMIs run on (viewer_layout.py). A
-# new strategy is one more line here.
+# nmi=NAME: its entry point, and the layout of the stack its NMIs run on (the slots' names:
+# viewer_page.slot_labels). A new strategy is one more line here.
 STRATEGIES = {
     "nested": ("nmi_entry_nested", "nmi_stack"),
     "naive": ("nmi_entry_naive", "trap_frame"),
@@ -96,7 +96,7 @@ class Recorder:
                 self.steps.append(dict(regs=regs, words=words))
             if (regs["rip"], regs["rsp"]) == back or self.name(regs["rip"]) == f"{STOP_AT}+0x0":
                 return
-            mnemonic, text = self.code.get(regs["rip"], ("?", "?"))
+            text = self.code.get(regs["rip"], ("?", "?"))[1]
             callee = re.search(r"call\s+[0-9a-f]+ <([\w.]+)>", text)
             if callee and callee.group(1) in STEP_OVER:
                 self.run_to(gdb, regs["rip"] + self.length(regs["rip"]))
@@ -116,7 +116,6 @@ class Recorder:
     def name(self, address):
         return name_in(self.functions, address) or f"{address:x}"
 
-
     def result(self, log):
         """The recording: each step's RIP (as symbol+offset too), instruction, source line,
         changed registers and stack words, the events at it and whether NMIs are blocked or one
@@ -124,7 +123,7 @@ class Recorder:
         lines = source_lines(self.steps)
         report = re.search(r"^NMI frame overwritten by nested NMI:.*$", log, re.M)
         steps, before = [], None
-        for i, (step, events) in enumerate(zip(self.steps, self.events())):
+        for step, events in zip(self.steps, self.events(lines)):
             rip = step["regs"]["rip"]
             old_words = before["words"] if before else [None] * WINDOW_WORDS
             if report and any(key == "report" for key, _ in events):
@@ -154,10 +153,11 @@ class Recorder:
             steps=steps,
         )
 
-    def events(self):
+    def events(self, lines):
         """What happened at each step, as [(key, text)], keys shared by every strategy where the
         thing is the same (the side-by-side view aligns on them); step["blocked"] and
-        step["pending"] are set on the way."""
+        step["pending"] are set on the way. lines: source_lines() of the steps."""
+        texts = SourceText()
         blocked = pending = False
         arrivals = passes = 0
         dispatch, stubs = symbol("nmi_dispatch"), {symbol(f"trap_stub_{v}"): v for v in EXCEPTIONS}
@@ -203,7 +203,7 @@ class Recorder:
             was = {f"{w:x}" for w in previous["words"]} if previous else set()
             if repeat not in was and repeat in {f"{w:x}" for w in step["words"]}:
                 events.append(("answer", "NMI 1's iret frame now returns to repeat_nmi"))
-            text = source_text(source_lines([step])[rip])
+            text = texts.line(lines[rip])
             for pattern, event in LINE_EVENTS:
                 if re.search(pattern, text):
                     events.append(event)
@@ -270,13 +270,22 @@ def relative_source(where):
     return "?:0"
 
 
-def source_text(where):
-    path, _, line = where.rpartition(":")
-    try:
-        with open(os.path.join(ROOT, path)) as f:
-            return f.read().splitlines()[int(line) - 1]
-    except (OSError, IndexError, ValueError):
-        return ""
+class SourceText:
+    """The text of a "path:line", each file read once."""
+
+    def __init__(self):
+        self.files = {}
+
+    def line(self, where):
+        path, _, number = where.rpartition(":")
+        if path not in self.files:
+            try:
+                with open(os.path.join(ROOT, path)) as f:
+                    self.files[path] = f.read().splitlines()
+            except OSError:
+                self.files[path] = []
+        lines = self.files[path]
+        return lines[int(number) - 1] if 0 < int(number) <= len(lines) else ""
 
 
 def recording_scenario(strategy, kind, check=None):
