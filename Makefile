@@ -218,7 +218,7 @@ help:
 	@echo "  make grade LAB=N         run lab N's scenarios and print the score"
 	@echo "  make pictures            boot a traced nested NMI, draw nmi-trace.svg; update"
 	@echo "                           docs/pictures/ (with make verify's verify-*.svg)"
-	@echo "  make viewer              record a nested NMI per strategy, step by step: docs/viewer/*.html"
+	@echo "  make viewer              record a nested NMI per strategy, step by step: docs/viewer/"
 	@echo "  make compile_commands.json   for clangd (uses bear)"
 	@echo "  make deps                install the Debian/Ubuntu packages nmilab needs"
 	@echo "  make clean               remove build/"

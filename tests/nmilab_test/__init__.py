@@ -16,6 +16,7 @@
     tree.py          copies of this tree: a lab handout, an NMI_BREAK kernel's build
     historical.py    the NMI_BREAK kernels of the 2015 bugs, each failing its scenario
     labs.py          the labs: their scenarios, grading, and make test's checks of them
+    viewer.py        make test's checks of docs/viewer/: recorded again, in a browser, handouts
     scenarios/       the catalogue, one module per area
 
 tests/run.py is the command line; tests/verify.py, bench.py, fuzz_shell.py, model_check.py,
