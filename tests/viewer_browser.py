@@ -26,7 +26,7 @@ EVENT_KEYS_MAX = 60  # presses of the down arrow to reach an event, at most
 def browser():
     options = webdriver.ChromeOptions()
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1600,1000",
-                     "--disable-dev-shm-usage", "--allow-file-access-from-files"):
+                     "--disable-dev-shm-usage"):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
