@@ -43,6 +43,18 @@ SENDS_NMI = "apic_send_self_nmi"  # its return is the moment the CPU has the NMI
 SSTEP_WITH_INTERRUPTS = 1  # QEMU's sstep flags: stepping on, interrupts and timers not held back
 
 
+def c_compiler(kernel):
+    """The C compiler that built the kernel, as its debug information names it ("GNU C11
+    12.2.0"): the offsets in the C functions are its."""
+    out = subprocess.run(
+        ["objdump", "--dwarf=info", kernel], capture_output=True, text=True
+    ).stdout
+    for producer in re.findall(r"DW_AT_producer\s*:(?:.*\):)? (.*)", out):
+        if not producer.startswith("NASM"):
+            return producer.split(" -")[0]
+    return "?"
+
+
 def disassembly(kernel):
     """address -> (mnemonic, the instruction as objdump prints it) for the whole kernel."""
     out = subprocess.run(
@@ -147,6 +159,7 @@ class Recorder:
         return dict(
             strategy=self.strategy,
             kind=self.kind,
+            compiler=c_compiler(KERNEL),
             scenario=KINDS[self.kind],
             layout=STRATEGIES[self.strategy][1],
             top=f"{self.top:x}",

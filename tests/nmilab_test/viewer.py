@@ -8,7 +8,10 @@ unrelated change elsewhere in the kernel moves functions (every address after it
 leaves the offsets inside the functions the NMI runs through alone, while a change to one of those
 functions (the entry code, the handler) changes offsets or the path, and the page then shows
 instructions the kernel no longer runs: that fails, until make viewer is run again. Stack words
-and register values are not compared: they are addresses too.
+and register values are not compared: they are addresses too. A kernel built by another C
+compiler than the pages' (make CC=clang, a cross compiler) has other offsets in every C function
+for the same source: then only the steps in the assembly and the order of the events are
+compared, which do not depend on it.
 
 In a browser: tests/viewer_browser.py opens each committed page and the index in headless
 Chromium (Debian's python3-selenium is for Debian's python3, hence a process of its own).
@@ -42,12 +45,28 @@ def shown(step):
     return f"{at} ({', '.join(events)})" if events else at
 
 
+def assembly_path_of(recording):
+    """What must match whatever compiled the C: the steps in the assembly, and the events."""
+    steps = [s for s in recording["steps"] if s["src"].split(":")[0].endswith((".asm", ".inc"))]
+    events = [key for step in recording["steps"] for key, _ in step["events"]]
+    return [(step["at"], []) for step in steps] + [("events", events)]
+
+
 def difference(page, fresh):
     """None when the page's recording and a fresh one ran the same path, else where they part."""
-    old, new = path_of(page), path_of(fresh)
+    if page.get("compiler") != fresh["compiler"]:
+        parted = difference_in(assembly_path_of(page), assembly_path_of(fresh), "assembly step")
+        return parted and (
+            f"{parted}; the pages were made with {page.get('compiler')}, this kernel with "
+            f"{fresh['compiler']}: only the assembly's steps and the events were compared"
+        )
+    return difference_in(path_of(page), path_of(fresh))
+
+
+def difference_in(old, new, what="step"):
     for i, (was, now) in enumerate(zip(old, new)):
         if was != now:
-            return f"step {i + 1}: the page shows {shown(was)}, the kernel now runs {shown(now)}"
+            return f"{what} {i + 1}: the page shows {shown(was)}, the kernel now runs {shown(now)}"
     if len(old) != len(new):
         return f"the page has {len(old)} steps, the kernel's path now {len(new)}"
     return None
