@@ -274,12 +274,15 @@ def source_lines(steps):
 
 
 def relative_source(where):
+    """addr2line's "path:line (discriminator N)" as "path:line", path relative to the tree;
+    "?:0" where it knows no file, line 0 where it knows no line."""
     path, _, line = where.rpartition(":")
+    number = line.split()[0] if line.split() and line.split()[0].isdigit() else "0"
     parts = os.path.normpath(path).split(os.sep)
     for i in range(len(parts) - 1, -1, -1):
         candidate = os.path.join(*parts[i:])
         if os.path.exists(os.path.join(ROOT, candidate)):
-            return f"{candidate}:{line.split()[0]}"
+            return f"{candidate}:{number}"
     return "?:0"
 
 
