@@ -36,7 +36,7 @@ from nmilab_test.paths import ISOS, LOGS, ROOT
 from nmilab_test.runner import run_scenario
 from nmilab_test.scenarios import QUICK, SCENARIOS
 from nmilab_test.source_checks import run_source_checks
-from nmilab_test.viewer import browser_checks, handout_checks
+from nmilab_test.viewer import browser_checks, handout_checks, template_checks
 
 SLOWEST_SHOWN = 5
 
@@ -158,7 +158,7 @@ def main():
                     print(f"     | {line}", flush=True)
                 passed, failed = passed + ok, failed + (not ok)
     if everything or "viewer" in args.words:  # docs/viewer/ in headless Chromium
-        for ok, lines in [*handout_checks(), *browser_checks()]:
+        for ok, lines in [*template_checks(), *handout_checks(), *browser_checks()]:
             print_check("viewer", ok, lines)
             passed, failed = passed + ok, failed + (not ok)
     if everything or "historical" in args.words:

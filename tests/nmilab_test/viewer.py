@@ -16,11 +16,15 @@ compared, which do not depend on it.
 In a browser: tests/viewer_browser.py opens each committed page and the index in headless
 Chromium (Debian's python3-selenium is for Debian's python3, hence a process of its own).
 
+Written from the templates: template_checks() finds a page whose HTML around its recording is
+not what tools/viewer_template.html (or viewer_index.html) now makes.
+
 In a lab's handout: the pages carry the kernel's source and instructions, solutions included;
 a handout has them with its own source and the solution's steps hidden (tree.py), and
 handout_checks() looks for any line of a solution in them."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -138,3 +142,24 @@ def handout_checks():
             shown = {line.strip() for lines in files.values() for line in lines}
             leaks += [f"{name}: {line}" for line in sorted(shown & hidden)[:2]]
         yield not leaks, [f"lab {lab}'s handout of docs/viewer/ shows none of its solution"] + leaks
+
+
+def template_checks():
+    """Each page is its template with a recording in it: a change to tools/viewer_template.html
+    or viewer_index.html reaches docs/viewer/ only through make viewer (or --rewrite)."""
+    data = re.compile(r'(<script type="application/json" id="\w+">).*?(</script>)', re.S)
+    pages = [page_name(dict(strategy=s, kind=k)) for s, k in RECORDINGS] + ["index.html"]
+    stale = []
+    for name in pages:
+        template = "viewer_index.html" if name == "index.html" else "viewer_template.html"
+        with open(os.path.join(ROOT, "tools", template)) as f:
+            expected = data.sub(r"\1\2", f.read())
+        with open(os.path.join(DOCS_VIEWER, name)) as f:
+            shown = data.sub(r"\1\2", f.read())
+        title = re.search(r"<title>(.*?)</title>", shown).group(1)
+        if shown != expected.replace("{{TITLE}}", title):
+            stale.append(name)
+    yield not stale, [
+        "docs/viewer/ is written from the templates in tools/"
+        + (f": not {', '.join(stale)} (run python3 tools/viewer.py --rewrite)" if stale else "")
+    ]
