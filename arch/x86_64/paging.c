@@ -36,7 +36,7 @@ static NOKPROBE unsigned index_at(uint64_t virtual_address, int level)
 /* The page-table entry for a 4 KiB page at virtual_address. With create, missing tables are
  * made and a 2 MiB or 1 GiB page in the way is split into smaller pages that map the same
  * memory; without it, NULL when the walk ends early. */
-static uint64_t *walk_from(uint64_t *table, uint64_t virtual_address, bool create)
+static uint64_t *walk(uint64_t *table, uint64_t virtual_address, bool create)
 {
     for (int level = 4; level > 1; level--) {
         uint64_t *entry = &table[index_at(virtual_address, level)];
@@ -66,20 +66,15 @@ static NOKPROBE uint64_t *current_root(void)
     return (uint64_t *)(read_cr3() & PAGE_ADDRESS_MASK);
 }
 
-static uint64_t *walk(uint64_t virtual_address, bool create)
-{
-    return walk_from(current_root(), virtual_address, create);
-}
-
 bool paging_is_mapped(uint64_t virtual_address)
 {
-    uint64_t *entry = walk(virtual_address, false);
+    uint64_t *entry = walk(current_root(), virtual_address, false);
     return entry && (*entry & PAGE_PRESENT);
 }
 
 void paging_unmap_page(uint64_t virtual_address)
 {
-    uint64_t *entry = walk(virtual_address, true);
+    uint64_t *entry = walk(current_root(), virtual_address, true);
     *entry = 0;
     invlpg(virtual_address);
 }
@@ -93,7 +88,7 @@ void *paging_map_device(uint64_t physical_address, uint64_t size, bool uncached)
     for (uint64_t page = physical_address & ~(PAGE_SIZE - 1); page < end; page += PAGE_SIZE) {
         if (paging_is_mapped(page) && !uncached)
             continue; /* already reachable through the boot identity map */
-        uint64_t *entry = walk(page, true);
+        uint64_t *entry = walk(current_root(), page, true);
         *entry = page | flags;
         invlpg(page);
     }
@@ -102,13 +97,13 @@ void *paging_map_device(uint64_t physical_address, uint64_t size, bool uncached)
 
 void paging_map_kernel_page(uint64_t virtual_address, uint64_t physical_address)
 {
-    *walk_from(master, virtual_address, true) = physical_address | PAGE_PRESENT | PAGE_WRITABLE;
+    *walk(master, virtual_address, true) = physical_address | PAGE_PRESENT | PAGE_WRITABLE;
     invlpg(virtual_address);
 }
 
 uint64_t paging_unmap_kernel_page(uint64_t virtual_address)
 {
-    uint64_t *entry = walk_from(master, virtual_address, false);
+    uint64_t *entry = walk(master, virtual_address, false);
     if (!entry || !(*entry & PAGE_PRESENT) || (*entry & PAGE_HUGE))
         return 0;
     uint64_t physical = *entry & PAGE_ADDRESS_MASK;
