@@ -113,22 +113,18 @@ static void command_kprobe(int argc, char **argv)
             probed = i;
         else if (!shell_probes[i].symbol && free_slot < 0)
             free_slot = i;
-    struct kprobe *p = NULL; /* the symbol's probe, else a free one; NULL if neither */
-    if (probed >= 0)
-        p = &shell_probes[probed];
-    else if (free_slot >= 0)
-        p = &shell_probes[free_slot];
     if (probed >= 0 && add) {
-        printk("kprobe: %s is already probed (%lu hits)\n", argv[2], p->hits);
+        printk("kprobe: %s is already probed (%lu hits)\n", argv[2], shell_probes[probed].hits);
     } else if (probed >= 0) {
-        unregister_kprobe(p);
-        printk("kprobe: %s removed after %lu hits\n", argv[2], p->hits);
-        p->symbol = NULL;
+        unregister_kprobe(&shell_probes[probed]);
+        printk("kprobe: %s removed after %lu hits\n", argv[2], shell_probes[probed].hits);
+        shell_probes[probed].symbol = NULL;
     } else if (!add) {
         printk("kprobe: %s is not probed\n", argv[2]);
     } else if (free_slot < 0) {
         printk("kprobe: all %d shell probes are in use\n", SHELL_PROBES);
     } else {
+        struct kprobe *p = &shell_probes[free_slot];
         memcpy(probe_names[free_slot], argv[2], strlen(argv[2]) + 1);
         *p = (struct kprobe){.symbol = probe_names[free_slot]};
         if (register_kprobe(p))

@@ -10,7 +10,5 @@
 void pic_init(void);
 void pic_unmask_timer(void);
 void pic_mask_timer(void);
-/* IRQs that arrived as interrupts instead of through LINT0 (reported once, never fatal). */
-extern uint64_t pic_stray_interrupts;
 /* In an NMI: was it the PIC's IRQ 0? Polls the PIC (which also acknowledges it) and sends EOI. */
 bool pic_take_timer_interrupt(void);
