@@ -72,11 +72,13 @@ bool paging_is_mapped(uint64_t virtual_address)
     return entry && (*entry & PAGE_PRESENT);
 }
 
-void paging_unmap_page(uint64_t virtual_address)
+uint64_t paging_unmap_page(uint64_t virtual_address)
 {
-    uint64_t *entry = walk(current_root(), virtual_address, true);
+    uint64_t *entry = walk(master, virtual_address, true);
+    uint64_t physical = *entry & PAGE_PRESENT ? *entry & PAGE_ADDRESS_MASK : 0;
     *entry = 0;
     invlpg(virtual_address);
+    return physical;
 }
 
 void *paging_map_device(uint64_t physical_address, uint64_t size, bool uncached)
@@ -99,17 +101,6 @@ void paging_map_kernel_page(uint64_t virtual_address, uint64_t physical_address)
 {
     *walk(master, virtual_address, true) = physical_address | PAGE_PRESENT | PAGE_WRITABLE;
     invlpg(virtual_address);
-}
-
-uint64_t paging_unmap_kernel_page(uint64_t virtual_address)
-{
-    uint64_t *entry = walk(master, virtual_address, false);
-    if (!entry || !(*entry & PAGE_PRESENT) || (*entry & PAGE_HUGE))
-        return 0;
-    uint64_t physical = *entry & PAGE_ADDRESS_MASK;
-    *entry = 0;
-    invlpg(virtual_address);
-    return physical;
 }
 
 uint64_t paging_copy_master(uint64_t root)
