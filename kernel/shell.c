@@ -7,7 +7,6 @@
 #include <arch/x86_64/power.h>
 #include <arch/x86_64/serial.h>
 #include <arch/x86_64/smp.h>
-#include <arch/x86_64/timer.h>
 #include <kernel/cast.h>
 #include <kernel/cmdline.h>
 #include <kernel/cpu_backtrace.h>
@@ -283,20 +282,16 @@ void shell_run(void)
         size_t length = 0;
         bool too_long = false;
         for (;;) {
-            int c = read_key();
-            if (c < 0) {
+            int c;
+            while ((c = read_key()) < 0)
                 task_sleep(1);
-                continue;
-            }
             if (c == '\r' || c == '\n') {
                 printk("\n");
                 break;
             }
-            if (c == '\b' || c == 0x7f) {
-                if (length) {
-                    length--;
-                    printk("\b \b");
-                }
+            if ((c == '\b' || c == 0x7f) && length) {
+                length--;
+                printk("\b \b");
             } else if (c >= ' ' && c <= '~') {
                 if (length < LINE_MAX) {
                     line[length++] = (char)c;

@@ -3,7 +3,6 @@
  * (the PIT) and route it to LINT0 as an NMI. */
 #pragma once
 #include <stdbool.h>
-#include <stdint.h>
 
 #define PIC_VECTOR_BASE 0x30 /* IRQ n arrives on 0x30 + n, if it ever does */
 
