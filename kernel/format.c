@@ -57,22 +57,17 @@ int vformat(char *buffer, size_t size, const char *fmt, va_list arguments)
         fmt++;
         bool left = false;
         char pad = ' ';
-        for (;; fmt++) {
+        for (; *fmt == '-' || *fmt == '0'; fmt++)
             if (*fmt == '-')
                 left = true;
-            else if (*fmt == '0')
-                pad = '0';
             else
-                break;
-        }
+                pad = '0';
         int width = 0;
         while (*fmt >= '0' && *fmt <= '9')
             width = width * 10 + (*fmt++ - '0');
-        int longs = 0;
-        while (*fmt == 'l' || *fmt == 'z') {
-            longs += *fmt == 'z' ? 2 : 1;
-            fmt++;
-        }
+        bool longs = false; /* l, ll or z: 64 bits */
+        for (; *fmt == 'l' || *fmt == 'z'; fmt++)
+            longs = true;
         char digits[32];
         const char *text = digits; /* what the conversion shows, n characters */
         size_t n = 0;
