@@ -172,17 +172,18 @@ static void command_stats(int argc, char **argv)
 
 static void command_trace(int argc, char **argv)
 {
-    if (argc == 2 && (!strcmp(argv[1], "on") || !strcmp(argv[1], "off"))) {
-        nmi_trace_arm(!strcmp(argv[1], "on"));
-        if (nmi_trace_armed() && nmi_current_strategy() != NMI_NESTED)
-            printk("trace: armed, but only nmi=nested has these stack words (mode nested)\n");
-        else if (nmi_trace_armed())
-            printk("trace: armed: the next nested NMI is recorded (try pf-in-nmi)\n");
-        else
-            printk("trace: off\n");
-    } else {
+    bool on = argc == 2 && !strcmp(argv[1], "on");
+    if (!on && (argc != 2 || strcmp(argv[1], "off"))) {
         printk("usage: trace on|off\n");
+        return;
     }
+    nmi_trace_arm(on);
+    if (on && nmi_current_strategy() != NMI_NESTED)
+        printk("trace: armed, but only nmi=nested has these stack words (mode nested)\n");
+    else if (on)
+        printk("trace: armed: the next nested NMI is recorded (try pf-in-nmi)\n");
+    else
+        printk("trace: off\n");
 }
 
 static void command_user(int argc, char **argv)
