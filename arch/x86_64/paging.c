@@ -14,8 +14,6 @@ static uint64_t table_pool[TABLE_POOL_SIZE][ENTRIES] __attribute__((aligned(PAGE
 static unsigned tables_used;
 static uint64_t *master; /* the boot page table: where kernel mappings are made */
 
-static uint64_t *table_at(uint64_t entry) { return (uint64_t *)(entry & PAGE_ADDRESS_MASK); }
-
 /* The pool is in the kernel image (higher half); its physical address is virtual - KERNEL_VMA,
  * and the identity map makes that physical address usable as a pointer too. */
 static uint64_t *new_table(void)
@@ -56,7 +54,7 @@ static uint64_t *walk(uint64_t *table, uint64_t virtual_address, bool create)
             *entry = (uint64_t)smaller | PAGE_PRESENT | PAGE_WRITABLE;
             write_cr3(read_cr3()); /* the old large-page translation may be cached */
         }
-        table = table_at(*entry);
+        table = (uint64_t *)(*entry & PAGE_ADDRESS_MASK);
     }
     return &table[index_at(virtual_address, 1)];
 }
