@@ -138,28 +138,16 @@ build_page_tables:
     jne .pd_low
     ret
 
-serial_init32:                          ; COM1, 115200 8N1, FIFO on
-    mov dx, COM1 + 1
-    xor al, al
-    out dx, al                          ; no UART interrupts
-    mov dx, COM1 + 3
-    mov al, 0x80
-    out dx, al                          ; divisor latch on
-    mov dx, COM1
-    mov al, 1
-    out dx, al                          ; divisor 1 = 115200 baud
-    mov dx, COM1 + 1
-    xor al, al
+serial_init32:                          ; COM1, 115200 8N1, FIFO on: the writes in serial_setup
+    mov ecx, serial_setup
+.next:
+    movzx edx, byte [ecx]
+    add edx, COM1
+    mov al, [ecx + 1]
     out dx, al
-    mov dx, COM1 + 3
-    mov al, 3
-    out dx, al                          ; 8 data bits, no parity, 1 stop bit
-    mov dx, COM1 + 2
-    mov al, 0xc7
-    out dx, al
-    mov dx, COM1 + 4
-    mov al, 0x0b
-    out dx, al
+    add ecx, 2
+    cmp ecx, serial_setup_end
+    jne .next
     ret
 
 ; Print the NUL-terminated message at EBX on serial and on the VGA text screen, then stop.
@@ -207,6 +195,15 @@ long_mode_low:
 
 section .boot.data progbits alloc noexec write
 align 8
+serial_setup:                           ; register (from COM1), value
+    db 1, 0                             ; no UART interrupts
+    db 3, 0x80                          ; divisor latch on
+    db 0, 1                             ; divisor 1 = 115200 baud
+    db 1, 0
+    db 3, 3                             ; 8 data bits, no parity, 1 stop bit
+    db 2, 0xc7
+    db 4, 0x0b
+serial_setup_end:
 message_not_multiboot2:
     db "nmilab: not started by a multiboot2 loader (boot it with GRUB: see README.md)", 13, 10, 0
 message_no_long_mode:

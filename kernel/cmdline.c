@@ -44,31 +44,28 @@ int cmdline_parse(struct cmdline *cl, const char *line, void (*report)(const cha
         while (key_length < word_length && word[key_length] != '=')
             key_length++;
 
-        char key[CMDLINE_KEY_SIZE];
-        const char *problem = NULL;
-        if (key_length >= sizeof key) {
-            problem = "is not a known option";
-            key_length = sizeof key - 1;
-        }
-        memcpy(key, word, key_length);
-        key[key_length] = '\0';
-        const char *values = known_values(key);
+        char key[CMDLINE_KEY_SIZE]; /* a key too long for it is no known one: shown cut */
+        size_t kept = key_length < sizeof key ? key_length : sizeof key - 1;
+        memcpy(key, word, kept);
+        key[kept] = '\0';
+        const char *values = key_length < sizeof key ? known_values(key) : NULL;
         size_t value_length = key_length < word_length ? word_length - key_length - 1 : 0;
-        if (!problem && !values)
+        const char *problem = NULL;
+        if (!values)
             problem = "is not a known option";
-        else if (!problem && !values[0] && key_length < word_length)
+        else if (!values[0] && key_length < word_length)
             format(message, sizeof message, "cmdline: option '%s' takes no value", key);
-        else if (!problem && key_length == word_length && values[0])
+        else if (values[0] && key_length == word_length)
             format(message, sizeof message, "cmdline: option '%s' needs a value: %s=<%s>",
                    key, key, values);
-        else if (!problem && value_length == 0 && values[0])
+        else if (values[0] && value_length == 0)
             format(message, sizeof message, "cmdline: option '%s' has an empty value: %s=<%s>",
                    key, key, values);
-        else if (!problem && value_length >= CMDLINE_VALUE_SIZE)
+        else if (value_length >= CMDLINE_VALUE_SIZE)
             problem = "has a value that is too long";
-        else if (!problem && cl->count == CMDLINE_MAX_OPTIONS)
+        else if (cl->count == CMDLINE_MAX_OPTIONS)
             problem = "is one option too many";
-        else if (!problem) {
+        else {
             struct cmdline_option *option = &cl->options[cl->count++];
             memcpy(option->key, key, key_length + 1);
             memcpy(option->value, word + key_length + 1, value_length);

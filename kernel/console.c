@@ -9,6 +9,7 @@
 #include <kernel/console.h>
 #include <kernel/lock.h>
 #include <kernel/printk.h>
+#include <kernel/string.h>
 
 struct lock console_lock;
 static const struct screen *screen;
@@ -20,23 +21,21 @@ bool console_init_serial(void) { return serial_init(); }
 
 void console_init_screen(const struct boot_framebuffer *framebuffer)
 {
-    if (framebuffer->kind == FRAMEBUFFER_RGB)
+    memset(text, ' ', sizeof text); /* both backends start with a blank screen */
+    if (framebuffer->kind == FRAMEBUFFER_RGB) {
         screen = framebuffer_screen_init(framebuffer);
-    else if (framebuffer->kind == FRAMEBUFFER_EGA_TEXT)
+        format(screen_description, sizeof screen_description,
+               "framebuffer %ux%ux%u, %ux%u characters", framebuffer->width, framebuffer->height,
+               framebuffer->bits_per_pixel, screen->columns, screen->rows);
+        return;
+    }
+    if (framebuffer->kind == FRAMEBUFFER_EGA_TEXT)
         screen = vga_text_screen_init(framebuffer->address, framebuffer->width,
                                       framebuffer->height);
     else
         screen = vga_text_screen_init(0xb8000, 80, 25); /* no tag: assume the PC's text mode */
-    for (unsigned row = 0; row < SCREEN_ROWS_MAX; row++)
-        for (unsigned column = 0; column < SCREEN_COLUMNS_MAX; column++)
-            text[row][column] = ' '; /* both backends start with a blank screen */
-    if (framebuffer->kind == FRAMEBUFFER_RGB)
-        format(screen_description, sizeof screen_description,
-               "framebuffer %ux%ux%u, %ux%u characters", framebuffer->width, framebuffer->height,
-               framebuffer->bits_per_pixel, screen->columns, screen->rows);
-    else
-        format(screen_description, sizeof screen_description,
-               "vga text %ux%u", screen->columns, screen->rows);
+    format(screen_description, sizeof screen_description,
+           "vga text %ux%u", screen->columns, screen->rows);
 }
 
 const char *console_screen_description(void) { return screen_description; }

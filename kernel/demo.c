@@ -53,26 +53,21 @@ static const struct demo demos[] = {
      {"kprobe add nmi_dispatch", "nmi 3", "kprobe del nmi_dispatch", "stats"}, false, false},
 };
 
-static const char *strategy_story(enum nmi_strategy strategy)
-{
-    switch (strategy) {
-    case NMI_NESTED:
-        return "nmi=nested: the nested NMI sees 'NMI executing' (rule (b)),"
-               " points the first NMI's iret frame\n"
-               "at repeat_nmi and returns; the first NMI then runs its handler once more."
-               " Nothing is lost.";
-    case NMI_LATCH:
-        return "nmi=latch: no IST stack;"
-               " the nested NMI lands below the first on the same stack, leaves a\n"
-               "note (latched) and returns; the first NMI runs its handler once more.";
-    case NMI_NAIVE:
-        return "nmi=naive: the nested NMI writes its frame over the first one's,"
-               " on the same IST stack top.\n"
-               "The check on the way out reports it; the kernel panics (which is the point).";
-    default:
-        return "nmi=naive-raw: the naive entry without its check: the machine will hang, silently.";
-    }
-}
+/* What the nested NMI of a demo does under each strategy. */
+static const char *const strategy_stories[] = {
+    [NMI_NESTED] = "nmi=nested: the nested NMI sees 'NMI executing' (rule (b)),"
+                   " points the first NMI's iret frame\n"
+                   "at repeat_nmi and returns; the first NMI then runs its handler once more."
+                   " Nothing is lost.",
+    [NMI_LATCH] = "nmi=latch: no IST stack;"
+                  " the nested NMI lands below the first on the same stack, leaves a\n"
+                  "note (latched) and returns; the first NMI runs its handler once more.",
+    [NMI_NAIVE] = "nmi=naive: the nested NMI writes its frame over the first one's,"
+                  " on the same IST stack top.\n"
+                  "The check on the way out reports it; the kernel panics (which is the point).",
+    [NMI_NAIVE_RAW] = "nmi=naive-raw: the naive entry without its check:"
+                      " the machine will hang, silently.",
+};
 
 void demo_run(const char *name)
 {
@@ -86,7 +81,7 @@ void demo_run(const char *name)
         return;
     }
     printk("\n=== demo %s ===\n%s\n%s\n", demo->name, demo->what,
-           demo->nested_nmis ? strategy_story(nmi_current_strategy()) : "");
+           demo->nested_nmis ? strategy_stories[nmi_current_strategy()] : "");
     if (demo->never_ends)
         printk("%s\n", RESTART);
     for (unsigned i = 0; i < 4 && demo->commands[i]; i++) {

@@ -38,14 +38,11 @@ static void put_padded(struct output *out, const char *text, size_t text_length,
 static size_t number_to_text(char *digits, uint64_t value, unsigned base, bool upper)
 {
     const char *alphabet = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-    char reversed[24];
-    size_t n = 0;
-    do {
-        reversed[n++] = alphabet[value % base];
-        value /= base;
-    } while (value);
-    for (size_t i = 0; i < n; i++)
-        digits[i] = reversed[n - 1 - i];
+    size_t n = 1;
+    for (uint64_t rest = value / base; rest; rest /= base)
+        n++;
+    for (size_t i = n; i > 0; i--, value /= base) /* the last digit first */
+        digits[i - 1] = alphabet[value % base];
     return n;
 }
 
@@ -60,23 +57,19 @@ int vformat(char *buffer, size_t size, const char *fmt, va_list arguments)
         fmt++;
         bool left = false;
         char pad = ' ';
-        for (;; fmt++) {
+        for (; *fmt == '-' || *fmt == '0'; fmt++)
             if (*fmt == '-')
                 left = true;
-            else if (*fmt == '0')
-                pad = '0';
             else
-                break;
-        }
+                pad = '0';
         int width = 0;
         while (*fmt >= '0' && *fmt <= '9')
             width = width * 10 + (*fmt++ - '0');
-        int longs = 0;
-        while (*fmt == 'l' || *fmt == 'z') {
-            longs += *fmt == 'z' ? 2 : 1;
-            fmt++;
-        }
-        char text[32];
+        bool longs = false; /* l, ll or z: 64 bits */
+        for (; *fmt == 'l' || *fmt == 'z'; fmt++)
+            longs = true;
+        char digits[32];
+        const char *text = digits; /* what the conversion shows, n characters */
         size_t n = 0;
         switch (*fmt) {
         case 'd':
@@ -84,53 +77,50 @@ int vformat(char *buffer, size_t size, const char *fmt, va_list arguments)
             int64_t value = longs ? va_arg(arguments, int64_t) : va_arg(arguments, int);
             uint64_t magnitude = value < 0 ? -(uint64_t)value : (uint64_t)value;
             if (value < 0)
-                text[n++] = '-';
-            n += number_to_text(text + n, magnitude, 10, false);
-            put_padded(&out, text, n, width, left, pad);
+                digits[n++] = '-';
+            n += number_to_text(digits + n, magnitude, 10, false);
             break;
         }
         case 'u':
         case 'x':
         case 'X': {
             uint64_t value = longs ? va_arg(arguments, uint64_t) : va_arg(arguments, unsigned);
-            n = number_to_text(text, value, *fmt == 'u' ? 10 : 16, *fmt == 'X');
-            put_padded(&out, text, n, width, left, pad);
+            n = number_to_text(digits, value, *fmt == 'u' ? 10 : 16, *fmt == 'X');
             break;
         }
         case 'p': {
             uint64_t value = (uint64_t)(uintptr_t)va_arg(arguments, void *);
-            text[0] = '0';
-            text[1] = 'x';
-            n = 2 + number_to_text(text + 2, value, 16, false);
-            put_padded(&out, text, n, width, left, ' ');
+            digits[0] = '0';
+            digits[1] = 'x';
+            n = 2 + number_to_text(digits + 2, value, 16, false);
+            pad = ' '; /* zero padding is for %d, %u and %x only */
             break;
         }
-        case 's': {
-            const char *s = va_arg(arguments, const char *);
-            if (!s)
-                s = "(null)";
-            size_t length = 0;
-            while (s[length])
-                length++;
-            put_padded(&out, s, length, width, left, ' ');
+        case 's':
+            text = va_arg(arguments, const char *);
+            if (!text)
+                text = "(null)";
+            while (text[n])
+                n++;
+            pad = ' ';
             break;
-        }
         case 'c':
-            text[0] = (char)va_arg(arguments, int);
-            put_padded(&out, text, 1, width, left, ' ');
+            digits[n++] = (char)va_arg(arguments, int);
+            pad = ' ';
             break;
         case '%':
             put(&out, '%');
-            break;
+            continue;
         case '\0': /* a lone '%' at the end */
             put(&out, '%');
             fmt--;
-            break;
+            continue;
         default: /* unknown conversion: show it as written */
             put(&out, '%');
             put(&out, *fmt);
-            break;
+            continue;
         }
+        put_padded(&out, text, n, width, left, pad);
     }
     if (size)
         buffer[out.length < size ? out.length : size - 1] = '\0';

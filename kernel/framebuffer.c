@@ -6,19 +6,13 @@
 #include <kernel/font.h>
 #include <kernel/string.h>
 
-#define FOREGROUND 0xc0c0c0 /* light grey on black, as on a PC text screen */
+#define GREY 0xc0u /* in each of red, green and blue: light grey on black, as on a PC text screen */
 
 static struct boot_framebuffer fb;
 static uint8_t *pixels;
 static unsigned bytes_per_pixel;
 static uint32_t foreground_pixel;
 static unsigned scale; /* screen pixels per font pixel, each way */
-
-static uint32_t rgb_to_pixel(uint32_t rgb)
-{
-    uint32_t red = (rgb >> 16) & 0xff, green = (rgb >> 8) & 0xff, blue = rgb & 0xff;
-    return red << fb.red_shift | green << fb.green_shift | blue << fb.blue_shift;
-}
 
 static void put_pixel(uint8_t *at, uint32_t value)
 {
@@ -51,7 +45,7 @@ const struct screen *framebuffer_screen_init(const struct boot_framebuffer *fram
     fb = *framebuffer;
     bytes_per_pixel = fb.bits_per_pixel / 8;
     pixels = paging_map_device(fb.address, (uint64_t)fb.pitch * fb.height, false);
-    foreground_pixel = rgb_to_pixel(FOREGROUND);
+    foreground_pixel = GREY << fb.red_shift | GREY << fb.green_shift | GREY << fb.blue_shift;
     scale = fb.width >= FONT_DOUBLE_FROM_WIDTH && fb.height >= FONT_DOUBLE_FROM_HEIGHT ? 2 : 1;
     framebuffer_screen.columns = fb.width / (FONT_WIDTH * scale);
     framebuffer_screen.rows = fb.height / (FONT_HEIGHT * scale);

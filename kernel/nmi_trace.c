@@ -44,8 +44,6 @@ void nmi_trace_arm(bool on)
     complete = false;
 }
 
-bool nmi_trace_armed(void) { return armed; }
-
 void nmi_trace_pass_start(const struct trap_frame *frame)
 {
     if (!armed || complete)

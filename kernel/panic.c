@@ -1,7 +1,6 @@
 /* panic: the last thing the kernel says. It must work from any state, so it only formats and
  * writes to the consoles, and it never returns. */
 #include <arch/x86_64/cpu.h>
-#include <arch/x86_64/power.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
 #include <kernel/console.h>

@@ -7,7 +7,6 @@
 #include <arch/x86_64/power.h>
 #include <arch/x86_64/serial.h>
 #include <arch/x86_64/smp.h>
-#include <arch/x86_64/timer.h>
 #include <kernel/cast.h>
 #include <kernel/cmdline.h>
 #include <kernel/cpu_backtrace.h>
@@ -27,18 +26,14 @@
 #define WORDS_MAX 4
 #define SHELL_PROBES 4
 
-static bool need_apic(void)
-{
-    if (apic_ready())
-        return true;
-    printk("no local APIC: this machine cannot send itself NMIs\n");
-    return false;
-}
-
 /* Sends NMIs to ourselves with action running inside each handler pass, and waits for them. */
 static void nmi_episode(uint64_t count, void (*action)(uint64_t pass))
 {
-    if (!need_apic() || !nmi_provoke_start(action, false))
+    if (!apic_ready()) {
+        printk("no local APIC: this machine cannot send itself NMIs\n");
+        return;
+    }
+    if (!nmi_provoke_start(action, false))
         return;
     for (uint64_t i = 0; i < count; i++) {
         send_self_nmi();
@@ -113,22 +108,18 @@ static void command_kprobe(int argc, char **argv)
             probed = i;
         else if (!shell_probes[i].symbol && free_slot < 0)
             free_slot = i;
-    struct kprobe *p = NULL; /* the symbol's probe, else a free one; NULL if neither */
-    if (probed >= 0)
-        p = &shell_probes[probed];
-    else if (free_slot >= 0)
-        p = &shell_probes[free_slot];
     if (probed >= 0 && add) {
-        printk("kprobe: %s is already probed (%lu hits)\n", argv[2], p->hits);
+        printk("kprobe: %s is already probed (%lu hits)\n", argv[2], shell_probes[probed].hits);
     } else if (probed >= 0) {
-        unregister_kprobe(p);
-        printk("kprobe: %s removed after %lu hits\n", argv[2], p->hits);
-        p->symbol = NULL;
+        unregister_kprobe(&shell_probes[probed]);
+        printk("kprobe: %s removed after %lu hits\n", argv[2], shell_probes[probed].hits);
+        shell_probes[probed].symbol = NULL;
     } else if (!add) {
         printk("kprobe: %s is not probed\n", argv[2]);
     } else if (free_slot < 0) {
         printk("kprobe: all %d shell probes are in use\n", SHELL_PROBES);
     } else {
+        struct kprobe *p = &shell_probes[free_slot];
         memcpy(probe_names[free_slot], argv[2], strlen(argv[2]) + 1);
         *p = (struct kprobe){.symbol = probe_names[free_slot]};
         if (register_kprobe(p))
@@ -181,17 +172,18 @@ static void command_stats(int argc, char **argv)
 
 static void command_trace(int argc, char **argv)
 {
-    if (argc == 2 && (!strcmp(argv[1], "on") || !strcmp(argv[1], "off"))) {
-        nmi_trace_arm(!strcmp(argv[1], "on"));
-        if (nmi_trace_armed() && nmi_current_strategy() != NMI_NESTED)
-            printk("trace: armed, but only nmi=nested has these stack words (mode nested)\n");
-        else if (nmi_trace_armed())
-            printk("trace: armed: the next nested NMI is recorded (try pf-in-nmi)\n");
-        else
-            printk("trace: off\n");
-    } else {
+    bool on = argc == 2 && !strcmp(argv[1], "on");
+    if (!on && (argc != 2 || strcmp(argv[1], "off"))) {
         printk("usage: trace on|off\n");
+        return;
     }
+    nmi_trace_arm(on);
+    if (on && nmi_current_strategy() != NMI_NESTED)
+        printk("trace: armed, but only nmi=nested has these stack words (mode nested)\n");
+    else if (on)
+        printk("trace: armed: the next nested NMI is recorded (try pf-in-nmi)\n");
+    else
+        printk("trace: off\n");
 }
 
 static void command_user(int argc, char **argv)
@@ -287,20 +279,16 @@ void shell_run(void)
         size_t length = 0;
         bool too_long = false;
         for (;;) {
-            int c = read_key();
-            if (c < 0) {
+            int c;
+            while ((c = read_key()) < 0)
                 task_sleep(1);
-                continue;
-            }
             if (c == '\r' || c == '\n') {
                 printk("\n");
                 break;
             }
-            if (c == '\b' || c == 0x7f) {
-                if (length) {
-                    length--;
-                    printk("\b \b");
-                }
+            if ((c == '\b' || c == 0x7f) && length) {
+                length--;
+                printk("\b \b");
             } else if (c >= ' ' && c <= '~') {
                 if (length < LINE_MAX) {
                     line[length++] = (char)c;

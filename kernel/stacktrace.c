@@ -16,22 +16,16 @@ extern char kernel_start[], kernel_text_end[], entry_text_start[], entry_text_en
 
 const char *symbol_lookup(uint64_t address, uint64_t *offset)
 {
-    if (address < (uint64_t)kernel_start || address >= (uint64_t)kernel_text_end ||
-        kernel_symbol_count == 0)
+    if (address < (uint64_t)kernel_start || address >= (uint64_t)kernel_text_end)
         return NULL;
-    /* Binary search for the last symbol with symbol.address <= address */
-    unsigned long low = 0, high = kernel_symbol_count;
-    while (high - low > 1) {
-        unsigned long middle = (low + high) / 2;
-        if (kernel_symbols[middle].address <= address)
-            low = middle;
-        else
-            high = middle;
-    }
-    if (kernel_symbols[low].address > address)
+    /* The last symbol at or below address: the table is sorted, and a few hundred long */
+    const struct kernel_symbol *symbol = NULL;
+    for (unsigned long i = 0; i < kernel_symbol_count && kernel_symbols[i].address <= address; i++)
+        symbol = &kernel_symbols[i];
+    if (!symbol)
         return NULL;
-    *offset = address - kernel_symbols[low].address;
-    return kernel_symbols[low].name;
+    *offset = address - symbol->address;
+    return symbol->name;
 }
 
 uint64_t symbol_address(const char *name)

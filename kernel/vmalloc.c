@@ -48,7 +48,7 @@ void vfree(void *area, size_t size)
 {
     uint64_t start = (uint64_t)area, pages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
     for (uint64_t i = 0; i < pages; i++) {
-        uint64_t page = paging_unmap_kernel_page(start + i * PAGE_SIZE);
+        uint64_t page = paging_unmap_page(start + i * PAGE_SIZE);
         if (page) {
             *(uint64_t *)page = free_pages;
             free_pages = page;

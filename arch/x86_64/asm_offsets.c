@@ -10,10 +10,9 @@
 #include <arch/x86_64/traps.h>
 #include <arch/x86_64/user_mode.h>
 
-#define OFFSET(name, type, field)                                                             \
-    __asm__ volatile(".ascii \"->" #name " %c0\"" : : "i"(offsetof(type, field)))
 #define CONSTANT(name, value) __asm__ volatile(".ascii \"->" #name " %c0\"" : : "i"(value))
-#define SIZE(name, type) __asm__ volatile(".ascii \"->" #name " %c0\"" : : "i"(sizeof(type)))
+#define OFFSET(name, type, field) CONSTANT(name, offsetof(type, field))
+#define SIZE(name, type) CONSTANT(name, sizeof(type))
 
 void asm_offsets(void);
 void asm_offsets(void)

@@ -14,8 +14,6 @@ static uint64_t table_pool[TABLE_POOL_SIZE][ENTRIES] __attribute__((aligned(PAGE
 static unsigned tables_used;
 static uint64_t *master; /* the boot page table: where kernel mappings are made */
 
-static uint64_t *table_at(uint64_t entry) { return (uint64_t *)(entry & PAGE_ADDRESS_MASK); }
-
 /* The pool is in the kernel image (higher half); its physical address is virtual - KERNEL_VMA,
  * and the identity map makes that physical address usable as a pointer too. */
 static uint64_t *new_table(void)
@@ -36,7 +34,7 @@ static NOKPROBE unsigned index_at(uint64_t virtual_address, int level)
 /* The page-table entry for a 4 KiB page at virtual_address. With create, missing tables are
  * made and a 2 MiB or 1 GiB page in the way is split into smaller pages that map the same
  * memory; without it, NULL when the walk ends early. */
-static uint64_t *walk_from(uint64_t *table, uint64_t virtual_address, bool create)
+static uint64_t *walk(uint64_t *table, uint64_t virtual_address, bool create)
 {
     for (int level = 4; level > 1; level--) {
         uint64_t *entry = &table[index_at(virtual_address, level)];
@@ -56,7 +54,7 @@ static uint64_t *walk_from(uint64_t *table, uint64_t virtual_address, bool creat
             *entry = (uint64_t)smaller | PAGE_PRESENT | PAGE_WRITABLE;
             write_cr3(read_cr3()); /* the old large-page translation may be cached */
         }
-        table = table_at(*entry);
+        table = (uint64_t *)(*entry & PAGE_ADDRESS_MASK);
     }
     return &table[index_at(virtual_address, 1)];
 }
@@ -66,22 +64,19 @@ static NOKPROBE uint64_t *current_root(void)
     return (uint64_t *)(read_cr3() & PAGE_ADDRESS_MASK);
 }
 
-static uint64_t *walk(uint64_t virtual_address, bool create)
-{
-    return walk_from(current_root(), virtual_address, create);
-}
-
 bool paging_is_mapped(uint64_t virtual_address)
 {
-    uint64_t *entry = walk(virtual_address, false);
+    uint64_t *entry = walk(current_root(), virtual_address, false);
     return entry && (*entry & PAGE_PRESENT);
 }
 
-void paging_unmap_page(uint64_t virtual_address)
+uint64_t paging_unmap_page(uint64_t virtual_address)
 {
-    uint64_t *entry = walk(virtual_address, true);
+    uint64_t *entry = walk(master, virtual_address, true);
+    uint64_t physical = *entry & PAGE_PRESENT ? *entry & PAGE_ADDRESS_MASK : 0;
     *entry = 0;
     invlpg(virtual_address);
+    return physical;
 }
 
 void *paging_map_device(uint64_t physical_address, uint64_t size, bool uncached)
@@ -93,7 +88,7 @@ void *paging_map_device(uint64_t physical_address, uint64_t size, bool uncached)
     for (uint64_t page = physical_address & ~(PAGE_SIZE - 1); page < end; page += PAGE_SIZE) {
         if (paging_is_mapped(page) && !uncached)
             continue; /* already reachable through the boot identity map */
-        uint64_t *entry = walk(page, true);
+        uint64_t *entry = walk(current_root(), page, true);
         *entry = page | flags;
         invlpg(page);
     }
@@ -102,19 +97,8 @@ void *paging_map_device(uint64_t physical_address, uint64_t size, bool uncached)
 
 void paging_map_kernel_page(uint64_t virtual_address, uint64_t physical_address)
 {
-    *walk_from(master, virtual_address, true) = physical_address | PAGE_PRESENT | PAGE_WRITABLE;
+    *walk(master, virtual_address, true) = physical_address | PAGE_PRESENT | PAGE_WRITABLE;
     invlpg(virtual_address);
-}
-
-uint64_t paging_unmap_kernel_page(uint64_t virtual_address)
-{
-    uint64_t *entry = walk_from(master, virtual_address, false);
-    if (!entry || !(*entry & PAGE_PRESENT) || (*entry & PAGE_HUGE))
-        return 0;
-    uint64_t physical = *entry & PAGE_ADDRESS_MASK;
-    *entry = 0;
-    invlpg(virtual_address);
-    return physical;
 }
 
 uint64_t paging_copy_master(uint64_t root)

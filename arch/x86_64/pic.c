@@ -18,7 +18,7 @@
 #define OCW3_POLL 0x0c
 #define COMMAND_EOI 0x20
 
-uint64_t pic_stray_interrupts;
+static uint64_t stray_interrupts; /* IRQs that came as interrupts, not through LINT0 */
 
 static bool stray(struct trap_frame *frame)
 {
@@ -28,7 +28,7 @@ static bool stray(struct trap_frame *frame)
     if (irq >= 8)
         outb(SLAVE_COMMAND, COMMAND_EOI);
     outb(MASTER_COMMAND, COMMAND_EOI);
-    if (pic_stray_interrupts++ == 0)
+    if (stray_interrupts++ == 0)
         printk("pic: IRQ %u arrived as an ordinary interrupt (vector %u):"
                " this board does not send the 8259 through LINT0; counted, reported once\n",
                irq, (unsigned)frame->vector);

@@ -22,9 +22,7 @@ static bool running_in_qemu(void)
         return false;
     cpuid(0x40000000, 0, regs);
     char vendor[13];
-    memcpy(vendor, &regs[1], 4);
-    memcpy(vendor + 4, &regs[2], 4);
-    memcpy(vendor + 8, &regs[3], 4);
+    memcpy(vendor, &regs[1], 12); /* EBX, ECX, EDX */
     vendor[12] = '\0';
     return !strcmp(vendor, "TCGTCGTCGTCG") || !memcmp(vendor, "KVMKVMKVM", 9);
 }

@@ -1,7 +1,6 @@
 /* The kernel command line: space-separated key=value options, checked against a list of known
  * keys. cmdline.c is pure C (also built for the host unit tests). */
 #pragma once
-#include <stddef.h>
 #include <stdint.h>
 
 #define CMDLINE_MAX_OPTIONS 16

@@ -1,7 +1,6 @@
 /* kprobes: a breakpoint on the first instruction of a kernel function, with a handler that runs
  * before the function does. */
 #pragma once
-#include <stdbool.h>
 #include <stdint.h>
 #include <arch/x86_64/sections.h> /* NOKPROBE */
 #include <arch/x86_64/trap_frame.h>

@@ -7,7 +7,6 @@
 #include <arch/x86_64/trap_frame.h>
 
 void nmi_trace_arm(bool on);
-bool nmi_trace_armed(void);
 void nmi_trace_pass_start(const struct trap_frame *frame); /* from nmi_nested_handle */
 void nmi_trace_pass_end(const struct trap_frame *frame);
 /* Outside NMI context: if an episode was recorded, take the exit picture and print everything. */

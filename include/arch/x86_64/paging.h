@@ -12,7 +12,6 @@
 #define PAGE_ADDRESS_MASK 0x000ffffffffff000UL
 
 void paging_init(void); /* unmaps the null page */
-void paging_unmap_page(uint64_t virtual_address);
 bool paging_is_mapped(uint64_t virtual_address);
 /* Maps device memory at virtual = physical (uncached for registers, not for framebuffers,
  * where the firmware's MTRRs already choose write-combining). Returns the pointer to use. */
@@ -26,5 +25,5 @@ uint64_t paging_master_root(void);
 uint64_t paging_copy_master(uint64_t root);
 /* Both in the master table; unmapping returns the page's physical address, or 0. */
 void paging_map_kernel_page(uint64_t virtual_address, uint64_t physical_address);
-uint64_t paging_unmap_kernel_page(uint64_t virtual_address);
+uint64_t paging_unmap_page(uint64_t virtual_address);
 bool paging_sync_top_level(uint64_t virtual_address); /* copy the master's top-level entry */

@@ -3,14 +3,11 @@
  * (the PIT) and route it to LINT0 as an NMI. */
 #pragma once
 #include <stdbool.h>
-#include <stdint.h>
 
 #define PIC_VECTOR_BASE 0x30 /* IRQ n arrives on 0x30 + n, if it ever does */
 
 void pic_init(void);
 void pic_unmask_timer(void);
 void pic_mask_timer(void);
-/* IRQs that arrived as interrupts instead of through LINT0 (reported once, never fatal). */
-extern uint64_t pic_stray_interrupts;
 /* In an NMI: was it the PIC's IRQ 0? Polls the PIC (which also acknowledges it) and sends EOI. */
 bool pic_take_timer_interrupt(void);
