@@ -40,9 +40,42 @@ trap_stub_ %+ vector:
     push 0                              ; no error code from the CPU for this vector
 %endif
     push vector
+%if vector == 1
+    jmp debug_common
+%else
     jmp trap_common
+%endif
 %assign vector vector + 1
 %endrep
+
+; #DB, on its own IST stack, may land where CS says ring 0 but GS is still the user's: on the
+; first instruction of syscall_entry (a CPU that single-steps SYSCALL on the TF it found, or a data
+; breakpoint that MOV SS / POP SS held back past the SYSCALL: CVE-2018-8897), or of an exception
+; stub entered from user mode (the held-back #DB comes before the stub's own swapgs). CS cannot
+; tell, so in ring 0 the GS base MSR does: the kernel's is in the upper half, and a user's never
+; is (ring 3 cannot write the MSR, and nmilab leaves CR4.FSGSBASE off). The GS it found is what
+; it leaves.
+MSR_GS_BASE equ 0xc0000101
+debug_common:
+    test byte [rsp + 16 + IRET_FRAME_CS], 3
+    jnz trap_common                     ; from user mode: CS tells the truth, the usual way in
+    PUSH_TRAP_REGISTERS
+    mov ecx, MSR_GS_BASE
+    rdmsr
+    xor ebx, ebx                        ; RBX = 1 if GS was swapped here (C keeps RBX)
+    test edx, edx
+    js .kernel_gs
+    swapgs
+    inc ebx
+.kernel_gs:
+    CALL_WITH_TRAP_FRAME trap_dispatch
+    test ebx, ebx
+    jz .gs_as_found
+    swapgs
+.gs_as_found:
+    POP_TRAP_REGISTERS
+    add rsp, 16                         ; vector and error code
+    iretq                               ; to ring 0
 
 extern trap_dispatch
 global trap_common

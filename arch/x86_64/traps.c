@@ -7,6 +7,10 @@
 #include <arch/x86_64/traps.h>
 #include <arch/x86_64/user_mode.h>
 #include <kernel/panic.h>
+#include <kernel/printk.h>
+
+#define RFLAGS_RF (1UL << 16)   /* resume: no instruction breakpoint on the next instruction */
+#define DR6_CLEAR 0xffff0ff0UL  /* DR6 with no status bit set (the others read as 1) */
 
 static trap_handler vector_handlers[VECTORS];
 static user_fault_hook user_fault_handler;
@@ -92,12 +96,19 @@ NOKPROBE void trap_dispatch(struct trap_frame *frame)
         page_fault_panic(frame);
     if (vector >= EXCEPTION_VECTORS)
         panic_trap(frame, "interrupt on vector %u, which nothing handles", vector);
-    /* SYSCALL with TF set: some CPUs (Bochs) take its single-step trap on the TF it found, not on
-     * the one FMASK left: a #DB in ring 0 at the entry's first instruction, on the IST stack, GS
-     * still the user's (nothing up to here used GS). The step is the program's: SYSRET sets TF
-     * again from R11, and the #DB comes again in user mode, on the instruction after SYSCALL.
-     * Here, on the unhandled path, it costs the traps that are handled nothing. */
-    if (vector == VECTOR_DEBUG && frame->rip == (uint64_t)syscall_entry)
+    /* A #DB in ring 0 that no handler claimed is the program's doing: a single step the CPU
+     * carried onto syscall_entry (Bochs decides on the TF SYSCALL found, not the one FMASK left),
+     * or a data breakpoint on user memory, held back by MOV SS / POP SS past a SYSCALL or an
+     * exception (CVE-2018-8897). Noted and resumed, with RF set, so that an instruction
+     * breakpoint does not fire again, and DR6's status bits cleared: the CPU never clears them. */
+    if (vector == VECTOR_DEBUG && !(frame->cs & 3)) {
+        uint64_t dr6;
+        __asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
+        printk("debug: #DB in ring 0 at %016lx, DR6 %lx: the program's; resumed\n", frame->rip,
+               dr6);
+        __asm__ volatile("mov %0, %%dr6" : : "r"(DR6_CLEAR));
+        frame->rflags |= RFLAGS_RF;
         return;
+    }
     panic_trap(frame, "unhandled %s, error code 0x%lx", trap_name(vector), frame->error_code);
 }

@@ -11,6 +11,7 @@
 #include <arch/x86_64/user_mode.h>
 #include <kernel/nmi.h>
 #include <kernel/printk.h>
+#include <kernel/stacktrace.h>
 #include <kernel/task.h>
 #include <kernel/user.h>
 #include <tests/kernel/scenario.h>
@@ -390,6 +391,77 @@ static enum scenario_result user_single_step_syscall(void)
     return SCENARIO_PASS;
 }
 
+/* user-pop-ss (CVE-2018-8897): a data breakpoint on the word a program loads SS from, right before
+ * SYSCALL and int3. Where the CPU holds the #DB back past the next instruction, it lands on the
+ * kernel's first instruction for it, in ring 0 with the user's GS (and, for SYSCALL, the user's
+ * RSP): the kernel must tell GS by the MSR, not by CS, and go on. The log says where it landed. */
+#define MSR_GS_BASE 0xc0000101
+#define DR7_ENABLE_0 (1UL << 0)
+#define DR7_READ_WRITE_0 (3UL << 16)
+#define DR7_TWO_BYTES_0 (1UL << 18)
+
+static void debug_watch(uint64_t address, uint64_t dr7)
+{
+    __asm__ volatile("mov %0, %%dr0" : : "r"(address));
+    __asm__ volatile("mov %0, %%dr7" : : "r"(dr7));
+}
+
+static long arm_watch(struct trap_frame *frame)
+{
+    uint64_t address = frame->rdi;
+    if (address < USER_BASE || address + 2 > USER_END || (address & 1))
+        return -EINVAL;
+    debug_watch(address, DR7_ENABLE_0 | DR7_READ_WRITE_0 | DR7_TWO_BYTES_0);
+    return 0;
+}
+
+/* Before the kernel's own handling: where a #DB in ring 0 landed, and with which GS. */
+static uint64_t ring0_debug_rip;
+static bool ring0_debug_kernel_gs;
+
+static bool note_ring0_debug(struct trap_frame *frame)
+{
+    if (!(frame->cs & 3)) {
+        ring0_debug_rip = frame->rip;
+        ring0_debug_kernel_gs = rdmsr(MSR_GS_BASE) == (uint64_t)&this_cpu()->local;
+    }
+    return false; /* not claimed: the kernel's own handling goes on */
+}
+
+static void run_watched(const char *name)
+{
+    ring0_debug_rip = 0;
+    run(name, 0);
+    debug_watch(0, 0); /* the next program's stack may be at the same address */
+    if (ring0_debug_rip) {
+        uint64_t offset = 0;
+        const char *symbol = symbol_lookup(ring0_debug_rip, &offset);
+        printk("# %s: the held-back #DB landed in ring 0 at %s+%lu, with the %s GS\n", name,
+               symbol ? symbol : "?", offset, ring0_debug_kernel_gs ? "kernel's" : "user's");
+        expect(ring0_debug_kernel_gs, "the #DB in ring 0 ran with the user's GS");
+    }
+    if (user_last.killed)
+        printk("# %s: killed by %s at RIP %016lx, %s mode\n", name,
+               trap_name((unsigned)user_last.fault.vector), user_last.fault.rip,
+               user_last.fault.cs & 3 ? "user" : "kernel");
+    else
+        printk("# %s: exited with status %ld\n", name, user_last.status);
+}
+
+static enum scenario_result user_pop_ss(void)
+{
+    if (!user_mode_here())
+        return SCENARIO_SKIP;
+    user_set_test_syscall(SYS_TEST_FIRST + 3, arm_watch);
+    trap_register(VECTOR_DEBUG, note_ring0_debug);
+    run_watched("pop-ss-syscall");
+    run_watched("pop-ss-int3");
+    trap_register(VECTOR_DEBUG, NULL);
+    user_set_test_syscall(SYS_TEST_FIRST + 3, NULL);
+    expect_exit("hello", 0, 2);
+    return SCENARIO_PASS;
+}
+
 /* user-ac-window (SMAP: -cpu max): the runner stops the CPU inside copy_to_user's stac..clac
  * window, a few times, and injects an NMI there. The NMI handler is kernel code outside the
  * window, so it must run with AC clear; it sends this CPU a timer tick, which the CPU takes in the
@@ -452,6 +524,7 @@ const struct scenario user_scenarios[] = {
     {"user-nmi-storm", user_nmi_storm, false},
     {"user-rflags", user_rflags, false},
     {"user-single-step-syscall", user_single_step_syscall, false},
+    {"user-pop-ss", user_pop_ss, false},
     {"user-ac-window", user_ac_window, false},
     {0},
 };

@@ -183,6 +183,29 @@ single_step_syscall:
     syscall                             ; the first instruction that runs with TF set
     SYSTEM_CALL SYS_EXIT, 0             ; not reached: the #DB kills the program before this
 
+; pop-ss-syscall / pop-ss-int3 (CVE-2018-8897; Linux's mov_ss_trap selftest has the idea): the
+; test's call arms a data breakpoint on a stack word holding SS's own selector; loading SS from it
+; delays the #DB past the next instruction, so it lands on the first instruction the kernel runs
+; for the SYSCALL (or the int3), in ring 0, before the entry's swapgs and (for SYSCALL) its stack
+; switch. Exit status 0 after the SYSCALL (and a yield); the int3 kills the program (#BP).
+%macro POP_SS_BEFORE 1
+    sub rsp, 16
+    mov word [rsp], ss                  ; the watched word: SS's own selector, so loading it is fine
+    mov rdi, rsp
+    SYSTEM_CALL SYS_TEST + 3            ; arms DR0 on [rdi], 2 bytes, on reads and writes
+    test rax, rax
+    jnz .no_test
+    mov eax, SYS_YIELD
+    mov ss, [rsp]                       ; the #DB is held back one instruction...
+    %1                                  ; ...and taken after this one, on the kernel's first
+    SYSTEM_CALL SYS_EXIT, 0
+.no_test:
+    SYSTEM_CALL SYS_EXIT, rax
+%endmacro
+pop_ss_syscall:
+    POP_SS_BEFORE syscall
+pop_ss_int3:
+    POP_SS_BEFORE int3
 
 section .rodata.user_table progbits alloc noexec nowrite align=8
     PROGRAM "bad-syscalls", bad_syscalls, "bad pointers and numbers: each must get an error"
@@ -192,3 +215,5 @@ section .rodata.user_table progbits alloc noexec nowrite align=8
     PROGRAM "noncanonical", noncanonical_return, "returns to a non-canonical RIP (needs a test)"
     PROGRAM "rflags", rflags_syscalls, "sets FLAGS (NT, AC, DF...) and makes every system call"
     PROGRAM "single-step-syscall", single_step_syscall, "a system call with TF set: killed by #DB"
+    PROGRAM "pop-ss-syscall", pop_ss_syscall, "SYSCALL right after a watched MOV SS (needs a test)"
+    PROGRAM "pop-ss-int3", pop_ss_int3, "int3 right after a watched MOV SS (needs a test)"

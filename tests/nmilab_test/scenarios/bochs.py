@@ -97,6 +97,20 @@ def bochs_scenarios():
             )
             out.append(
                 Scenario(
+                    "user-pop-ss",
+                    "test=user-pop-ss",
+                    firmware,
+                    must=[  # CVE-2018-8897: Bochs holds the #DB back past the SYSCALL
+                        r"# pop-ss-syscall: the held-back #DB landed in ring 0 at syscall_entry"
+                        r"\+0, with the kernel's GS",
+                        r"# pop-ss-syscall: exited with status 0",
+                        # int3's gate is DPL 0: a #GP, a fault, which drops the pending #DB
+                        r"# pop-ss-int3: killed by general protection \(#GP\)",
+                    ],
+                )
+            )
+            out.append(
+                Scenario(
                     "user-noncanonical-return",
                     "test=user-noncanonical-return",
                     firmware,
