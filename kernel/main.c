@@ -100,7 +100,7 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     timer_register_tick_hook(watchdog_buddy_check);
     timer_register_tick_hook(task_tick);
     timer_init();
-    smp_init();
+    smp_init(boot_low_page(&boot_info));
     cpu_backtrace_init();
     console_delay_init();
     watchdog_init();

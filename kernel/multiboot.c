@@ -5,6 +5,9 @@
 #include <kernel/printk.h>
 #include <kernel/string.h>
 
+#define LOW_MEMORY_END 0x100000 /* 1 MiB: a start-up IPI names a page below it */
+#define LOW_PAGE_SIZE 0x1000
+
 enum {
     TAG_END = 0,
     TAG_CMDLINE = 1,
@@ -134,4 +137,21 @@ uint64_t boot_memory_available(const struct boot_info *boot)
         if (boot->memory[i].type == BOOT_MEMORY_AVAILABLE)
             total += boot->memory[i].length;
     return total;
+}
+
+uint64_t boot_low_page(const struct boot_info *boot)
+{
+    uint64_t best = 0;
+    for (unsigned i = 0; i < boot->memory_count; i++) {
+        const struct boot_memory_region *r = &boot->memory[i];
+        uint64_t end = r->base + r->length;
+        if (end > LOW_MEMORY_END)
+            end = LOW_MEMORY_END;
+        uint64_t page = (end & ~(LOW_PAGE_SIZE - 1)) - LOW_PAGE_SIZE; /* the last whole one */
+        if (r->type != BOOT_MEMORY_AVAILABLE || end < 2 * LOW_PAGE_SIZE || page < r->base)
+            continue;
+        if (page > best)
+            best = page;
+    }
+    return best;
 }

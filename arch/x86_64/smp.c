@@ -23,7 +23,8 @@ struct cpu cpus[CPUS_MAX];
 int cpu_count = 1;
 
 extern const uint8_t ap_trampoline_start[], ap_trampoline_end[], ap_start_parameters[];
-static uint64_t boot_cr4;
+static uint64_t boot_cr4, trampoline_page;
+struct ap_start *ap_start_copy; /* in the trampoline's copy: read by ap_long_mode */
 
 __attribute__((noreturn)) void ap_entry(int index); /* from ap_trampoline.asm */
 __attribute__((noreturn)) void ap_entry(int index)
@@ -49,26 +50,27 @@ static bool start_cpu(int index)
         printk("smp: no task slot for CPU %d's idle task\n", index);
         return false;
     }
-    uint64_t offset = (uint64_t)(ap_start_parameters - ap_trampoline_start); /* in its copy */
-    struct ap_start *start = (struct ap_start *)(AP_TRAMPOLINE_ADDRESS + offset);
-    *start = (struct ap_start){task_stack_top((int)(idle - task_get(0))), (uint64_t)index};
+    *ap_start_copy = (struct ap_start){task_stack_top((int)(idle - task_get(0))), (uint64_t)index};
     apic_send_ipi(cpu->apic_id, APIC_IPI_INIT);
     udelay(10000);
     for (int i = 0; i < 2 && !cpu->online; i++) {
-        apic_send_ipi(cpu->apic_id, APIC_IPI_STARTUP | AP_TRAMPOLINE_ADDRESS >> 12);
+        apic_send_ipi(cpu->apic_id, APIC_IPI_STARTUP | trampoline_page >> 12);
         udelay(200);
     }
     uint64_t start_tsc = rdtsc();
     while (!cpu->online && rdtsc() - start_tsc < START_TIMEOUT_MS * tsc_khz)
         cpu_relax();
-    if (!cpu->online) {
+    bool online = cpu->online; /* decided once: a CPU coming up from now on is too late */
+    if (!online) {
         apic_send_ipi(cpu->apic_id, APIC_IPI_INIT); /* back to waiting: it must not wake up late */
+        udelay(10000);     /* by now the INIT has stopped it, wherever it had got to... */
+        cpu->online = false; /* ...so this is the last word on it, even if it said it was up */
         idle->state = TASK_DEAD;
     }
-    return cpu->online;
+    return online;
 }
 
-void smp_init(void)
+void smp_init(uint64_t low_page)
 {
     const char *value = cmdline_get(&kernel_cmdline, "smp");
     uint64_t wanted = CPUS_MAX;
@@ -88,9 +90,16 @@ void smp_init(void)
         printk("smp: 1 CPU%s\n", found > 1 ? " (nosmp or smp=1)" : "");
         return;
     }
+    if (!low_page) {
+        printk("smp: the memory map has no usable page below 1 MiB for the start-up code; 1 CPU\n");
+        return;
+    }
     boot_cr4 = read_cr4();
+    trampoline_page = low_page;
     size_t trampoline_size = (size_t)(ap_trampoline_end - ap_trampoline_start);
-    memcpy((void *)AP_TRAMPOLINE_ADDRESS, ap_trampoline_start, trampoline_size);
+    memcpy((void *)trampoline_page, ap_trampoline_start, trampoline_size);
+    ap_start_copy = (struct ap_start *)(trampoline_page + (ap_start_parameters - ap_trampoline_start));
+    printk("smp: start-up code at %lx, the highest usable page below 1 MiB\n", trampoline_page);
     for (unsigned i = 0; i < found && i < CPUS_MAX && (uint64_t)cpu_count < wanted; i++) {
         if (apic_board.cpu_apic_ids[i] == cpus[0].apic_id)
             continue;

@@ -40,3 +40,6 @@ int multiboot_parse(const void *info, struct boot_info *out, char *error, size_t
 
 /* Bytes of usable RAM in the memory map. */
 uint64_t boot_memory_available(const struct boot_info *boot);
+/* The highest whole page of usable RAM below 1 MiB and above page 0 (which holds the real-mode
+ * interrupt table and the BIOS's data): where a start-up IPI can send a CPU. 0 if there is none. */
+uint64_t boot_low_page(const struct boot_info *boot);

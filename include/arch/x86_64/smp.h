@@ -6,7 +6,6 @@
 #include <arch/x86_64/user_mode.h>
 
 #define CPUS_MAX 8
-#define AP_TRAMPOLINE_ADDRESS 0x8000 /* a page below 1 MiB, where a SIPI can start a CPU */
 
 /* What the arch code keeps of each CPU. The kernel's per-CPU state (the scheduler's, the
  * watchdog's, the timer's tick counts) is in arrays of its own, indexed by `index`, packed: a
@@ -36,4 +35,5 @@ struct ap_start {
     uint64_t stack, cpu;
 };
 /* Starts the other CPUs: at most N with smp=N, none with nosmp. */
-void smp_init(void);
+/* Starts the other CPUs; their start-up code goes in low_page, a usable page below 1 MiB. */
+void smp_init(uint64_t low_page);

@@ -1,7 +1,27 @@
 """Several CPUs under QEMU -smp 4 (each vCPU a thread of its own under TCG)."""
+import re
+
 from ..actions import inject_nmis
 from ..scenario import Scenario
 from .patterns import OVERWRITE
+
+
+def start_up_page_is_usable(log):
+    """Scenario check: the page the other CPUs' start-up code was copied to lies whole inside a
+    region the boot log's memory map calls usable, below 1 MiB (firmware keeps its own data in
+    the reserved ones: a fixed page could be one of them)."""
+    m = re.search(r"smp: start-up code at ([0-9a-f]+), the highest usable page below 1 MiB", log)
+    if not m:
+        return "no 'smp: start-up code at' line"
+    page = int(m.group(1), 16)
+    usable = [
+        (int(a, 16), int(b, 16))
+        for a, b in re.findall(r"^  ([0-9a-f]{16})-([0-9a-f]{16}) usable$", log, re.M)
+    ]
+    inside = any(a <= page and page + 0xFFF <= b for a, b in usable)
+    if page >= 0x100000 or page % 0x1000 or not inside:
+        return f"start-up code at {page:x}: not a whole usable page below 1 MiB in {usable}"
+    return None
 
 
 def smp_scenarios():
@@ -14,8 +34,16 @@ def smp_scenarios():
             "bios",
             qemu_args=smp4,
             must=[r"smp: 4 CPUs online", r"# CPU 3: APIC ID 3, TSS 58"],
+            check=start_up_page_is_usable,
         ),
-        Scenario("smp-boot", "test=smp-boot", "uefi", qemu_args=smp4, must=[r"smp: 4 CPUs online"]),
+        Scenario(
+            "smp-boot",
+            "test=smp-boot",
+            "uefi",
+            qemu_args=smp4,
+            must=[r"smp: 4 CPUs online"],
+            check=start_up_page_is_usable,
+        ),
         Scenario(
             "smp-task-churn",
             "test=smp-task-churn",
