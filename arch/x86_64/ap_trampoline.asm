@@ -1,8 +1,9 @@
 ; Where the other CPUs start. A start-up IPI (SIPI) wakes a CPU in 16-bit real mode at the page
 ; whose number it carries, so smp.c copies these bytes to a page below 1 MiB that the memory map
 ; says is usable, and fills in struct ap_start at their end. The trampoline only reaches 32-bit
-; protected mode; from there the CPU takes CPU 0's own way into long mode (enter_long_mode in boot/entry.asm,
-; which a 32-bit address reaches), and comes back to ap_long_mode below, in the kernel proper.
+; protected mode; from there the CPU takes CPU 0's own way into long mode (enter_long_mode in
+; boot/entry.asm, which a 32-bit address reaches), and comes back to ap_long_mode below, in the
+; kernel proper.
 
 %include "asm_offsets.inc"
 
