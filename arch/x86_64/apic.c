@@ -131,10 +131,17 @@ void apic_send_ipi(uint32_t destination, uint32_t command)
         wrmsr(MSR_X2APIC_FIRST + APIC_ICR_LOW / 16, (uint64_t)destination << 32 | command);
         return;
     }
+    /* Two writes, and an NMI between them may send an IPI of its own: so each sender puts back
+     * the destination it found, once its IPI has left (the ICR must not change while one is on
+     * its way), and an IPI it interrupted still goes where it was meant to. */
+    uint32_t interrupted_destination = apic_read(APIC_ICR_HIGH);
     while (apic_read(APIC_ICR_LOW) & APIC_DELIVERY_PENDING)
         cpu_relax();
     apic_write(APIC_ICR_HIGH, destination << 24);
     apic_write(APIC_ICR_LOW, command); /* this write sends it */
+    while (apic_read(APIC_ICR_LOW) & APIC_DELIVERY_PENDING)
+        cpu_relax();
+    apic_write(APIC_ICR_HIGH, interrupted_destination);
 }
 
 void apic_send_nmi(uint32_t destination)

@@ -14,6 +14,7 @@
 #include <kernel/kprobes.h>
 #include <kernel/nmi.h>
 #include <kernel/printk.h>
+#include <kernel/string.h>
 #include <kernel/task.h>
 #include <kernel/user.h>
 #include <kernel/watchdog.h>
@@ -454,6 +455,47 @@ static enum scenario_result smp_kprobe_churn(void)
     return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
 }
 
+/* smp-ipi-tear: the runner stops CPU 0 between apic_send_ipi's two xAPIC writes (the destination,
+ * then the command that sends) as it sends CPU 1 an NMI, and injects an NMI there, whose handler
+ * sends CPU 2 one. If the handler's IPI leaves its destination in the ICR, CPU 0's own IPI goes to
+ * CPU 2: CPU 1 never gets it. */
+static volatile uint64_t ipi_nmis[CPUS_MAX];
+static volatile bool ipi_tear_armed;
+
+static bool ipi_tear_handler(struct trap_frame *frame)
+{
+    int cpu = this_cpu()->index;
+    if (cpu != 0) {
+        ipi_nmis[cpu]++;
+        return true;
+    }
+    if (!__atomic_exchange_n(&ipi_tear_armed, false, __ATOMIC_SEQ_CST))
+        return false;
+    apic_send_nmi(cpus[2].apic_id); /* in the middle of CPU 0's own IPI */
+    return true;
+}
+
+static enum scenario_result smp_ipi_tear(void)
+{
+    if (cpu_count < 3) {
+        scenario_skip_reason("fewer than 3 CPUs online");
+        return SCENARIO_SKIP;
+    }
+    memset((void *)ipi_nmis, 0, sizeof ipi_nmis);
+    register_nmi_handler("ipi-tear", ipi_tear_handler);
+    ipi_tear_armed = true;
+    if (wait_for_debugger("an NMI between apic_send_ipi's ICR writes"))
+        apic_send_nmi(cpus[1].apic_id);
+    for (uint64_t start = timer_ticks; timer_ticks - start < TIMER_HZ / 2;)
+        task_sleep(1);
+    unregister_nmi_handler(ipi_tear_handler);
+    printk("# CPU 1 got %lu NMI(s), CPU 2 got %lu\n", ipi_nmis[1], ipi_nmis[2]);
+    expect(!ipi_tear_armed, "the NMI between the writes never came");
+    expect(ipi_nmis[1] == 1 && ipi_nmis[2] == 1,
+           "CPU 0's NMI for CPU 1 went elsewhere: the NMI's own IPI tore it");
+    return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
+}
+
 const struct scenario smp_scenarios[] = {
     {"smp-kprobe-churn", smp_kprobe_churn, false},
     {"smp-task-churn", smp_task_churn, false},
@@ -464,5 +506,6 @@ const struct scenario smp_scenarios[] = {
     {"smp-lockup", smp_lockup, false},
     {"smp-backtrace-user", smp_backtrace_user, false},
     {"smp-mode-switch", smp_mode_switch, false},
+    {"smp-ipi-tear", smp_ipi_tear, false},
     {NULL, NULL, false},
 };

@@ -11,14 +11,15 @@ from .kernel_image import symbol, symbol_name
 
 
 def nmi_at(breakpoint, step=False):
-    """Runner action: when the kernel asks for the debugger, stop the CPU at `breakpoint`
-    (stepping one instruction further with step=True), inject an NMI there, and let it go."""
+    """Runner action: when the kernel asks for the debugger, stop the CPU at `breakpoint` (a
+    symbol, or a function that returns an address), stepping one instruction further with
+    step=True, inject an NMI there, and let it go."""
 
     def action(run):
         log, qmp, deadline = run.log, run.qmp, run.deadline
         wait_for(log, r"# debugger:", deadline)
         gdb = Gdb(run.gdb_path, deadline)
-        address = symbol(breakpoint)
+        address = breakpoint() if callable(breakpoint) else symbol(breakpoint)
         if gdb.command(f"Z0,{address:x},1") != "OK":
             raise RuntimeError("the gdb stub refused the breakpoint")
         go = symbol("scenario_debugger_go")

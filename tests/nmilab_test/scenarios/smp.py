@@ -1,9 +1,24 @@
 """Several CPUs under QEMU -smp 4 (each vCPU a thread of its own under TCG)."""
 import re
+import subprocess
 
-from ..actions import inject_nmis
+from ..actions import inject_nmis, nmi_at
 from ..scenario import Scenario
+from ..paths import KERNEL
 from .patterns import OVERWRITE
+
+
+def icr_command_write():
+    """The address of apic_send_ipi's xAPIC store of the ICR's low word (offset 0x300, the one
+    that sends), which comes right after the store of the destination (0x310)."""
+    listing = subprocess.run(
+        ["objdump", "-d", "--no-show-raw-insn", KERNEL], capture_output=True, text=True, check=True
+    ).stdout
+    body = listing.split("<apic_send_ipi>:\n", 1)[1].split("\n\n", 1)[0]
+    stores = re.findall(r"^([0-9a-f]+):\s+mov\s+%\w+,0x300\(%\w+\)$", body, re.M)
+    if len(stores) != 1:
+        raise RuntimeError(f"apic_send_ipi: {len(stores)} stores to ICR low, expected 1")
+    return int(stores[0], 16)
 
 
 def start_up_page_is_usable(log):
@@ -60,6 +75,14 @@ def smp_scenarios():
         ),
         Scenario(
             "smp=2", "test=smp-boot smp=2", "bios", qemu_args=smp4, must=[r"smp: 2 CPUs online"]
+        ),
+        Scenario(
+            "smp-ipi-tear",
+            "test=smp-ipi-tear",
+            "bios",
+            qemu_args=smp4,
+            action=nmi_at(icr_command_write),
+            must=[r"# CPU 1 got 1 NMI\(s\), CPU 2 got 1"],
         ),
         Scenario(
             "nosmp",
