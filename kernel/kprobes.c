@@ -3,7 +3,12 @@
  * pre-handler and resumes at the probe's trampoline: a copy of the instruction that int3
  * replaced, followed by a jump to the instruction after it. Copying an instruction elsewhere is
  * only correct when it does not depend on where it runs; every function compiled with frame
- * pointers begins with `push %rbp`, which does not, so that is the one form nmilab accepts. */
+ * pointers begins with `push %rbp`, which does not, so that is the one form nmilab accepts.
+ *
+ * A task may be inside a trampoline when its probe goes: preempted between its two instructions,
+ * or just sent there by another CPU's int3. So a trampoline is never rewritten: there is one per
+ * probed function, made the first time it is probed and reused only for that function, whose
+ * bytes it holds (a second probe on it needs the same ones). */
 #include <arch/x86_64/faults.h>
 #include <kernel/kprobes.h>
 #include <kernel/printk.h>
@@ -11,10 +16,32 @@
 #include <kernel/string.h>
 
 #define KPROBES_MAX 8
+#define TRAMPOLINES_MAX 32 /* functions ever probed */
+#define TRAMPOLINE_SIZE 16
 #define INT3 0xcc
 #define PUSH_RBP 0x55
 
 static struct kprobe *probes[KPROBES_MAX];
+static uint8_t trampolines[TRAMPOLINES_MAX][TRAMPOLINE_SIZE];
+static uint64_t trampoline_function[TRAMPOLINES_MAX]; /* the address each one returns into, - 1 */
+
+/* The function's trampoline, made if it has none: push %rbp; jmp *0(%rip); .quad address + 1. */
+static const uint8_t *trampoline_for(uint64_t address)
+{
+    static const uint8_t jump_back[] = {PUSH_RBP, 0xff, 0x25, 0, 0, 0, 0};
+    int i = 0;
+    while (i < TRAMPOLINES_MAX && trampoline_function[i] && trampoline_function[i] != address)
+        i++;
+    if (i == TRAMPOLINES_MAX)
+        return NULL;
+    if (!trampoline_function[i]) {
+        uint64_t resume = address + 1;
+        memcpy(trampolines[i], jump_back, sizeof jump_back);
+        memcpy(trampolines[i] + sizeof jump_back, &resume, sizeof resume);
+        trampoline_function[i] = address;
+    }
+    return trampolines[i];
+}
 
 static NOKPROBE bool kprobe_hit(struct trap_frame *frame)
 {
@@ -56,15 +83,16 @@ NOKPROBE int register_kprobe(struct kprobe *p)
     int slot = 0;
     while (slot < KPROBES_MAX && probes[slot])
         slot++;
+    p->trampoline = trampoline_for(p->address);
+    if (!p->trampoline) {
+        printk("kprobe: %d functions have been probed, each keeps its trampoline: no room\n",
+               TRAMPOLINES_MAX);
+        return -1;
+    }
     if (slot == KPROBES_MAX || !register_int3_hook(p->address, kprobe_hit)) {
         printk("kprobe: no room for another probe\n");
         return -1;
     }
-    /* push %rbp; jmp *0(%rip); .quad address + 1 */
-    static const uint8_t jump_back[] = {PUSH_RBP, 0xff, 0x25, 0, 0, 0, 0};
-    uint64_t resume = p->address + 1;
-    memcpy(p->trampoline, jump_back, sizeof jump_back);
-    memcpy(p->trampoline + sizeof jump_back, &resume, sizeof resume);
     p->saved_byte = first;
     p->hits = 0;
     probes[slot] = p;

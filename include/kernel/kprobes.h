@@ -12,7 +12,7 @@ struct kprobe {
     /* filled in by register_kprobe */
     uint64_t address;
     uint8_t saved_byte;
-    uint8_t trampoline[16]; /* the displaced instruction, then a jump back into the function */
+    const uint8_t *trampoline; /* the displaced instruction, then a jump back into the function */
 };
 
 /* 0, or -1 with a one-line reason printed (no such function, or one nmilab cannot probe). */

@@ -231,12 +231,61 @@ static enum scenario_result kprobe_refuse(void)
     return SCENARIO_PASS;
 }
 
+/* kprobe-trampoline-kept: a task may still be inside the trampoline of a probe that went (preempted
+ * between its two instructions), so the same struct kprobe put on another function must not
+ * rewrite it: that task would jump back into the wrong function. */
+/* Not leaves (a leaf has no frame, so no push %rbp to probe), and not tail calls either. */
+__attribute__((noinline)) int probed_first(int x);
+__attribute__((noinline)) int probed_first(int x)
+{
+    count_probed_call();
+    __asm__ volatile("" ::: "memory");
+    return x + 1;
+}
+
+__attribute__((noinline)) int probed_second(int x);
+__attribute__((noinline)) int probed_second(int x)
+{
+    count_probed_call();
+    __asm__ volatile("" ::: "memory");
+    return x + 2;
+}
+
+static uint64_t trampoline_target(const uint8_t *trampoline)
+{
+    uint64_t target;
+    memcpy(&target, trampoline + 7, sizeof target); /* after push %rbp; jmp *0(%rip) */
+    return target;
+}
+
+static enum scenario_result kprobe_trampoline_kept(void)
+{
+    static struct kprobe probe = {.symbol = "probed_first"};
+    if (!expect(register_kprobe(&probe) == 0, "probed_first could not be probed"))
+        return SCENARIO_FAIL;
+    const uint8_t *first = probe.trampoline;
+    expect(probed_first(1) == 2 && probe.hits == 1, "the probe on probed_first did not work");
+    unregister_kprobe(&probe);
+    probe.symbol = "probed_second";
+    if (!expect(register_kprobe(&probe) == 0, "probed_second could not be probed"))
+        return SCENARIO_FAIL;
+    expect(probed_second(1) == 3 && probe.hits == 1, "the probe on probed_second did not work");
+    uint64_t resume = trampoline_target(first);
+    printk("# the first trampoline still returns to %s\n",
+           resume == (uint64_t)probed_first + 1 ? "probed_first+1" : "somewhere else");
+    expect(resume == (uint64_t)probed_first + 1,
+           "probed_first's old trampoline now jumps to %lx, not into probed_first", resume);
+    unregister_kprobe(&probe);
+    return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
+}
+
 const struct scenario story_scenarios[] = {
     {"watchdog-dump", watchdog_dump, false},
     {"vmalloc-nmi", vmalloc_nmi, true},
     {"module-nmi", module_nmi, true},
     {"kprobe-nmi", kprobe_nmi, true},
     {"kprobe-refuse", kprobe_refuse, true},
+    {"kprobe-trampoline-kept", kprobe_trampoline_kept, false},
     {"vmalloc-1000", vmalloc_1000, false},
     {0},
 };

@@ -144,6 +144,12 @@ SCENARIOS = [
             r"# kprobe-refuse: [1-9]\d+ functions refused",
         ],
     ),
+    Scenario(
+        "kprobe-trampoline-kept",
+        "test=kprobe-trampoline-kept",
+        "bios",
+        must=[r"# the first trampoline still returns to probed_first\+1"],
+    ),
     # The command line reaches the kernel byte for byte, whatever shell, sed and GRUB make of
     # these characters; one longer than the kernel keeps is reported, not silently cut.
     Scenario(
