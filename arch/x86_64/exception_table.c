@@ -11,7 +11,7 @@ struct exception_table_entry {
 };
 extern const struct exception_table_entry exception_table_start[], exception_table_end[]; /* ld */
 
-struct trap_frame fixup_last_fault; /* the exception the last fixup was for (user.c reports it) */
+struct trap_frame fixup_last_faults[CPUS_MAX]; /* by CPU index (user.c reports them) */
 
 /* One byte copied, with an exception-table entry for each of its two accesses: returns 0, or -1
  * if either faulted (the fixup sets -1 and resumes after the copy). */

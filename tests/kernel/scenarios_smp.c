@@ -496,6 +496,41 @@ static enum scenario_result smp_ipi_tear(void)
     return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
 }
 
+/* smp-fixup-record: every CPU makes faulting copies through the exception table, and after each
+ * reads the record of the fault it was fixed up from: its RSP must be on this task's own stack,
+ * not another CPU's. */
+#define FIXUP_ROUNDS 20000
+#define UNMAPPED_PAGE 0x0000100000000000UL
+
+static void fault_and_read_record(void *cpu)
+{
+    int index = (int)(uint64_t)cpu;
+    uint8_t byte, *source = (uint8_t *)(UNMAPPED_PAGE + (uint64_t)index * 4096);
+    for (int i = 0; i < FIXUP_ROUNDS; i++) {
+        copy_from_kernel_nofault(&byte, source, 1);
+        uint64_t here = (uint64_t)&byte, recorded = fixup_last_fault.rsp;
+        if (recorded > here || here - recorded > 4096)
+            corrupted[index]++;
+    }
+    finish(cpu);
+}
+
+static enum scenario_result smp_fixup_record(void)
+{
+    if (!several_cpus())
+        return SCENARIO_SKIP;
+    memset((void *)corrupted, 0, sizeof corrupted);
+    if (!on_every_cpu(fault_and_read_record))
+        return SCENARIO_FAIL;
+    uint64_t wrong = 0;
+    for (int i = 0; i < cpu_count; i++)
+        wrong += corrupted[i];
+    printk("# %d CPUs, %d fixed-up faults each: %lu records were another CPU's\n", cpu_count,
+           FIXUP_ROUNDS, wrong);
+    expect(wrong == 0, "the fixup record is shared: a CPU read another's fault");
+    return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
+}
+
 const struct scenario smp_scenarios[] = {
     {"smp-kprobe-churn", smp_kprobe_churn, false},
     {"smp-task-churn", smp_task_churn, false},
@@ -507,5 +542,6 @@ const struct scenario smp_scenarios[] = {
     {"smp-backtrace-user", smp_backtrace_user, false},
     {"smp-mode-switch", smp_mode_switch, false},
     {"smp-ipi-tear", smp_ipi_tear, false},
+    {"smp-fixup-record", smp_fixup_record, false},
     {NULL, NULL, false},
 };

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <arch/x86_64/smp.h>
 #include <arch/x86_64/trap_frame.h>
 
 /* Copy size bytes, reading and writing both through the exception table: 0 on success, -1 when
@@ -14,7 +15,10 @@ int copy_from_kernel_nofault(void *destination, const void *source, size_t size)
 /* The exception table's lookup (exception_table.c): true when the faulting instruction has an
  * entry, with frame's RIP moved to its fixup. The #GP, #NP and #SS handler as it is. */
 bool exception_table_fixup(struct trap_frame *frame);
-extern struct trap_frame fixup_last_fault; /* the exception the last fixup was for */
+/* The exception the last fixup on this CPU was for: one record per CPU, or two CPUs fixing up
+ * at once would each read the other's. */
+extern struct trap_frame fixup_last_faults[];
+#define fixup_last_fault (fixup_last_faults[this_cpu()->index])
 
 void page_fault_init(void); /* the #PF, #GP, #NP and #SS handlers (page_fault.c) */
 /* What the #PF handler read from CR2 for the last fault it fixed up, and how many it fixed. */

@@ -77,6 +77,13 @@ def smp_scenarios():
             "smp=2", "test=smp-boot smp=2", "bios", qemu_args=smp4, must=[r"smp: 2 CPUs online"]
         ),
         Scenario(
+            "smp-fixup-record",
+            "test=smp-fixup-record",
+            "bios",
+            qemu_args=smp4,
+            must=[r"# 4 CPUs, 20000 fixed-up faults each: 0 records were another CPU's"],
+        ),
+        Scenario(
             "smp-ipi-tear",
             "test=smp-ipi-tear",
             "bios",
