@@ -90,7 +90,12 @@ void syscall_dispatch(struct trap_frame *frame)
     syscall_counts[task_current()]++;
     interrupts_enable(); /* SYSCALL masked them until the entry was on the kernel stack */
     uint64_t number = frame->rax;
-    user_syscall call = number < SYSCALLS ? syscalls[number] : NULL;
+    /* All ones if number < SYSCALLS, else 0, by arithmetic, not a branch the CPU could guess
+     * past: a number out of range cannot reach past the table even speculatively. */
+    uint64_t in_range;
+    __asm__("cmp %2, %1; sbb %0, %0" : "=r"(in_range) : "r"(number), "i"(SYSCALLS) : "cc");
+    number &= in_range;
+    user_syscall call = in_range ? syscalls[number] : NULL;
     frame->rax = call ? (uint64_t)call(frame) : (uint64_t)-ENOSYS;
 }
 

@@ -248,6 +248,7 @@ nested_nmi_return:                         ; count it, note where it landed, and
 global nmi_from_user
 nmi_from_user:
     swapgs                              ; from user mode: the user's GS until now
+    lfence                              ; not on a guess that came here from kernel mode
     push rdx
     mov rdx, rsp                        ; RDX -> saved rdx, then the hardware frame
     mov rsp, [gs:CPU_LOCAL_KERNEL_STACK]

@@ -68,6 +68,7 @@ debug_common:
     swapgs
     inc ebx
 .kernel_gs:
+    lfence                              ; as in trap_common
     CALL_WITH_TRAP_FRAME trap_dispatch
     test ebx, ebx
     jz .gs_as_found
@@ -84,6 +85,7 @@ trap_common:
     jz .from_kernel
     swapgs
 .from_kernel:
+    lfence                              ; no GS load on a guess of the branch (CVE-2019-1125)
     PUSH_TRAP_REGISTERS
     CALL_WITH_TRAP_FRAME trap_dispatch
 ; RSP -> a struct trap_frame. Also the way a user task first enters user mode, and the way back

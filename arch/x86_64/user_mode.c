@@ -124,4 +124,5 @@ void gs_make_kernel(void)
 {
     if (rdmsr(MSR_GS_BASE) != (uint64_t)&this_cpu()->local)
         __asm__ volatile("swapgs" ::: "memory");
+    __asm__ volatile("lfence" ::: "memory"); /* no GS load on a guess of that branch */
 }

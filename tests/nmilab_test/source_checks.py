@@ -1,7 +1,8 @@
 """The checks of the tree itself, run by make test and make check like the unit tests: the
 checkers' own tests (tests/test_checkers.py), the docs (tests/check_docs.py: every name the docs
 use exists) and the kernel's source (tests/check_source.py: line length, chained ternaries,
-includes of tests/, the line budget)."""
+includes of tests/, the line budget; tests/check_speculation.py: the lfence after each swapgs
+decision and the masked system call number, in the built kernel's machine code)."""
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ CHECKS = [
     ("checkers' own tests", "test_checkers.py"),
     ("docs", "check_docs.py"),
     ("source", "check_source.py"),
+    ("speculation fences", "check_speculation.py"),
 ]
 
 
