@@ -213,6 +213,9 @@ bool watchdog_start(unsigned threshold_seconds)
     for (int i = 0; source == SOURCE_BUDDY && i < cpu_count; i++)
         printk("watchdog: CPU %d: checked by CPU %d's timer tick, an NMI from it when stuck\n", i,
                (i + cpu_count - 1) % cpu_count);
+    if (source == SOURCE_BUDDY) /* the ring's blind spot: nothing is left to look */
+        printk("watchdog: a CPU is not seen stuck while the CPU that checks it is stuck too"
+               " (every CPU at once, or both of two)\n");
     return true;
 }
 

@@ -185,6 +185,7 @@ def smp_scenarios():
                 qemu_args=smp4,
                 must=[
                     r"CPU 2: checked by CPU 1's timer tick",
+                    r"watchdog: a CPU is not seen stuck while the CPU that checks it is stuck too",
                     r"hard LOCKUP on CPU 2: the timer tick has not advanced for 1 s \(interrupts "
                     r"off\?\); seen "
                     r"by CPU 1\n(.*\n){8}backtrace:\n\s+#0\s+[0-9a-f]{16} smp_lockup_spin\+",
