@@ -139,19 +139,32 @@ uint64_t boot_memory_available(const struct boot_info *boot)
     return total;
 }
 
-uint64_t boot_low_page(const struct boot_info *boot)
+/* Does the page at start overlap a region that is not usable RAM? */
+static bool overlaps_reserved(const struct boot_info *boot, uint64_t start)
 {
-    uint64_t best = 0;
     for (unsigned i = 0; i < boot->memory_count; i++) {
         const struct boot_memory_region *r = &boot->memory[i];
-        uint64_t end = r->base + r->length;
-        if (end > LOW_MEMORY_END)
-            end = LOW_MEMORY_END;
-        uint64_t page = (end & ~(LOW_PAGE_SIZE - 1)) - LOW_PAGE_SIZE; /* the last whole one */
-        if (r->type != BOOT_MEMORY_AVAILABLE || end < 2 * LOW_PAGE_SIZE || page < r->base)
-            continue;
-        if (page > best)
-            best = page;
+        if (r->type != BOOT_MEMORY_AVAILABLE && start < r->base + r->length &&
+            r->base < start + LOW_PAGE_SIZE)
+            return true;
     }
-    return best;
+    return false;
+}
+
+uint64_t boot_low_page(const struct boot_info *boot)
+{
+    uint64_t lowest = LOW_MEMORY_END;
+    for (unsigned i = 0; i < boot->memory_count; i++) {
+        const struct boot_memory_region *r = &boot->memory[i];
+        uint64_t page = (r->base + LOW_PAGE_SIZE - 1) & ~(LOW_PAGE_SIZE - 1); /* its first whole */
+        if (page < LOW_PAGE_SIZE)
+            page = LOW_PAGE_SIZE;
+        for (; r->type == BOOT_MEMORY_AVAILABLE && page + LOW_PAGE_SIZE <= r->base + r->length &&
+               page < lowest; page += LOW_PAGE_SIZE)
+            if (!overlaps_reserved(boot, page)) {
+                lowest = page;
+                break;
+            }
+    }
+    return lowest < LOW_MEMORY_END ? lowest : 0;
 }

@@ -1,9 +1,10 @@
 """The two speculation fences the entry code must keep, checked in the built kernel's machine code
 (docs/nmi.md, "What user mode may not do"):
 
-  - where an entry decides by a branch whether to swapgs (trap_common, debug_common; nmi_from_user
-    is reached by one), an lfence must come before the first GS-relative access, or a mispredicted
-    branch runs those loads with the other GS (the CVE-2019-1125 class);
+  - where an entry decides by a branch whether to swapgs (trap_common, debug_common,
+    gs_make_kernel; nmi_from_user is reached by one), an lfence must come before the first
+    GS-relative access (or the call, or the return), or a mispredicted branch runs those loads
+    with the other GS (the CVE-2019-1125 class);
   - syscall_dispatch must mask the system call number with the result of its bounds check, by
     arithmetic (cmp; sbb; and), before indexing the table, so that an out-of-range number cannot
     read past it even on a mispredicted path.
@@ -16,7 +17,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERNEL = os.path.join(ROOT, "build", "kernel.elf")
-FENCED_ENTRIES = ("trap_common", "debug_common", "nmi_from_user")
+FENCED_ENTRIES = ("trap_common", "debug_common", "nmi_from_user", "gs_make_kernel")
 
 
 def function_body(listing, name):
@@ -47,11 +48,11 @@ def fence_problem(name, body):
             decided = True
         elif mnemonic == "lfence":
             decided = False
-        if "%gs:" in operands or mnemonic == "call":
+        if "%gs:" in operands or mnemonic in ("call", "ret"):
             if decided:
                 return f"{name}: no lfence between its swapgs decision and '{mnemonic} {operands}'"
             return None
-    return f"{name}: no GS access or call found"
+    return f"{name}: no GS access, call or return found"
 
 
 def nospec_problem(body):

@@ -100,7 +100,7 @@ void smp_init(uint64_t low_page)
     memcpy((void *)trampoline_page, ap_trampoline_start, trampoline_size);
     uint64_t parameters = (uint64_t)(ap_start_parameters - ap_trampoline_start); /* in the copy */
     ap_start_copy = (struct ap_start *)(trampoline_page + parameters);
-    printk("smp: start-up code at %lx, the highest usable page below 1 MiB\n", trampoline_page);
+    printk("smp: start-up code at %lx, the lowest usable page above page 0\n", trampoline_page);
     for (unsigned i = 0; i < found && i < CPUS_MAX && (uint64_t)cpu_count < wanted; i++) {
         if (apic_board.cpu_apic_ids[i] == cpus[0].apic_id)
             continue;

@@ -40,6 +40,8 @@ int multiboot_parse(const void *info, struct boot_info *out, char *error, size_t
 
 /* Bytes of usable RAM in the memory map. */
 uint64_t boot_memory_available(const struct boot_info *boot);
-/* The highest whole page of usable RAM below 1 MiB and above page 0 (which holds the real-mode
- * interrupt table and the BIOS's data): where a start-up IPI can send a CPU. 0 if there is none. */
+/* The lowest whole page of usable RAM below 1 MiB, above page 0 (the real-mode interrupt table
+ * and the BIOS's data), that no other region overlaps: where a start-up IPI can send a CPU. Low,
+ * not high: the top of conventional memory holds the EBDA, which some firmware calls usable.
+ * 0 if there is none. */
 uint64_t boot_low_page(const struct boot_info *boot);

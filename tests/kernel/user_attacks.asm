@@ -187,7 +187,8 @@ single_step_syscall:
 ; test's call arms a data breakpoint on a stack word holding SS's own selector; loading SS from it
 ; delays the #DB past the next instruction, so it lands on the first instruction the kernel runs
 ; for the SYSCALL (or the int3), in ring 0, before the entry's swapgs and (for SYSCALL) its stack
-; switch. Exit status 0 after the SYSCALL (and a yield); the int3 kills the program (#BP).
+; switch. Exit status 0 after the SYSCALL (and a yield); the int3 is a #GP (its gate is DPL 0),
+; which kills the program, unless the CPU took the #DB at once, in user mode (QEMU's TCG).
 %macro POP_SS_BEFORE 1
     sub rsp, 16
     mov word [rsp], ss                  ; the watched word: SS's own selector, so loading it is fine

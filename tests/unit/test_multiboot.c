@@ -134,18 +134,20 @@ static void test_low_page(void)
     b.memory[0] = (struct boot_memory_region){0, 0x9fc00, BOOT_MEMORY_AVAILABLE};
     b.memory[1] = (struct boot_memory_region){0x9fc00, 0x400, 2};
     b.memory[2] = (struct boot_memory_region){0x100000, 0x1000000, BOOT_MEMORY_AVAILABLE};
-    CHECK(boot_low_page(&b) == 0x9e000); /* the last whole page before the EBDA */
+    CHECK(boot_low_page(&b) == 0x1000); /* low, far from the EBDA */
+    b.memory[1] = (struct boot_memory_region){0x800, 0x1900, 2};
+    CHECK(boot_low_page(&b) == 0x3000); /* a reserved region over 0x1000-0x20ff */
     b.memory[0] = (struct boot_memory_region){0x500, 0x1300, BOOT_MEMORY_AVAILABLE};
-    CHECK(boot_low_page(&b) == 0); /* no whole page above page 0 */
-    b.memory[0] = (struct boot_memory_region){0x1800, 0x2000, BOOT_MEMORY_AVAILABLE};
-    CHECK(boot_low_page(&b) == 0x2000); /* 0x1800-0x37ff: only 0x2000 is whole */
+    CHECK(boot_low_page(&b) == 0); /* no whole page above page 0 below 1 MiB */
+    b.memory[0] = (struct boot_memory_region){0x3800, 0x2000, BOOT_MEMORY_AVAILABLE};
+    CHECK(boot_low_page(&b) == 0x4000); /* 0x3800-0x57ff: only 0x4000 is whole */
     b.memory[0].type = 2;
-    b.memory[2] = (struct boot_memory_region){0x8000, 0x200000, BOOT_MEMORY_AVAILABLE};
-    CHECK(boot_low_page(&b) == 0xff000); /* a region running past 1 MiB */
+    b.memory[2] = (struct boot_memory_region){0xff800, 0x2000, BOOT_MEMORY_AVAILABLE};
+    CHECK(boot_low_page(&b) == 0); /* its one whole page is at 1 MiB: out of a SIPI's reach */
 }
 
 const struct unit_test multiboot_tests[] = {
-    {"multiboot: the start-up page, the highest usable one below 1 MiB", test_low_page},
+    {"multiboot: the start-up page: low, whole, usable, overlapping nothing", test_low_page},
     {"multiboot2: a full tag list", full_list},
     {"multiboot2: malformed tag lists are rejected with a reason", malformed_lists},
     {"multiboot2: an overlong command line is cut, not overrun", long_cmdline_is_cut},

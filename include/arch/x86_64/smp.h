@@ -34,6 +34,6 @@ static inline struct cpu *this_cpu(void)
 struct ap_start {
     uint64_t stack, cpu;
 };
-/* Starts the other CPUs: at most N with smp=N, none with nosmp. */
-/* Starts the other CPUs; their start-up code goes in low_page, a usable page below 1 MiB. */
+/* Starts the other CPUs (at most N with smp=N, none with nosmp); their start-up code goes in
+ * low_page, a usable page below 1 MiB. */
 void smp_init(uint64_t low_page);

@@ -23,9 +23,9 @@ def icr_command_write():
 
 def start_up_page_is_usable(log):
     """Scenario check: the page the other CPUs' start-up code was copied to lies whole inside a
-    region the boot log's memory map calls usable, below 1 MiB (firmware keeps its own data in
-    the reserved ones: a fixed page could be one of them)."""
-    m = re.search(r"smp: start-up code at ([0-9a-f]+), the highest usable page below 1 MiB", log)
+    region the boot log's memory map calls usable, below 1 MiB, and overlaps no other region
+    (firmware keeps its own data in the reserved ones: a fixed page could be one of them)."""
+    m = re.search(r"smp: start-up code at ([0-9a-f]+), the lowest usable page above page 0", log)
     if not m:
         return "no 'smp: start-up code at' line"
     page = int(m.group(1), 16)
@@ -34,6 +34,10 @@ def start_up_page_is_usable(log):
         for a, b in re.findall(r"^  ([0-9a-f]{16})-([0-9a-f]{16}) usable$", log, re.M)
     ]
     inside = any(a <= page and page + 0xFFF <= b for a, b in usable)
+    regions = re.findall(r"^  ([0-9a-f]{16})-([0-9a-f]{16}) reserved$", log, re.M)
+    inside = inside and not any(
+        int(a, 16) <= page + 0xFFF and page <= int(b, 16) for a, b in regions
+    )
     if page >= 0x100000 or page % 0x1000 or not inside:
         return f"start-up code at {page:x}: not a whole usable page below 1 MiB in {usable}"
     return None

@@ -182,7 +182,8 @@ add(
     "syscall_entry (Bochs) must be survived, and the #DB after SYSRET is the program's",
 )
 # CVE-2018-8897: QEMU's TCG does not hold the #DB back after MOV SS: it comes at once, in user mode,
-# on the SYSCALL (or int3) itself; Bochs holds it back (its run is in bochs.py).
+# on the SYSCALL (or int3) itself, so this run passes on a kernel without the fix too (it records
+# what TCG does); Bochs holds it back, and its run (bochs.py) is the one that tests the fix.
 add(
     "user-pop-ss",
     must=[
