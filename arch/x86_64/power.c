@@ -1,42 +1,13 @@
-/* Power-off and reboot. QEMU's isa-debug-exit device turns a byte written to its port into the
- * emulator's exit status ((byte << 1) | 1), which is how the tests report pass or fail. Real
- * machines get ACPI soft-off: write the sleep type of \_S5 to the PM1 control registers. Finding
- * that sleep type properly needs an AML interpreter; the \_S5_ package is simple enough that
- * scanning the DSDT for it works on most PCs, and when it does not we halt and say so. */
+/* Power-off and reboot. Power-off is ACPI soft-off (QEMU and Bochs exit on it too): write the
+ * sleep type of \_S5 to the PM1 control registers. Finding that sleep type properly needs an AML
+ * interpreter; the \_S5_ package is simple enough that scanning the DSDT for it works on most
+ * PCs, and when it does not we halt and say so. */
 #include <arch/x86_64/acpi.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/power.h>
 #include <arch/x86_64/paging.h>
 #include <kernel/printk.h>
 #include <kernel/string.h>
-
-#define QEMU_DEBUG_EXIT_PORT 0xf4
-#define QEMU_EXIT_PASS 0x10 /* QEMU exits with 33 */
-#define QEMU_EXIT_FAIL 0x11 /* QEMU exits with 35 */
-
-static bool running_in_qemu(void)
-{
-    uint32_t regs[4];
-    cpuid(1, 0, regs);
-    if (!(regs[2] & (1u << 31))) /* the "running under a hypervisor" bit */
-        return false;
-    cpuid(0x40000000, 0, regs);
-    char vendor[13];
-    memcpy(vendor, &regs[1], 12); /* EBX, ECX, EDX */
-    vendor[12] = '\0';
-    return !strcmp(vendor, "TCGTCGTCGTCG") || !memcmp(vendor, "KVMKVMKVM", 9);
-}
-
-void qemu_exit(bool pass)
-{
-    if (!running_in_qemu())
-        return;
-    outb(QEMU_DEBUG_EXIT_PORT, pass ? QEMU_EXIT_PASS : QEMU_EXIT_FAIL);
-    /* Under TCG the exit happens a little later, not at the out instruction: wait for it (and if
-     * no isa-debug-exit device is there, give up after a moment). */
-    for (int i = 0; i < 2000000; i++)
-        cpu_relax();
-}
 
 /* SLP_TYPa of the \_S5_ package: "_S5_" 0x12 (Package) PkgLength NumElements then the value,
  * as a ZeroOp/OneOp or a BytePrefix (0x0a) byte. */
@@ -60,7 +31,6 @@ static int s5_sleep_type(const struct acpi_table_header *dsdt)
 void machine_poweroff(void)
 {
     interrupts_disable();
-    qemu_exit(true);
     const struct acpi_table_header *fadt = acpi_find_table("FACP");
     if (fadt) {
         const uint8_t *f = (const uint8_t *)fadt;

@@ -7,7 +7,7 @@ class Scenario:
     expect='pass': QEMU exits 33 and the log has 'ok N - name' lines and no 'not ok'.
     expect='panic': QEMU exits 35 and the log has a PANIC: report.
     expect='hang': the kernel stops on purpose (no exit); the run ends once `done` is printed.
-    expect='poweroff': the shell was told to power off: QEMU exits 33 without a panic.
+    expect='poweroff': the shell was told to power off: QEMU exits 0 (ACPI soft-off), no panic.
     must / must_not: regular expressions the serial log must (not) contain.
     """
 
