@@ -39,8 +39,7 @@ enum apic_register { /* xAPIC offsets */
 
 static volatile uint32_t *xapic;
 static bool x2apic, ready;
-static unsigned board_nmi_pin = 1;
-struct apic_board apic_board;
+struct apic_board apic_board = {.nmi_pin = 1}; /* LINT1, unless the MADT says otherwise */
 _Static_assert(MADT_CPUS_MAX == CPUS_MAX, "the MADT keeps as many CPUs as nmilab starts");
 
 static uint32_t apic_read(enum apic_register reg)
@@ -68,7 +67,7 @@ void apic_init_cpu(void)
     if (x2apic) /* xAPIC first, then x2APIC: the SDM's required order */
         wrmsr(MSR_APIC_BASE, base_msr | APIC_BASE_X2APIC);
     apic_write(APIC_SPURIOUS, APIC_SOFTWARE_ENABLE | APIC_SPURIOUS_VECTOR);
-    enum apic_register nmi_lvt = board_nmi_pin ? APIC_LVT_LINT1 : APIC_LVT_LINT0;
+    enum apic_register nmi_lvt = apic_board.nmi_pin ? APIC_LVT_LINT1 : APIC_LVT_LINT0;
     /* Unmasked on the boot CPU only (the one that gets here before `ready`), as Linux does: the
      * board raises one NMI on every CPU's pin, and one button press must be one NMI, handled once,
      * with port 0x61 read and cleared by one CPU. */
@@ -83,11 +82,9 @@ void apic_init(void)
         printk("apic: this CPU has no local APIC; self-NMIs and external NMIs are unavailable\n");
         return;
     }
-    apic_board.nmi_pin = 1; /* LINT1, unless the MADT says otherwise */
     const struct acpi_table_header *madt = acpi_find_table("APIC");
     if (madt)
         madt_parse((const uint8_t *)madt, madt->length, &apic_board);
-    unsigned nmi_pin = apic_board.nmi_pin;
     uint64_t base_msr = rdmsr(MSR_APIC_BASE);
     uint64_t address = apic_board.apic_address;
     const char *found_by = "ACPI MADT";
@@ -98,14 +95,14 @@ void apic_init(void)
     x2apic = regs[2] & (1u << 21);
     if (!x2apic)
         xapic = paging_map_device(address, PAGE_SIZE, true);
-    board_nmi_pin = nmi_pin;
     apic_init_cpu();
     ready = true;
     if (x2apic)
-        printk("apic: x2APIC mode, id %u; external NMIs on LINT%u\n", apic_id(), nmi_pin);
+        printk("apic: x2APIC mode, id %u; external NMIs on LINT%u\n", apic_id(),
+               apic_board.nmi_pin);
     else
         printk("apic: xAPIC at %lx (from the %s), id %u; no x2APIC on this CPU;"
-               " external NMIs on LINT%u\n", address, found_by, apic_id(), nmi_pin);
+               " external NMIs on LINT%u\n", address, found_by, apic_id(), apic_board.nmi_pin);
 }
 
 void apic_eoi(void) { apic_write(APIC_EOI, 0); }
