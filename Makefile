@@ -187,6 +187,7 @@ pictures: deps $(BUILD)/kernel.elf
 # instruction from QEMU's gdb stub, as web pages (docs/viewer/index.html shows two side by side).
 viewer: deps $(BUILD)/kernel.elf
 	python3 tools/viewer.py
+	python3 tools/viewer_renumber.py
 
 # The labs (docs/labs/): a student tree with one lab's solution taken out, and its grader.
 LAB ?=
