@@ -108,20 +108,15 @@ static void nmi_dispatch(struct trap_frame *frame)
     /* LAB 5 END */
 }
 
-/* Told by where the frame is, not by the strategy (another CPU may just have changed it): only
- * the nested entry from kernel mode puts it right below struct nmi_stack, where frame->rip may
- * already point at repeat_nmi. From user mode it is on the task's stack, in the frame itself. */
-const struct iret_frame *nmi_interrupted_frame(const struct trap_frame *frame)
-{
-    uint64_t nested_layout = ist_stack_top(IST_NMI) - sizeof(struct nmi_stack);
-    if ((uint64_t)&frame->rip == nested_layout)
-        return &((const struct nmi_stack *)nested_layout)->outermost;
-    return (const struct iret_frame *)&frame->rip;
-}
-
 void nmi_show_interrupted(const struct trap_frame *frame)
 {
-    const struct iret_frame *at = nmi_interrupted_frame(frame);
+    /* Where the NMI interrupted is told by where the frame is, not by the strategy (another CPU
+     * may just have changed it): only the nested entry from kernel mode puts it at the top of the
+     * NMI stack, where frame->rip may already point at repeat_nmi and the outermost frame holds
+     * it. From user mode it is on the task's stack, in the frame itself. */
+    const struct iret_frame *at = (const struct iret_frame *)&frame->rip;
+    if (at == &nmi_stack_top()->iret)
+        at = &nmi_stack_top()->outermost;
     struct trap_frame interrupted = *frame;
     memcpy(&interrupted.rip, at, sizeof *at); /* rip cs rflags rsp ss: the tail of a trap frame */
     print_registers(&interrupted);

@@ -7,7 +7,6 @@
  *   4 exit           after the final iretq: executing = 0
  * and prints them later, from the shell. tools/pictures.py draws the printed trace. */
 #include <arch/x86_64/nmi_stack.h>
-#include <arch/x86_64/stacks.h>
 #include <kernel/nmi.h>
 #include <kernel/nmi_trace.h>
 #include <kernel/printk.h>
@@ -22,11 +21,6 @@ static struct {
 static int recorded;
 static bool armed, complete;
 static uint64_t nested_at_pass_start;
-
-static struct nmi_stack *nmi_stack_top(void)
-{
-    return (struct nmi_stack *)(ist_stack_top(IST_NMI) - sizeof(struct nmi_stack));
-}
 
 static void record(const char *step)
 {

@@ -72,9 +72,7 @@ struct task *task_create_on(int cpu, const char *name, void (*entry)(void *), vo
     if (slot == TASKS_MAX)
         return NULL;
     struct task *t = &tasks[slot];
-    size_t length = strlen(name) < sizeof t->name - 1 ? strlen(name) : sizeof t->name - 1;
-    memcpy(t->name, name, length);
-    t->name[length] = '\0';
+    format(t->name, sizeof t->name, "%s", name); /* cut to fit */
     uint64_t *top = (uint64_t *)task_stack_top(slot); /* with a guard page below (stacks.c) */
     *--top = (uint64_t)task_start;    /* switch_to's ret goes here; then RSP is 16-byte aligned */
     *--top = 0;                       /* rbp: a zero frame pointer ends the backtrace */
@@ -158,21 +156,17 @@ void task_sleep(uint64_t ticks)
     schedule();
 }
 
-void task_block(void)
+/* Inlined, so that a backtrace of the task names task_block or task_exit, as it always has. */
+static inline __attribute__((always_inline, noreturn)) void stop_running(enum task_state state)
 {
     for (;;) {
-        tasks[task_current()].state = TASK_BLOCKED;
+        tasks[task_current()].state = state;
         schedule();
     }
 }
 
-void task_exit(void)
-{
-    for (;;) {
-        tasks[task_current()].state = TASK_EXITING;
-        schedule();
-    }
-}
+void task_block(void) { stop_running(TASK_BLOCKED); }
+void task_exit(void) { stop_running(TASK_EXITING); }
 
 void task_list(void)
 {

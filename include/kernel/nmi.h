@@ -14,6 +14,11 @@ enum nmi_strategy {
 };
 
 static inline struct nmi_cpu_state *nmi_this_cpu(void) { return this_cpu()->nmi; }
+/* The words at the top of this CPU's NMI stack, which ends where its NMI state begins. */
+static inline struct nmi_stack *nmi_stack_top(void)
+{
+    return (struct nmi_stack *)nmi_this_cpu() - 1;
+}
 
 /* A handler returns true when the NMI was its own (it found its source asserting). */
 typedef bool (*nmi_handler)(struct trap_frame *frame);
@@ -25,9 +30,6 @@ bool nmi_set_strategy(enum nmi_strategy strategy);
 enum nmi_strategy nmi_current_strategy(void);
 const char *nmi_strategy_name(enum nmi_strategy strategy);
 int nmi_strategy_named(const char *name); /* the strategy called name ("nested"), or -1 */
-/* Where the NMI being handled interrupted the kernel (for the nested strategy the trap frame's
- * own rip..ss may already have been pointed at repeat_nmi). */
-const struct iret_frame *nmi_interrupted_frame(const struct trap_frame *frame);
 /* From an NMI handler: the registers and backtrace of what the NMI interrupted. */
 void nmi_show_interrupted(const struct trap_frame *frame);
 /* Passes of the handler that a nested NMI asked for. */
