@@ -33,8 +33,6 @@ struct boot_info boot_info;
 struct cmdline kernel_cmdline;
 bool serial_console_present;
 
-void kernel_main(uint32_t magic, uint32_t info_address);
-
 static void console_delay_init(void)
 {
     const char *value = cmdline_get(&kernel_cmdline, "console_delay");

@@ -4,7 +4,6 @@
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
-#include <arch/x86_64/traps.h>
 #include <kernel/nmi.h>
 #include <kernel/nmi_provoke.h>
 #include <kernel/printk.h>
@@ -86,8 +85,6 @@ bool nmi_provoke_start(void (*action)(uint64_t pass), bool external)
     register_nmi_handler("provoked", provoked_nmi_handler);
     return true;
 }
-
-const struct nmi_cpu_state *nmi_provoke_baseline(void) { return &baseline; }
 
 void nmi_provoke_stop(void)
 {

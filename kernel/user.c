@@ -135,14 +135,6 @@ void user_return_fault(void)
     killed(&fixup_last_fault, 0, "its return to user mode faulted: ");
 }
 
-static const struct user_program *find(const char *name)
-{
-    for (const struct user_program *p = user_program_table; p < user_program_table_end; p++)
-        if (!strcmp(p->name, name))
-            return p;
-    return NULL;
-}
-
 void user_list_programs(void)
 {
     printk("user programs (user NAME [NUMBER]):\n");
@@ -171,18 +163,20 @@ static void user_task(void *program)
     enter_user_mode(&frame); /* every other register starts at 0 */
 }
 
-static struct task *start(const char *name, uint64_t argument)
+bool user_run(const char *name, uint64_t argument, bool wait)
 {
-    const struct user_program *p = find(name);
-    if (!p) {
+    const struct user_program *p = user_program_table;
+    while (p < user_program_table_end && strcmp(p->name, name))
+        p++;
+    if (p == user_program_table_end) {
         printk("user: no program '%s' (type 'user' for the list)\n", name);
-        return NULL;
+        return false;
     }
     if (nmi_current_strategy() != NMI_NESTED) {
         printk("user: user mode needs nmi=nested (without an IST stack an NMI on the SYSCALL "
                "entry would push its frame wherever user space pointed RSP; naive is broken on "
                "purpose)\n");
-        return NULL;
+        return false;
     }
     uint64_t flags = read_rflags();
     interrupts_disable(); /* its argument is in place before it can run */
@@ -191,15 +185,11 @@ static struct task *start(const char *name, uint64_t argument)
         arguments[t - task_get(0)] = argument;
     if (flags & RFLAGS_IF)
         interrupts_enable();
-    if (!t)
+    if (!t) {
         printk("user: no free task slot (%d tasks)\n", TASKS_MAX);
-    return t;
-}
-
-bool user_run(const char *name, uint64_t argument, bool wait)
-{
-    struct task *t = start(name, argument);
-    while (wait && t && t->state != TASK_DEAD)
+        return false;
+    }
+    while (wait && t->state != TASK_DEAD)
         task_sleep(1);
-    return t != NULL;
+    return true;
 }

@@ -3,7 +3,6 @@
  * 1 by default: one byte per key press, the same with bit 7 set on release. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/keyboard.h>
-#include <stdbool.h>
 
 #define KEYBOARD_DATA 0x60
 #define KEYBOARD_STATUS 0x64

@@ -91,16 +91,11 @@ uint64_t user_address_space(int slot)
     return root;
 }
 
-bool user_range_ok(uint64_t address, size_t size)
-{
-    return address >= USER_BASE && address < USER_END && size <= USER_END - address;
-}
-
 /* One nofault copy for both directions; user_address is the side that must be user memory. With
  * SMAP on, the kernel touches user pages only between stac and clac. */
 static int copy_user(void *destination, const void *source, uint64_t user_address, size_t size)
 {
-    if (!user_range_ok(user_address, size))
+    if (user_address < USER_BASE || user_address >= USER_END || size > USER_END - user_address)
         return -1;
     if (smap)
         __asm__ volatile("stac" ::: "memory");

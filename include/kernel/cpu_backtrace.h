@@ -1,7 +1,5 @@
 /* What every CPU is doing: each one, stopped by an NMI, prints its registers and backtrace. */
 #pragma once
-#include <stdbool.h>
-#include <arch/x86_64/trap_frame.h>
 
 void cpu_backtrace_init(void); /* registers the NMI handler that answers (after smp_init) */
 /* This CPU's own backtrace, then an NMI to each other CPU and its report, one CPU at a time. A

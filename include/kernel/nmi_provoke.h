@@ -4,7 +4,6 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
-#include <arch/x86_64/nmi_stack.h>
 
 /* Where an NMI handler faults on purpose: nothing maps it, so a read takes a page fault. */
 #define NMI_FAULT_ADDRESS 0x0000100000005000UL
@@ -20,8 +19,6 @@ extern void (*pass_action)(uint64_t pass);
  * and runs action in every pass. False when there is no local APIC to send NMIs with. */
 bool nmi_provoke_start(void (*action)(uint64_t pass), bool external);
 void nmi_provoke_stop(void); /* unregisters the handler, prints the counters */
-/* This CPU's NMI counters as they were at nmi_provoke_start(). */
-const struct nmi_cpu_state *nmi_provoke_baseline(void);
 void send_self_nmi(void);
 /* A fixed-up page fault, or an int3 that a hook claims: either one's iretq ends NMI blocking. */
 void nmi_provoke_fault(uint64_t address);

@@ -1,7 +1,6 @@
 /* User mode, the arch side: SYSCALL and SYSRET (the ring 3 selectors are in gdt.h), the per-CPU
  * area that GS points at in the kernel, user address spaces, and copies to and from user memory. */
 #pragma once
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,7 +24,6 @@ void user_set_kernel_stack(uint64_t top); /* RSP0 and cpu_local.kernel_stack, on
 /* A page table for user task slot `slot`: the kernel's mappings, the programs at USER_BASE and a
  * fresh zeroed stack. Returns its physical address, for CR3. */
 uint64_t user_address_space(int slot);
-bool user_range_ok(uint64_t address, size_t size);
 /* 0, or -1 when the range is not user memory or faults (the copy stops there). */
 int copy_from_user(void *destination, uint64_t source, size_t size);
 int copy_to_user(uint64_t destination, const void *source, size_t size);
