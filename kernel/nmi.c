@@ -23,12 +23,12 @@
 #define PORT_B_IOCHK (1u << 6)     /* an ISA/LPC channel check */
 
 static enum nmi_strategy strategy = NMI_NESTED;
-static struct {
-    const char *name;
-    nmi_handler handler;
-} handlers[NMI_HANDLERS_MAX];
+static nmi_handler handlers[NMI_HANDLERS_MAX];
 
 extern char nmi_entry_nested[], nmi_entry_naive[], nmi_entry_latch[]; /* nmi_entry.asm */
+static const char *const strategy_entries[] = { /* naive, naive-raw: one entry, told apart in C */
+    [NMI_NESTED] = nmi_entry_nested, [NMI_NAIVE] = nmi_entry_naive,
+    [NMI_NAIVE_RAW] = nmi_entry_naive, [NMI_LATCH] = nmi_entry_latch};
 
 static const char *const strategy_names[] = {
     [NMI_NESTED] = "nested", [NMI_NAIVE] = "naive",
@@ -47,9 +47,8 @@ enum nmi_strategy nmi_current_strategy(void) { return strategy; }
 bool register_nmi_handler(const char *name, nmi_handler handler)
 {
     for (int i = 0; i < NMI_HANDLERS_MAX; i++)
-        if (!handlers[i].handler) {
-            handlers[i].name = name;
-            handlers[i].handler = handler; /* last: the chain only reads entries with a handler */
+        if (!handlers[i]) {
+            handlers[i] = handler;
             return true;
         }
     return false;
@@ -58,8 +57,8 @@ bool register_nmi_handler(const char *name, nmi_handler handler)
 void unregister_nmi_handler(nmi_handler handler)
 {
     for (int i = 0; i < NMI_HANDLERS_MAX; i++)
-        if (handlers[i].handler == handler)
-            handlers[i].handler = NULL;
+        if (handlers[i] == handler)
+            handlers[i] = NULL;
 }
 
 /* The legacy reasons a PC's chipset raises NMI for. Reporting and clearing them claims the NMI. */
@@ -88,7 +87,7 @@ static void nmi_dispatch(struct trap_frame *frame)
     cpu->in_handler = 1;
     bool claimed = false;
     for (int i = 0; i < NMI_HANDLERS_MAX; i++)
-        if (handlers[i].handler && handlers[i].handler(frame))
+        if (handlers[i] && handlers[i](frame))
             claimed = true;
     if (!claimed && !legacy_reason()) {
         cpu->unknown++;
@@ -247,12 +246,8 @@ bool nmi_set_strategy(enum nmi_strategy s)
         if (cpus[i].nmi->in_handler || cpus[i].nmi->latch_state != LATCH_NOT_RUNNING)
             return false;
     strategy = s;
-    if (s == NMI_LATCH)
-        idt_replace_gate(VECTOR_NMI, (uint64_t)nmi_entry_latch, 0);
-    else if (s == NMI_NESTED)
-        idt_replace_gate(VECTOR_NMI, (uint64_t)nmi_entry_nested, IST_NMI);
-    else /* naive and naive-raw: one entry, told apart in C */
-        idt_replace_gate(VECTOR_NMI, (uint64_t)nmi_entry_naive, IST_NMI);
+    /* the latch runs on the interrupted stack: no IST */
+    idt_replace_gate(VECTOR_NMI, (uint64_t)strategy_entries[s], s == NMI_LATCH ? 0 : IST_NMI);
     return true;
 }
 

@@ -22,7 +22,7 @@ static inline struct nmi_stack *nmi_stack_top(void)
 
 /* A handler returns true when the NMI was its own (it found its source asserting). */
 typedef bool (*nmi_handler)(struct trap_frame *frame);
-bool register_nmi_handler(const char *name, nmi_handler handler);
+bool register_nmi_handler(const char *name, nmi_handler handler); /* name: a label, not kept */
 void unregister_nmi_handler(nmi_handler handler);
 
 void nmi_init(void); /* the strategy from nmi= on the command line */

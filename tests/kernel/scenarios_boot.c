@@ -17,6 +17,7 @@
 #include <kernel/string.h>
 
 extern char kernel_start[], kernel_end[];
+extern uint64_t gdt[]; /* arch/x86_64/gdt.c: only the tests look at it from outside */
 
 struct descriptor_table_register {
     uint16_t limit;

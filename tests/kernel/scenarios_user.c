@@ -21,6 +21,7 @@
 #define PAGE_FAULT_USER 4       /* ... and the access came from user mode */
 #define SEGMENT_PRESENT (1UL << 47)
 
+extern uint64_t gdt[]; /* arch/x86_64/gdt.c: only the tests look at it from outside */
 extern char syscall_sysretq[], user_iretq[], nmi_from_user[], nmi_user_iretq[]; /* user_entry.asm, nmi_entry.asm */
 static volatile uint64_t canary = 0x5afe;
 
