@@ -31,10 +31,7 @@ _Static_assert(USER_DATA_SELECTOR == (3 << 3 | 3) && USER_CODE_SELECTOR == (GDT_
                "gdt.h's slots");
 _Static_assert(TSS_SELECTOR(0) == 5 << 3, "the TSS descriptors follow the code and data slots");
 
-static struct __attribute__((packed)) {
-    uint16_t limit;
-    uint64_t base;
-} gdt_pointer = {sizeof gdt - 1, (uint64_t)gdt};
+static struct descriptor_table_register gdt_pointer = {sizeof gdt - 1, (uint64_t)gdt};
 
 void gdt_load(int cpu)
 {

@@ -25,10 +25,7 @@ static struct idt_gate idt[256] __attribute__((aligned(16))); /* see idt_replace
  * there. Where it has not, clac is #UD and the gate points at the entry itself: no instruction
  * more on any path (make bench counts the NMI path's). */
 static uint64_t clac_in_front;
-static struct __attribute__((packed)) {
-    uint16_t limit;
-    uint64_t base;
-} idt_pointer = {sizeof idt - 1, (uint64_t)idt};
+static struct descriptor_table_register idt_pointer = {sizeof idt - 1, (uint64_t)idt};
 
 
 void idt_set_gate(unsigned vector, uint64_t handler, unsigned ist)

@@ -19,11 +19,6 @@
 extern char kernel_start[], kernel_end[];
 extern uint64_t gdt[]; /* arch/x86_64/gdt.c: only the tests look at it from outside */
 
-struct descriptor_table_register {
-    uint16_t limit;
-    uint64_t base;
-} __attribute__((packed));
-
 static int invalid_opcodes_seen;
 static uint64_t debug_handler_stack; /* where the #DB handler found its trap frame */
 

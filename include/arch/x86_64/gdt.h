@@ -16,5 +16,11 @@
 #define TSS_SELECTOR(cpu) (0x28 + 16 * (cpu))
 #define GDT_ENTRIES (5 + 2 * CPUS_MAX) /* CPUS_MAX: smp.h, which includes this header */
 
+/* What lgdt and lidt load, and sgdt and sidt store: a table's limit and address. */
+struct descriptor_table_register {
+    uint16_t limit;
+    uint64_t base;
+} __attribute__((packed));
+
 void gdt_load(int cpu); /* the GDT, with CPU cpu's TSS in the task register */
 void tss_set_kernel_stack(uint64_t top); /* this CPU's RSP0: where an entry from ring 3 lands */
