@@ -8,25 +8,33 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 from . import scenarios
 from .judge import keep_log
 from .paths import ROOT
 from .runner import run_scenario
-from .scenarios import boot, nmi, user
+from .scenarios import boot, labs, nmi, user
 from .tree import marked_labs, write_tree
 
 LABS = {
-    1: ("Boot and the IDT", [boot.BOOT_BIOS, boot.PANIC_FAULT]),
+    1: (
+        "Boot and the IDT",
+        [boot.BOOT_BIOS, boot.PANIC_FAULT, boot.PANIC_TASK_OVERFLOW, labs.IDT_GATES],
+    ),
     # Each lab's grade passes with the labs before it solved and the later ones still stubs (make
     # test checks that): lab 2's NMI scenario runs under latch, which needs nothing of lab 4.
-    2: ("Page faults and the exception table", [boot.NOFAULT, nmi.under("latch", "nmi-pf-nested")]),
+    2: (
+        "Page faults and the exception table",
+        [boot.NOFAULT, labs.EXCEPTION_TABLE, nmi.under("latch", "nmi-pf-nested")],
+    ),
     3: (
         "Watch the naive handler break",
         [
             nmi.under("naive", "nmi-pf-nested"),
             nmi.under("naive", "nmi-int3-nested"),
             nmi.under("naive-raw", "nmi-pf-nested"),
+            nmi.under("naive", "nmi-external"),  # a lone NMI: no report
         ],
     ),
     4: (
@@ -42,13 +50,17 @@ LABS = {
                 "nmi-exit-window-all",
                 "nmi-first-on-nmi-stack",
             )
-        ],
+        ]
+        + [labs.NMI_BELOW_ENTRY],
     ),
     5: (
         "CR2 and the watchdog",
-        [nmi.under("nested", "nmi-cr2"), nmi.under("nested", "watchdog-dump")],
+        [nmi.under("nested", "nmi-cr2"), nmi.under("nested", "watchdog-dump"), labs.WATCHDOG_TWICE],
     ),
-    6: ("kprobes in NMI", [nmi.under("nested", "kprobe-nmi"), nmi.under("latch", "kprobe-nmi")]),
+    6: (
+        "kprobes in NMI",
+        [nmi.under("nested", "kprobe-nmi"), nmi.under("latch", "kprobe-nmi"), labs.KPROBE_TWO],
+    ),
     7: ("NMIs from user mode", [user.USER_MODE, user.USER_NMI_FAULT_RETURN, user.USER_NMI_STORM]),
 }
 
@@ -126,10 +138,21 @@ def build_and_grade(destination, lab, first_failure):
     return int(score.group(1)), int(score.group(2)), re.sub(r" [(]log: [^)]*[)]", "", failure)
 
 
-def grade_wrong_solution(lab, patch):
+def wrong_solution_claim(patch):
+    """What a known wrong solution's patch says before its diff: the mistake in one line, and
+    (`expect: REGEX`) what the grader's first FAIL line must say about it."""
+    with open(patch) as f:
+        head = f.read().split("\n--- ", 1)[0].splitlines()
+    regex = next((line[len("expect: ") :] for line in head if line.startswith("expect: ")), None)
+    return (head[0] if head else ""), regex
+
+
+def grade_wrong_solution(lab, patch, first_failure=True):
     """This tree with one known wrong solution of lab `lab` applied, graded. Returns (caught, what
-    the grader said)."""
+    the grader said): caught when the grade fails and its first FAIL line matches the patch's
+    `expect:` line."""
     name = os.path.basename(patch)[: -len(".patch")]
+    _, regex = wrong_solution_claim(patch)
     destination = tempfile.mkdtemp(prefix=f"nmilab-lab{lab}-{name}-")
     try:
         write_tree(destination, with_objects=True)
@@ -142,10 +165,16 @@ def grade_wrong_solution(lab, patch):
                 f"{name}: the patch does not apply: "
                 f"{(applied.stdout + applied.stderr).strip()[-150:]}",
             )
-        score, total, failure = build_and_grade(destination, lab, first_failure=True)
+        start = time.time()
+        score, total, failure = build_and_grade(destination, lab, first_failure=first_failure)
+        took = f"{name} ({time.time() - start:.0f} s)"
         if score is None or score == total:
-            return False, f"{name}: " + (failure or "passes the grade")
-        return True, f"{name}: {failure}"
+            return False, f"{took}: " + (failure or "passes the grade")
+        if not regex:
+            return False, f"{took}: the patch has no 'expect: REGEX' line; the grader said {failure}"
+        if not re.search(regex, failure):
+            return False, f"{took}: fails, but not with /{regex}/: {failure}"
+        return True, f"{took}: {failure}"
     finally:
         shutil.rmtree(destination, ignore_errors=True)
 

@@ -1,0 +1,52 @@
+"""The scenarios that check a lab's whole contract (tests/kernel/scenarios_labs.c): each fails
+as soon as the kernel sees what is wrong, with a message in the lab's terms."""
+from ..actions import inject_nmis
+from ..scenario import Scenario
+
+
+def one_nmi_after_each(*lines):
+    """Runner action: one NMI from outside after each line in turn appears in the log."""
+
+    def action(run):
+        for line in lines:
+            inject_nmis(line, count=1)(run)
+
+    return action
+
+
+IDT_GATES = Scenario(
+    "idt-gates",
+    "test=idt-gates",
+    "bios",
+    must=[r"# idt-gates: 256 gates as each vector needs; int N from user mode is a #GP"],
+)
+EXCEPTION_TABLE = Scenario(
+    "exception-table",
+    "test=exception-table",
+    "bios",
+    must=[r"# exception-table: \d+ entries, each to its own fixup"],
+)
+NMI_BELOW_ENTRY = Scenario(
+    "nmi-below-entry",
+    "test=nmi-below-entry",
+    "bios",
+    action=one_nmi_after_each(
+        r"# below-entry: spinning below the NMI entry", r"# below-entry: spinning above"
+    ),
+    hint="rule (a) compares RIP - repeat_nmi unsigned: code below the entry is not in the window",
+)
+WATCHDOG_TWICE = Scenario(
+    "watchdog-twice",
+    "test=watchdog-twice",
+    "bios",
+    must=[
+        r"NMI source: PIT IRQ 0 through the 8259 PIC",
+        r"hard LOCKUP on CPU 0[\s\S]*hard LOCKUP on CPU 0",
+        r"# watchdog-twice: 2 reports for 2 lockups",
+    ],
+)
+KPROBE_TWO = Scenario(
+    "kprobe-two", "test=kprobe-two", "bios", must=[r"# kprobe-two: two probes, each hit ran"]
+)
+
+SCENARIOS = [IDT_GATES, EXCEPTION_TABLE, NMI_BELOW_ENTRY, WATCHDOG_TWICE, KPROBE_TWO]
