@@ -1,6 +1,6 @@
 """A kernel that went silent because its CPU runs where no code is (a gate or a return address
-pointing nowhere) is failed at once (once the scenarios have started), not after the scenario's timeout: once the serial log has not
-grown for a while, the runner asks QEMU where the CPU is."""
+pointing nowhere) is failed at once, not after the scenario's timeout: once the scenarios have
+started and the serial log has not grown for a while, the runner asks QEMU where the CPU is."""
 import re
 import time
 
