@@ -3,6 +3,7 @@
  *   idt-gates       lab 1: every IDT gate read back; interrupts off in a handler; int N from ring 3
  *   exception-table lab 2: every entry of the table, faults at entries of its own, one not in it
  *   nmi-below-entry lab 4: first NMIs that interrupt code below and above the NMI entry in memory
+ *   nmi-repeat-window-end  lab 4: an NMI on the first instruction after the repeat window
  *   watchdog-twice  lab 5: no report without a lockup, one per lockup, the next one too
  *   kprobe-two      lab 6: two probes at once: each hit runs its own probe */
 #include <arch/x86_64/cpu.h>
@@ -296,6 +297,45 @@ static enum scenario_result nmi_below_entry(void)
     return SCENARIO_PASS;
 }
 
+/* ---- nmi-repeat-window-end (lab 4) ---- */
+
+extern char end_repeat_nmi[]; /* nmi_entry.asm */
+
+static void nmi_pending_then_fault(uint64_t pass)
+{
+    if (pass == 1) {
+        send_self_nmi();
+        nmi_provoke_fault(NMI_FAULT_ADDRESS);
+    }
+}
+
+/* The first instruction after the repeat window, in a repeat pass (NMIs unblocked, "NMI
+ * executing" 1): an NMI there is nested, rule (b), and asks for one more pass. */
+static enum scenario_result nmi_repeat_window_end(void)
+{
+    if (nmi_current_strategy() != NMI_NESTED) {
+        scenario_skip_reason("the repeat window exists only in nmi=nested");
+        return SCENARIO_SKIP;
+    }
+    if (!scenario_nmi_start(nmi_pending_then_fault, true))
+        return SCENARIO_SKIP;
+    wait_for_debugger("break at nmi_exit_iretq before repeat_nmi, step to end_repeat_nmi, inject");
+    send_self_nmi();
+    spin_until(&provoke_passes, 2);
+    nmi_provoke_stop();
+    const struct nmi_cpu_state *cpu = nmi_this_cpu();
+    expect(cpu->nested_rip == (uint64_t)end_repeat_nmi, "the NMI landed at %lx, not at "
+           "end_repeat_nmi", cpu->nested_rip);
+    if (cpu->nested_rule != NESTED_EXECUTING)
+        expect(false, "an NMI at end_repeat_nmi, past the repeat window, was taken by rule %s, "
+               "not (b): the window ends before end_repeat_nmi", rule_name(cpu->nested_rule));
+    expect(provoke_passes == 3, "%lu handler passes, not 3: the NMI at end_repeat_nmi was lost",
+           provoke_passes);
+    printk("# repeat window end: an NMI at end_repeat_nmi was taken by rule %s\n",
+           rule_name(cpu->nested_rule));
+    return SCENARIO_PASS;
+}
+
 /* ---- watchdog-twice (lab 5) ---- */
 
 #define TWICE_THRESHOLD 1 /* seconds */
@@ -417,6 +457,7 @@ const struct scenario lab_scenarios[] = {
     {"idt-gates", idt_gates, false},
     {"exception-table", exception_table, false},
     {"nmi-below-entry", nmi_below_entry, false},
+    {"nmi-repeat-window-end", nmi_repeat_window_end, false},
     {"watchdog-twice", watchdog_twice, false},
     {"kprobe-two", kprobe_two, false},
     {0},

@@ -52,7 +52,7 @@ LABS = {
                 "nmi-first-on-nmi-stack",
             )
         ]
-        + [labs.NMI_BELOW_ENTRY],
+        + [labs.NMI_BELOW_ENTRY, labs.NMI_REPEAT_WINDOW_END],
     ),
     5: (
         "CR2 and the watchdog",
@@ -91,25 +91,33 @@ def handout(lab, destination=None):
 
 
 def grade(lab, first_failure=False, quiet=False):
-    """Runs lab `lab`'s scenarios on this tree's kernel; returns (score, total, results), results
-    a list of (scenario id, passed, reason, seconds). first_failure stops at the first failing
-    scenario and gives each 6 s (for checking that a handout fails)."""
+    """Runs lab `lab`'s scenarios on this tree's kernel and prints a line for each, the failed ones
+    first (in the order they ran); returns (score, total, results), results a list of (scenario
+    id, passed, reason, seconds). first_failure stops at the first failing scenario and gives each
+    6 s (for checking that a handout fails)."""
     wanted = LABS[lab][1]
     chosen = [s for s in scenarios.SCENARIOS if s in wanted]  # in the catalogue's order
     if first_failure:
         for s in chosen:
             s.timeout = min(s.timeout, 6)  # a handout that hangs is failing: no need to wait longer
     results = []
-    for s in chosen:
+    progress = not quiet and sys.stderr.isatty()
+    for number, s in enumerate(chosen, 1):
+        if progress:  # one line, rewritten: the results come after, the first failure first
+            print(f"\rgrading lab {lab}: {s.id} ({number}/{len(chosen)})\033[K", end="",
+                  file=sys.stderr, flush=True)
         ok, reason, seconds, log = run_scenario(s)
         log_file = keep_log(s, ok, log)
         if not ok:
             reason += f" (log: {os.path.relpath(log_file, ROOT)})"
         results.append((s.id, ok, reason, seconds))
-        if not quiet:
-            print(f"{'ok  ' if ok else 'FAIL'} {s.id}" + ("" if ok else f": {reason}"), flush=True)
         if not ok and first_failure:
             break
+    if progress:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    if not quiet:  # what went wrong first: the first line says it
+        for name, ok, reason, _ in sorted(results, key=lambda result: result[1]):
+            print(f"{'ok  ' if ok else 'FAIL'} {name}" + ("" if ok else f": {reason}"), flush=True)
     return sum(ok for _, ok, _, _ in results), len(chosen), results
 
 

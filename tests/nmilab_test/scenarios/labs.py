@@ -1,6 +1,8 @@
 """The scenarios that check a lab's whole contract (tests/kernel/scenarios_labs.c): each fails
 as soon as the kernel sees what is wrong, with a message in the lab's terms."""
-from ..actions import inject_nmis
+from ..actions import inject_nmis, lazy
+from ..gdbstub import Gdb
+from ..kernel_image import instructions, symbol
 from ..scenario import Scenario
 
 
@@ -35,6 +37,24 @@ NMI_BELOW_ENTRY = Scenario(
     ),
     hint="rule (a) compares RIP - repeat_nmi unsigned: code below the entry is not in the window",
 )
+
+
+def repeat_window_end_episode():
+    """One NMI on end_repeat_nmi, reached by stepping through the whole repeat window from a final
+    iretq whose frame points at repeat_nmi."""
+    window, repeat = instructions("repeat_nmi", "end_repeat_nmi"), symbol("repeat_nmi")
+    asks_for_repeat = lambda gdb: gdb.read64(gdb.register(Gdb.RSP)) == repeat
+    return [(symbol("nmi_exit_iretq"), asks_for_repeat, len(window) + 1, None, "at end_repeat_nmi")]
+
+
+NMI_REPEAT_WINDOW_END = Scenario(
+    "nmi-repeat-window-end",
+    "test=nmi-repeat-window-end",
+    "bios",
+    action=lazy(repeat_window_end_episode),
+    must=[r"# repeat window end: an NMI at end_repeat_nmi was taken by rule \(b\)"],
+    hint="rule (a)'s window is [repeat_nmi, end_repeat_nmi): end_repeat_nmi is not in it",
+)
 WATCHDOG_TWICE = Scenario(
     "watchdog-twice",
     "test=watchdog-twice",
@@ -49,4 +69,11 @@ KPROBE_TWO = Scenario(
     "kprobe-two", "test=kprobe-two", "bios", must=[r"# kprobe-two: two probes, each hit ran"]
 )
 
-SCENARIOS = [IDT_GATES, EXCEPTION_TABLE, NMI_BELOW_ENTRY, WATCHDOG_TWICE, KPROBE_TWO]
+SCENARIOS = [
+    IDT_GATES,
+    EXCEPTION_TABLE,
+    NMI_BELOW_ENTRY,
+    NMI_REPEAT_WINDOW_END,
+    WATCHDOG_TWICE,
+    KPROBE_TWO,
+]
