@@ -73,8 +73,14 @@ def run_scenario(s):
             s.action(context)
         # Scenarios with an action share QMP with it, and one that hangs on purpose is silent.
         watch = None if bochs or s.action or s.expect == "hang" else CpuWatch(qmp_path)
+        started = None  # when s.finish_within's pattern appeared
         while status is None:
             status = process.poll()
+            if status is None and s.finish_within and started is None:
+                started = re.search(s.finish_within[0], read(log_path)) and time.time()
+            if status is None and started and time.time() - started > s.finish_within[1]:
+                timed_out = True
+                break
             lost = watch and status is None and watch.lost(read(log_path))
             if lost:
                 reason = lost + (f" ({s.hint})" if s.hint else "")

@@ -27,7 +27,16 @@ def nmi_scenarios():
     out = []
     for strategy in ("nested", "latch", "naive"):
 
-        def add(name, expect="pass", must=(), must_not=(), action=None, timeout=None, hint=None):
+        def add(
+            name,
+            expect="pass",
+            must=(),
+            must_not=(),
+            action=None,
+            timeout=None,
+            hint=None,
+            finish_within=None,
+        ):
             scenario = Scenario(
                 f"{name} nmi={strategy}",
                 f"test={name} nmi={strategy}",
@@ -38,6 +47,7 @@ def nmi_scenarios():
                 action=action,
                 timeout=timeout,
                 hint=hint,
+                finish_within=finish_within,
             )
             BY_STRATEGY.setdefault(strategy, {})[name] = scenario
             out.append(scenario)
@@ -50,7 +60,10 @@ def nmi_scenarios():
                 add(
                     name,
                     expect="panic",
-                    timeout=12,  # ~1 s when the check works; a broken one hangs like naive-raw
+                    # at once when the check works; a broken one hangs like naive-raw
+                    finish_within=(rf"# scenario {name}", 4),
+                    hint="nmi=naive must report the overwrite: the frame at the IST stack top "
+                    "against each running NMI's copy",
                     must=[
                         OVERWRITE,
                         rf"#3\s+[0-9a-f]{{16}} {landed}\+0x[0-9a-f]+ \(interrupted here\)",
