@@ -31,7 +31,7 @@ extern char nmi_entry_nested[]; /* nmi_entry.asm */
  * the final iretq (NMIs are blocked there, or "NMI executing" is set, or DF marks the exit). A
  * first NMI that did was a nested one the checks missed: it copied its frame over the running
  * one's, and the CPU would loop on the iretq. Said at once, with the rule that must catch it. */
-static bool first_nmi_inside_entry(struct trap_frame *frame)
+static bool first_nmi_inside_entry(const struct trap_frame *frame)
 {
     uint64_t rip = nmi_this_cpu()->interrupted_rip;
     if (nmi_current_strategy() != NMI_NESTED || rip < (uint64_t)nmi_entry_nested ||
@@ -47,15 +47,41 @@ static bool first_nmi_inside_entry(struct trap_frame *frame)
     scenario_complete(SCENARIO_FAIL);
 }
 
+/* Under nmi=nested a pass of the handler chain never starts inside another: a nested NMI only
+ * asks for one more pass. One that does was taken for a first NMI (its frame is over the running
+ * one's, and the kernel would hang): said at once. The first handler and the last of the chain
+ * (registered around the provoking one) mark the pass. */
+static volatile bool in_pass;
+
+static bool pass_begins(struct trap_frame *frame)
+{
+    if (in_pass && nmi_current_strategy() == NMI_NESTED) {
+        expect(false, "an NMI ran the handler chain inside another's pass: a nested NMI was "
+               "taken for a first one (rule (b): NMI executing)");
+        scenario_complete(SCENARIO_FAIL);
+    }
+    in_pass = true;
+    return first_nmi_inside_entry(frame);
+}
+
+static bool pass_ends(struct trap_frame *frame)
+{
+    in_pass = false;
+    return false;
+}
+
 /* nmi_provoke_start(), or a skip when this machine cannot send itself NMIs. */
 bool scenario_nmi_start(void (*action)(uint64_t pass), bool external)
 {
-    static bool watching_entry;
+    static bool watching_entry, watching_end;
     if (!watching_entry)
-        watching_entry = register_nmi_handler("first-in-entry", first_nmi_inside_entry);
+        watching_entry = register_nmi_handler("pass-begins", pass_begins);
     sent_inside = 0;
-    if (nmi_provoke_start(action, external))
+    if (nmi_provoke_start(action, external)) {
+        if (!watching_end)
+            watching_end = register_nmi_handler("pass-ends", pass_ends);
         return true;
+    }
     scenario_skip_reason("no local APIC: cannot send NMIs");
     return false;
 }

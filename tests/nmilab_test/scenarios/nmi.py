@@ -90,6 +90,7 @@ def nmi_scenarios():
         if strategy == "nested":  # the lab 4 grade: every instruction of both windows
             add(
                 "nmi-repeat-window-all",
+                timeout=15,  # a few seconds; a lost NMI leaves the runner waiting for the next
                 action=lazy(repeat_window_episodes),
                 hint="rule (a) must come first: in the repeat window 'NMI executing' is already 1 "
                 "and the iret frame "
@@ -102,6 +103,7 @@ def nmi_scenarios():
             )
             add(
                 "nmi-exit-window-all",
+                timeout=15,  # a few seconds; a lost NMI leaves the runner waiting for the next
                 action=lazy(exit_window_episodes),
                 hint="rule (c) must recognise an NMI on the final iretq by DF (RFLAGS bit 10, in "
                 "its second byte) "
@@ -116,6 +118,7 @@ def nmi_scenarios():
             )
             add(
                 "nmi-first-on-nmi-stack",
+                timeout=15,  # a few seconds; a lost NMI leaves the runner waiting for the next
                 action=lazy(nmi_stack_episodes),
                 hint="rule (c) must test DF as well as RSP: code may run with RSP in the NMI stack "
                 "(CVE-2015-3291), "
