@@ -1,16 +1,23 @@
 """The scenarios that check a lab's whole contract (tests/kernel/scenarios_labs.c): each fails
 as soon as the kernel sees what is wrong, with a message in the lab's terms."""
+import re
+
 from ..actions import inject_nmis, lazy
 from ..gdbstub import Gdb
+from ..judge import wait_for
 from ..kernel_image import instructions, symbol
 from ..scenario import Scenario
 
 
 def one_nmi_after_each(*lines):
-    """Runner action: one NMI from outside after each line in turn appears in the log."""
+    """Runner action: one NMI from outside after each line in turn appears in the log; none more
+    once the scenario has ended (it fails at the first NMI that goes wrong)."""
 
     def action(run):
         for line in lines:
+            wait_for(run.log, rf"{line}|\n(not )?ok 1 - ", run.deadline)
+            if re.search(r"\n(not )?ok 1 - ", run.log()):
+                return
             inject_nmis(line, count=1)(run)
 
     return action
