@@ -303,20 +303,26 @@ static enum scenario_result nmi_exit_window_all(void)
 /* nmi-first-on-nmi-stack: code that runs with its RSP inside the NMI stack (as user space can
  * arrange with SYSCALL: CVE-2015-3291) and DF clear is interrupted by a first NMI. Rule (c) must
  * not take it for a nested one, or it is lost. The runner stops the CPU in the loop below and
- * injects the NMI there, with PF set and then clear. */
+ * injects the NMI there, with PF set and then clear. The loop ends when the NMI is handled, or
+ * when it was counted as nested instead (and lost). */
 static void spin_on_nmi_stack(uint64_t episode)
 {
     uint64_t stack = ist_stack_bottom(IST_NMI) + 2048; /* far below anything the NMI path uses */
+    volatile uint64_t *nested = &nmi_this_cpu()->nested;
     __asm__ volatile("mov %%rsp, %%rbx\n\t"
                      "mov %[stack], %%rsp\n\t"
                      "cld\n"
                      ".globl nmi_stack_spin\n"
                      "nmi_stack_spin:\n\t"
                      "cmp %[episode], %[claimed]\n\t"
-                     "jbe nmi_stack_spin\n\t"
+                     "ja 1f\n\t"
+                     "cmp %[nested_before], %[nested]\n\t"
+                     "je nmi_stack_spin\n"
+                     "1:\n\t"
                      "mov %%rbx, %%rsp"
                      :
-                     : [stack] "r"(stack), [episode] "r"(episode), [claimed] "m"(external_claimed)
+                     : [stack] "r"(stack), [episode] "r"(episode), [claimed] "m"(external_claimed),
+                       [nested_before] "r"(*nested), [nested] "m"(*nested)
                      : "rbx", "memory", "cc");
 }
 
@@ -327,6 +333,10 @@ static enum scenario_result nmi_first_on_nmi_stack(void)
     uint64_t episodes = wait_for_debugger("break at nmi_stack_spin, PF set and clear, inject an NMI");
     for (uint64_t i = 0; i < episodes; i++) {
         spin_on_nmi_stack(i);
+        if (!expect(external_claimed > i, "a first NMI at nmi_stack_spin (RSP in the NMI stack, DF "
+                    "clear) was taken by rule %s for a nested one, and lost",
+                    rule_name(nmi_this_cpu()->nested_rule)))
+            return SCENARIO_FAIL;
         printk("# an NMI that interrupted code on the NMI stack (DF clear) was handled as a first NMI\n");
     }
     nmi_provoke_stop();
