@@ -55,8 +55,15 @@ static volatile bool in_pass;
 
 static bool pass_begins(struct trap_frame *frame)
 {
-    if (in_pass && nmi_current_strategy() == NMI_NESTED) {
-        if (nmi_this_cpu()->latch_state) /* the running pass is an NMI from user mode's */
+    const struct nmi_cpu_state *cpu = nmi_this_cpu();
+    bool nested = nmi_current_strategy() == NMI_NESTED;
+    if (nested && cpu->latch_state && cpu->interrupted_rip >> 63) { /* the latch runs user's */
+        expect(false, "an NMI from kernel mode (at %lx) went to nmi_from_user: the user-mode "
+               "test is the wrong way round", cpu->interrupted_rip);
+        scenario_complete(SCENARIO_FAIL);
+    }
+    if (in_pass && nested) {
+        if (cpu->latch_state) /* the running pass is an NMI from user mode's */
             expect(false, "an NMI nested in one from user mode ran the handler chain inside its "
                    "pass: it must go to the latch");
         else
