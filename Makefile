@@ -216,7 +216,7 @@ help:
 	@echo "                           (draws build/pictures/verify-*.svg)"
 	@echo "  make bench               boot-to-ready times, NMI path lengths (instructions), make test's wall time"
 	@echo "  make handout LAB=N [DIR=d] a student tree for lab N in ../nmilab-lab-N, or d (docs/labs/)"
-	@echo "  make grade LAB=N         run lab N's scenarios and print the score"
+	@echo "  make grade LAB=N         run lab N's scenarios, print the score, write build/grade-lab-N.json"
 	@echo "  make pictures            boot a traced nested NMI, draw nmi-trace.svg; update"
 	@echo "                           docs/pictures/ (with make verify's verify-*.svg)"
 	@echo "  make viewer              record a nested NMI per strategy, step by step: docs/viewer/"

@@ -104,7 +104,7 @@ class Checker:
         option_words = set(re.findall(r"[\w-]+", " ".join(tree.kernel_options.values())))
         known = (tree.scenarios | set(tree.shell_commands) | tree.user_programs | tree.task_names
                  | option_words | tree.nmi_break_values | tree.make_targets
-                 | set(tree.kernel_options))
+                 | set(tree.kernel_options) | tree.wrong_solutions)
         if word in known or word in self.tree.symbols or word in self.tree.identifiers:
             return None
         if re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(word), self.tree.makefile):

@@ -1,6 +1,7 @@
 """The names the docs may refer to, discovered from the tree (never a copy of today's names), for
 tests/check_docs.py: make targets and variables, shell commands, user programs, kernel options,
 scenario names, kernel symbols, identifiers in the kernel's source, and the tree's files."""
+import glob
 import os
 import re
 import subprocess
@@ -81,6 +82,10 @@ class Tree:
         self.nmi_break_values = self._nmi_break_values()
         self.shell_commands = self._shell_commands()
         self.user_programs = set(self._all(r'^\s*PROGRAM\s+"([^"]+)"', ".asm"))
+        # The labs' known wrong solutions, by name (tests/labs/lab-N/NAME.patch): the teacher's
+        # guide names them.
+        self.wrong_solutions = {os.path.basename(p)[: -len(".patch")]
+                                for p in glob.glob(os.path.join(ROOT, "tests/labs/lab-*/*.patch"))}
         self.task_names = set(self._all(r'\btask_create\w*\((?:[^,()]*,\s*)?"([^"]+)"', ".c"))
         self.kernel_options = self._kernel_options()
         self.scenarios = self._scenario_names()

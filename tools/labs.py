@@ -8,7 +8,9 @@ Solution code in the source is marked for a lab (tests/nmilab_test/tree.py says 
                               replaced by TODO comments and stubs that still compile, earlier labs
                               left solved, no build products and no known wrong solutions of lab N
                               or later (their diffs would show the answer)
-    tools/labs.py grade N     runs lab N's scenarios on this tree's kernel; prints "score: X/Y"
+    tools/labs.py grade N     runs lab N's scenarios on this tree's kernel; prints "score: X/Y" and
+                              writes build/grade-lab-N.json and build/results-lab-N.json (the
+                              same in Gradescope's results.json format)
     tools/labs.py list        the labs
 
 The graders are tested like the kernel: tests/labs/lab-N/*.patch are known wrong solutions of
@@ -22,7 +24,7 @@ sys.path.insert(
     0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests")
 )
 from nmilab_test import labs  # noqa: E402
-from nmilab_test.paths import ISOS  # noqa: E402
+from nmilab_test.paths import BUILD, ISOS  # noqa: E402
 
 
 def main():
@@ -45,7 +47,9 @@ def main():
         print(f"  cd {destination} && make grade LAB={lab}")
     else:
         os.makedirs(ISOS, exist_ok=True)
-        score, total = labs.grade(lab, first_failure="--first-failure" in sys.argv)
+        score, total, results = labs.grade(lab, first_failure="--first-failure" in sys.argv)
+        if "--first-failure" not in sys.argv:  # a partial grade is no result to collect
+            labs.write_results(lab, results, BUILD)
         print(f"lab {lab} ({labs.LABS[lab][0]}): score {score}/{total}")
         sys.exit(0 if score == total else 1)
 

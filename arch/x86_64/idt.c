@@ -59,12 +59,10 @@ void idt_init(void)
 {
     if (cpuid_leaf7_ebx() & CPUID7_SMAP)
         clac_in_front = CLAC_BYTES;
+    static const uint8_t ist_of[VECTORS] = {[VECTOR_NMI] = IST_NMI, [VECTOR_DEBUG] = IST_DEBUG,
+        [VECTOR_DOUBLE_FAULT] = IST_DOUBLE_FAULT, [VECTOR_MACHINE_CHECK] = IST_MACHINE_CHECK};
     for (unsigned vector = 0; vector < VECTORS; vector++)
-        idt_set_gate(vector, trap_entry_table[vector], 0);
-    idt[VECTOR_NMI].ist = IST_NMI;
-    idt[VECTOR_DOUBLE_FAULT].ist = IST_DOUBLE_FAULT;
-    idt[VECTOR_MACHINE_CHECK].ist = IST_MACHINE_CHECK;
-    idt[VECTOR_DEBUG].ist = IST_DEBUG;
+        idt_set_gate(vector, trap_entry_table[vector], ist_of[vector]);
     idt_load();
 }
 

@@ -5,8 +5,10 @@
 #include <tests/kernel/scenario.h>
 #include <kernel/string.h>
 
-static const struct scenario *const scenario_lists[] = {boot_scenarios, nmi_scenarios, story_scenarios, verify_scenarios,
-                                                          user_scenarios, smp_scenarios};
+static const struct scenario *const scenario_lists[] = {
+    boot_scenarios, nmi_scenarios, story_scenarios, verify_scenarios, user_scenarios, smp_scenarios,
+    lab_scenarios,
+};
 
 static bool running;
 static int failed_expectations;

@@ -24,4 +24,5 @@ __attribute__((noreturn)) void scenario_complete(enum scenario_result result);
 /* The scenario lists, one per source file of scenarios. */
 extern const struct scenario boot_scenarios[], nmi_scenarios[], story_scenarios[], verify_scenarios[], user_scenarios[],
     smp_scenarios[];
+extern const struct scenario lab_scenarios[]; /* scenarios_labs.c: the labs' whole contracts */
 bool scenario_running(void);

@@ -26,13 +26,77 @@ volatile uint64_t scenario_debugger_go; /* set by tests/run.py through the gdb s
 volatile uint64_t sent_inside; /* nmi-storm: NMIs sent from inside a handler pass */
 static struct nmi_cpu_state baseline; /* this CPU's NMI counters when the NMIs began */
 
+extern char nmi_entry_nested[]; /* nmi_entry.asm */
+
+/* Under nmi=nested nothing but a nested NMI can interrupt the entry from its first instruction to
+ * the final iretq (NMIs are blocked there, or "NMI executing" is set, or DF marks the exit). A
+ * first NMI that did was a nested one the checks missed: it copied its frame over the running
+ * one's, and the CPU would loop on the iretq. Said at once, with the rule that must catch it. */
+static bool first_nmi_inside_entry(const struct trap_frame *frame)
+{
+    uint64_t rip = nmi_this_cpu()->interrupted_rip;
+    if (nmi_current_strategy() != NMI_NESTED || rip < (uint64_t)nmi_entry_nested ||
+        rip > (uint64_t)nmi_exit_iretq)
+        return false;
+    const char *rule = "(b) NMI executing";
+    if (rip >= (uint64_t)repeat_nmi && rip < (uint64_t)end_repeat_nmi)
+        rule = "(a) the repeat window";
+    else if (rip == (uint64_t)nmi_exit_iretq)
+        rule = "(c) the exit window";
+    expect(false, "an NMI at %lx, inside the NMI entry, was taken for a first NMI: rule %s "
+           "missed it", rip, rule);
+    scenario_complete(SCENARIO_FAIL);
+}
+
+/* Under nmi=nested a pass of the handler chain never starts inside another: a nested NMI only
+ * asks for one more pass. One that does was taken for a first NMI (its frame is over the running
+ * one's, and the kernel would hang): said at once. The first handler and the last of the chain
+ * (registered around the provoking one) mark the pass. */
+static volatile bool in_pass;
+
+static bool pass_begins(struct trap_frame *frame)
+{
+    const struct nmi_cpu_state *cpu = nmi_this_cpu();
+    bool nested = nmi_current_strategy() == NMI_NESTED;
+    /* Off the NMI stack, nmi=nested runs only NMIs from user mode (nmi_from_user's copy). */
+    uint64_t off_ist = (uint64_t)frame - ist_stack_bottom(IST_NMI);
+    if (nested && off_ist >= IST_STACK_SIZE && !(frame->cs & 3)) {
+        expect(false, "an NMI from kernel mode (at %lx) went to nmi_from_user: the user-mode "
+               "test is the wrong way round", frame->rip);
+        scenario_complete(SCENARIO_FAIL);
+    }
+    if (in_pass && nested) {
+        if (cpu->latch_state) /* the running pass is an NMI from user mode's */
+            expect(false, "an NMI nested in one from user mode ran the handler chain inside its "
+                   "pass: it must go to the latch");
+        else
+            expect(false, "an NMI ran the handler chain inside another's pass: a nested NMI was "
+                   "taken for a first one (rule (b): NMI executing)");
+        scenario_complete(SCENARIO_FAIL);
+    }
+    in_pass = true;
+    return first_nmi_inside_entry(frame);
+}
+
+static bool pass_ends(struct trap_frame *frame)
+{
+    in_pass = false;
+    return false;
+}
+
 /* nmi_provoke_start(), or a skip when this machine cannot send itself NMIs. */
 bool scenario_nmi_start(void (*action)(uint64_t pass), bool external)
 {
+    static bool watching_entry, watching_end;
+    if (!watching_entry)
+        watching_entry = register_nmi_handler("pass-begins", pass_begins);
     sent_inside = 0;
     baseline = *nmi_this_cpu();
-    if (nmi_provoke_start(action, external))
+    if (nmi_provoke_start(action, external)) {
+        if (!watching_end)
+            watching_end = register_nmi_handler("pass-ends", pass_ends);
         return true;
+    }
     scenario_skip_reason("no local APIC: cannot send NMIs");
     return false;
 }
@@ -254,20 +318,26 @@ static enum scenario_result nmi_exit_window_all(void)
 /* nmi-first-on-nmi-stack: code that runs with its RSP inside the NMI stack (as user space can
  * arrange with SYSCALL: CVE-2015-3291) and DF clear is interrupted by a first NMI. Rule (c) must
  * not take it for a nested one, or it is lost. The runner stops the CPU in the loop below and
- * injects the NMI there, with PF set and then clear. */
+ * injects the NMI there, with PF set and then clear. The loop ends when the NMI is handled, or
+ * when it was counted as nested instead (and lost). */
 static void spin_on_nmi_stack(uint64_t episode)
 {
     uint64_t stack = ist_stack_bottom(IST_NMI) + 2048; /* far below anything the NMI path uses */
+    volatile uint64_t *nested = &nmi_this_cpu()->nested;
     __asm__ volatile("mov %%rsp, %%rbx\n\t"
                      "mov %[stack], %%rsp\n\t"
                      "cld\n"
                      ".globl nmi_stack_spin\n"
                      "nmi_stack_spin:\n\t"
                      "cmp %[episode], %[claimed]\n\t"
-                     "jbe nmi_stack_spin\n\t"
+                     "ja 1f\n\t"
+                     "cmp %[nested_before], %[nested]\n\t"
+                     "je nmi_stack_spin\n"
+                     "1:\n\t"
                      "mov %%rbx, %%rsp"
                      :
-                     : [stack] "r"(stack), [episode] "r"(episode), [claimed] "m"(external_claimed)
+                     : [stack] "r"(stack), [episode] "r"(episode), [claimed] "m"(external_claimed),
+                       [nested_before] "r"(*nested), [nested] "m"(*nested)
                      : "rbx", "memory", "cc");
 }
 
@@ -278,6 +348,10 @@ static enum scenario_result nmi_first_on_nmi_stack(void)
     uint64_t episodes = wait_for_debugger("break at nmi_stack_spin, PF set and clear, inject an NMI");
     for (uint64_t i = 0; i < episodes; i++) {
         spin_on_nmi_stack(i);
+        if (!expect(external_claimed > i, "a first NMI at nmi_stack_spin (RSP in the NMI stack, DF "
+                    "clear) was taken by rule %s for a nested one, and lost",
+                    rule_name(nmi_this_cpu()->nested_rule)))
+            return SCENARIO_FAIL;
         printk("# an NMI that interrupted code on the NMI stack (DF clear) was handled as a first NMI\n");
     }
     nmi_provoke_stop();
@@ -294,13 +368,14 @@ void fault_elsewhere(uint64_t pass)
         nmi_provoke_fault(NMI_FAULT_ADDRESS);
 }
 
+#define CR2_ADDRESS (UNMAPPED_ADDRESS + 0x6b9)
 static enum scenario_result nmi_cr2(void)
 {
     if (!scenario_nmi_start(fault_elsewhere, true))
         return SCENARIO_SKIP;
     wait_for_debugger("break at trap_stub_14, inject an NMI");
-    uint64_t value;
-    int result = copy_from_kernel_nofault(&value, (const void *)UNMAPPED_ADDRESS, sizeof value);
+    uint64_t value; /* at an address no page boundary or rounding gives back: CR2 exactly */
+    int result = copy_from_kernel_nofault(&value, (const void *)CR2_ADDRESS, sizeof value);
     spin_until(&provoke_passes, 1);
     nmi_provoke_stop();
     expect(result == -1, "the read of an unmapped address did not fail");
@@ -308,8 +383,8 @@ static enum scenario_result nmi_cr2(void)
     expect(nmi_this_cpu()->interrupted_rip == trap_entry_table[VECTOR_PAGE_FAULT],
            "the NMI landed at %lx, not at the page-fault entry %lx", nmi_this_cpu()->interrupted_rip,
            trap_entry_table[VECTOR_PAGE_FAULT]);
-    expect(page_fault_last_address == UNMAPPED_ADDRESS, "the page-fault handler saw CR2 %lx, not its own %lx",
-           page_fault_last_address, UNMAPPED_ADDRESS);
+    expect(page_fault_last_address == CR2_ADDRESS, "the page-fault handler saw CR2 %lx, not its own %lx",
+           page_fault_last_address, CR2_ADDRESS);
     printk("# NMI landed at %016lx (page-fault entry); the #PF handler saw CR2 %016lx\n", nmi_this_cpu()->interrupted_rip,
            page_fault_last_address);
     return SCENARIO_PASS;

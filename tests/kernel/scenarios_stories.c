@@ -8,6 +8,7 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/serial.h>
+#include <arch/x86_64/timer.h>
 #include <kernel/cast.h>
 #include <kernel/cmdline.h>
 #include <kernel/kprobes.h>
@@ -31,12 +32,15 @@ static void after_report(int dumped, uint64_t nested)
     scenario_complete(SCENARIO_PASS);
 }
 
-static __attribute__((noinline, noreturn)) void lock_up_this_cpu(void)
+/* Spins with interrupts off until the report ends the scenario, or for 5 s: a watchdog that has
+ * not reported by then (the threshold is 1 s) never will. */
+static __attribute__((noinline)) void lock_up_this_cpu(void)
 {
     printk("# locking up CPU 0: interrupts off, spinning\n");
     interrupts_disable();
-    for (;;)
+    for (uint64_t start = rdtsc(); rdtsc() - start < 5000 * tsc_khz;)
         cpu_relax();
+    interrupts_enable();
 }
 
 static enum scenario_result watchdog_dump(void)
@@ -50,6 +54,9 @@ static enum scenario_result watchdog_dump(void)
         return SCENARIO_FAIL;
     watchdog_after_report = after_report;
     lock_up_this_cpu();
+    watchdog_after_report = NULL;
+    expect(false, "no hard LOCKUP report after 5 s with interrupts off (threshold 1 s)");
+    return SCENARIO_FAIL;
 }
 
 /* ---- vmalloc-nmi and module-nmi ---- */

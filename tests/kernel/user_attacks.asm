@@ -208,6 +208,24 @@ pop_ss_syscall:
 pop_ss_int3:
     POP_SS_BEFORE int3
 
+; int N (0-255): `int N` from ring 3. Every gate is DPL 0, so each is a #GP (error code N * 8 + 2)
+; that kills the program; exit status 0 means the gate let user mode call the vector's handler.
+; The table's stubs are `int N; ret`, 3 bytes each: CD N written out (NASM makes `int 1` F1, ICEBP).
+int_vector:
+    and edi, 0xff
+    lea rax, [rel .table]
+    lea rdi, [rdi + rdi * 2]
+    add rax, rdi
+    call rax
+    SYSTEM_CALL SYS_EXIT, 0
+.table:
+%assign vector 0
+%rep 256
+    db 0xcd, vector
+    ret
+%assign vector vector + 1
+%endrep
+
 section .rodata.user_table progbits alloc noexec nowrite align=8
     PROGRAM "bad-syscalls", bad_syscalls, "bad pointers and numbers: each must get an error"
     PROGRAM "fuzz", fuzz, "3000 random system calls from seed N"
@@ -215,6 +233,7 @@ section .rodata.user_table progbits alloc noexec nowrite align=8
     PROGRAM "cs-not-present", cs_not_present, "the next iretq to user mode faults (needs a test)"
     PROGRAM "noncanonical", noncanonical_return, "returns to a non-canonical RIP (needs a test)"
     PROGRAM "rflags", rflags_syscalls, "sets FLAGS (NT, AC, DF...) and makes every system call"
+    PROGRAM "int", int_vector, "int N from user mode: killed by #GP (every gate is DPL 0)"
     PROGRAM "single-step-syscall", single_step_syscall, "a system call with TF set: killed by #DB"
     PROGRAM "pop-ss-syscall", pop_ss_syscall, "SYSCALL right after a watched MOV SS (needs a test)"
     PROGRAM "pop-ss-int3", pop_ss_int3, "int3 right after a watched MOV SS (needs a test)"

@@ -33,6 +33,9 @@ def read(path):
 
 def judge(s, status, timed_out, log):
     """None when the scenario did what it must, else why not (one line)."""
+    if timed_out and s.finish_within and re.search(s.finish_within[0], log):
+        pattern, seconds = s.finish_within
+        return f"not finished {seconds} s after /{pattern}/: {s.expect} expected"
     if timed_out:
         return f"timed out after {s.timeout} s" + ("" if log.strip() else " with no serial output")
     if s.expect == "hang":

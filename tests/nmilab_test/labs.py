@@ -2,31 +2,40 @@
 the graders: a lab's handout builds and fails its grade, the tree with the lab solved passes it,
 and each known wrong solution (tests/labs/lab-N/*.patch) fails it."""
 import glob
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 from . import scenarios
 from .judge import keep_log
 from .paths import ROOT
 from .runner import run_scenario
-from .scenarios import boot, nmi, user
+from .scenarios import boot, labs, nmi, user
 from .tree import marked_labs, write_tree
 
 LABS = {
-    1: ("Boot and the IDT", [boot.BOOT_BIOS, boot.PANIC_FAULT]),
+    1: (
+        "Boot and the IDT",
+        [boot.BOOT_BIOS, boot.PANIC_FAULT, boot.PANIC_TASK_OVERFLOW, labs.IDT_GATES],
+    ),
     # Each lab's grade passes with the labs before it solved and the later ones still stubs (make
     # test checks that): lab 2's NMI scenario runs under latch, which needs nothing of lab 4.
-    2: ("Page faults and the exception table", [boot.NOFAULT, nmi.under("latch", "nmi-pf-nested")]),
+    2: (
+        "Page faults and the exception table",
+        [boot.NOFAULT, labs.EXCEPTION_TABLE, nmi.under("latch", "nmi-pf-nested")],
+    ),
     3: (
         "Watch the naive handler break",
         [
             nmi.under("naive", "nmi-pf-nested"),
             nmi.under("naive", "nmi-int3-nested"),
             nmi.under("naive-raw", "nmi-pf-nested"),
+            nmi.under("naive", "nmi-external"),  # a lone NMI: no report
         ],
     ),
     4: (
@@ -42,13 +51,17 @@ LABS = {
                 "nmi-exit-window-all",
                 "nmi-first-on-nmi-stack",
             )
-        ],
+        ]
+        + [labs.NMI_BELOW_ENTRY, labs.NMI_REPEAT_WINDOW_END],
     ),
     5: (
         "CR2 and the watchdog",
-        [nmi.under("nested", "nmi-cr2"), nmi.under("nested", "watchdog-dump")],
+        [nmi.under("nested", "nmi-cr2"), nmi.under("nested", "watchdog-dump"), labs.WATCHDOG_TWICE],
     ),
-    6: ("kprobes in NMI", [nmi.under("nested", "kprobe-nmi"), nmi.under("latch", "kprobe-nmi")]),
+    6: (
+        "kprobes in NMI",
+        [nmi.under("nested", "kprobe-nmi"), nmi.under("latch", "kprobe-nmi"), labs.KPROBE_TWO],
+    ),
     7: ("NMIs from user mode", [user.USER_MODE, user.USER_NMI_FAULT_RETURN, user.USER_NMI_STORM]),
 }
 
@@ -78,27 +91,83 @@ def handout(lab, destination=None):
 
 
 def grade(lab, first_failure=False, quiet=False):
-    """Runs lab `lab`'s scenarios on this tree's kernel; returns (score, total). first_failure
-    stops at the first failing scenario and gives each 6 s (for checking that a handout fails)."""
+    """Runs lab `lab`'s scenarios on this tree's kernel and prints a line for each, the failed ones
+    first (in the order they ran); returns (score, total, results), results a list of (scenario
+    id, passed, reason, seconds). first_failure stops at the first failing scenario and gives each
+    12 s (for checking that a handout fails)."""
     wanted = LABS[lab][1]
     chosen = [s for s in scenarios.SCENARIOS if s in wanted]  # in the catalogue's order
     if first_failure:
         for s in chosen:
-            s.timeout = min(s.timeout, 6)  # a handout that hangs is failing: no need to wait longer
-    score = 0
-    for s in chosen:
+            # a handout that hangs is failing: no need to wait longer; but long enough for a
+            # scenario that takes a few seconds to tell what is wrong (watchdog-twice: ~8 s)
+            s.timeout = min(s.timeout, 12)
+    results = []
+    progress = not quiet and sys.stderr.isatty()
+    for number, s in enumerate(chosen, 1):
+        if progress:  # one line, rewritten: the results come after, the first failure first
+            print(f"\rgrading lab {lab}: {s.id} ({number}/{len(chosen)})\033[K", end="",
+                  file=sys.stderr, flush=True)
         ok, reason, seconds, log = run_scenario(s)
         log_file = keep_log(s, ok, log)
-        score += ok
-        if not quiet:
-            print(
-                f"{'ok  ' if ok else 'FAIL'} {s.id}"
-                + ("" if ok else f": {reason} (log: {os.path.relpath(log_file, ROOT)})"),
-                flush=True,
-            )
+        if not ok:
+            reason += f" (log: {os.path.relpath(log_file, ROOT)})"
+        results.append((s.id, ok, reason, seconds))
         if not ok and first_failure:
             break
-    return score, len(chosen)
+    if progress:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    if not quiet:  # what went wrong first: the first line says it
+        for name, ok, reason, _ in sorted(results, key=lambda result: result[1]):
+            print(f"{'ok  ' if ok else 'FAIL'} {name}" + ("" if ok else f": {reason}"), flush=True)
+    return sum(ok for _, ok, _, _ in results), len(chosen), results
+
+
+def write_results(lab, results, directory):
+    """The grade as files a course collects: grade-lab-N.json (lab, score, each scenario's pass or
+    fail, reason and time) and results-lab-N.json, the same in Gradescope's results.json format
+    (tests: name, score, max_score, output). Returns their paths."""
+    score, total = sum(ok for _, ok, _, _ in results), len(LABS[lab][1])
+    summary = f"lab {lab} ({LABS[lab][0]}): score {score}/{total}"
+    first = next((f"{name}: {reason}" for name, ok, reason, _ in results if not ok), None)
+    tests = [
+        {
+            "name": name,
+            "score": int(ok),
+            "max_score": 1,
+            "status": "passed" if ok else "failed",
+            "output": "passed" if ok else reason,
+        }
+        for name, ok, reason, _ in results
+    ]
+    seconds = round(sum(t for _, _, _, t in results), 1)
+    ours = {
+        "lab": lab,
+        "title": LABS[lab][0],
+        "score": score,
+        "max_score": total,
+        "first_failure": first,
+        "seconds": seconds,
+        "scenarios": [
+            {"name": name, "passed": ok, "reason": reason, "seconds": round(t, 1)}
+            for name, ok, reason, t in results
+        ],
+        "tests": tests,
+    }
+    gradescope = {
+        "score": score,
+        "execution_time": int(seconds + 0.5),
+        "output": summary + (f"\nfirst failure: {first}" if first else ""),
+        "tests": tests,
+    }
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for name, content in ((f"grade-lab-{lab}.json", ours), (f"results-lab-{lab}.json", gradescope)):
+        paths.append(os.path.join(directory, name))
+        with open(paths[-1], "w") as f:
+            json.dump(content, f, indent=2)
+            f.write("\n")
+    return paths
 
 
 def wrong_solutions(lab):
@@ -126,10 +195,21 @@ def build_and_grade(destination, lab, first_failure):
     return int(score.group(1)), int(score.group(2)), re.sub(r" [(]log: [^)]*[)]", "", failure)
 
 
-def grade_wrong_solution(lab, patch):
+def wrong_solution_claim(patch):
+    """What a known wrong solution's patch says before its diff: the mistake in one line, and
+    (`expect: REGEX`) what the grader's first FAIL line must say about it."""
+    with open(patch) as f:
+        head = f.read().split("\n--- ", 1)[0].splitlines()
+    regex = next((line[len("expect: ") :] for line in head if line.startswith("expect: ")), None)
+    return " ".join(line for line in head if not line.startswith("expect: ")), regex
+
+
+def grade_wrong_solution(lab, patch, first_failure=True):
     """This tree with one known wrong solution of lab `lab` applied, graded. Returns (caught, what
-    the grader said)."""
+    the grader said): caught when the grade fails and its first FAIL line matches the patch's
+    `expect:` line."""
     name = os.path.basename(patch)[: -len(".patch")]
+    _, regex = wrong_solution_claim(patch)
     destination = tempfile.mkdtemp(prefix=f"nmilab-lab{lab}-{name}-")
     try:
         write_tree(destination, with_objects=True)
@@ -142,12 +222,54 @@ def grade_wrong_solution(lab, patch):
                 f"{name}: the patch does not apply: "
                 f"{(applied.stdout + applied.stderr).strip()[-150:]}",
             )
-        score, total, failure = build_and_grade(destination, lab, first_failure=True)
+        start = time.time()
+        score, total, failure = build_and_grade(destination, lab, first_failure=first_failure)
+        took = f"{name} ({time.time() - start:.0f} s)"
         if score is None or score == total:
-            return False, f"{name}: " + (failure or "passes the grade")
-        return True, f"{name}: {failure}"
+            return False, f"{took}: " + (failure or "passes the grade")
+        if not regex:
+            return False, f"{took}: no 'expect: REGEX' line in the patch; the grade said {failure}"
+        if not re.search(regex, failure):
+            return False, f"{took}: fails, but not with /{regex}/: {failure}"
+        return True, f"{took}: {failure}"
     finally:
         shutil.rmtree(destination, ignore_errors=True)
+
+
+def results_wrong(tree, lab, score):
+    """What is wrong with the result files a full grade of lab `lab` wrote in tree (the grade
+    said `score`), or None: the fields a course's scripts and Gradescope read."""
+    total = len(LABS[lab][1])
+    try:
+        with open(os.path.join(tree, "build", f"grade-lab-{lab}.json")) as f:
+            ours = json.load(f)
+        with open(os.path.join(tree, "build", f"results-lab-{lab}.json")) as f:
+            gradescope = json.load(f)
+    except (OSError, ValueError) as error:
+        return f"the grade's result files: {error}"
+    if (ours.get("lab"), ours.get("score"), ours.get("max_score")) != (lab, score, total):
+        return f"grade-lab-{lab}.json says lab {ours.get('lab')} score {ours.get('score')}/" \
+            f"{ours.get('max_score')}, the grade said {score}/{total}"
+    scenarios = ours.get("scenarios", [])
+    wanted = {s.id for s in LABS[lab][1]}
+    if {s.get("name") for s in scenarios} != wanted or any(
+        not isinstance(s.get("passed"), bool) or not isinstance(s.get("seconds"), (int, float))
+        or (not s["passed"] and not s.get("reason"))
+        for s in scenarios
+    ):
+        return f"grade-lab-{lab}.json's scenarios are not the lab's, each passed, reason, seconds"
+    tests = gradescope.get("tests", [])
+    fields_ok = all(
+        isinstance(t.get("name"), str) and t.get("max_score") == 1 and t.get("score") in (0, 1)
+        and isinstance(t.get("output"), str)
+        for t in tests
+    )
+    if len(tests) != total or not fields_ok or gradescope.get("score") != score:
+        return f"results-lab-{lab}.json is not Gradescope's format (tests: name, score, " \
+            f"max_score, output; score {score})"
+    if sum(t["score"] for t in tests) != score:
+        return f"results-lab-{lab}.json's tests add up to {sum(t['score'] for t in tests)}"
+    return None
 
 
 def check(lab, results):
@@ -169,6 +291,11 @@ def check(lab, results):
         )
     if score != len(wanted):
         return False, f"this tree scores {score}/{len(wanted)} on it"
+    with open(os.path.join(ROOT, "tools", "gradescope", "run_autograder")) as f:
+        listed = re.search(rf'^{lab}\) files="([^"]*)"', f.read(), re.M)
+    if not listed or sorted(listed.group(1).split()) != sorted(marked[lab]):
+        return False, f"tools/gradescope/run_autograder's files for lab {lab} are not its TODOs' " \
+            f"files ({' '.join(sorted(marked[lab]))})"
     checks = [("the handout", lab, False)]
     if any(later > lab for later in marked):
         checks.append(("the handout with lab {lab} solved", lab + 1, True))
@@ -178,11 +305,14 @@ def check(lab, results):
         try:
             write_tree(destination, first_lab, with_objects=True)
             got, total, failure = build_and_grade(destination, lab, first_failure=not must_pass)
+            wrong_results = must_pass and got is not None and results_wrong(destination, lab, got)
         finally:
             shutil.rmtree(destination, ignore_errors=True)
         what = what.format(lab=lab)
         if got is None:
             return False, f"{what} {failure}"
+        if wrong_results:
+            return False, f"{what}: {wrong_results}"
         if must_pass and got != total:
             return False, f"{what} scores {got}/{total}: {failure}"
         if not must_pass and got == total:

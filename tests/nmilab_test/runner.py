@@ -9,6 +9,7 @@ import threading
 import time
 
 from .bochs import bochs_command, bochs_status
+from .cpu_watch import CpuWatch
 from .judge import judge, read
 from .kernel_image import symbol_name
 from .qemu import qemu_command
@@ -70,8 +71,20 @@ def run_scenario(s):
                 lambda: read(log_path), Qmp(qmp_path, deadline), deadline, gdb_path, serial_socket
             )
             s.action(context)
+        # Scenarios with an action share QMP with it, and one that hangs on purpose is silent.
+        watch = None if bochs or s.action or s.expect == "hang" else CpuWatch(qmp_path)
+        started = None  # when s.finish_within's pattern appeared
         while status is None:
             status = process.poll()
+            if status is None and s.finish_within and started is None:
+                started = re.search(s.finish_within[0], read(log_path)) and time.time()
+            if status is None and started and time.time() - started > s.finish_within[1]:
+                timed_out = True
+                break
+            lost = watch and status is None and watch.lost(read(log_path))
+            if lost:
+                reason = lost + (f" ({s.hint})" if s.hint else "")
+                return finish(s, scratch, process, False, reason, start, log_path)
             if bochs:  # Bochs' own exit status says nothing: read what happened from the logs
                 exited, status = status, bochs_status(scratch, read(log_path))
                 if status is None and exited is not None:
@@ -107,6 +120,8 @@ def run_scenario(s):
     log = read(log_path)
     reason = judge(s, status, timed_out, log)
     if reason and timed_out:
+        if context is None and watch and watch.qmp:  # QEMU takes one QMP client at a time
+            context = RunContext(None, watch.qmp, deadline, gdb_path, None)
         reason += where_it_stopped(log, qmp_path, bochs, context)
     if reason and s.hint:
         reason += f" ({s.hint})"

@@ -120,6 +120,8 @@ def write_tree(destination, first_lab=None, with_objects=False):
         wrong_solution = re.match(r"tests/labs/lab-(\d+)/", path)
         if first_lab is not None and wrong_solution and int(wrong_solution.group(1)) >= first_lab:
             continue
+        if first_lab is not None and path == "docs/labs/teaching.md":  # it tells the mistakes
+            continue
         target = os.path.join(destination, path)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         shutil.copy2(os.path.join(ROOT, path), target)

@@ -6,6 +6,7 @@ tests/run.py --list shows them (and runs them, within each kind of firmware).
     screen.py     text on the VGA screen and on a framebuffer, 1x and 2x, scrolling
     external.py   NMIs from outside (QMP) at the prompt, during boot, in storms; the watchdog
     nmi.py        the NMI scenarios under each strategy (under(strategy, name) finds one)
+    labs.py       what the labs' graders add: each lab's whole contract
     (../viewer.py the viewer's recordings, made again and compared with docs/viewer/)
     grub.py       the GRUB menu's demos, picked with keys
     user.py       user mode, its security, the NMIs of the 2015 bugs
@@ -13,7 +14,7 @@ tests/run.py --list shows them (and runs them, within each kind of firmware).
     bochs.py      the same claims under Bochs (last: the slowest)
     patterns.py   what several of them look for in the log
 """
-from . import bochs, boot, external, grub, nmi, screen, shell, smp, user
+from . import bochs, boot, external, grub, labs, nmi, screen, shell, smp, user
 from ..viewer import viewer_scenarios  # after nmi: the recordings boot its scenarios
 
 SCENARIOS = [
@@ -24,6 +25,7 @@ SCENARIOS = [
     *external.SCENARIOS,
     *nmi.SCENARIOS,
     *viewer_scenarios(),
+    *labs.SCENARIOS,
     *grub.SCENARIOS,
     *user.SCENARIOS,
     *smp.SCENARIOS,

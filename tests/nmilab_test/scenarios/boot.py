@@ -22,6 +22,22 @@ PANIC_FAULT = Scenario(
     ],
 )
 
+PANIC_TASK_OVERFLOW = Scenario(
+    "panic-task-overflow",
+    "test=panic-task-overflow",
+    "bios",
+    expect="panic",
+    hint="a #DF must land on its IST stack: gate 8's IST field (a triple fault otherwise)",
+    must=[
+        r"PANIC: double fault \(#DF\), on its own IST stack: stack overflow, CR2 [0-9a-f]{16} "
+        r"is in the "
+        r"guard page below the task 2 stack",
+        REGISTERS,
+        BACKTRACE,
+        r"recurse\+0x",
+    ],
+)
+
 SCENARIOS = [
     BOOT_BIOS,
     Scenario("boot", "test=boot", "uefi", must=[r"screen framebuffer \d+x\d+x(24|32)"]),
@@ -52,20 +68,7 @@ SCENARIOS = [
             r"overflow_debug_stack\+0x",
         ],
     ),
-    Scenario(
-        "panic-task-overflow",
-        "test=panic-task-overflow",
-        "bios",
-        expect="panic",
-        must=[
-            r"PANIC: double fault \(#DF\), on its own IST stack: stack overflow, CR2 [0-9a-f]{16} "
-            r"is in the "
-            r"guard page below the task 2 stack",
-            REGISTERS,
-            BACKTRACE,
-            r"recurse\+0x",
-        ],
-    ),
+    PANIC_TASK_OVERFLOW,
     Scenario(
         "no-long-mode",
         "test=boot",

@@ -7,6 +7,12 @@ from ..kernel_image import disassemble_one, instructions, symbol
 from ..scenario import Scenario
 from .patterns import OVERWRITE, REGISTERS
 
+# What a hanging window scenario says about the rule it needed (a lab 4 grade's first line).
+WINDOW_RULES = {
+    "a": "an NMI on repeat_nmi, with NMI executing 1, is in the repeat window: nothing to do",
+    "c": "an NMI on the final iretq, NMI executing 0, is nested: DF set and RSP in the NMI stack",
+}
+
 # strategy -> the scenario's name (its test=NAME) -> the scenario, for the labs and make check.
 BY_STRATEGY = {}
 
@@ -21,7 +27,16 @@ def nmi_scenarios():
     out = []
     for strategy in ("nested", "latch", "naive"):
 
-        def add(name, expect="pass", must=(), must_not=(), action=None, timeout=None, hint=None):
+        def add(
+            name,
+            expect="pass",
+            must=(),
+            must_not=(),
+            action=None,
+            timeout=None,
+            hint=None,
+            finish_within=None,
+        ):
             scenario = Scenario(
                 f"{name} nmi={strategy}",
                 f"test={name} nmi={strategy}",
@@ -32,6 +47,7 @@ def nmi_scenarios():
                 action=action,
                 timeout=timeout,
                 hint=hint,
+                finish_within=finish_within,
             )
             BY_STRATEGY.setdefault(strategy, {})[name] = scenario
             out.append(scenario)
@@ -44,6 +60,10 @@ def nmi_scenarios():
                 add(
                     name,
                     expect="panic",
+                    # at once when the check works; a broken one hangs like naive-raw
+                    finish_within=(rf"# scenario {name}", 4),
+                    hint="nmi=naive must report the overwrite: the frame at the IST stack top "
+                    "against each running NMI's copy",
                     must=[
                         OVERWRITE,
                         rf"#3\s+[0-9a-f]{{16}} {landed}\+0x[0-9a-f]+ \(interrupted here\)",
@@ -57,7 +77,8 @@ def nmi_scenarios():
             ("nmi-iret-window", nmi_at("nmi_exit_iretq")),
         ):
             if strategy == "nested":
-                add(name, action=action)
+                rule = "a" if name == "nmi-repeat-window" else "c"
+                add(name, action=action, timeout=15, hint=f"rule ({rule}): {WINDOW_RULES[rule]}")
             else:
                 add(
                     name,
@@ -69,6 +90,7 @@ def nmi_scenarios():
         if strategy == "nested":  # the lab 4 grade: every instruction of both windows
             add(
                 "nmi-repeat-window-all",
+                timeout=15,  # a few seconds; a lost NMI leaves the runner waiting for the next
                 action=lazy(repeat_window_episodes),
                 hint="rule (a) must come first: in the repeat window 'NMI executing' is already 1 "
                 "and the iret frame "
@@ -81,6 +103,7 @@ def nmi_scenarios():
             )
             add(
                 "nmi-exit-window-all",
+                timeout=15,  # a few seconds; a lost NMI leaves the runner waiting for the next
                 action=lazy(exit_window_episodes),
                 hint="rule (c) must recognise an NMI on the final iretq by DF (RFLAGS bit 10, in "
                 "its second byte) "
@@ -95,6 +118,7 @@ def nmi_scenarios():
             )
             add(
                 "nmi-first-on-nmi-stack",
+                timeout=15,  # a few seconds; a lost NMI leaves the runner waiting for the next
                 action=lazy(nmi_stack_episodes),
                 hint="rule (c) must test DF as well as RSP: code may run with RSP in the NMI stack "
                 "(CVE-2015-3291), "
@@ -158,6 +182,7 @@ def nmi_scenarios():
             add("module-nmi", must=[r"module code at 0xffffff0000000000 ran 2 times"])
             add(
                 "kprobe-nmi",
+                hint="a hit counts, calls the pre-handler and resumes at the probe's trampoline",
                 must=[
                     r"kprobe: there is no kernel function named 'no_such_function'",
                     r"kprobe on nmi_probe_target at [0-9a-f]+: 2 hits in NMI context",
