@@ -473,8 +473,11 @@ static enum scenario_result nmi_trace(void)
  * `make bench` to count the instructions of each in a QEMU execution trace. */
 static enum scenario_result nmi_bench(void)
 {
-    if (!scenario_nmi_start(NULL, false))
+    /* Not scenario_nmi_start: its pass watchers (for the graders) would be counted in the path. */
+    if (!nmi_provoke_start(NULL, false)) {
+        scenario_skip_reason("no local APIC: cannot send NMIs");
         return SCENARIO_SKIP;
+    }
     printk("# bench: one NMI, not nested\n");
     send_self_nmi();
     spin_until(&self_claimed, 1);
