@@ -73,7 +73,12 @@ WATCHDOG_TWICE = Scenario(
     ],
 )
 KPROBE_TWO = Scenario(
-    "kprobe-two", "test=kprobe-two", "bios", must=[r"# kprobe-two: two probes, each hit ran"]
+    "kprobe-two",
+    "test=kprobe-two",
+    "bios",
+    must=[r"# kprobe-two: two probes, each hit ran"],
+    hint="a hit runs the probe whose address is the int3's (frame->rip - 1), counts it, calls its "
+    "pre-handler and resumes at its trampoline",
 )
 
 SCENARIOS = [
