@@ -71,12 +71,9 @@ debug_common:
     lfence                              ; as in trap_common
     CALL_WITH_TRAP_FRAME trap_dispatch
     test ebx, ebx
-    jz .gs_as_found
-    swapgs
-.gs_as_found:
-    POP_TRAP_REGISTERS
-    add rsp, 16                         ; vector and error code
-    iretq                               ; to ring 0
+    jz trap_return                      ; the usual way out (to ring 0: CS says so, rightly)
+    swapgs                              ; the user's GS again, as found
+    jmp trap_return
 
 extern trap_dispatch
 global trap_common
