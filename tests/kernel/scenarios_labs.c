@@ -2,6 +2,7 @@
  * lab's own terms as soon as it sees what is wrong, never by a timeout:
  *   idt-gates       lab 1: every IDT gate read back; interrupts off in a handler; int N from ring 3
  *   exception-table lab 2: every entry of the table, faults at entries of its own, one not in it
+ *   naive-own-copy  lab 3: an NMI whose own frame is overwritten, with no nested NMI to see it
  *   nmi-below-entry lab 4: first NMIs that interrupt code below and above the NMI entry in memory
  *   nmi-repeat-window-end  lab 4: an NMI on the first instruction after the repeat window
  *   watchdog-twice  lab 5: no report without a lockup, one per lockup, the next one too
@@ -9,6 +10,7 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/gdt.h>
+#include <arch/x86_64/nmi_stack.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
@@ -224,6 +226,51 @@ static enum scenario_result exception_table(void)
     printk("# exception-table: %ld entries, each to its own fixup; a RIP not in it refused\n",
            entries);
     return SCENARIO_PASS;
+}
+
+/* ---- naive-own-copy (lab 3) ---- */
+
+/* The check compares the frame at the IST top with every running NMI's copy, its own included.
+ * A real overwrite is always seen first by the nested NMI (its check reaches depth 0); here the
+ * scenario's own pass writes a nested NMI's frame over the outermost NMI's, so only that NMI's
+ * check of its own copy (k == depth == 0) can see it. Missed, its iretq comes here. */
+static uint64_t own_copy_stack[1024] __attribute__((aligned(16)));
+static volatile uint64_t own_copy_expected_rip;
+
+static __attribute__((noreturn)) void own_copy_missed(void)
+{
+    printk("# naive-own-copy: the NMI at depth 0 returned through a frame it did not arrive with "
+           "(it arrived from %lx)\n", own_copy_expected_rip);
+    expect(false, "the NMI at depth 0 returned through an overwritten frame: compare every k "
+           "from 0 to its own depth, its own copy too");
+    scenario_complete(SCENARIO_FAIL);
+}
+
+static void overwrite_own_frame(uint64_t pass)
+{
+    struct iret_frame *top = (struct iret_frame *)(ist_stack_top(IST_NMI) - sizeof *top);
+    if (pass != 1 || nmi_this_cpu()->naive_depth != 1)
+        return;
+    own_copy_expected_rip = top->rip;
+    top->rip = (uint64_t)own_copy_missed; /* entered as by a call: RSP + 8 16-byte aligned */
+    top->rsp = (uint64_t)&own_copy_stack[1024 - 1];
+    top->rflags &= ~RFLAGS_IF;
+}
+
+static enum scenario_result naive_own_copy(void)
+{
+    if (nmi_current_strategy() != NMI_NAIVE) {
+        scenario_skip_reason("the naive strategy's overwrite check is what this scenario tests");
+        return SCENARIO_SKIP;
+    }
+    if (!scenario_nmi_start(overwrite_own_frame, false))
+        return SCENARIO_SKIP;
+    printk("# naive-own-copy: one NMI, its frame overwritten in its own pass\n");
+    send_self_nmi();
+    spin_until(&provoke_passes, 1);
+    nmi_provoke_stop();
+    expect(false, "the NMI came back here: its frame was not overwritten");
+    return SCENARIO_FAIL;
 }
 
 /* ---- nmi-below-entry (lab 4) ---- */
@@ -456,6 +503,7 @@ static enum scenario_result kprobe_two(void)
 const struct scenario lab_scenarios[] = {
     {"idt-gates", idt_gates, false},
     {"exception-table", exception_table, false},
+    {"naive-own-copy", naive_own_copy, false},
     {"nmi-below-entry", nmi_below_entry, false},
     {"nmi-repeat-window-end", nmi_repeat_window_end, false},
     {"watchdog-twice", watchdog_twice, false},

@@ -62,7 +62,9 @@ def judge(s, status, timed_out, log):
         if status != QEMU_EXIT_FAIL:
             return f"QEMU exit status {status}, not {QEMU_EXIT_FAIL} (the kernel's failure exit)"
         if s.expect == "panic" and "PANIC:" not in log:
-            return "no PANIC: report"
+            # a scenario that saw the report not come ends in a TAP line saying what it saw
+            failed = re.search(r"^not ok .*$", log, re.M)
+            return (failed.group(0) + " (no PANIC: report)") if failed else "no PANIC: report"
     # An external NMI's "unknown NMI" line can land in the middle of another line (printk from
     # NMI context): a pattern may also match the log without those lines.
     without_unknown_nmis = UNKNOWN_NMI.sub("", log)

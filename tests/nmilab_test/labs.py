@@ -36,6 +36,7 @@ LABS = {
             nmi.under("naive", "nmi-int3-nested"),
             nmi.under("naive-raw", "nmi-pf-nested"),
             nmi.under("naive", "nmi-external"),  # a lone NMI: no report
+            labs.NAIVE_OWN_COPY,  # its own copy compared too (k <= depth)
         ],
     ),
     4: (

@@ -7,6 +7,7 @@ from ..gdbstub import Gdb
 from ..judge import wait_for
 from ..kernel_image import instructions, symbol
 from ..scenario import Scenario
+from .patterns import OVERWRITE
 
 
 def one_nmi_after_each(*lines):
@@ -34,6 +35,16 @@ EXCEPTION_TABLE = Scenario(
     "test=exception-table",
     "bios",
     must=[r"# exception-table: \d+ entries, each to its own fixup"],
+)
+# The outermost NMI's own frame overwritten in its own pass: only its check of its own copy
+# (k == depth) sees it; a check that stops below its depth returns through the frame, to a
+# function of the scenario that says so at once.
+NAIVE_OWN_COPY = Scenario(
+    "naive-own-copy",
+    "test=naive-own-copy nmi=naive",
+    "bios",
+    expect="panic",
+    must=[OVERWRITE],
 )
 NMI_BELOW_ENTRY = Scenario(
     "nmi-below-entry",
@@ -84,6 +95,7 @@ KPROBE_TWO = Scenario(
 SCENARIOS = [
     IDT_GATES,
     EXCEPTION_TABLE,
+    NAIVE_OWN_COPY,
     NMI_BELOW_ENTRY,
     NMI_REPEAT_WINDOW_END,
     WATCHDOG_TWICE,
