@@ -17,8 +17,6 @@ static unsigned cursor_column, cursor_row;
 static char text[SCREEN_ROWS_MAX][SCREEN_COLUMNS_MAX]; /* what the screen shows */
 static char screen_description[64] = "none";
 
-bool console_init_serial(void) { return serial_init(); }
-
 void console_init_screen(const struct boot_framebuffer *framebuffer)
 {
     memset(text, ' ', sizeof text); /* both backends start with a blank screen */

@@ -14,11 +14,11 @@
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
 #include <arch/x86_64/user_mode.h>
-#include <kernel/boot.h>
 #include <kernel/cmdline.h>
 #include <kernel/demo.h>
 #include <kernel/console.h>
 #include <kernel/cpu_backtrace.h>
+#include <kernel/multiboot.h>
 #include <kernel/nmi.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
@@ -31,7 +31,6 @@
 
 struct boot_info boot_info;
 struct cmdline kernel_cmdline;
-bool serial_console_present;
 
 static void console_delay_init(void)
 {
@@ -63,7 +62,7 @@ static void print_memory_map(void)
 
 void kernel_main(uint32_t magic, uint32_t info_address)
 {
-    serial_console_present = console_init_serial();
+    serial_init();
     gdt_load(0);
     idt_init();
     printk("\nnmilab: booting (multiboot2 magic %x)\n", magic);

@@ -4,7 +4,6 @@
 #include <stdint.h>
 #include <kernel/multiboot.h>
 
-bool console_init_serial(void);
 void console_init_screen(const struct boot_framebuffer *framebuffer); /* after paging_init */
 void console_write(const char *text, size_t length); /* whole, under console_lock */
 struct lock;
