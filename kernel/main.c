@@ -84,8 +84,8 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     print_memory_map();
     acpi_init(boot_info.rsdp, boot_info.rsdp_revision);
     page_fault_init();
-    vmalloc_init(); /* the fault hooks: the vmalloc area's page faults, */
-    user_init();    /* and exceptions from user mode */
+    page_fault_register_hook(vmalloc_fault);    /* the fault hooks: the vmalloc area's, */
+    trap_register_user_fault_hook(user_fault); /* and user mode's (kill the task) */
     breakpoint_init();
     pic_init();
     apic_init();

@@ -13,7 +13,7 @@ enum {
     SYS_YIELD = 2, /* yield() */
     SYS_SLOW = 3,  /* slow(microseconds): busy in the kernel, interrupts on, at most 10000 us */
     SYS_NMI_COUNTS = 4, /* nmi_counts(buffer): NMIs delivered, nested, handler passes: 3 words */
-    SYS_TEST_FIRST = 8, /* 8 to 11: for the test scenarios (user_set_test_syscall) */
+    SYS_TEST_FIRST = 8, /* 8 to 11: the test scenarios put theirs in syscall_table[] */
     SYSCALLS = 12,
 };
 #define EFAULT 14
@@ -34,9 +34,8 @@ extern struct user_result user_last;
 bool user_run(const char *name, uint64_t argument, bool wait);
 void user_list_programs(void);
 typedef int64_t (*user_syscall)(struct trap_frame *frame);
-void user_set_test_syscall(unsigned number, user_syscall call); /* NULL removes it */
+extern user_syscall syscall_table[SYSCALLS]; /* by number; NULL: ENOSYS */
 
-void user_init(void); /* makes user_fault trap dispatch's hook for exceptions from user mode */
 /* From the entries: a system call (user_entry.asm), a user-mode exception (trap dispatch, through
  * its hook), a return to user mode that faulted (the exception table's fixup in user_entry.asm). */
 void syscall_dispatch(struct trap_frame *frame);
