@@ -14,7 +14,6 @@ const char *console_screen_description(void); /* e.g. "framebuffer 1024x768x32" 
 #define SCREEN_COLUMNS_MAX 256
 #define SCREEN_ROWS_MAX 128
 struct screen {
-    const char *name;
     unsigned columns, rows;    /* at most the maxima above */
     unsigned scroll_step;      /* rows to scroll at once when the last one is full */
     void (*draw)(unsigned column, unsigned row, char c);
