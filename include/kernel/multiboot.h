@@ -33,7 +33,6 @@ struct boot_info {
     const void *rsdp; /* GRUB's copy of the ACPI RSDP, NULL when none was given */
     unsigned rsdp_revision;
 };
-extern struct boot_info boot_info; /* what GRUB told the kernel (kernel/main.c fills it) */
 
 /* Reads the tag list at info. Returns 0, or -1 with a one-line reason in error when the list is
  * malformed (a tag that runs past the end, a size too small for its type, no end tag). */

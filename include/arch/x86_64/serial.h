@@ -5,7 +5,6 @@
 #include <stdint.h>
 
 void serial_init(void);
-extern bool serial_present; /* false when no UART answered serial_init at COM1 */
 void serial_write(const char *text, size_t length);
 int serial_read(void); /* a received byte, or -1 when none is waiting */
 void serial_set_delay(uint64_t microseconds); /* per byte: console_delay= on the command line */
