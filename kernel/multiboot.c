@@ -133,32 +133,21 @@ uint64_t boot_memory_available(const struct boot_info *boot)
     return total;
 }
 
-/* Does the page at start overlap a region that is not usable RAM? */
-static bool overlaps_reserved(const struct boot_info *boot, uint64_t start)
-{
-    for (unsigned i = 0; i < boot->memory_count; i++) {
-        const struct boot_memory_region *r = &boot->memory[i];
-        if (r->type != BOOT_MEMORY_AVAILABLE && start < r->base + r->length &&
-            r->base < start + LOW_PAGE_SIZE)
-            return true;
-    }
-    return false;
-}
-
+/* The pages from the bottom up: the first that lies whole in one usable region and overlaps
+ * no other. */
 uint64_t boot_low_page(const struct boot_info *boot)
 {
-    uint64_t lowest = LOW_MEMORY_END;
-    for (unsigned i = 0; i < boot->memory_count; i++) {
-        const struct boot_memory_region *r = &boot->memory[i];
-        uint64_t page = (r->base + LOW_PAGE_SIZE - 1) & ~(LOW_PAGE_SIZE - 1); /* its first whole */
-        if (page < LOW_PAGE_SIZE)
-            page = LOW_PAGE_SIZE;
-        for (; r->type == BOOT_MEMORY_AVAILABLE && page + LOW_PAGE_SIZE <= r->base + r->length &&
-               page < lowest; page += LOW_PAGE_SIZE)
-            if (!overlaps_reserved(boot, page)) {
-                lowest = page;
-                break;
-            }
+    for (uint64_t page = LOW_PAGE_SIZE; page < LOW_MEMORY_END; page += LOW_PAGE_SIZE) {
+        bool usable = false, reserved = false;
+        for (unsigned i = 0; i < boot->memory_count; i++) {
+            const struct boot_memory_region *r = &boot->memory[i];
+            if (r->type != BOOT_MEMORY_AVAILABLE)
+                reserved |= page < r->base + r->length && r->base < page + LOW_PAGE_SIZE;
+            else if (r->base <= page && page + LOW_PAGE_SIZE <= r->base + r->length)
+                usable = true;
+        }
+        if (usable && !reserved)
+            return page;
     }
-    return lowest < LOW_MEMORY_END ? lowest : 0;
+    return 0;
 }
