@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <arch/x86_64/stacks.h>
 #include <kernel/multiboot.h>
+#include <kernel/task.h>
 #include <kernel/user.h>
 
 extern struct boot_info boot_info; /* kernel/main.c: what GRUB told the kernel */
@@ -29,3 +30,13 @@ void nmi_provoke_int3(void);
  * its own in from SYS_TEST_FIRST on; NULL: ENOSYS). */
 extern struct user_result user_last;
 extern user_syscall syscall_table[SYSCALLS];
+
+/* kernel/task.c: the tasks alive; a task made on CPU cpu (task_create makes it on this one; with
+ * no entry it is the task of a CPU being started, running from its stack). */
+int task_count(void);
+struct task *task_create_on(int cpu, const char *name, void (*entry)(void *argument),
+                            void *argument);
+
+/* kernel/watchdog.c: called after a lockup report with the number of tasks show_state() dumped
+ * and the number of NMIs that nested during the dump (nothing is called when NULL). */
+extern void (*watchdog_after_report)(int tasks_dumped, uint64_t nested_during_dump);
