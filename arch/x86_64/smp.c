@@ -26,8 +26,7 @@ extern const uint8_t ap_trampoline_start[], ap_trampoline_end[], ap_start_parame
 static uint64_t boot_cr4, trampoline_page;
 struct ap_start *ap_start_copy; /* in the trampoline's copy: read by ap_long_mode */
 
-__attribute__((noreturn)) void ap_entry(int index); /* from ap_trampoline.asm */
-__attribute__((noreturn)) void ap_entry(int index)
+__attribute__((noreturn)) void ap_entry(int index) /* from ap_trampoline.asm */
 {
     struct cpu *cpu = &cpus[index];
     gdt_load(index);
