@@ -8,7 +8,6 @@
 #include <arch/x86_64/paging.h>
 #include <arch/x86_64/smp.h>
 #include <kernel/printk.h>
-#include <kernel/string.h>
 
 #define MSR_APIC_BASE 0x1b
 #define APIC_BASE_ENABLE (1UL << 11)
