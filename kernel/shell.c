@@ -260,12 +260,6 @@ void shell_execute(char *line)
     printk("shell: unknown command '%s' (type help)\n", argv[0]);
 }
 
-static int read_key(void)
-{
-    int c = serial_read();
-    return c >= 0 ? c : keyboard_read();
-}
-
 void shell_run(void)
 {
     char line[LINE_MAX + 1];
@@ -279,8 +273,8 @@ void shell_run(void)
         size_t length = 0;
         bool too_long = false;
         for (;;) {
-            int c;
-            while ((c = read_key()) < 0)
+            int c; /* from the serial line, else the keyboard */
+            while ((c = serial_read()) < 0 && (c = keyboard_read()) < 0)
                 task_sleep(1);
             if (c == '\r' || c == '\n') {
                 printk("\n");
