@@ -222,7 +222,6 @@ boot_gdt_pointer:
 
 section .boot.bss nobits alloc noexec write
 align 4096
-global boot_pml4, boot_pd_high
 boot_pml4:      resb 4096
 boot_pdpt_low:  resb 4096
 boot_pdpt_high: resb 4096

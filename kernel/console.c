@@ -1,10 +1,7 @@
 /* The console: every byte goes to serial and to the screen. The console keeps the screen's text,
- * the cursor, wraps and scrolls; the backends only draw a character in a cell.
- *
- * Scrolling redraws from that text, only the cells whose character changes, and never reads the
- * screen back: reading a framebuffer is slow (write-combined memory), and moving its pixels up
- * shows rows of half-moved glyphs for as long as the move takes. Every cell on the screen is
- * always one whole glyph, at most the one being drawn excepted. */
+ * the cursor, wraps and scrolls; the backends only draw a character in a cell. Scrolling redraws
+ * from that text only the cells whose character changes, and never reads the screen back (why:
+ * README.md, on the framebuffer), so every cell is always one whole glyph. */
 #include <arch/x86_64/serial.h>
 #include <kernel/console.h>
 #include <kernel/lock.h>
@@ -16,8 +13,6 @@ static const struct screen *screen;
 static unsigned cursor_column, cursor_row;
 static char text[SCREEN_ROWS_MAX][SCREEN_COLUMNS_MAX]; /* what the screen shows */
 static char screen_description[64] = "none";
-
-bool console_init_serial(void) { return serial_init(); }
 
 void console_init_screen(const struct boot_framebuffer *framebuffer)
 {

@@ -1,9 +1,6 @@
-/* backtrace-all: the most common use of NMIs on a machine with several CPUs. Only an NMI stops
- * a CPU that spins with interrupts off, and it does so wherever that CPU is: the CPU then
- * prints, from its NMI handler, where it was. Each CPU prints its whole report holding the
- * console lock, so the reports do not interleave. A CPU already in an NMI handler gets this NMI
- * when that handler returns (the CPU holds one NMI pending): the nested-NMI machinery runs the
- * handler chain again, and the report comes from there. */
+/* backtrace-all: an NMI to each other CPU, which prints from its NMI handler where it was, the
+ * whole report under the console lock; only an NMI stops a CPU that spins with interrupts off
+ * (docs/nmi.md, "Several CPUs", tells the rest: a CPU already in an NMI handler, user mode). */
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/smp.h>

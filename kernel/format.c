@@ -108,16 +108,12 @@ int vformat(char *buffer, size_t size, const char *fmt, va_list arguments)
             digits[n++] = (char)va_arg(arguments, int);
             pad = ' ';
             break;
-        case '%':
+        default: /* %% is one %; an unknown conversion is shown as written */
             put(&out, '%');
-            continue;
-        case '\0': /* a lone '%' at the end */
-            put(&out, '%');
-            fmt--;
-            continue;
-        default: /* unknown conversion: show it as written */
-            put(&out, '%');
-            put(&out, *fmt);
+            if (!*fmt)
+                fmt--; /* a lone '%' at the end */
+            else if (*fmt != '%')
+                put(&out, *fmt);
             continue;
         }
         put_padded(&out, text, n, width, left, pad);

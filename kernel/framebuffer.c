@@ -38,7 +38,7 @@ static void framebuffer_draw(unsigned column, unsigned row, char c)
     }
 }
 
-static struct screen framebuffer_screen = {.name = "framebuffer", .draw = framebuffer_draw};
+static struct screen framebuffer_screen = {.draw = framebuffer_draw};
 
 const struct screen *framebuffer_screen_init(const struct boot_framebuffer *framebuffer)
 {

@@ -1,9 +1,6 @@
-/* kprobes. Registering a probe writes int3 (0xcc) over the first byte of the function; when it
- * is hit, the int3 handler (arch/x86_64/breakpoint.c) calls kprobe_hit(), which runs the
- * pre-handler and resumes at the probe's trampoline: a copy of the instruction that int3
- * replaced, followed by a jump to the instruction after it. Copying an instruction elsewhere is
- * only correct when it does not depend on where it runs; every function compiled with frame
- * pointers begins with `push %rbp`, which does not, so that is the one form nmilab accepts.
+/* kprobes: int3 over a function's first byte, and on a hit (breakpoint.c calls kprobe_hit) the
+ * pre-handler, then the probe's trampoline: a copy of that first instruction, `push %rbp` (the one
+ * form accepted: it runs the same anywhere), and a jump back (docs/stories.md, story 4; lab 6).
  *
  * A task may be inside a trampoline when its probe goes: preempted between its two instructions,
  * or just sent there by another CPU's int3. So a trampoline is never rewritten: there is one per

@@ -14,11 +14,11 @@
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
 #include <arch/x86_64/user_mode.h>
-#include <kernel/boot.h>
 #include <kernel/cmdline.h>
 #include <kernel/demo.h>
 #include <kernel/console.h>
 #include <kernel/cpu_backtrace.h>
+#include <kernel/multiboot.h>
 #include <kernel/nmi.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
@@ -31,7 +31,6 @@
 
 struct boot_info boot_info;
 struct cmdline kernel_cmdline;
-bool serial_console_present;
 
 static void console_delay_init(void)
 {
@@ -63,7 +62,7 @@ static void print_memory_map(void)
 
 void kernel_main(uint32_t magic, uint32_t info_address)
 {
-    serial_console_present = console_init_serial();
+    serial_init();
     gdt_load(0);
     idt_init();
     printk("\nnmilab: booting (multiboot2 magic %x)\n", magic);
@@ -85,8 +84,8 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     print_memory_map();
     acpi_init(boot_info.rsdp, boot_info.rsdp_revision);
     page_fault_init();
-    vmalloc_init(); /* the fault hooks: the vmalloc area's page faults, */
-    user_init();    /* and exceptions from user mode */
+    page_fault_register_hook(vmalloc_fault);    /* the fault hooks: the vmalloc area's, */
+    trap_register_user_fault_hook(user_fault); /* and user mode's (kill the task) */
     breakpoint_init();
     pic_init();
     apic_init();

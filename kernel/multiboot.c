@@ -17,17 +17,10 @@ enum {
     TAG_ACPI_NEW = 15,
 };
 
-/* The smallest size each tag can have, header included. */
-static uint32_t minimum_size(uint32_t type)
-{
-    switch (type) {
-    case TAG_MEMORY_MAP: return 16;
-    case TAG_FRAMEBUFFER: return 31;
-    case TAG_ACPI_OLD: return 8 + 20;
-    case TAG_ACPI_NEW: return 8 + 36;
-    default: return 8;
-    }
-}
+/* The smallest size a tag of each type can have, header included (every tag has its 8). */
+static const uint8_t minimum_sizes[] = {
+    [TAG_MEMORY_MAP] = 16, [TAG_FRAMEBUFFER] = 31, [TAG_ACPI_OLD] = 8 + 20, [TAG_ACPI_NEW] = 8 + 36,
+};
 
 static uint32_t read32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t read64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
@@ -89,7 +82,8 @@ int multiboot_parse(const void *info, struct boot_info *out, char *error, size_t
         }
         const uint8_t *tag = base + offset;
         uint32_t type = read32(tag), size = read32(tag + 4);
-        if (size < minimum_size(type) || size > total - offset) {
+        uint32_t minimum = type < sizeof minimum_sizes ? minimum_sizes[type] : 0;
+        if (size < 8 || size < minimum || size > total - offset) {
             format(error, error_size,
                    "multiboot2: tag type %u at offset %u has bad size %u (total %u)",
                    type, offset, size, total);
@@ -139,32 +133,21 @@ uint64_t boot_memory_available(const struct boot_info *boot)
     return total;
 }
 
-/* Does the page at start overlap a region that is not usable RAM? */
-static bool overlaps_reserved(const struct boot_info *boot, uint64_t start)
-{
-    for (unsigned i = 0; i < boot->memory_count; i++) {
-        const struct boot_memory_region *r = &boot->memory[i];
-        if (r->type != BOOT_MEMORY_AVAILABLE && start < r->base + r->length &&
-            r->base < start + LOW_PAGE_SIZE)
-            return true;
-    }
-    return false;
-}
-
+/* The pages from the bottom up: the first that lies whole in one usable region and overlaps
+ * no other. */
 uint64_t boot_low_page(const struct boot_info *boot)
 {
-    uint64_t lowest = LOW_MEMORY_END;
-    for (unsigned i = 0; i < boot->memory_count; i++) {
-        const struct boot_memory_region *r = &boot->memory[i];
-        uint64_t page = (r->base + LOW_PAGE_SIZE - 1) & ~(LOW_PAGE_SIZE - 1); /* its first whole */
-        if (page < LOW_PAGE_SIZE)
-            page = LOW_PAGE_SIZE;
-        for (; r->type == BOOT_MEMORY_AVAILABLE && page + LOW_PAGE_SIZE <= r->base + r->length &&
-               page < lowest; page += LOW_PAGE_SIZE)
-            if (!overlaps_reserved(boot, page)) {
-                lowest = page;
-                break;
-            }
+    for (uint64_t page = LOW_PAGE_SIZE; page < LOW_MEMORY_END; page += LOW_PAGE_SIZE) {
+        bool usable = false, reserved = false;
+        for (unsigned i = 0; i < boot->memory_count; i++) {
+            const struct boot_memory_region *r = &boot->memory[i];
+            if (r->type != BOOT_MEMORY_AVAILABLE)
+                reserved |= page < r->base + r->length && r->base < page + LOW_PAGE_SIZE;
+            else if (r->base <= page && page + LOW_PAGE_SIZE <= r->base + r->length)
+                usable = true;
+        }
+        if (usable && !reserved)
+            return page;
     }
-    return lowest < LOW_MEMORY_END ? lowest : 0;
+    return 0;
 }

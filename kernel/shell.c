@@ -1,7 +1,6 @@
 /* The shell: a prompt, a line editor with backspace, and commands to poke at the NMI path. It
  * polls for input from the main task and sleeps a tick between polls, so the timer keeps ticking
  * (the watchdog would otherwise see a lockup). */
-#include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/keyboard.h>
 #include <arch/x86_64/power.h>
@@ -29,12 +28,10 @@
 /* Sends NMIs to ourselves with action running inside each handler pass, and waits for them. */
 static void nmi_episode(uint64_t count, void (*action)(uint64_t pass))
 {
-    if (!apic_ready()) {
+    if (!nmi_provoke_start(action, false)) {
         printk("no local APIC: this machine cannot send itself NMIs\n");
         return;
     }
-    if (!nmi_provoke_start(action, false))
-        return;
     for (uint64_t i = 0; i < count; i++) {
         send_self_nmi();
         spin_until(&self_claimed, self_sent);
@@ -260,12 +257,6 @@ void shell_execute(char *line)
     printk("shell: unknown command '%s' (type help)\n", argv[0]);
 }
 
-static int read_key(void)
-{
-    int c = serial_read();
-    return c >= 0 ? c : keyboard_read();
-}
-
 void shell_run(void)
 {
     char line[LINE_MAX + 1];
@@ -279,8 +270,8 @@ void shell_run(void)
         size_t length = 0;
         bool too_long = false;
         for (;;) {
-            int c;
-            while ((c = read_key()) < 0)
+            int c; /* from the serial line, else the keyboard */
+            while ((c = serial_read()) < 0 && (c = keyboard_read()) < 0)
                 task_sleep(1);
             if (c == '\r' || c == '\n') {
                 printk("\n");

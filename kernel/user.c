@@ -74,16 +74,10 @@ static int64_t sys_nmi_counts(struct trap_frame *frame)
     return copy_to_user(frame->rdi, counts, sizeof counts) ? -EFAULT : 0;
 }
 
-static user_syscall syscalls[SYSCALLS] = {
+user_syscall syscall_table[SYSCALLS] = {
     [SYS_WRITE] = sys_write, [SYS_EXIT] = sys_exit,           [SYS_YIELD] = sys_yield,
     [SYS_SLOW] = sys_slow,   [SYS_NMI_COUNTS] = sys_nmi_counts,
 };
-
-void user_set_test_syscall(unsigned number, user_syscall call)
-{
-    if (number >= SYS_TEST_FIRST && number < SYSCALLS)
-        syscalls[number] = call;
-}
 
 void syscall_dispatch(struct trap_frame *frame)
 {
@@ -95,7 +89,7 @@ void syscall_dispatch(struct trap_frame *frame)
     uint64_t in_range;
     __asm__("cmp %2, %1; sbb %0, %0" : "=r"(in_range) : "r"(number), "i"(SYSCALLS) : "cc");
     number &= in_range;
-    user_syscall call = in_range ? syscalls[number] : NULL;
+    user_syscall call = in_range ? syscall_table[number] : NULL;
     frame->rax = call ? (uint64_t)call(frame) : (uint64_t)-ENOSYS;
 }
 
@@ -120,8 +114,6 @@ static __attribute__((noreturn)) void killed(const struct trap_frame *fault, uin
 }
 
 void user_fault(const struct trap_frame *frame) { killed(frame, read_cr2(), ""); }
-
-void user_init(void) { trap_register_user_fault_hook(user_fault); }
 
 /* The exception table sent a fault on an iretq to user mode here. It happened in ring 0, after
  * the exit's swapgs: GS may be the user's. The fault's frame says what was refused. */

@@ -5,7 +5,7 @@
 #define GREY_ON_BLACK 0x07
 
 static volatile uint16_t *cells;
-static struct screen vga_text_screen = {.name = "vga text"};
+static struct screen vga_text_screen;
 
 static void vga_text_draw(unsigned column, unsigned row, char c)
 {

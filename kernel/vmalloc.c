@@ -2,7 +2,6 @@
  * time; freed ones go on a list and are handed out first. Address space is handed out upwards;
  * vfree gives it back only when the area is the last one (enough for the demos). */
 #include <arch/x86_64/cpu.h>
-#include <arch/x86_64/faults.h>
 #include <arch/x86_64/paging.h>
 #include <arch/x86_64/sections.h>
 #include <kernel/string.h>
@@ -65,8 +64,6 @@ NOKPROBE bool vmalloc_fault(uint64_t address)
     vmalloc_faults++;
     return true;
 }
-
-void vmalloc_init(void) { page_fault_register_hook(vmalloc_fault); }
 
 uint64_t vmalloc_stale_page_table(void)
 {

@@ -35,13 +35,8 @@ void acpi_init(const void *rsdp, unsigned revision)
     uint64_t xsdt;
     memcpy(&rsdt, bytes + 16, 4);
     memcpy(&xsdt, bytes + 24, 8);
-    if (revision >= 2 && xsdt) {
-        root = map_table(xsdt);
-        entry_size = 8;
-    } else {
-        root = map_table(rsdt);
-        entry_size = 4;
-    }
+    entry_size = revision >= 2 && xsdt ? 8 : 4;
+    root = map_table(entry_size == 8 ? xsdt : rsdt);
     if (!checksum_ok(root, root->length)) {
         printk("acpi: the %s checksum is wrong; ignoring ACPI\n",
                entry_size == 8 ? "XSDT" : "RSDT");

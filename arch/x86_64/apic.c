@@ -8,7 +8,6 @@
 #include <arch/x86_64/paging.h>
 #include <arch/x86_64/smp.h>
 #include <kernel/printk.h>
-#include <kernel/string.h>
 
 #define MSR_APIC_BASE 0x1b
 #define APIC_BASE_ENABLE (1UL << 11)
@@ -85,13 +84,10 @@ void apic_init(void)
     const struct acpi_table_header *madt = acpi_find_table("APIC");
     if (madt)
         madt_parse((const uint8_t *)madt, madt->length, &apic_board);
-    uint64_t base_msr = rdmsr(MSR_APIC_BASE);
     uint64_t address = apic_board.apic_address;
-    const char *found_by = "ACPI MADT";
-    if (!address) {
-        address = base_msr & PAGE_ADDRESS_MASK;
-        found_by = "APIC base MSR";
-    }
+    const char *found_by = address ? "ACPI MADT" : "APIC base MSR";
+    if (!address)
+        address = rdmsr(MSR_APIC_BASE) & PAGE_ADDRESS_MASK;
     x2apic = regs[2] & (1u << 21);
     if (!x2apic)
         xapic = paging_map_device(address, PAGE_SIZE, true);

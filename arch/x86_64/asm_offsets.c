@@ -14,7 +14,6 @@
 #define OFFSET(name, type, field) CONSTANT(name, offsetof(type, field))
 #define SIZE(name, type) CONSTANT(name, sizeof(type))
 
-void asm_offsets(void);
 void asm_offsets(void)
 {
     OFFSET(TRAP_FRAME_R15, struct trap_frame, r15);

@@ -19,11 +19,8 @@ struct idt_gate {
 _Static_assert(sizeof(struct idt_gate) == 16, "long-mode gates are 16 bytes");
 
 static struct idt_gate idt[256] __attribute__((aligned(16))); /* see idt_replace_gate */
-/* An interrupt or exception from kernel mode keeps RFLAGS.AC: one that lands between a stac and
- * its clac would run its handler (and, through schedule(), other tasks) with SMAP off. So every
- * entry has a clac in the 3 bytes in front of it, and where the CPU has SMAP each gate points
- * there. Where it has not, clac is #UD and the gate points at the entry itself: no instruction
- * more on any path (make bench counts the NMI path's). */
+/* Every entry has a clac in the 3 bytes in front of it, where each gate points when the CPU has
+ * SMAP: an entry from kernel mode keeps RFLAGS.AC (docs/nmi.md, "What user mode may not do"). */
 static uint64_t clac_in_front;
 static struct descriptor_table_register idt_pointer = {sizeof idt - 1, (uint64_t)idt};
 

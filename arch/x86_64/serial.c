@@ -11,12 +11,12 @@ enum { DATA = 0, INTERRUPT_ENABLE = 1, FIFO_CONTROL = 2, LINE_CONTROL = 3, MODEM
 #define LINE_STATUS_TRANSMIT_EMPTY 0x20
 #define LINE_STATUS_DATA_READY 0x01
 
-static bool serial_present;
+bool serial_present;
 static uint64_t delay_per_byte;
 
 void serial_set_delay(uint64_t microseconds) { delay_per_byte = microseconds; }
 
-bool serial_init(void)
+void serial_init(void)
 {
     outb(COM1 + INTERRUPT_ENABLE, 0x00);
     outb(COM1 + LINE_CONTROL, 0x80); /* divisor latch */
@@ -28,7 +28,6 @@ bool serial_init(void)
     outb(COM1 + DATA, 0xa5);
     serial_present = inb(COM1 + DATA) == 0xa5;
     outb(COM1 + MODEM_CONTROL, 0x0b); /* normal operation */
-    return serial_present;
 }
 
 int serial_read(void)

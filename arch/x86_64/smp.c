@@ -1,13 +1,9 @@
-/* Starting the other CPUs (Intel SDM vol. 3, 11.4 and 11.6; the MADT lists them). CPU 0, the one
- * the firmware booted, sends each an INIT and two start-up IPIs (SIPIs); the CPU wakes in real
- * mode in the trampoline (ap_trampoline.asm), climbs to long mode the way CPU 0 did and lands in
- * ap_entry with the stack of its first task. There it loads its own TSS (its own IST stacks: NMIs
- * on two CPUs at once must not share a stack), its APIC and timer, and becomes that CPU's idle
- * task. One CPU is started at a time: they share the trampoline. */
+/* Starting the other CPUs (Intel SDM vol. 3, 11.4 and 11.6; the MADT lists them), the way
+ * docs/nmi.md tells ("Several CPUs"): from the trampoline (ap_trampoline.asm) each lands in
+ * ap_entry and becomes its CPU's idle task. One is started at a time: they share the trampoline. */
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/gdt.h>
-#include <arch/x86_64/paging.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/timer.h>
@@ -26,8 +22,7 @@ extern const uint8_t ap_trampoline_start[], ap_trampoline_end[], ap_start_parame
 static uint64_t boot_cr4, trampoline_page;
 struct ap_start *ap_start_copy; /* in the trampoline's copy: read by ap_long_mode */
 
-__attribute__((noreturn)) void ap_entry(int index); /* from ap_trampoline.asm */
-__attribute__((noreturn)) void ap_entry(int index)
+__attribute__((noreturn)) void ap_entry(int index) /* from ap_trampoline.asm */
 {
     struct cpu *cpu = &cpus[index];
     gdt_load(index);

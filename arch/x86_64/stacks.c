@@ -1,11 +1,8 @@
 /* Stacks with guard pages. A stack that overflows writes into the page below it; with that page
  * unmapped, the first write faults at once instead of silently corrupting whatever lies there.
  * The fault itself cannot be delivered on the overflowed stack, so it becomes a double fault,
- * which runs on its own IST stack and reports the overflow (traps.c).
- *
- * Each CPU has its own IST stacks: two CPUs taking an NMI at once would otherwise write their
- * frames in the same place. Right above the top of each NMI stack sits that CPU's struct
- * nmi_cpu_state, so the NMI entry finds it from RSP alone (nmi_entry.asm). */
+ * which runs on its own IST stack and reports the overflow (traps.c). Each CPU has its own IST
+ * stacks, its struct nmi_cpu_state right above the NMI stack top (docs/nmi.md, "Several CPUs"). */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/paging.h>
 #include <arch/x86_64/smp.h>

@@ -96,11 +96,10 @@ NOKPROBE void trap_dispatch(struct trap_frame *frame)
         page_fault_panic(frame);
     if (vector >= EXCEPTION_VECTORS)
         panic_trap(frame, "interrupt on vector %u, which nothing handles", vector);
-    /* A #DB in ring 0 that no handler claimed is the program's doing: a single step the CPU
-     * carried onto syscall_entry (Bochs decides on the TF SYSCALL found, not the one FMASK left),
-     * or a data breakpoint on user memory, held back by MOV SS / POP SS past a SYSCALL or an
-     * exception (CVE-2018-8897). Noted and resumed, with RF set, so that an instruction
-     * breakpoint does not fire again, and DR6's status bits cleared: the CPU never clears them. */
+    /* A #DB in ring 0 that no handler claimed is the program's doing (docs/nmi.md: Bochs's single
+     * step onto syscall_entry, and CVE-2018-8897). Noted and resumed, with RF set, so that an
+     * instruction breakpoint does not fire again, and DR6's status bits cleared (the CPU never
+     * clears them). */
     if (vector == VECTOR_DEBUG && !(frame->cs & 3)) {
         uint64_t dr6;
         __asm__ volatile("mov %%dr6, %0" : "=r"(dr6));

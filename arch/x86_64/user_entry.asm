@@ -2,10 +2,8 @@
 ; and NMIs (nmi_entry.asm): the SYSCALL entry and its return, the first entry into user mode, and
 ; where a faulting return to user mode ends up.
 ;
-; GS: in the kernel, GS points at struct cpu_local (include/arch/x86_64/user_mode.h); in user
-; mode it is the user's. Every entry from user mode swaps them (swapgs) before it uses GS, every
-; exit swaps back last. Kernel code that may run on either side of a swapgs (an NMI, say) does
-; not use GS at all.
+; GS: struct cpu_local (user_mode.h) in the kernel, the user's in user mode; swapgs first on every
+; entry from user mode and last on every exit (docs/nmi.md, "NMIs and user mode", on why).
 
 %include "asm_offsets.inc"
 %include "arch/x86_64/trap_frame.inc"

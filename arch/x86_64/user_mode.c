@@ -1,7 +1,5 @@
-/* User mode, the arch side. SYSCALL does not switch stacks and does not save RSP: the entry
- * (user_entry.asm) swaps GS to find this CPU's area, parks the user RSP there and loads the
- * task's kernel stack. Until it has, RSP is whatever user space put in it, which is why every
- * exception that can arrive there without being masked (NMI, #MC, #DB, #DF) needs an IST stack. */
+/* User mode, the arch side. SYSCALL does not switch stacks: until its entry (user_entry.asm) has,
+ * RSP is the user's, hence an IST stack for NMI, #MC, #DB and #DF (docs/nmi.md, user mode). */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/gdt.h>

@@ -4,7 +4,6 @@
 #include <stdint.h>
 #include <kernel/multiboot.h>
 
-bool console_init_serial(void);
 void console_init_screen(const struct boot_framebuffer *framebuffer); /* after paging_init */
 void console_write(const char *text, size_t length); /* whole, under console_lock */
 struct lock;
@@ -15,7 +14,6 @@ const char *console_screen_description(void); /* e.g. "framebuffer 1024x768x32" 
 #define SCREEN_COLUMNS_MAX 256
 #define SCREEN_ROWS_MAX 128
 struct screen {
-    const char *name;
     unsigned columns, rows;    /* at most the maxima above */
     unsigned scroll_step;      /* rows to scroll at once when the last one is full */
     void (*draw)(unsigned column, unsigned row, char c);

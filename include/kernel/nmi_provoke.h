@@ -12,17 +12,12 @@
  * a device handler that drains its queue): an NMI the CPU merged into one already pending is
  * still counted, so "every NMI sent was claimed" is an exact check. */
 extern volatile uint64_t self_pending, self_sent, self_claimed;
-extern volatile uint64_t provoke_passes, provoke_faults, int3_hits, external_claimed;
-extern void (*pass_action)(uint64_t pass);
 
 /* Registers the handler that claims self-NMIs (and, if external, NMIs with no self-NMI pending)
  * and runs action in every pass. False when there is no local APIC to send NMIs with. */
 bool nmi_provoke_start(void (*action)(uint64_t pass), bool external);
 void nmi_provoke_stop(void); /* unregisters the handler, prints the counters */
 void send_self_nmi(void);
-/* A fixed-up page fault, or an int3 that a hook claims: either one's iretq ends NMI blocking. */
-void nmi_provoke_fault(uint64_t address);
-void nmi_provoke_int3(void);
 /* Spins until *value reaches at_least with no NMI handler running; false after a long while. */
 bool spin_until(volatile uint64_t *value, uint64_t at_least);
 /* Pass actions: in pass 1, send a self-NMI (it stays pending: NMIs are blocked), then fault, or

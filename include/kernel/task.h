@@ -23,17 +23,13 @@ struct task {
 void task_init(void); /* the boot thread becomes task "main"; an "idle" task is made */
 /* A task on this CPU. */
 struct task *task_create(const char *name, void (*entry)(void *argument), void *argument);
-/* On that CPU. With no entry: the task of a CPU being started (smp.c), running from its stack. */
-struct task *task_create_on(int cpu, const char *name, void (*entry)(void *argument),
-                            void *argument);
-/* That first task of a CPU being started, which is also its idle task (smp.c). */
+/* The first task of a CPU being started, which is also its idle task (smp.c). */
 struct task *task_create_idle_on(int cpu);
 void task_tick(void);            /* from the timer interrupt: maybe switch */
 void task_yield(void);
 void task_sleep(uint64_t ticks); /* timer ticks */
 __attribute__((noreturn)) void task_block(void);
 __attribute__((noreturn)) void task_exit(void); /* the task is dead; its slot is reused */
-int task_count(void);    /* tasks alive */
 int task_current(void);  /* the running task's number */
 struct task *task_get(int index);
 void task_list(void); /* one line per task: number, name, state */

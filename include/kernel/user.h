@@ -13,30 +13,27 @@ enum {
     SYS_YIELD = 2, /* yield() */
     SYS_SLOW = 3,  /* slow(microseconds): busy in the kernel, interrupts on, at most 10000 us */
     SYS_NMI_COUNTS = 4, /* nmi_counts(buffer): NMIs delivered, nested, handler passes: 3 words */
-    SYS_TEST_FIRST = 8, /* 8 to 11: for the test scenarios (user_set_test_syscall) */
+    SYS_TEST_FIRST = 8, /* 8 to 11: for the test scenarios (tests/kernel/kernel_state.h) */
     SYSCALLS = 12,
 };
 #define EFAULT 14
 #define EINVAL 22
 #define ENOSYS 38
 
-struct user_result {  /* how the last user task ended */
+struct user_result { /* how the last user task ended: user_last (user.c), for the tests */
     bool killed;
     int64_t status;   /* exit(status) */
     uint64_t syscalls;
     struct trap_frame fault; /* killed: the exception (vector, error code, rip) */
     uint64_t address;        /* killed by a page fault: the address (CR2) */
 };
-extern struct user_result user_last;
 
 /* Starts program `name` with `argument` in RDI, and with wait, waits until it has ended; false
  * (with a one-line reason printed) when it could not start. */
 bool user_run(const char *name, uint64_t argument, bool wait);
 void user_list_programs(void);
 typedef int64_t (*user_syscall)(struct trap_frame *frame);
-void user_set_test_syscall(unsigned number, user_syscall call); /* NULL removes it */
 
-void user_init(void); /* makes user_fault trap dispatch's hook for exceptions from user mode */
 /* From the entries: a system call (user_entry.asm), a user-mode exception (trap dispatch, through
  * its hook), a return to user mode that faulted (the exception table's fixup in user_entry.asm). */
 void syscall_dispatch(struct trap_frame *frame);

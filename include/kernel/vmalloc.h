@@ -11,8 +11,7 @@
 
 void *vmalloc(size_t size); /* zeroed; NULL when out of memory or address space */
 void vfree(void *area, size_t size); /* area and size as given to and by vmalloc */
-void vmalloc_init(void); /* makes vmalloc_fault the #PF handler's hook */
-bool vmalloc_fault(uint64_t address); /* true when it fixed the fault: the area's top-level entry */
+bool vmalloc_fault(uint64_t address); /* the #PF handler's hook: fixed by the top-level entry? */
 extern volatile uint64_t vmalloc_faults;
 /* A page table as a task or another CPU made before the vmalloc area had its top-level entry:
  * a copy of the master without that entry. Its physical address, for CR3. */

@@ -13,6 +13,3 @@ void watchdog_buddy_check(void); /* from each CPU's timer tick */
 bool watchdog_running(void);
 const char *watchdog_source(void);
 extern volatile uint64_t watchdog_nmis;
-/* Called after a lockup report with the number of tasks show_state() dumped and the number of
- * NMIs that nested during the dump (a test hook; nothing is called when NULL). */
-extern void (*watchdog_after_report)(int tasks_dumped, uint64_t nested_during_dump);

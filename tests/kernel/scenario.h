@@ -4,6 +4,7 @@
 #pragma once
 #include <stdbool.h>
 #include <kernel/scenario.h> /* scenario_run, scenario_abort: what the kernel calls */
+#include <tests/kernel/kernel_state.h>
 
 enum scenario_result { SCENARIO_PASS, SCENARIO_FAIL, SCENARIO_SKIP };
 

@@ -3,12 +3,13 @@
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/gdt.h>
 #include <arch/x86_64/paging.h>
+#include <arch/x86_64/serial.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
 #include <arch/x86_64/user_mode.h>
-#include <kernel/boot.h>
+#include <kernel/multiboot.h>
 #include <kernel/cmdline.h>
 #include <kernel/console.h>
 #include <kernel/printk.h>
@@ -55,7 +56,7 @@ static enum scenario_result boot_scenario(void)
     expect(kernel_in_usable_memory(), "the kernel image is not inside a usable memory region");
     expect(cmdline_get(&kernel_cmdline, "test") != NULL, "the command line did not come through (no test=)");
     /* the consoles */
-    expect(serial_console_present, "no UART at COM1");
+    expect(serial_present, "no UART at COM1");
     expect(strcmp(console_screen_description(), "none") != 0, "no screen console");
     /* the CPU tables */
     struct descriptor_table_register gdtr, idtr;

@@ -267,7 +267,7 @@ static enum scenario_result smp_backtrace_user(void)
         return SCENARIO_SKIP;
     user_program_stop = false;
     user_last = (struct user_result){.status = -1};
-    user_set_test_syscall(SYS_TEST_FIRST, user_program_go_on);
+    syscall_table[SYS_TEST_FIRST] = user_program_go_on;
     done[1] = 0;
     task_create_on(1, "run-user", run_user_program, (void *)1);
     int rounds = 0, from_user = 0;
@@ -280,7 +280,7 @@ static enum scenario_result smp_backtrace_user(void)
     user_program_stop = true;
     for (uint64_t start = timer_ticks; !done[1] && timer_ticks - start < WAIT_TICKS;)
         task_sleep(1);
-    user_set_test_syscall(SYS_TEST_FIRST, NULL);
+    syscall_table[SYS_TEST_FIRST] = NULL;
     printk("# %d rounds of backtrace-all, %d of them found CPU 1 in user mode\n", rounds, from_user);
     expect(from_user >= 3, "only %d backtraces found CPU 1 in user mode", from_user);
     expect(done[1] && !user_last.killed && user_last.status == 0, "the program %s, status %ld",

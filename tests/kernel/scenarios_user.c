@@ -113,9 +113,9 @@ static enum scenario_result user_noncanonical_return(void)
 {
     if (!user_mode_here())
         return SCENARIO_SKIP;
-    user_set_test_syscall(SYS_TEST_FIRST + 2, return_to_noncanonical);
+    syscall_table[SYS_TEST_FIRST + 2] = return_to_noncanonical;
     expect_killed("noncanonical", 0, VECTOR_GENERAL_PROTECTION);
-    user_set_test_syscall(SYS_TEST_FIRST + 2, NULL);
+    syscall_table[SYS_TEST_FIRST + 2] = NULL;
     bool on_iretq = user_last.fault.rip == (uint64_t)user_iretq;
     expect(on_iretq || user_last.fault.rip == 0x0000800000000000UL,
            "the fault was at %lx, not on the iretq to user mode nor at the address", user_last.fault.rip);
@@ -157,9 +157,9 @@ static enum scenario_result user_rsp_in_nmi_stack(void)
     episodes = wait_for_debugger("break on each instruction from syscall_entry to syscall_sysretq, inject an NMI");
     entries_seen = nmi_this_cpu()->entries;
     last_progress_tsc = rdtsc();
-    user_set_test_syscall(SYS_TEST_FIRST, go_on);
+    syscall_table[SYS_TEST_FIRST] = go_on;
     run("rsp-in-nmi-stack", user_test_rsp);
-    user_set_test_syscall(SYS_TEST_FIRST, NULL);
+    syscall_table[SYS_TEST_FIRST] = NULL;
     nmi_provoke_stop();
     for (uint64_t i = 0; i < external_claimed && i < SYSCALL_PATH_MAX; i++)
         printk("# an NMI at syscall_entry+0x%lx was handled as a first NMI%s\n", landed[i] - (uint64_t)syscall_entry,
@@ -206,9 +206,9 @@ static enum scenario_result user_nmi_exit_all(void)
                                  "after the C handler, inject another; each instruction");
     entries_seen = nmi_this_cpu()->entries;
     last_progress_tsc = rdtsc();
-    user_set_test_syscall(SYS_TEST_FIRST, go_on);
+    syscall_table[SYS_TEST_FIRST] = go_on;
     run("syscall-loop", 0);
-    user_set_test_syscall(SYS_TEST_FIRST, NULL);
+    syscall_table[SYS_TEST_FIRST] = NULL;
     nmi_provoke_stop();
     expect(external_claimed == episodes && from_user_count == episodes / 2 && exit_path_count == episodes / 2,
            "of %lu NMIs, %lu handled: %lu from user mode, %lu on nmi_from_user's way out", episodes, external_claimed,
@@ -234,10 +234,10 @@ static enum scenario_result user_nmi_fault_return(void)
 {
     if (!user_mode_here() || !scenario_nmi_start(fault_with_nmi_pending, true))
         return SCENARIO_SKIP;
-    user_set_test_syscall(SYS_TEST_FIRST + 1, make_user_code_not_present);
+    syscall_table[SYS_TEST_FIRST + 1] = make_user_code_not_present;
     run("cs-not-present", 0);
     gdt[GDT_USER_CODE] |= SEGMENT_PRESENT;
-    user_set_test_syscall(SYS_TEST_FIRST + 1, NULL);
+    syscall_table[SYS_TEST_FIRST + 1] = NULL;
     nmi_provoke_stop();
     expect(user_last.killed && user_last.fault.vector == VECTOR_SEGMENT_NOT_PRESENT &&
                (user_last.fault.error_code & ~3UL) == (USER_CODE_SELECTOR & ~3UL),
@@ -363,7 +363,7 @@ static enum scenario_result user_rflags(void)
     static const uint64_t flag_sets[] = {RFLAGS_NT, RFLAGS_AC | RFLAGS_DF,
                                          RFLAGS_NT | RFLAGS_AC | RFLAGS_DF | RFLAGS_ID};
     kernel_flags_seen = kernel_flag_checks = 0;
-    user_set_test_syscall(SYS_TEST_FIRST, flags_in_system_call);
+    syscall_table[SYS_TEST_FIRST] = flags_in_system_call;
     int tasks = task_count();
     for (unsigned i = 0; i < sizeof flag_sets / sizeof flag_sets[0]; i++)
         expect(user_run("rflags", flag_sets[i], false), "rflags %lx did not start", flag_sets[i]);
@@ -371,7 +371,7 @@ static enum scenario_result user_rflags(void)
         task_yield();
         check_kernel_flags();
     }
-    user_set_test_syscall(SYS_TEST_FIRST, NULL);
+    syscall_table[SYS_TEST_FIRST] = NULL;
     expect_kernel_flags_clear();
     expect(!user_last.killed && user_last.status == 0 &&
                user_last.syscalls == RFLAGS_ROUNDS * RFLAGS_CALLS_PER_ROUND + 1,
@@ -455,12 +455,12 @@ static enum scenario_result user_pop_ss(void)
 {
     if (!user_mode_here())
         return SCENARIO_SKIP;
-    user_set_test_syscall(SYS_TEST_FIRST + 3, arm_watch);
+    syscall_table[SYS_TEST_FIRST + 3] = arm_watch;
     trap_register(VECTOR_DEBUG, note_ring0_debug);
     run_watched("pop-ss-syscall");
     run_watched("pop-ss-int3");
     trap_register(VECTOR_DEBUG, NULL);
-    user_set_test_syscall(SYS_TEST_FIRST + 3, NULL);
+    syscall_table[SYS_TEST_FIRST + 3] = NULL;
     expect_exit("hello", 0, 2);
     return SCENARIO_PASS;
 }

@@ -4,7 +4,6 @@
 #include <arch/x86_64/madt.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <arch/x86_64/smp.h>
 
 void apic_init(void);
 bool apic_ready(void);

@@ -1,7 +1,6 @@
 /* Single-instruction helpers: port I/O, MSRs, control registers, CPUID. */
 #pragma once
 #include <stdint.h>
-#include <stdbool.h>
 
 #define KERNEL_VMA 0xffffffff80000000UL
 #define PAGE_SIZE 4096UL

@@ -21,9 +21,6 @@ extern struct trap_frame fixup_last_faults[];
 #define fixup_last_fault (fixup_last_faults[this_cpu()->index])
 
 void page_fault_init(void); /* the #PF, #GP, #NP and #SS handlers (page_fault.c) */
-/* What the #PF handler read from CR2 for the last fault it fixed up, and how many it fixed. */
-extern volatile uint64_t page_fault_last_address;
-extern volatile uint64_t page_fault_fixups;
 /* The kernel's say on a kernel-mode page fault at address, before the exception table's: true
  * when it fixed the cause and the instruction can run again. One hook; it must be NOKPROBE, as
  * the whole #PF path is. */

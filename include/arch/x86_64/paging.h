@@ -12,7 +12,6 @@
 #define PAGE_ADDRESS_MASK 0x000ffffffffff000UL
 
 void paging_init(void); /* unmaps the null page */
-bool paging_is_mapped(uint64_t virtual_address);
 /* Maps device memory at virtual = physical (uncached for registers, not for framebuffers,
  * where the firmware's MTRRs already choose write-combining). Returns the pointer to use. */
 void *paging_map_device(uint64_t physical_address, uint64_t size, bool uncached);

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-bool serial_init(void); /* false when no UART answers at COM1 */
+void serial_init(void);
 void serial_write(const char *text, size_t length);
 int serial_read(void); /* a received byte, or -1 when none is waiting */
 void serial_set_delay(uint64_t microseconds); /* per byte: console_delay= on the command line */

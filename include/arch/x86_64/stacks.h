@@ -19,7 +19,6 @@ void stacks_init(void); /* unmaps the guard pages; points each CPU at its NMI st
 uint64_t ist_stack_top(enum ist_index index);
 uint64_t ist_stack_bottom(enum ist_index index);
 uint64_t ist_stack_top_of(int cpu, enum ist_index index);
-uint64_t ist_stack_bottom_of(int cpu, enum ist_index index);
 /* The stack of task 1 to TASKS_MAX - 1 (task 0 has the boot stack). */
 uint64_t task_stack_top(int task);
 /* The name of the stack whose guard page holds address ("#DB IST"), or NULL. */

@@ -1,0 +1,42 @@
+/* What the kernel keeps or offers only for these scenarios: variables and functions that nothing in
+ * the kernel outside their own file uses, declared here, beside their only readers, rather than in
+ * include/ (as gdt[] is in scenarios_boot.c). */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <arch/x86_64/stacks.h>
+#include <kernel/multiboot.h>
+#include <kernel/task.h>
+#include <kernel/user.h>
+
+extern struct boot_info boot_info; /* kernel/main.c: what GRUB told the kernel */
+extern bool serial_present;        /* arch/x86_64/serial.c: a UART answered at COM1 */
+bool paging_is_mapped(uint64_t virtual_address); /* arch/x86_64/paging.c: in the current table */
+uint64_t ist_stack_bottom_of(int cpu, enum ist_index index); /* arch/x86_64/stacks.c */
+
+/* arch/x86_64/page_fault.c: what the #PF handler read from CR2 for the last fault it fixed up,
+ * and how many it fixed. */
+extern volatile uint64_t page_fault_last_address, page_fault_fixups;
+
+/* kernel/nmi_provoke.c: more counters since nmi_provoke_start() (nmi_provoke.h has the
+ * self-NMIs'), the action each handler pass runs, and the two things that end NMI blocking
+ * early: a fixed-up page fault, or an int3 that a hook claims (either one's iretq does it). */
+extern volatile uint64_t provoke_passes, provoke_faults, int3_hits, external_claimed;
+extern void (*pass_action)(uint64_t pass);
+void nmi_provoke_fault(uint64_t address);
+void nmi_provoke_int3(void);
+
+/* kernel/user.c: how the last user task ended, and the system calls by number (a scenario puts
+ * its own in from SYS_TEST_FIRST on; NULL: ENOSYS). */
+extern struct user_result user_last;
+extern user_syscall syscall_table[SYSCALLS];
+
+/* kernel/task.c: the tasks alive; a task made on CPU cpu (task_create makes it on this one; with
+ * no entry it is the task of a CPU being started, running from its stack). */
+int task_count(void);
+struct task *task_create_on(int cpu, const char *name, void (*entry)(void *argument),
+                            void *argument);
+
+/* kernel/watchdog.c: called after a lockup report with the number of tasks show_state() dumped
+ * and the number of NMIs that nested during the dump (nothing is called when NULL). */
+extern void (*watchdog_after_report)(int tasks_dumped, uint64_t nested_during_dump);
