@@ -334,6 +334,7 @@ def exception_path_lengths(traces, code):
     fault and of an int3 (both with a handler that claims them), from each strategy's trace;
     returns (strategy, exception) -> length."""
     entry_text = symbol("entry_text_start"), symbol("entry_text_end")
+    exit_start = symbol("trap_return")
     cases = (
         ("#PF", symbol("nmi_provoke_fault"), symbol("trap_stub_14")),
         ("int3", symbol("provoked_int3"), symbol("trap_stub_3")),
@@ -355,9 +356,13 @@ def exception_path_lengths(traces, code):
                 continue
             lengths[(strategy, label)] = len(path)
             in_entry = sum(entry_text[0] <= pc < entry_text[1] for pc in path)
+            # The exit alone, which a test for "into an NMI handler?" lengthens for every
+            # strategy the kernel can switch to, naive-raw included: 19 before nmi=ret.
+            exit_length = len(path) - path.index(exit_start) if exit_start in path else 0
             print(
                 f"  {strategy:9} {label:4} {len(path):5} instructions ({in_entry:3} in the entry "
-                f"code); ends with {code.get(path[-1], '?')}"
+                f"code, {exit_length:2} of them from trap_return on); ends with "
+                f"{code.get(path[-1], '?')}"
             )
     return lengths
 

@@ -38,8 +38,14 @@ static enum scenario_result nmi_bench(void)
     }
     uint64_t faults = provoke_faults;
     printk("# bench: a fixed-up page fault and an int3, no NMI running\n");
+    /* With interrupts off: a tick pending when an exception's iretq sets IF again would come in
+     * before the next instruction, and be counted in the exception's path. */
+    bool interrupts_were_on = read_rflags() & RFLAGS_IF;
+    interrupts_disable();
     nmi_provoke_fault(NMI_FAULT_ADDRESS);
     nmi_provoke_int3();
+    if (interrupts_were_on)
+        interrupts_enable();
     expect(provoke_faults == faults + 1 && int3_hits == 1, "%lu faults and %lu int3 hits, not "
            "1 and 1", provoke_faults - faults, int3_hits);
     nmi_provoke_stop();
