@@ -16,9 +16,9 @@
   strategy that tests there whether it returns into an NMI handler (nmi=ret, Desnoyers' 2010
   answer) pays that test on every fault.
 - throughput: page faults (fixed up, in a loop) and self-NMIs handled per second, timed by the
-  kernel with the TSC, median of its rounds, one boot per strategy, not traced
-  (test=nmi-bench-rates). Under TCG only the ratios to naive-raw mean something, and the #PF/s of
-  strategies with the same #PF exit show the noise.
+  kernel with the TSC, median of its rounds, one boot per strategy (RATE_BOOTS=N: N each, the
+  strategies in turn), not traced (test=nmi-bench-rates). Under TCG only the ratios to naive-raw
+  mean something, and the #PF/s of strategies with the same #PF exit show the noise.
 - a table, one row per strategy: each path's instructions and what it adds to naive-raw's, and
   the two rates as ratios to naive-raw's. The strategies are those the built kernel accepts
   (its strategy_names), in the order of STRATEGIES: ret is measured once the kernel has it.
@@ -47,7 +47,8 @@ from nmilab_test.scenario import Scenario
 
 BOOTS = int(os.environ.get("BOOTS", "5"))
 TRACE_SECONDS = 60
-RATES_SECONDS = 120  # a run takes about ten seconds
+RATES_SECONDS = 120  # a run takes a few seconds
+RATE_BOOTS = int(os.environ.get("RATE_BOOTS", "1"))  # boots of test=nmi-bench-rates per strategy
 ALL_PARTS = ("boot", "paths", "rates", "test")
 PARTS = (os.environ.get("BENCH_PARTS") or ",".join(ALL_PARTS)).split(",")
 # The strategies, in the table's order. One the built kernel does not accept is left out (ret,
@@ -368,9 +369,9 @@ def exception_path_lengths(traces, code):
 
 
 def rates(strategy):
-    """Boots test=nmi-bench-rates under one strategy (no trace) and returns what -> the median of
-    its rounds' rates ("page faults", "NMIs": per second, timed by the kernel with the TSC), or
-    None if the scenario did not pass."""
+    """Boots test=nmi-bench-rates under one strategy (no trace) and returns what -> its rounds'
+    rates ("page faults", "NMIs": per second, timed by the kernel with the TSC), or None if the
+    scenario did not pass."""
     scratch = tempfile.mkdtemp(prefix="nmilab-bench-")
     serial = os.path.join(scratch, "serial.log")
     iso = iso_for(f"test=nmi-bench-rates nmi={strategy}")
@@ -392,29 +393,42 @@ def rates(strategy):
         r"^# bench-rate: nmi=\S+ (.+) round \d+: \d+ in \d+ TSC ticks: (\d+) per second$", log, re.M
     ):
         rounds.setdefault(what, []).append(int(per_second))
-    return {what: statistics.median(values) for what, values in rounds.items()}
+    return rounds
 
 
 def throughput(strategies):
-    """One boot of test=nmi-bench-rates per strategy; its lines, and strategy -> its medians."""
+    """RATE_BOOTS boots of test=nmi-bench-rates per strategy, the strategies in turn (so that a
+    change in the machine's load falls on each alike); its lines, and strategy -> what -> the
+    median of every round of its boots."""
     print(
-        "throughput, one boot per strategy (not traced): per second, the median of the kernel's "
-        "rounds (TSC), and the ratio to naive-raw (under TCG only the ratios say something):"
+        f"throughput, {RATE_BOOTS} boot(s) per strategy (not traced): per second, the median of "
+        "the kernel's rounds (TSC), and the ratio to naive-raw (under TCG only the ratios say "
+        "something):"
     )
-    measured = {}
+    rounds, failed = {}, set()
+    for _ in range(RATE_BOOTS):
+        for strategy in strategies:
+            result = rates(strategy)
+            if result is None:
+                failed.add(strategy)
+            for what, values in (result or {}).items():
+                rounds.setdefault(strategy, {}).setdefault(what, []).extend(values)
+    measured = {
+        strategy: {what: statistics.median(values) for what, values in kinds.items()}
+        for strategy, kinds in rounds.items()
+        if strategy not in failed
+    }
+    base = measured.get("naive-raw", {})
     for strategy in strategies:
-        result = rates(strategy)
-        if result is None:
+        if strategy not in measured:
             print(f"  {strategy:9} test=nmi-bench-rates did not pass: no figures")
             continue
-        measured[strategy] = result
-        base = measured.get("naive-raw", {})
         print(
             f"  {strategy:9} "
             + "; ".join(
                 f"{what} {value:9.0f}/s"
                 + (f" (x{value / base[what]:.2f})" if base.get(what) else "")
-                for what, value in sorted(result.items(), reverse=True)
+                for what, value in sorted(measured[strategy].items(), reverse=True)
             )
         )
     return measured
@@ -465,7 +479,7 @@ def price_table(strategies, nmi_lengths, exception_lengths, measured):
     same = [
         s
         for s in strategies
-        if exception_lengths.get((s, "#PF")) == exception_lengths.get(("naive-raw", "#PF"))
+        if exception_lengths.get((s, "#PF")) == exception_lengths.get(("naive-raw", "#PF"), -1)
         and ratio(s, "page faults") != "-"
     ]
     if len(same) > 1:
