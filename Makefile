@@ -175,8 +175,10 @@ check-source:
 # kernels (tests/verify.py); draws build/pictures/verify-*.svg. make test runs a bounded form.
 verify: deps $(BUILD)/kernel.elf
 	@python3 tests/verify.py --mutants --pictures
+# BENCH_PARTS=paths,rates: only those of make bench's parts boot, paths, rates, test (default all).
+BENCH_PARTS ?=
 bench: deps $(BUILD)/kernel.elf
-	python3 tests/bench.py
+	BENCH_PARTS=$(BENCH_PARTS) python3 tests/bench.py
 
 # The only target that changes docs/pictures/: it draws build/pictures/nmi-trace.svg and copies
 # it there, with the verify-*.svg that make verify drew in build/pictures/.
@@ -214,7 +216,8 @@ help:
 	@echo "  make check-source        the kernel proper: line length, ternaries, includes of tests/"
 	@echo "  make verify              an NMI at every instruction boundary of the NMI path; the NMI_BREAK kernels"
 	@echo "                           (draws build/pictures/verify-*.svg)"
-	@echo "  make bench               boot-to-ready times, NMI path lengths (instructions), make test's wall time"
+	@echo "  make bench               boot-to-ready times, NMI and exception paths (instructions),"
+	@echo "                           faults and NMIs per second per strategy, make test's wall time"
 	@echo "  make handout LAB=N [DIR=d] a student tree for lab N in ../nmilab-lab-N, or d (docs/labs/)"
 	@echo "  make grade LAB=N         run lab N's scenarios, print the score, write build/grade-lab-N.json"
 	@echo "  make pictures            boot a traced nested NMI, draw nmi-trace.svg; update"
@@ -226,6 +229,7 @@ help:
 	@echo "Variables: CC=clang to build with clang, CMDLINE, GFXPAYLOAD=WxH (UEFI screen size), QEMU_MEMORY (default 256M),"
 	@echo "  QEMU_CPUS (make run's CPUs, default 2),"
 	@echo "  JOBS=N (make test, make check: scenarios at once; default the CPUs + 1),"
+	@echo "  BENCH_PARTS=boot,paths,rates,test (make bench: only those parts; default all),"
 	@echo "  NMI_BREAK=executing|repeat-window|iret-window|cr2-restore (leave one NMI mechanism out: docs/nmi.md);"
 	@echo "  NMI_BREAK=df-test|user-stack-switch (the NMI entry before Linux's 2015 fixes: docs/nmi.md)."
 

@@ -469,30 +469,6 @@ static enum scenario_result nmi_trace(void)
     return SCENARIO_PASS;
 }
 
-/* nmi-bench: one NMI with nothing nested, then (except under naive) one with a nested NMI, for
- * `make bench` to count the instructions of each in a QEMU execution trace. */
-static enum scenario_result nmi_bench(void)
-{
-    /* Not scenario_nmi_start: its pass watchers (for the graders) would be counted in the path. */
-    if (!nmi_provoke_start(NULL, false)) {
-        scenario_skip_reason("no local APIC: cannot send NMIs");
-        return SCENARIO_SKIP;
-    }
-    printk("# bench: one NMI, not nested\n");
-    send_self_nmi();
-    spin_until(&self_claimed, 1);
-    if (nmi_current_strategy() != NMI_NAIVE && nmi_current_strategy() != NMI_NAIVE_RAW) {
-        printk("# bench: one NMI with a nested NMI\n");
-        pass_action = fault_with_nmi_pending;
-        provoke_passes = 0;
-        send_self_nmi();
-        spin_until(&self_claimed, 3);
-    }
-    nmi_provoke_stop();
-    expect(self_claimed == self_sent, "%lu of %lu self-NMIs handled", self_claimed, self_sent);
-    return SCENARIO_PASS;
-}
-
 const struct scenario nmi_scenarios[] = {
     {"nmi-pf-nested", nmi_pf_nested, true},
     {"nmi-int3-nested", nmi_int3_nested, true},
@@ -505,7 +481,6 @@ const struct scenario nmi_scenarios[] = {
     {"nmi-first-on-nmi-stack", nmi_first_on_nmi_stack, false},
     {"nmi-external", nmi_external, false},
     {"nmi-storm", nmi_storm, false},
-    {"nmi-bench", nmi_bench, false},
     {"nmi-trace", nmi_trace, false},
     {0},
 };

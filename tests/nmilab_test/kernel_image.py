@@ -2,6 +2,7 @@
 and objdump."""
 import os
 import re
+import struct
 import subprocess
 
 from .paths import KERNEL, ROOT
@@ -15,6 +16,40 @@ def symbol(name):
         if len(parts) == 3 and parts[2] == name:
             return int(parts[0], 16)
     raise KeyError(name)
+
+
+def symbol_extent(name):
+    """(address, size in bytes) of a kernel object with a size, such as a static table (KeyError
+    if there is none)."""
+    out = subprocess.run(["nm", "-S", KERNEL], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[3] == name:
+            return int(parts[0], 16), int(parts[1], 16)
+    raise KeyError(name)
+
+
+def image_bytes(address, size):
+    """size bytes at a linked address, as the kernel's loadable segments hold them before it runs
+    (the initial values of its tables and strings)."""
+    with open(KERNEL, "rb") as f:
+        image = f.read()
+    (table,) = struct.unpack_from("<Q", image, 0x20)  # e_phoff
+    entry_size, count = struct.unpack_from("<HH", image, 0x36)  # e_phentsize, e_phnum
+    for i in range(count):
+        header = struct.unpack_from("<IIQQQQ", image, table + i * entry_size)
+        kind, offset, start, file_size = header[0], header[2], header[3], header[5]
+        if kind == 1 and start <= address and address + size <= start + file_size:  # PT_LOAD
+            return image[offset + address - start : offset + address - start + size]
+    raise KeyError(f"{address:#x}: not in the kernel image's loaded contents")
+
+
+def image_string(address, longest=256):
+    """The NUL-terminated string at a linked address (at most longest bytes)."""
+    text = b""
+    while b"\0" not in text and len(text) < longest:
+        text += image_bytes(address + len(text), 1)
+    return text.split(b"\0")[0].decode()
 
 
 def instructions(start, end):
