@@ -1,4 +1,4 @@
-"""The NMI scenarios, each under each strategy (nmi=nested, latch, naive; naive-raw once), with
+"""The NMI scenarios, each under each strategy (nmi=nested, latch, naive, ret; naive-raw once), with
 what that strategy must do; and the episodes of the scenarios that place an NMI on every
 instruction of a window."""
 from ..actions import inject_nmis, lazy, nmi_at
@@ -25,7 +25,7 @@ def under(strategy, name):
 def nmi_scenarios():
     """Each NMI scenario under each strategy, with what that strategy must do."""
     out = []
-    for strategy in ("nested", "latch", "naive"):
+    for strategy in ("nested", "latch", "naive", "ret"):
 
         def add(
             name,
@@ -69,6 +69,12 @@ def nmi_scenarios():
                         rf"#3\s+[0-9a-f]{{16}} {landed}\+0x[0-9a-f]+ \(interrupted here\)",
                         r"the chain loops, the stack was overwritten\)\nsystem halted",
                     ],
+                )
+            elif strategy == "ret":  # nothing nests: the pending NMI comes after the iretq
+                add(
+                    name,
+                    must=[r"entries 2 nested 0 passes 2 extra passes 0"],
+                    hint="nmi=ret: the exception must return into the NMI handler without iretq",
                 )
             else:
                 add(name, must=[r"entries 2 nested 1 passes 2 extra passes 1"])
@@ -172,7 +178,9 @@ def nmi_scenarios():
                     r"task 5 broken-frames \(blocked\)",
                     r"\(frame pointer 0000100000000000 is not readable: the walk stops "
                     r"here\)\nshow_state: 6 tasks dumped",
-                    r"watchdog: [1-9]\d* NMIs arrived nested during the dump",
+                    r"watchdog: [1-9]\d* NMIs arrived nested during the dump"
+                    if strategy != "ret"
+                    else r"watchdog: 0 NMIs arrived nested during the dump",
                 ],
             )
             add(
