@@ -25,4 +25,5 @@ __attribute__((noreturn)) void scenario_complete(enum scenario_result result);
 extern const struct scenario boot_scenarios[], nmi_scenarios[], story_scenarios[], verify_scenarios[], user_scenarios[],
     smp_scenarios[];
 extern const struct scenario lab_scenarios[]; /* scenarios_labs.c: the labs' whole contracts */
+extern const struct scenario breakpoint_scenarios[]; /* scenarios_breakpoint.c: RF and nmi=ret */
 bool scenario_running(void);

@@ -261,3 +261,37 @@ def nmi_stack_episodes():
 
 
 SCENARIOS = nmi_scenarios()
+
+
+def breakpoint_scenarios():
+    """nmi-breakpoint: an instruction breakpoint (DR0) on a function the NMI handler calls, with
+    a second NMI pending. iretq sets RF: one hit per call, and the #DB's iretq lets the NMI nest
+    (naive: the overwrite). popfq; ret cannot set RF: under nmi=ret it fires again on return."""
+    out = []
+    for strategy in ("nested", "latch", "naive", "ret"):
+        must = [r"nmi: strategy " + strategy]
+        if strategy == "naive":
+            must.append(OVERWRITE)
+        elif strategy == "ret":
+            must.append(
+                r"# breakpoint under nmi=ret: 2 calls, 4 hits, at most 4 on one call; 0 nested "
+                r"NMIs; it fired again on its own return \(no RF\): disarmed"
+            )
+        else:
+            must.append(
+                rf"# breakpoint under nmi={strategy}: 2 calls, 2 hits, at most 1 on one call; "
+                r"1 nested NMIs\n"
+            )
+        out.append(
+            Scenario(
+                f"nmi-breakpoint nmi={strategy}",
+                f"test=nmi-breakpoint nmi={strategy}",
+                "bios",
+                expect="panic" if strategy == "naive" else "pass",
+                must=must,
+            )
+        )
+    return out
+
+
+SCENARIOS += breakpoint_scenarios()
