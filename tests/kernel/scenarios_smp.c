@@ -324,7 +324,7 @@ static enum scenario_result smp_mode_switch(void)
 {
     if (!several_cpus())
         return SCENARIO_SKIP;
-    static const enum nmi_strategy cycle[] = {NMI_LATCH, NMI_NAIVE, NMI_NAIVE_RAW, NMI_NESTED};
+    static const enum nmi_strategy cycle[] = {NMI_LATCH, NMI_NAIVE, NMI_NAIVE_RAW, NMI_RET, NMI_NESTED};
     enum nmi_strategy original = nmi_current_strategy();
     release = false;
     pending[1] = claimed[1] = rounds[1] = done[1] = 0;
@@ -333,7 +333,7 @@ static enum scenario_result smp_mode_switch(void)
     task_create_on(1, "self-nmis", self_nmis_until_release, (void *)1);
     uint64_t switches = 0, refused = 0;
     for (uint64_t start = rdtsc(); rdtsc() - start < SWITCH_SECONDS * 1000 * tsc_khz;) {
-        if (nmi_set_strategy(cycle[switches % 4]))
+        if (nmi_set_strategy(cycle[switches % (sizeof cycle / sizeof cycle[0])]))
             switches++;
         else
             refused++;
