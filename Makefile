@@ -52,8 +52,8 @@ $(BUILD)/nmi_break.txt: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(NMI_BREAK)' | cmp -s - $@ || echo '$(NMI_BREAK)' > $@
 ifneq ($(NMI_BREAK),)
-ifeq ($(filter $(NMI_BREAK),executing repeat-window iret-window cr2-restore df-test user-stack-switch \
-    ret-test ret-this-cpu),)
+ifeq ($(filter $(NMI_BREAK),executing repeat-window iret-window cr2-restore df-test \
+    user-stack-switch ret-test ret-this-cpu),)
 $(error NMI_BREAK=$(NMI_BREAK): use executing, repeat-window, iret-window, cr2-restore, df-test, \
     user-stack-switch, ret-test or ret-this-cpu)
 endif
@@ -231,7 +231,8 @@ help:
 	@echo "  QEMU_CPUS (make run's CPUs, default 2),"
 	@echo "  JOBS=N (make test, make check: scenarios at once; default the CPUs + 1),"
 	@echo "  NMI_BREAK=executing|repeat-window|iret-window|cr2-restore (leave one NMI mechanism out: docs/nmi.md);"
-	@echo "  NMI_BREAK=df-test|user-stack-switch (the NMI entry before Linux's 2015 fixes: docs/nmi.md);"
+	@echo "  NMI_BREAK=df-test|user-stack-switch (the NMI entry before Linux's 2015 fixes:"
+	@echo "  docs/nmi.md);"
 	@echo "  NMI_BREAK=ret-test|ret-this-cpu (nmi=ret's exit broken: docs/nmi.md)."
 
 clean:

@@ -100,13 +100,15 @@ class Model:
         handlers = {"nmi_entry_nested": "nmi_nested_handle", "nmi_entry_ret": "nmi_ret_handle"}
         self.handler = self.sym[handlers.get(entry_name, "nmi_naive_handle")]
         self.ret = entry_name == "nmi_entry_ret"
-        self.stack_saved = 2 * STACK_SAVED if self.ret else STACK_SAVED  # the exception's frames too
+        # ret: the exception's frames are part of a state too
+        self.stack_saved = 2 * STACK_SAVED if self.ret else STACK_SAVED
         self.dispatch = self.sym["trap_dispatch"]
         if self.ret:  # the exit finds this CPU's NMI stack top in cpus[TR's CPU].nmi; TR may read 0
             self.uc.mem_write(self.sym["nmi_exit_without_iretq"], b"\x01")
             tss0 = selectors(kernel, "TSS_SELECTOR_0")
             for selector in (0, tss0):
-                self.uc.mem_write(self.sym["cpus"] + (selector - tss0) * 4, struct.pack("<Q", IST_TOP))
+                top = struct.pack("<Q", IST_TOP)
+                self.uc.mem_write(self.sym["cpus"] + (selector - tss0) * 4, top)
             self.uc.mem_write(self.dispatch, b"\xc3")
         # The stub at the C handler: nop (an exception may happen here: the choice point), nop, ret.
         self.fault_point = self.handler + 1

@@ -115,8 +115,8 @@ user_iretq:
 ;   R -  8 | rip         <- ret pops    |      so they are read before anything is written
 ;   R - 16 | rflags      <- popfq pops  |
 ;   R - 24 | rax         <- pop rax     |  <- RSP switched here: "pop rsp" takes it from the
-;          | (the trap frame, if non-IST)|     trap frame's rax slot, after every other register
-CPU_PER_SELECTOR equ CPU_SIZE / 16        ; TSS selectors are 16 apart, struct cpus 64
+;          | (the trap frame, no IST)   |      trap frame's rax slot, after every other register
+CPU_PER_SELECTOR equ CPU_SIZE / 16      ; TSS selectors are 16 apart, each struct cpu 64 bytes
 trap_return_ret_strategy:
     test byte [rsp + TRAP_FRAME_RIP + IRET_FRAME_CS], 3
     jnz trap_return_iretq               ; to user mode: the iretq, always
@@ -126,12 +126,12 @@ trap_return_ret_strategy:
     str eax                             ; this CPU's TSS selector, zero-extended
 %endif
     lea rcx, [rel cpus - TSS_SELECTOR_0 * CPU_PER_SELECTOR]
-    mov rcx, [rcx + rax * CPU_PER_SELECTOR + CPU_NMI] ; cpus[this CPU].nmi: the top of its NMI stack
+    mov rcx, [rcx + rax * CPU_PER_SELECTOR + CPU_NMI] ; cpus[this CPU].nmi: its NMI stack's top
     mov rax, [rsp + TRAP_FRAME_RIP + IRET_FRAME_RSP]
     sub rcx, rax
     cmp rcx, NMI_IST_STACK_SIZE - 24
     ja trap_return_iretq                ; not into an NMI handler: the usual iretq
-trap_return_into_nmi:                   ; (a place for the tests to stop at: tests/verify.py)
+trap_return_into_nmi:                   ; the iret-less return, from here to the ret
 %ifndef NMI_DROP_RET_TEST               ; `make NMI_BREAK=ret-test`: docs/nmi.md
     sub rax, 24
     mov rcx, [rsp + TRAP_FRAME_RIP + IRET_FRAME_RIP]

@@ -476,10 +476,10 @@ static enum scenario_result nmi_storm(void)
     expect(provoke_faults == provoke_passes + sent_inside, "%lu faults in %lu passes", provoke_faults, provoke_passes);
     expect(provoke_passes == nmi_this_cpu()->passes - baseline.passes, "handler passes do not match the NMI core's count");
     if (!expect_nothing_nested()) {
-        expect(delta_nested() >= sent_inside, "%lu nested NMIs detected, fewer than the %lu sent from inside",
-               delta_nested(), sent_inside);
-        expect(delta_extra() <= delta_nested() && delta_extra() >= 1, "%lu extra passes for %lu nested NMIs",
-               delta_extra(), delta_nested());
+        expect(delta_nested() >= sent_inside, "%lu nested NMIs detected, fewer than the %lu "
+               "sent from inside", delta_nested(), sent_inside);
+        expect(delta_extra() <= delta_nested() && delta_extra() >= 1, "%lu extra passes for %lu "
+               "nested NMIs", delta_extra(), delta_nested());
     }
     expect(external_claimed >= 10, "only %lu NMIs from outside arrived", external_claimed);
     expect(nmi_this_cpu()->unknown == baseline.unknown, "unknown NMIs reported");

@@ -156,7 +156,8 @@ static bool counters_add_up(const struct nmi_cpu_state *after, bool nested_each_
         if (nmi_current_strategy() == NMI_RET) /* nothing nests: each NMI waits for the iretq */
             expect(nested == 0, "CPU %d: %lu nested NMIs under nmi=ret", i, nested);
         else
-            expect(nested >= rounds[i], "CPU %d: %lu nested NMIs in %lu rounds", i, nested, rounds[i]);
+            expect(nested >= rounds[i], "CPU %d: %lu nested NMIs in %lu rounds", i, nested,
+                   rounds[i]);
         /* each NMI is a pass, except nested ones that found a repeat already asked for */
         expect(passes <= entries && passes + nested >= entries && (passes == entries || !nested_each_round),
                "CPU %d: %lu passes for %lu NMIs, %lu of them nested", i, passes, entries, nested);
@@ -324,7 +325,8 @@ static enum scenario_result smp_mode_switch(void)
 {
     if (!several_cpus())
         return SCENARIO_SKIP;
-    static const enum nmi_strategy cycle[] = {NMI_LATCH, NMI_NAIVE, NMI_NAIVE_RAW, NMI_RET, NMI_NESTED};
+    static const enum nmi_strategy cycle[] = {NMI_LATCH, NMI_NAIVE, NMI_NAIVE_RAW, NMI_RET,
+                                              NMI_NESTED};
     enum nmi_strategy original = nmi_current_strategy();
     release = false;
     pending[1] = claimed[1] = rounds[1] = done[1] = 0;
