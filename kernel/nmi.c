@@ -188,7 +188,7 @@ NOKPROBE void nmi_naive_handle(struct trap_frame *frame)
     depth = (int)--cpu->naive_depth;
     frame = (struct trap_frame *)(ist_stack_top(IST_NMI) - sizeof *frame); /* always there */
     /* LAB 3 BEGIN: compare the frame at the IST top with each running NMI's copy; report, panic */
-    for (int k = 0; strategy != NMI_NAIVE_RAW && k <= depth && k < NAIVE_DEPTH_MAX; k++) {
+    for (int k = 0; strategy == NMI_NAIVE && k <= depth && k < NAIVE_DEPTH_MAX; k++) {
         const struct iret_frame *arrived = &cpu->naive_arrival[k];
         if (frame->rip == arrived->rip && frame->rsp == arrived->rsp)
             continue;
@@ -200,15 +200,17 @@ NOKPROBE void nmi_naive_handle(struct trap_frame *frame)
 }
 
 /* ret: an exception returns into the handler without iretq (trap_entry.asm), so nothing nests on
- * the IST stack: naive's check on the way out says so if it ever does. An NMI from user mode runs
- * on the task's stack under the latch, as under nested (nmi_entry.asm): one nested in it latches.
- */
+ * the IST stack (an NMI that did is reported, as naive's). An NMI from user mode runs on the task's
+ * stack under the latch, as under nested (nmi_entry.asm): one nested in it latches. */
 NOKPROBE void nmi_ret_handle(struct trap_frame *frame)
 {
-    if (nmi_this_cpu()->latch_state != LATCH_NOT_RUNNING)
+    if (nmi_this_cpu()->latch_state != LATCH_NOT_RUNNING) {
         nmi_latch_entry(frame);
-    else
-        nmi_naive_handle(frame);
+        return;
+    }
+    nmi_naive_handle(frame);
+    if (nmi_this_cpu()->naive_depth) /* it ran inside another NMI, its frame over that one's */
+        naive_overwrite_report(0, (const struct iret_frame *)&frame->rip);
 }
 
 /* latch: the i386 way. The NMI runs on the interrupted stack, so a nested NMI cannot overwrite

@@ -105,10 +105,10 @@ class Model:
         self.dispatch = self.sym["trap_dispatch"]
         if self.ret:  # the exit finds this CPU's NMI stack top in cpus[TR's CPU].nmi; TR may read 0
             self.uc.mem_write(self.sym["nmi_exit_without_iretq"], b"\x01")
-            tss0 = selectors(kernel, "TSS_SELECTOR_0")
+            tss0, scale = selectors(kernel, "TSS_SELECTOR_0"), selectors(kernel, "CPU_PER_SELECTOR")
             for selector in (0, tss0):
                 top = struct.pack("<Q", IST_TOP)
-                self.uc.mem_write(self.sym["cpus"] + (selector - tss0) * 4, top)
+                self.uc.mem_write(self.sym["cpus"] + (selector - tss0) * scale, top)
             self.uc.mem_write(self.dispatch, b"\xc3")
         # The stub at the C handler: nop (an exception may happen here: the choice point), nop, ret.
         self.fault_point = self.handler + 1

@@ -49,7 +49,7 @@ void asm_offsets(void)
     CONSTANT(NESTED_EXECUTING, NESTED_EXECUTING);
     CONSTANT(NESTED_IRET_WINDOW, NESTED_IRET_WINDOW);
 
-    SIZE(CPU_SIZE, struct cpu);
+    CONSTANT(CPU_PER_SELECTOR, sizeof(struct cpu) / 16); /* TSS selectors are 16 apart */
     OFFSET(CPU_NMI, struct cpu, nmi);
     CONSTANT(TSS_SELECTOR_0, TSS_SELECTOR(0));
 

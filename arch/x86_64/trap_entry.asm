@@ -116,7 +116,6 @@ user_iretq:
 ;   R - 16 | rflags      <- popfq pops  |
 ;   R - 24 | rax         <- pop rax     |  <- RSP switched here: "pop rsp" takes it from the
 ;          | (the trap frame, no IST)   |      trap frame's rax slot, after every other register
-CPU_PER_SELECTOR equ CPU_SIZE / 16      ; TSS selectors are 16 apart, each struct cpu 64 bytes
 trap_return_ret_strategy:
     test byte [rsp + TRAP_FRAME_RIP + IRET_FRAME_CS], 3
     jnz trap_return_iretq               ; to user mode: the iretq, always
