@@ -42,7 +42,9 @@ LDFLAGS := -n -T linker.ld -z max-page-size=0x1000 -z noexecstack \
 # the NMI machinery left out, to watch the scenario that checks it fail (docs/nmi.md);
 # NMI_BREAK=df-test|user-stack-switch puts back the check Linux had before each 2015 fix
 # (CVE-2015-3291, CVE-2015-5157). Only the files that test it are compiled again when it changes
-# (make verify builds the first four, make test the last two).
+# (make verify builds the first four, make test the last two). NMI_BREAK=ret-test|ret-this-cpu
+# breaks nmi=ret's exit: no in-NMI test (every exception returns by iretq), or the test on CPU 0's
+# NMI stack whatever CPU runs it.
 NMI_BREAK ?=
 NMI_BREAK_OBJECTS := $(patsubst %,$(BUILD)/%.o,$(basename $(shell grep -rl NMI_DROP_ arch kernel)))
 $(NMI_BREAK_OBJECTS): $(BUILD)/nmi_break.txt
@@ -50,8 +52,10 @@ $(BUILD)/nmi_break.txt: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(NMI_BREAK)' | cmp -s - $@ || echo '$(NMI_BREAK)' > $@
 ifneq ($(NMI_BREAK),)
-ifeq ($(filter $(NMI_BREAK),executing repeat-window iret-window cr2-restore df-test user-stack-switch),)
-$(error NMI_BREAK=$(NMI_BREAK): use executing, repeat-window, iret-window, cr2-restore, df-test or user-stack-switch)
+ifeq ($(filter $(NMI_BREAK),executing repeat-window iret-window cr2-restore df-test \
+    user-stack-switch ret-test ret-this-cpu),)
+$(error NMI_BREAK=$(NMI_BREAK): use executing, repeat-window, iret-window, cr2-restore, df-test, \
+    user-stack-switch, ret-test or ret-this-cpu)
 endif
 NMI_BREAK_MACRO := NMI_DROP_$(shell echo '$(NMI_BREAK)' | tr 'a-z-' 'A-Z_')$(if $(filter executing repeat-window iret-window,$(NMI_BREAK)),_CHECK)
 NMI_BREAK_DEFINE := -D$(NMI_BREAK_MACRO)
@@ -231,7 +235,9 @@ help:
 	@echo "  JOBS=N (make test, make check: scenarios at once; default the CPUs + 1),"
 	@echo "  BENCH_PARTS=boot,paths,rates,test (make bench: only those parts; default all),"
 	@echo "  NMI_BREAK=executing|repeat-window|iret-window|cr2-restore (leave one NMI mechanism out: docs/nmi.md);"
-	@echo "  NMI_BREAK=df-test|user-stack-switch (the NMI entry before Linux's 2015 fixes: docs/nmi.md)."
+	@echo "  NMI_BREAK=df-test|user-stack-switch (the NMI entry before Linux's 2015 fixes:"
+	@echo "  docs/nmi.md);"
+	@echo "  NMI_BREAK=ret-test|ret-this-cpu (nmi=ret's exit broken: docs/nmi.md)."
 
 clean:
 	rm -rf $(BUILD) compile_commands.json

@@ -11,7 +11,7 @@ static const struct {
 } known_options[] = {
     {"test", "a scenario name, or all"},
     {"demo", "pf-in-nmi|int3-in-nmi|watchdog-dump|vmalloc|kprobe"},
-    {"nmi", "nested|naive|naive-raw|latch"},
+    {"nmi", "nested|naive|naive-raw|latch|ret"},
     {"watchdog", "off|seconds"},
     {"console_delay", "microseconds per byte on serial"},
     {"smp", "the most CPUs to start, 1 or more"},

@@ -67,6 +67,8 @@ static const char *const strategy_stories[] = {
                   "The check on the way out reports it; the kernel panics (which is the point).",
     [NMI_NAIVE_RAW] = "nmi=naive-raw: the naive entry without its check:"
                       " the machine will hang, silently.",
+    [NMI_RET] = "nmi=ret: the fault returns into the handler by popfq; ret, not iretq: NMIs stay\n"
+                "blocked, and the pending NMI comes after the first one's own iretq. No nesting.",
 };
 
 void demo_run(const char *name)

@@ -25,14 +25,15 @@
 static enum nmi_strategy strategy = NMI_NESTED;
 static nmi_handler handlers[NMI_HANDLERS_MAX];
 
-extern char nmi_entry_nested[], nmi_entry_naive[], nmi_entry_latch[]; /* nmi_entry.asm */
+extern char nmi_entry_nested[], nmi_entry_naive[], nmi_entry_latch[], nmi_entry_ret[];
+extern uint8_t nmi_exit_without_iretq[]; /* trap_entry.asm: 1 under nmi=ret */
 static const char *const strategy_entries[] = { /* naive, naive-raw: one entry, told apart in C */
     [NMI_NESTED] = nmi_entry_nested, [NMI_NAIVE] = nmi_entry_naive,
-    [NMI_NAIVE_RAW] = nmi_entry_naive, [NMI_LATCH] = nmi_entry_latch};
+    [NMI_NAIVE_RAW] = nmi_entry_naive, [NMI_LATCH] = nmi_entry_latch, [NMI_RET] = nmi_entry_ret};
 
 static const char *const strategy_names[] = {
     [NMI_NESTED] = "nested", [NMI_NAIVE] = "naive",
-    [NMI_NAIVE_RAW] = "naive-raw", [NMI_LATCH] = "latch"};
+    [NMI_NAIVE_RAW] = "naive-raw", [NMI_LATCH] = "latch", [NMI_RET] = "ret"};
 
 const char *nmi_strategy_name(enum nmi_strategy s) { return strategy_names[s]; }
 
@@ -165,7 +166,7 @@ static NOKPROBE void naive_overwrite_report(int depth, const struct iret_frame *
     printk("NMI frame overwritten by nested NMI: the NMI at depth %d "
            "expected RIP %016lx RSP %016lx, found RIP %016lx RSP %016lx\n",
            depth, arrived->rip, arrived->rsp, found->rip, found->rsp);
-    panic("NMI frame overwritten by nested NMI (nmi=naive)");
+    panic("NMI frame overwritten by nested NMI (nmi=%s)", strategy_names[strategy]);
 }
 
 NOKPROBE void nmi_naive_handle(struct trap_frame *frame)
@@ -196,6 +197,20 @@ NOKPROBE void nmi_naive_handle(struct trap_frame *frame)
     /* LAB 3 STUB */
     //| (void)frame;
     /* LAB 3 END */
+}
+
+/* ret: an exception returns into the handler without iretq (trap_entry.asm), so nothing nests on
+ * the IST stack (an NMI that did is reported, as naive's). An NMI from user mode runs on the task's
+ * stack under the latch, as under nested (nmi_entry.asm): one nested in it latches. */
+NOKPROBE void nmi_ret_handle(struct trap_frame *frame)
+{
+    if (nmi_this_cpu()->latch_state != LATCH_NOT_RUNNING) {
+        nmi_latch_entry(frame);
+        return;
+    }
+    nmi_naive_handle(frame);
+    if (nmi_this_cpu()->naive_depth) /* it ran inside another NMI, its frame over that one's */
+        naive_overwrite_report(0, (const struct iret_frame *)&frame->rip);
 }
 
 /* latch: the i386 way. The NMI runs on the interrupted stack, so a nested NMI cannot overwrite
@@ -246,6 +261,7 @@ bool nmi_set_strategy(enum nmi_strategy s)
         if (cpus[i].nmi->in_handler || cpus[i].nmi->latch_state != LATCH_NOT_RUNNING)
             return false;
     strategy = s;
+    nmi_exit_without_iretq[0] = s == NMI_RET;
     /* the latch runs on the interrupted stack: no IST */
     idt_replace_gate(VECTOR_NMI, (uint64_t)strategy_entries[s], s == NMI_LATCH ? 0 : IST_NMI);
     return true;
@@ -256,7 +272,7 @@ void nmi_init(void)
     const char *name = cmdline_get(&kernel_cmdline, "nmi");
     int chosen = name ? nmi_strategy_named(name) : NMI_NESTED;
     if (chosen < 0) {
-        printk("nmi: unknown strategy '%s' (use nmi=nested, naive, naive-raw or latch);"
+        printk("nmi: unknown strategy '%s' (use nmi=nested, naive, naive-raw, latch or ret);"
                " using nested\n", name);
         chosen = NMI_NESTED;
     }

@@ -148,7 +148,7 @@ static void command_mode(int argc, char **argv)
 {
     int strategy = argc == 2 ? nmi_strategy_named(argv[1]) : -1;
     if (strategy < 0)
-        printk("usage: mode nested|naive|naive-raw|latch\n");
+        printk("usage: mode nested|naive|naive-raw|latch|ret\n");
     else if (nmi_set_strategy((enum nmi_strategy)strategy))
         printk("nmi: strategy %s\n", argv[1]);
     else
@@ -216,7 +216,7 @@ static const struct {
     {"backtrace-all", "", "an NMI to every CPU: each prints where it is", command_backtrace_all},
     {"kprobe", "add|del SYMBOL", "a kprobe on a kernel function", command_kprobe},
     {"vmalloc", "", "vmalloc a page and touch it from a page table that lacks it", command_vmalloc},
-    {"mode", "nested|naive|latch", "the NMI strategy (also naive-raw)", command_mode},
+    {"mode", "nested|naive|latch|ret", "the NMI strategy (also naive-raw)", command_mode},
     {"stats", "", "the NMI counters", command_stats},
     {"trace", "on|off", "print the NMI stack at each step of the next nested NMI", command_trace},
     {"user", "PROGRAM [N]", "run a user-mode program (no PROGRAM: the list)", command_user},

@@ -164,10 +164,10 @@ bool user_run(const char *name, uint64_t argument, bool wait)
         printk("user: no program '%s' (type 'user' for the list)\n", name);
         return false;
     }
-    if (nmi_current_strategy() != NMI_NESTED) {
-        printk("user: user mode needs nmi=nested (without an IST stack an NMI on the SYSCALL "
-               "entry would push its frame wherever user space pointed RSP; naive is broken on "
-               "purpose)\n");
+    if (nmi_current_strategy() != NMI_NESTED && nmi_current_strategy() != NMI_RET) {
+        printk("user: user mode needs nmi=nested or ret (without an IST stack an NMI on the "
+               "SYSCALL entry would push its frame wherever user space pointed RSP; naive is "
+               "broken on purpose)\n");
         return false;
     }
     uint64_t flags = read_rflags();

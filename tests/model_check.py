@@ -20,7 +20,13 @@ states seen before. Properties, checked when the interrupted code runs again:
   - no NMI is lost: after the last NMI arrived, a handler pass started.
 A violation is printed as the shortest trace that leads to it, with the NMI stack at each event.
 
-    tests/model_check.py [--kernel build/kernel.elf] [--entry nested|naive] [--nmis 3]
+nmi=ret (--entry ret) is the naive entry plus the exceptions' way back, so there the exception is
+not a rule of the model: the CPU pushes a page fault's frame on the NMI stack (aligned to 16, as
+it does) and the real exception entry and exit run (trap_stub_14, trap_common, trap_return with
+its iret-less return), with trap_dispatch replaced by a stub like the handler's. Only an iretq
+that really runs unblocks NMIs.
+
+    tests/model_check.py [--kernel build/kernel.elf] [--entry nested|naive|ret] [--nmis 3]
 """
 import argparse
 import collections
@@ -47,15 +53,17 @@ UC_REG = {name: getattr(X, f"UC_X86_REG_{name.upper()}") for name in GPRS + ["ri
 CLOBBERED = ["rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11"]  # what C may change
 
 
-def selectors(kernel):
+def selectors(kernel, name=None):
     """The kernel code and data selectors (include/arch/x86_64/gdt.h), as the build gave them to the
-    asm entries: build/asm_offsets.inc, beside the kernel's ELF."""
+    asm entries: build/asm_offsets.inc, beside the kernel's ELF (name: that constant instead)."""
     defines = {}
     with open(os.path.join(os.path.dirname(kernel), "asm_offsets.inc")) as f:
         for line in f:
             words = line.split()
             if len(words) == 3 and words[0] == "%define":
                 defines[words[1]] = int(words[2], 0)
+    if name:
+        return defines[name]
     return defines["KERNEL_CODE_SELECTOR"], defines["KERNEL_DATA_SELECTOR"]
 
 
@@ -89,7 +97,19 @@ class Model:
         self.uc.mem_map(INTERRUPTED_CODE, 0x1000)
         self.uc.mem_write(INTERRUPTED_CODE, b"\xeb\xfe")  # jmp $
         self.entry = self.sym[entry_name]
-        self.handler = self.sym["nmi_nested_handle" if entry_name == "nmi_entry_nested" else "nmi_naive_handle"]
+        handlers = {"nmi_entry_nested": "nmi_nested_handle", "nmi_entry_ret": "nmi_ret_handle"}
+        self.handler = self.sym[handlers.get(entry_name, "nmi_naive_handle")]
+        self.ret = entry_name == "nmi_entry_ret"
+        # ret: the exception's frames are part of a state too
+        self.stack_saved = 2 * STACK_SAVED if self.ret else STACK_SAVED
+        self.dispatch = self.sym["trap_dispatch"]
+        if self.ret:  # the exit finds this CPU's NMI stack top in cpus[TR's CPU].nmi; TR may read 0
+            self.uc.mem_write(self.sym["nmi_exit_without_iretq"], b"\x01")
+            tss0, scale = selectors(kernel, "TSS_SELECTOR_0"), selectors(kernel, "CPU_PER_SELECTOR")
+            for selector in (0, tss0):
+                top = struct.pack("<Q", IST_TOP)
+                self.uc.mem_write(self.sym["cpus"] + (selector - tss0) * scale, top)
+            self.uc.mem_write(self.dispatch, b"\xc3")
         # The stub at the C handler: nop (an exception may happen here: the choice point), nop, ret.
         self.fault_point = self.handler + 1
         self.uc.mem_write(self.handler, b"\x90\x90\x90\xc3")
@@ -110,7 +130,7 @@ class Model:
     # A state: registers, the top of the NMI stack, nmi_cpu, and the model's own variables.
     def save(self, variables):
         regs = tuple(self.uc.reg_read(UC_REG[name]) for name in GPRS + ["rip", "rflags"])
-        stack = bytes(self.uc.mem_read(IST_TOP - STACK_SAVED, STACK_SAVED))
+        stack = bytes(self.uc.mem_read(IST_TOP - self.stack_saved, self.stack_saved))
         cpu = bytes(self.uc.mem_read(self.nmi_cpu, 80))
         return (regs, stack, cpu, variables)
 
@@ -118,7 +138,7 @@ class Model:
         regs, stack, cpu, variables = state
         for name, value in zip(GPRS + ["rip", "rflags"], regs):
             self.uc.reg_write(UC_REG[name], value)
-        self.uc.mem_write(IST_TOP - STACK_SAVED, stack)
+        self.uc.mem_write(IST_TOP - self.stack_saved, stack)
         self.uc.mem_write(self.nmi_cpu, cpu)
         return variables
 
@@ -139,6 +159,18 @@ class Model:
         self.set("rsp", IST_TOP - 40)
         self.set("rflags", self.reg("rflags") & ~((1 << 9) | (1 << 8)))  # IF and TF cleared, DF kept
         self.set("rip", self.entry)
+
+    def deliver_page_fault(self):
+        """A page fault at the stub's fault point, fixed up to go on after it: on the current
+        stack (no IST), aligned to 16, the frame and an error code; then the real entry."""
+        rsp = self.reg("rsp")
+        frame = struct.pack("<QQQQQQ", 0, self.fault_point + 1, self.kernel_cs, self.reg("rflags"),
+                            rsp, self.kernel_ss)
+        top = rsp & ~0xF
+        self.uc.mem_write(top - 48, frame)
+        self.set("rsp", top - 48)
+        self.set("rflags", self.reg("rflags") & ~((1 << 9) | (1 << 8)))
+        self.set("rip", self.sym["trap_stub_14"])
 
     def iretq(self):
         rsp = self.reg("rsp")
@@ -222,7 +254,12 @@ def explore(model, max_nmis):
                     True, pending, arrived + 1, passes, True, faulted))[1], True))
         # Choice 2 (at the stub's fault point): the handler takes an exception, whose iretq
         # unblocks NMIs, or it does not.
-        if rip == model.fault_point and not faulted:
+        if rip == model.fault_point and not faulted and model.ret:
+            successors.append(("the handler takes a page fault: the real entry and exit run",
+                               lambda: (model.deliver_page_fault(),
+                                        (blocked, pending, arrived, passes, unserved, True))[1],
+                               True))
+        elif rip == model.fault_point and not faulted:
             successors.append(("the handler takes an exception; its iretq unblocks NMIs",
                                lambda: (False, pending, arrived, passes, unserved, True), False))
         # The next instruction.
@@ -234,7 +271,7 @@ def explore(model, max_nmis):
                 picture = label.startswith(("iretq", "the handler", "NMI"))
             else:
                 variables = action()
-                if label.startswith("the handler") and pending:  # the exception's iretq lets it in
+                if label.startswith("the handler takes an exception") and pending:  # its iretq
                     variables = (True, False, arrived, passes, unserved, True)
                     model.deliver_nmi()
                     label += ", and the pending NMI is delivered"
@@ -279,6 +316,11 @@ def step(model, rip, blocked, pending, arrived, passes, unserved, faulted):
             model.deliver_nmi()
             return label + "; the pending NMI is delivered", (True, False, arrived, passes, True, faulted)
         return label, (False, False, arrived, passes, unserved, faulted)
+    if rip == model.dispatch:  # trap_dispatch's stub: C may clobber registers
+        for i, name in enumerate(CLOBBERED):
+            model.set(name, 0xd15a00 + i)
+        model.uc.emu_start(rip, 0, count=1)
+        return "trap_dispatch (a stub)", (blocked, pending, arrived, passes, unserved, faulted)
     if rip == model.handler:  # the stub: a pass starts; C may clobber registers and the stack below
         for i, name in enumerate(CLOBBERED):
             model.set(name, 0xc0ffee00 + i)
@@ -295,11 +337,11 @@ def step(model, rip, blocked, pending, arrived, passes, unserved, faulted):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kernel", default=os.path.join(ROOT, "build", "kernel.elf"))
-    parser.add_argument("--entry", choices=["nested", "naive"], default="nested")
+    parser.add_argument("--entry", choices=["nested", "naive", "ret"], default="nested")
     parser.add_argument("--nmis", type=int, default=3)
     parser.add_argument("--expect-violation", action="store_true", help="a broken entry: a violation must be found")
     args = parser.parse_args()
-    model = Model(args.kernel, {"nested": "nmi_entry_nested", "naive": "nmi_entry_naive"}[args.entry])
+    model = Model(args.kernel, f"nmi_entry_{args.entry}")
     explored, violation = explore(model, args.nmis)
     what = f"model check, nmi={args.entry}, up to {args.nmis} NMIs: {explored} states explored"
     if violation is None:

@@ -18,6 +18,11 @@ Depth 2 (nested only): the first injected NMI on the first boundary asks for a r
 second NMI is then placed on every boundary of that repeat pass. Under nmi=naive every boundary
 is expected to break; the report says where and how (that is the demonstration).
 
+nmi=ret lets no NMI in before the final iretq: its boundaries run from the exception's exit
+(trap_return, the iret-less return included) to the final iretq, and each NMI placed there must
+stay pending and come after that iretq as a first NMI, never nested. Its depth 2 places a second
+NMI on every instruction of the NMI that the first injected one became.
+
     python3 tests/verify.py                  everything (make verify)
     python3 tests/verify.py --quick          the bounded form make test runs
     python3 tests/verify.py --strategy nested --kind pf --depth 1
@@ -42,7 +47,14 @@ from nmilab_test.qemu import DEBUG_EXIT, QEMU_BASE
 from nmilab_test.qmp import Qmp
 from nmilab_test.tree import tree_with_break
 
-ENTRY = {"nested": "nmi_entry_nested", "naive": "nmi_entry_naive", "latch": "nmi_entry_latch"}
+ENTRY = {
+    "nested": "nmi_entry_nested",
+    "naive": "nmi_entry_naive",
+    "latch": "nmi_entry_latch",
+    "ret": "nmi_entry_ret",
+}
+# Where the pass that the first NMI of depth 2 causes begins: nested's repeat, ret's next NMI.
+SECOND_PASS = {"nested": "repeat_nmi", "ret": "nmi_entry_ret"}
 STEP_LIMIT = 20000  # instructions in one recorded NMI path, at most
 # Seconds for the CPU to reach a breakpoint before it counts as hung (an episode takes ms): long
 # enough for a loaded CI machine; shorter for an NMI_BREAK kernel, whose hangs are expected.
@@ -182,9 +194,13 @@ def visits(path):
     return out
 
 
-def boundaries_of(path, code):
+def boundaries_of(path, code, strategy):
     """The instruction boundaries after the first iretq of the path (the exception's, which ends
-    NMI blocking), the final iretq included."""
+    NMI blocking), the final iretq included. Under nmi=ret, where the exception returns without
+    one, every instruction from the exception's exit (trap_return) on."""
+    if strategy == "ret":
+        exit_path = symbol("trap_return")
+        return visits(path)[path.index(exit_path) :]
     first = next(i for i, address in enumerate(path) if code.get(address) == "iretq")
     return visits(path)[first + 1 :]
 
@@ -222,7 +238,7 @@ def place_nmis(strategy, kind, targets, depth, first=None):
     dict: ok (bool), what (a line), rule."""
     machine = Machine(strategy, kind)
     results, done = {}, []
-    repeat = symbol("repeat_nmi")
+    repeat = symbol(SECOND_PASS.get(strategy, "repeat_nmi"))
     try:
         machine.set_episodes(len(targets))
         for target in targets:
@@ -256,15 +272,15 @@ def place_nmis(strategy, kind, targets, depth, first=None):
             deadline = time.time() + 10
             while machine.process.poll() is None and time.time() < deadline:
                 time.sleep(0.05)
-        check_counters(machine.log(), done, results, depth)
+        check_counters(machine.log(), done, results, depth, strategy)
         return results
     finally:
         machine.close()
 
 
-def check_counters(log, done, results, depth):
+def check_counters(log, done, results, depth, strategy):
     """Compares what the kernel counted in each episode (it prints that after the episode) with
-    what one more NMI must cause."""
+    what one more NMI must cause (under nmi=ret: nothing nested at any depth)."""
     counters = re.findall(
         r"^# verify (\d+): passes (\d+) nested (\d+) external (\d+) rule (.*) at ([0-9a-f]+)$",
         log,
@@ -287,6 +303,10 @@ def check_counters(log, done, results, depth):
             else rule + (", merged into the repeat pass already asked for" if merged else "")
         )
         problems = []
+        if strategy == "ret":
+            want_nested = 0
+            if not not_nested:
+                problems.append(f"taken as nested by {rule} under nmi=ret")
         if int(nested) != want_nested:
             problems.append(f"{nested} nested NMIs counted, not {want_nested}")
         if int(passes) != want_passes:
@@ -309,7 +329,7 @@ def verify(strategy, kind, depth, jobs, quick=False, first_failure=False):
     then a new boot takes the next one (first_failure: stop there). Returns (path, targets,
     results)."""
     path = record_path(strategy, kind)
-    targets = boundaries_of(path, mnemonics(KERNEL))
+    targets = boundaries_of(path, mnemonics(KERNEL), strategy)
     first = None
     if depth == 2:  # the repeat pass an NMI on the first boundary causes
         first = targets[0]
@@ -345,12 +365,13 @@ def verify(strategy, kind, depth, jobs, quick=False, first_failure=False):
 
 def repeat_pass_boundaries(strategy, kind, first):
     """The repeat pass that an NMI on `first` causes: every instruction from repeat_nmi to the
-    return into the interrupted code (NMIs are not blocked anywhere in it)."""
+    return into the interrupted code (NMIs are not blocked anywhere in it). Under nmi=ret: the
+    NMI it becomes after the final iretq, from its arrival on."""
 
     def lead_in(machine):
         machine.run_to(first[0], first[1])
         machine.qmp.command("inject-nmi")
-        machine.run_to(symbol("repeat_nmi"))
+        machine.run_to(symbol(SECOND_PASS[strategy]))
 
     return visits(record_path(strategy, kind, lead_in))
 
@@ -499,7 +520,7 @@ def picture(strategy, path, targets, results):
 
 
 MODEL_PYTHON = "/usr/bin/python3"  # Debian's, with python3-unicorn
-MODEL_CHECKED = ("executing", "repeat-window", "iret-window")
+MODEL_CHECKED = ("executing", "repeat-window", "iret-window", "ret-test")
 
 
 def model_check(kernel, entry, expect_violation):
@@ -524,16 +545,23 @@ def model_check(kernel, entry, expect_violation):
     )
 
 
-# Each NMI_BREAK switch, and the runs where its failures show: the repeat window exists only in
-# the repeat pass (depth 2).
-MUTANTS = {"executing": 1, "iret-window": 1, "repeat-window": 2, "cr2-restore": 1}
+# Each NMI_BREAK switch, and the runs where its failures show (strategy, depth): the repeat window
+# exists only in the repeat pass (depth 2). (ret-this-cpu needs a second CPU: make test's
+# smp-nested-nmi nmi=ret catches it, tests/nmilab_test/historical.py.)
+MUTANTS = {
+    "executing": ("nested", 1),
+    "iret-window": ("nested", 1),
+    "repeat-window": ("nested", 2),
+    "cr2-restore": ("nested", 1),
+    "ret-test": ("ret", 1),
+}
 
 
 def mutants(quick, jobs):
     """Builds each NMI_BREAK kernel in a copy of this tree and verifies it there: each must fail
     somewhere (quick: at its first failing boundary, page fault only; else every boundary of its
     runs, with their names). Yields (caught, lines) per mutant."""
-    for name, depth in MUTANTS.items():
+    for name, (strategy, depth) in MUTANTS.items():
         start = time.time()
         with tree_with_break(name) as (tree, failure):
             if failure:
@@ -544,7 +572,7 @@ def mutants(quick, jobs):
                 os.path.join(tree, "tests", "verify.py"),
                 "--broken",
                 "--strategy",
-                "nested",
+                strategy,
                 "--depth",
                 str(depth),
                 "--jobs",
@@ -555,7 +583,7 @@ def mutants(quick, jobs):
             caught = result.returncode == 0
             if name in MODEL_CHECKED:  # the model checker must find it too (it has no CR2)
                 found, lines = model_check(
-                    os.path.join(tree, "build", "kernel.elf"), "nested", expect_violation=True
+                    os.path.join(tree, "build", "kernel.elf"), strategy, expect_violation=True
                 )
                 caught &= found
                 result.stdout = "\n".join(result.stdout.splitlines()[:-1] + lines + ["end"])
@@ -573,7 +601,7 @@ def mutants(quick, jobs):
 
 
 def checks(
-    strategies=("nested", "latch", "naive"),
+    strategies=("nested", "latch", "naive", "ret"),
     kinds=("pf", "int3"),
     depths=(1, 2),
     quick=False,
@@ -590,8 +618,8 @@ def checks(
     for strategy in strategies:
         for kind in kinds:
             for depth in depths:
-                if depth == 2 and strategy != "nested":
-                    continue  # the repeat pass exists only there
+                if depth == 2 and strategy not in SECOND_PASS:
+                    continue  # the repeat pass exists only there (ret: the NMI after the iretq)
                 start = time.time()
                 # quick: a run that must survive stops at its first failure (in a lab handout
                 # every boundary would hang, each costing a boot)
@@ -625,8 +653,8 @@ def checks(
                 if pictures and depth == 1 and kind == "pf":
                     picture(strategy, path, targets, results)
                 yield (strategy == "naive" or broken) == bool(failures), lines  # broken: see main()
-    if not broken:  # the model checker on the entry alone: nested holds, naive breaks
-        for entry in ("nested", "naive"):
+    if not broken:  # the model checker on the entry alone: nested and ret hold, naive breaks
+        for entry in ("nested", "naive", "ret"):
             start = time.time()
             found, lines = model_check(KERNEL, entry, expect_violation=entry == "naive")
             lines[0] += f" ({time.time() - start:.0f} s)"
@@ -637,7 +665,7 @@ def checks(
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--strategy", choices=["nested", "latch", "naive"], action="append")
+    parser.add_argument("--strategy", choices=list(ENTRY), action="append")
     parser.add_argument("--kind", choices=["pf", "int3"], action="append")
     parser.add_argument("--depth", type=int, choices=[1, 2], action="append")
     parser.add_argument("--quick", action="store_true", help="the bounded form make test runs")
@@ -657,7 +685,7 @@ def main():
     WAIT = WAIT_BROKEN if args.broken else WAIT
     results = []
     for passed, lines in checks(
-        args.strategy or ("nested", "latch", "naive"),
+        args.strategy or ("nested", "latch", "naive", "ret"),
         args.kind or ("pf", "int3"),
         args.depth or (1, 2),
         args.quick,

@@ -48,6 +48,10 @@ void asm_offsets(void)
     CONSTANT(NESTED_EXECUTING, NESTED_EXECUTING);
     CONSTANT(NESTED_IRET_WINDOW, NESTED_IRET_WINDOW);
 
+    CONSTANT(CPU_PER_SELECTOR, sizeof(struct cpu) / 16); /* TSS selectors are 16 apart */
+    OFFSET(CPU_NMI, struct cpu, nmi);
+    CONSTANT(TSS_SELECTOR_0, TSS_SELECTOR(0));
+
     OFFSET(AP_START_STACK, struct ap_start, stack);
     OFFSET(AP_START_CPU, struct ap_start, cpu);
     SIZE(AP_START_SIZE, struct ap_start);

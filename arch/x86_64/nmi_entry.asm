@@ -30,7 +30,7 @@ RFLAGS_DF_IN_SECOND_BYTE equ (1 << 10) >> 8
 ; finds its own state without a register, and without GS (which may still be the user's).
 STATE_ABOVE_HARDWARE_FRAME equ NMI_STACK_SIZE - NMI_STACK_HARDWARE
 
-extern nmi_naive_handle, nmi_latch_entry, nmi_latch_handle, nmi_nested_handle
+extern nmi_naive_handle, nmi_ret_handle, nmi_latch_entry, nmi_latch_handle, nmi_nested_handle
 extern user_return_faulted
 
 section .text.entry progbits alloc exec nowrite align=16 ; no kprobes here; backtraces (linker.ld)
@@ -48,10 +48,14 @@ bits 64
 ; Latch: no IST, so a nested NMI pushes its frame below the running handler's frame, on whatever
 ; stack was in use, and nothing is overwritten. nmi_latch_handle() turns it into one more pass.
 ; ---------------------------------------------------------------------------------------------
-%macro SIMPLE_NMI_ENTRY 2
+%macro SIMPLE_NMI_ENTRY 2-3
 global %1
     clac                                ; the gate points here where the CPU has SMAP (idt.c)
 %1:
+%if %0 == 3                             ; ret: an NMI from user mode goes as under nested
+    test byte [rsp + IRET_FRAME_CS], 3
+    jnz %3
+%endif
     push 0                              ; error code slot
     push VECTOR_NMI
     PUSH_TRAP_REGISTERS
@@ -64,6 +68,8 @@ global %1
 
 SIMPLE_NMI_ENTRY nmi_entry_naive, nmi_naive_handle
 SIMPLE_NMI_ENTRY nmi_entry_latch, nmi_latch_entry
+; ret: naive's entry; what keeps a second NMI out is the exceptions' exit (trap_entry.asm).
+SIMPLE_NMI_ENTRY nmi_entry_ret, nmi_ret_handle, nmi_from_user
 
 ; ---------------------------------------------------------------------------------------------
 ; nested: the repeat-frame algorithm.

@@ -87,8 +87,12 @@ trap_common:
     CALL_WITH_TRAP_FRAME trap_dispatch
 ; RSP -> a struct trap_frame. Also the way a user task first enters user mode, and the way back
 ; from a system call that must not use SYSRET (user_entry.asm).
-global trap_return, user_iretq
+global trap_return, user_iretq, trap_return_into_nmi
+extern cpus
 trap_return:
+    cmp byte [rel nmi_exit_without_iretq], 0 ; nmi=ret only: 2 instructions for the others
+    jne trap_return_ret_strategy
+trap_return_iretq:
     POP_TRAP_REGISTERS
     add rsp, 16                         ; vector and error code
     test byte [rsp + IRET_FRAME_CS], 3
@@ -98,6 +102,56 @@ trap_return:
     swapgs
 user_iretq:
     iretq                               ; a fault here kills the task (user_entry.asm)
+
+; nmi=ret: the 2010 answer (docs/nmi.md). An exception that interrupted an NMI handler must not
+; return with iretq, which would end NMI blocking while the handler still runs. It is back in the
+; handler when it returns to ring 0 with an interrupted RSP on this CPU's NMI stack: found from the
+; task register, not from GS (debug_common can get here with the user's GS). An RSP a program
+; chose (in syscall_entry's first instructions) is on this CPU's idle NMI stack at worst, and
+; must leave room for the 3 words below it; an RSP on another CPU's NMI stack never qualifies.
+;
+;   interrupted stack R = frame rsp           for a non-IST exception its frame is just below:
+;   R      | ...the NMI handler's words |      R-8..R-24 may be the frame's ss, rsp, rflags,
+;   R -  8 | rip         <- ret pops    |      so they are read before anything is written
+;   R - 16 | rflags      <- popfq pops  |
+;   R - 24 | rax         <- pop rax     |  <- RSP switched here: "pop rsp" takes it from the
+;          | (the trap frame, no IST)   |      trap frame's rax slot, after every other register
+trap_return_ret_strategy:
+    test byte [rsp + TRAP_FRAME_RIP + IRET_FRAME_CS], 3
+    jnz trap_return_iretq               ; to user mode: the iretq, always
+%ifdef NMI_DROP_RET_THIS_CPU            ; `make NMI_BREAK=ret-this-cpu`: CPU 0's, always
+    mov eax, TSS_SELECTOR_0
+%else
+    str eax                             ; this CPU's TSS selector, zero-extended
+%endif
+    lea rcx, [rel cpus - TSS_SELECTOR_0 * CPU_PER_SELECTOR]
+    mov rcx, [rcx + rax * CPU_PER_SELECTOR + CPU_NMI] ; cpus[this CPU].nmi: its NMI stack's top
+    mov rax, [rsp + TRAP_FRAME_RIP + IRET_FRAME_RSP]
+    sub rcx, rax
+    cmp rcx, NMI_IST_STACK_SIZE - 24
+    ja trap_return_iretq                ; not into an NMI handler: the usual iretq
+trap_return_into_nmi:                   ; the iret-less return, from here to the ret
+%ifndef NMI_DROP_RET_TEST               ; `make NMI_BREAK=ret-test`: docs/nmi.md
+    sub rax, 24
+    mov rcx, [rsp + TRAP_FRAME_RIP + IRET_FRAME_RIP]
+    mov rdx, [rsp + TRAP_FRAME_RIP + IRET_FRAME_RFLAGS]
+    mov [rax + 16], rcx
+    mov [rax + 8], rdx
+    mov rcx, [rsp + TRAP_FRAME_RAX]
+    mov [rax], rcx
+    mov [rsp + TRAP_FRAME_RAX], rax     ; the new RSP, popped last
+    POP_EACH rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15
+    pop rsp                             ; RSP = R - 24
+    pop rax
+    popfq                               ; cannot set RF: see docs/nmi.md
+    ret                                 ; NMIs stay blocked until the NMI's own iretq
+%else
+    jmp trap_return_iretq
+%endif
+
+section .data
+global nmi_exit_without_iretq
+nmi_exit_without_iretq: db 0            ; 1 under nmi=ret (nmi_set_strategy in kernel/nmi.c)
 
 section .exception_table progbits alloc noexec nowrite align=8
     dq user_iretq, user_return_faulted

@@ -11,6 +11,7 @@ enum nmi_strategy {
     NMI_NAIVE,     /* IST stack, save, call, iretq: broken, with a check that reports the damage */
     NMI_NAIVE_RAW, /* the same without the check: what the hardware does on its own */
     NMI_LATCH,     /* no IST, the current stack, a C state machine: the i386 answer */
+    NMI_RET,       /* IST stack; exceptions return into it without iretq: the 2010 patch */
 };
 
 static inline struct nmi_cpu_state *nmi_this_cpu(void) { return this_cpu()->nmi; }
@@ -43,3 +44,4 @@ void nmi_nested_handle(struct trap_frame *frame);
 void nmi_naive_handle(struct trap_frame *frame);
 void nmi_latch_handle(struct trap_frame *frame);
 void nmi_latch_entry(struct trap_frame *frame); /* counts the NMI, then nmi_latch_handle */
+void nmi_ret_handle(struct trap_frame *frame);

@@ -7,7 +7,7 @@
 
 static const struct scenario *const scenario_lists[] = {
     boot_scenarios, nmi_scenarios, story_scenarios, verify_scenarios, user_scenarios, smp_scenarios,
-    lab_scenarios, bench_scenarios,
+    lab_scenarios, bench_scenarios, breakpoint_scenarios,
 };
 
 static bool running;

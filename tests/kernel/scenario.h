@@ -27,4 +27,5 @@ extern const struct scenario boot_scenarios[], nmi_scenarios[], story_scenarios[
     smp_scenarios[];
 extern const struct scenario lab_scenarios[]; /* scenarios_labs.c: the labs' whole contracts */
 extern const struct scenario bench_scenarios[]; /* scenarios_bench.c: what make bench measures */
+extern const struct scenario breakpoint_scenarios[]; /* scenarios_breakpoint.c: RF and nmi=ret */
 bool scenario_running(void);

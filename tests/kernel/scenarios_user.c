@@ -27,7 +27,7 @@ static volatile uint64_t canary = 0x5afe;
 
 static bool user_mode_here(void)
 {
-    if (nmi_current_strategy() == NMI_NESTED)
+    if (nmi_current_strategy() == NMI_NESTED || nmi_current_strategy() == NMI_RET)
         return true;
     scenario_skip_reason("user mode needs nmi=nested");
     return false;

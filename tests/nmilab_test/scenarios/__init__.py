@@ -34,7 +34,8 @@ SCENARIOS = [
 
 # make check: one short boot per NMI strategy, the one that shows what the strategy does with a
 # page fault in an NMI handler (nested and latch survive it, naive reports the overwrite,
-# naive-raw hangs silently).
+# naive-raw hangs silently, ret lets nothing nest).
 QUICK = [
-    nmi.under(strategy, "nmi-pf-nested") for strategy in ("nested", "naive", "naive-raw", "latch")
+    nmi.under(strategy, "nmi-pf-nested")
+    for strategy in ("nested", "naive", "naive-raw", "latch", "ret")
 ]

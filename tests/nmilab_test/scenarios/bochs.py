@@ -109,6 +109,38 @@ def bochs_scenarios():
                     ],
                 )
             )
+            # nmi=ret on a second CPU model: the iret-less return; the held-back #DB reaching the
+            # exceptions' exit in ring 0 with the user's GS (its test must not use GS); and RF
+            for name in ("nmi-pf-nested", "nmi-int3-nested"):
+                out.append(
+                    Scenario(
+                        f"{name} nmi=ret",
+                        f"test={name} nmi=ret",
+                        firmware,
+                        must=[r"nmi: strategy ret", r"entries 2 nested 0 passes 2 extra passes 0"],
+                    )
+                )
+            out.append(
+                Scenario(
+                    "user-pop-ss nmi=ret",
+                    "test=user-pop-ss nmi=ret",
+                    firmware,
+                    must=[
+                        r"nmi: strategy ret",
+                        r"# pop-ss-syscall: the held-back #DB landed in ring 0 at syscall_entry"
+                        r"\+0, with the kernel's GS",
+                        r"# pop-ss-syscall: exited with status 0",
+                    ],
+                )
+            )
+            out.append(
+                Scenario(
+                    "nmi-breakpoint nmi=ret",
+                    "test=nmi-breakpoint nmi=ret",
+                    firmware,
+                    must=[r"# breakpoint under nmi=ret: 2 calls, 4 hits, at most 4 on one call"],
+                )
+            )
             out.append(
                 Scenario(
                     "user-noncanonical-return",

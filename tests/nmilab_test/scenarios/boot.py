@@ -172,7 +172,8 @@ SCENARIOS = [
         "test=boot nmi=bogus",
         "bios",
         must=[
-            r"nmi: unknown strategy 'bogus' \(use nmi=nested, naive, naive-raw or latch\); using "
+            r"nmi: unknown strategy 'bogus' \(use nmi=nested, naive, naive-raw, latch or ret\); "
+            r"using "
             r"nested",
             r"nmi: strategy nested",
         ],

@@ -1,4 +1,4 @@
-"""The NMI scenarios, each under each strategy (nmi=nested, latch, naive; naive-raw once), with
+"""The NMI scenarios, each under each strategy (nmi=nested, latch, naive, ret; naive-raw once), with
 what that strategy must do; and the episodes of the scenarios that place an NMI on every
 instruction of a window."""
 from ..actions import inject_nmis, lazy, nmi_at
@@ -25,7 +25,7 @@ def under(strategy, name):
 def nmi_scenarios():
     """Each NMI scenario under each strategy, with what that strategy must do."""
     out = []
-    for strategy in ("nested", "latch", "naive"):
+    for strategy in ("nested", "latch", "naive", "ret"):
 
         def add(
             name,
@@ -69,6 +69,12 @@ def nmi_scenarios():
                         rf"#3\s+[0-9a-f]{{16}} {landed}\+0x[0-9a-f]+ \(interrupted here\)",
                         r"the chain loops, the stack was overwritten\)\nsystem halted",
                     ],
+                )
+            elif strategy == "ret":  # nothing nests: the pending NMI comes after the iretq
+                add(
+                    name,
+                    must=[r"entries 2 nested 0 passes 2 extra passes 0"],
+                    hint="nmi=ret: the exception must return into the NMI handler without iretq",
                 )
             else:
                 add(name, must=[r"entries 2 nested 1 passes 2 extra passes 1"])
@@ -182,7 +188,9 @@ def nmi_scenarios():
                     r"task 5 broken-frames \(blocked\)",
                     r"\(frame pointer 0000100000000000 is not readable: the walk stops "
                     r"here\)\nshow_state: 6 tasks dumped",
-                    r"watchdog: [1-9]\d* NMIs arrived nested during the dump",
+                    r"watchdog: [1-9]\d* NMIs arrived nested during the dump"
+                    if strategy != "ret"
+                    else r"watchdog: 0 NMIs arrived nested during the dump",
                 ],
             )
             add(
@@ -263,3 +271,37 @@ def nmi_stack_episodes():
 
 
 SCENARIOS = nmi_scenarios()
+
+
+def breakpoint_scenarios():
+    """nmi-breakpoint: an instruction breakpoint (DR0) on a function the NMI handler calls, with
+    a second NMI pending. iretq sets RF: one hit per call, and the #DB's iretq lets the NMI nest
+    (naive: the overwrite). popfq; ret cannot set RF: under nmi=ret it fires again on return."""
+    out = []
+    for strategy in ("nested", "latch", "naive", "ret"):
+        must = [r"nmi: strategy " + strategy]
+        if strategy == "naive":
+            must.append(OVERWRITE)
+        elif strategy == "ret":
+            must.append(
+                r"# breakpoint under nmi=ret: 2 calls, 4 hits, at most 4 on one call; 0 nested "
+                r"NMIs; it fired again on its own return \(no RF\): disarmed"
+            )
+        else:
+            must.append(
+                rf"# breakpoint under nmi={strategy}: 2 calls, 2 hits, at most 1 on one call; "
+                r"1 nested NMIs\n"
+            )
+        out.append(
+            Scenario(
+                f"nmi-breakpoint nmi={strategy}",
+                f"test=nmi-breakpoint nmi={strategy}",
+                "bios",
+                expect="panic" if strategy == "naive" else "pass",
+                must=must,
+            )
+        )
+    return out
+
+
+SCENARIOS += breakpoint_scenarios()

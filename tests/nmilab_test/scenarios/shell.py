@@ -27,6 +27,8 @@ SHELL_SESSION = [
     "mode latch",
     "pf-in-nmi",
     "mode bogus",
+    "mode ret",
+    "pf-in-nmi",
     "mode nested",
     "watchdog off",
     "watchdog 61",
@@ -71,7 +73,9 @@ SCENARIOS = [
             r"area existed: "
             r"1 fault\(s\)",
             r"nmi: strategy latch\nnmilab> pf-in-nmi\n# nmi counters: entries 2 nested 1",
-            r"usage: mode nested\|naive\|naive-raw\|latch",
+            r"usage: mode nested\|naive\|naive-raw\|latch\|ret",
+            r"nmi: strategy ret\nnmilab> pf-in-nmi\n# nmi counters: entries 2 nested 0 passes 2 "
+            r"extra passes 0",
             r"watchdog: off",
             r"usage: watchdog on\|off\|N",
             r"watchdog: hard-lockup detector on, threshold 5 s",

@@ -147,7 +147,11 @@ def smp_scenarios():
             action=inject_nmis(r"# external: waiting", count=5),
         ),
     ]
-    for strategy in ("nested", "latch"):
+    for strategy in ("nested", "latch", "ret"):
+        if strategy == "ret":  # nothing nests: it answers once its own NMI handler is done
+            cpu2 = r"# CPU 2: the backtrace NMI waited for its NMI handler's own iretq"
+        else:
+            cpu2 = r"# CPU 2: the backtrace NMI arrived nested"
         out += [
             Scenario(
                 f"nmi-backtrace-all nmi={strategy}",
@@ -161,7 +165,7 @@ def smp_scenarios():
                     r"CPU 2 \(APIC ID 2\): NMI backtrace",
                     r"CPU 3 \(APIC ID 3\): NMI backtrace",
                     r"backtrace-all: 4 of 4 CPUs answered",
-                    r"# CPU 2: the backtrace NMI arrived nested",
+                    cpu2,
                 ],
             ),
             Scenario(

@@ -214,3 +214,34 @@ SCENARIOS.append(
         "stac window), and a task switch must not hand AC to the next task",
     )
 )
+
+
+def under_ret(scenario):
+    """The same scenario booted with nmi=ret: NMIs from user mode go to the task's stack as under
+    nested, and every exception inside an NMI handler on the NMI stack returns without iretq."""
+    copy = Scenario(
+        f"{scenario.name} nmi=ret",
+        f"{scenario.cmdline} nmi=ret",
+        scenario.firmware,
+        must=[r"nmi: strategy ret", *scenario.must],
+        must_not=scenario.must_not,
+        qemu_args=scenario.qemu_args,
+        timeout=scenario.timeout,
+        action=scenario.action,
+        hint=scenario.hint,
+    )
+    copy.expect = scenario.expect
+    return copy
+
+
+# User mode under nmi=ret: the NMI scenarios of user mode, and user mode itself.
+USER_UNDER_RET = (
+    "user-mode",
+    "user-rsp-in-nmi-stack",
+    "user-nmi-exit-all",
+    "user-nmi-fault-return",
+    "user-nmi-cr2",
+    "user-nmi-storm",
+    "user-pop-ss",
+)
+SCENARIOS += [under_ret(s) for s in list(SCENARIOS) if s.name in USER_UNDER_RET]
