@@ -120,6 +120,7 @@ CPU_PER_SELECTOR equ CPU_SIZE / 16        ; TSS selectors are 16 apart, struct c
 trap_return_ret_strategy:
     test byte [rsp + TRAP_FRAME_RIP + IRET_FRAME_CS], 3
     jnz trap_return_iretq               ; to user mode: the iretq, always
+    ; LAB 8 BEGIN: back into an interrupted NMI handler without iretq (popfq; ret)
 %ifdef NMI_DROP_RET_THIS_CPU            ; `make NMI_BREAK=ret-this-cpu`: CPU 0's, always
     mov eax, TSS_SELECTOR_0
 %else
@@ -149,6 +150,9 @@ trap_return_into_nmi:                   ; (a place for the tests to stop at: tes
 %else
     jmp trap_return_iretq
 %endif
+    ; LAB 8 STUB
+;| trap_return_into_nmi: jmp trap_return_iretq ; for now every exception leaves by iretq
+    ; LAB 8 END
 
 section .data
 global nmi_exit_without_iretq
