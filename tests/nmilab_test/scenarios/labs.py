@@ -1,5 +1,6 @@
-"""The scenarios that check a lab's whole contract (tests/kernel/scenarios_labs.c): each fails
-as soon as the kernel sees what is wrong, with a message in the lab's terms."""
+"""The scenarios that check a lab's whole contract (tests/kernel/scenarios_labs.c; lab 8's in
+scenarios_ret_exit.c): each fails as soon as the kernel sees what is wrong, with a message in the
+lab's terms."""
 import re
 import time
 
