@@ -2,9 +2,8 @@
 scenarios_ret_exit.c): each fails as soon as the kernel sees what is wrong, with a message in the
 lab's terms."""
 import re
-import time
 
-from ..actions import inject_nmis, lazy
+from ..actions import inject_nmis, lazy, run_until
 from ..gdbstub import Gdb
 from ..judge import wait_for
 from ..kernel_image import instructions, symbol, symbol_name
@@ -101,20 +100,8 @@ def ret_exit_episodes(run):
     )
     write64("scenario_debugger_go", 1)
     for k in range(RET_EXIT_STEPS_MAX + 1):
-        if gdb.command(f"Z0,{stop:x},1") != "OK":
-            raise RuntimeError("the gdb stub refused the breakpoint")
-        while True:
-            reply = gdb.command("c")
-            if not reply.startswith("T05"):
-                raise RuntimeError(f"unexpected stop reply {reply!r}")
-            if gdb.read64(cue) == k + 1:
-                break
-            if time.time() > run.deadline:
-                raise TimeoutError(f"episode {k}'s fault never returned through trap_return")
-            gdb.command(f"z0,{stop:x},1")  # another exception's way out: step over the breakpoint
-            gdb.command("s")
-            gdb.command(f"Z0,{stop:x},1")
-        gdb.command(f"z0,{stop:x},1")
+        # (other exceptions leave through trap_return too: the cue says which is episode k's)
+        run_until(gdb, run, stop, lambda gdb, k=k: gdb.read64(cue) == k + 1)
         for _ in range(k):
             gdb.command("s")
         rip = gdb.register(Gdb.RIP)
