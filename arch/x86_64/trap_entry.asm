@@ -119,6 +119,7 @@ user_iretq:
 trap_return_ret_strategy:
     test byte [rsp + TRAP_FRAME_RIP + IRET_FRAME_CS], 3
     jnz trap_return_iretq               ; to user mode: the iretq, always
+    ; LAB 8 BEGIN: back into an interrupted NMI handler without iretq (popfq; ret)
 %ifdef NMI_DROP_RET_THIS_CPU            ; `make NMI_BREAK=ret-this-cpu`: CPU 0's, always
     mov eax, TSS_SELECTOR_0
 %else
@@ -148,6 +149,9 @@ trap_return_into_nmi:                   ; the iret-less return, from here to the
 %else
     jmp trap_return_iretq
 %endif
+    ; LAB 8 STUB
+;| trap_return_into_nmi: jmp trap_return_iretq ; for now every exception leaves by iretq
+    ; LAB 8 END
 
 section .data
 global nmi_exit_without_iretq

@@ -7,12 +7,12 @@
 
 static const struct scenario *const scenario_lists[] = {
     boot_scenarios, nmi_scenarios, story_scenarios, verify_scenarios, user_scenarios, smp_scenarios,
-    lab_scenarios, bench_scenarios, breakpoint_scenarios,
+    lab_scenarios, bench_scenarios, breakpoint_scenarios, ret_exit_scenarios,
 };
 
 static bool running;
 static int failed_expectations;
-static char first_failure[120];
+static char first_failure[200];
 static const char *skip_reason;
 
 bool scenario_failed(void) { return failed_expectations != 0; }
@@ -21,7 +21,7 @@ bool expect(bool ok, const char *fmt, ...)
 {
     if (ok)
         return true;
-    char message[120];
+    char message[200];
     va_list arguments;
     va_start(arguments, fmt);
     vformat(message, sizeof message, fmt, arguments);

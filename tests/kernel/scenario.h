@@ -28,4 +28,5 @@ extern const struct scenario boot_scenarios[], nmi_scenarios[], story_scenarios[
 extern const struct scenario lab_scenarios[]; /* scenarios_labs.c: the labs' whole contracts */
 extern const struct scenario bench_scenarios[]; /* scenarios_bench.c: what make bench measures */
 extern const struct scenario breakpoint_scenarios[]; /* scenarios_breakpoint.c: RF and nmi=ret */
+extern const struct scenario ret_exit_scenarios[]; /* scenarios_ret_exit.c: lab 8's contract */
 bool scenario_running(void);

@@ -41,6 +41,25 @@ def nmi_at(breakpoint, step=False):
 RFLAGS_PF, RFLAGS_DF = 1 << 2, 1 << 10
 
 
+def run_until(gdb, run, stop, ready):
+    """Lets the CPU run to the breakpoint `stop` until ready(gdb) says this is the moment, and
+    leaves it stopped there, the breakpoint removed."""
+    if gdb.command(f"Z0,{stop:x},1") != "OK":
+        raise RuntimeError("the gdb stub refused the breakpoint")
+    while True:
+        reply = gdb.command("c")
+        if not reply.startswith("T05"):
+            raise RuntimeError(f"unexpected stop reply {reply!r}")
+        if ready(gdb):
+            break
+        if time.time() > run.deadline:
+            raise TimeoutError(f"the CPU never reached {symbol_name(stop)} at the right moment")
+        gdb.command(f"z0,{stop:x},1")  # QEMU would stop on it again at once: step over it
+        gdb.command("s")
+        gdb.command(f"Z0,{stop:x},1")
+    gdb.command(f"z0,{stop:x},1")
+
+
 def nmi_episodes(episodes):
     """Runner action for scenarios that place one NMI per episode: each episode is (stop, ready,
     steps, pf, what). The CPU runs to the breakpoint `stop` until ready(gdb) says this is the
@@ -55,22 +74,7 @@ def nmi_episodes(episodes):
             f"M{symbol('scenario_debugger_go'):x},8:{len(episodes).to_bytes(8, 'little').hex()}"
         )
         for stop, ready, steps, pf, what in episodes:
-            if gdb.command(f"Z0,{stop:x},1") != "OK":
-                raise RuntimeError("the gdb stub refused the breakpoint")
-            while True:
-                reply = gdb.command("c")
-                if not reply.startswith("T05"):
-                    raise RuntimeError(f"unexpected stop reply {reply!r}")
-                if ready(gdb):
-                    break
-                if time.time() > run.deadline:
-                    raise TimeoutError(
-                        f"the CPU never reached {symbol_name(stop)} at the right moment"
-                    )
-                gdb.command(f"z0,{stop:x},1")  # QEMU would stop on it again at once: step over it
-                gdb.command("s")
-                gdb.command(f"Z0,{stop:x},1")
-            gdb.command(f"z0,{stop:x},1")
+            run_until(gdb, run, stop, ready)
             for _ in range(steps):
                 gdb.command("s")
             if pf is not None:

@@ -51,7 +51,7 @@ class Gdb:
         return self._reply() if wait_reply else None
 
     # Registers by gdb's x86-64 numbering; values travel as little-endian hex.
-    RSP, RFLAGS = 7, 17
+    RSP, RIP, RFLAGS = 7, 16, 17
 
     def register(self, number):
         """From 'g' (all registers): 8 bytes each for the 16 general registers and RIP, then the

@@ -1,11 +1,12 @@
-"""The scenarios that check a lab's whole contract (tests/kernel/scenarios_labs.c): each fails
-as soon as the kernel sees what is wrong, with a message in the lab's terms."""
+"""The scenarios that check a lab's whole contract (tests/kernel/scenarios_labs.c; lab 8's in
+scenarios_ret_exit.c): each fails as soon as the kernel sees what is wrong, with a message in the
+lab's terms."""
 import re
 
-from ..actions import inject_nmis, lazy
+from ..actions import inject_nmis, lazy, run_until
 from ..gdbstub import Gdb
 from ..judge import wait_for
-from ..kernel_image import instructions, symbol
+from ..kernel_image import instructions, symbol, symbol_name
 from ..scenario import Scenario
 from .patterns import OVERWRITE
 
@@ -92,6 +93,61 @@ KPROBE_TWO = Scenario(
     "pre-handler and resumes at its trampoline",
 )
 
+RET_EXIT_STEPS_MAX = 200  # instructions on an exception's way back, at most (EPISODES_MAX)
+
+
+def ret_exit_episodes(run):
+    """Runner action for nmi-ret-exit-all: in episode k, stop the CPU at trap_return while the
+    kernel's fault of episode k returns into its NMI handler, step k instructions, and inject an NMI
+    there (writing where into ret_exit_placed_at); once the k steps have brought the CPU back to
+    ret_exit_fixup, write k into ret_exit_path_length instead, and let it go."""
+    wait_for(run.log, r"# debugger:|\n(not )?ok 1 - ", run.deadline)
+    if re.search(r"\n(not )?ok 1 - ", run.log()):
+        return  # the first episode failed: nothing to place
+    gdb = Gdb(run.gdb_path, run.deadline)
+    stop, cue, back = symbol("trap_return"), symbol("ret_exit_cue"), symbol("ret_exit_fixup")
+    write64 = lambda name, value: gdb.command(
+        f"M{symbol(name):x},8:{value.to_bytes(8, 'little').hex()}"
+    )
+    write64("scenario_debugger_go", 1)
+    for k in range(RET_EXIT_STEPS_MAX + 1):
+        # (other exceptions leave through trap_return too: the cue says which is episode k's)
+        run_until(gdb, run, stop, lambda gdb, k=k: gdb.read64(cue) == k + 1)
+        for _ in range(k):
+            gdb.command("s")
+        rip = gdb.register(Gdb.RIP)
+        if rip == back:
+            write64("ret_exit_path_length", k)
+            break
+        if k == RET_EXIT_STEPS_MAX:
+            raise RuntimeError(
+                f"the way back from trap_return took more than {k} instructions (now at "
+                f"{symbol_name(rip)})"
+            )
+        write64("ret_exit_placed_at", rip)
+        run.note = f"the last NMI was injected at {symbol_name(rip)} (the way back, step {k})"
+        reply = run.qmp.command("inject-nmi")
+        if "error" in reply:
+            raise RuntimeError(f"inject-nmi failed: {reply}")
+    gdb.command("D", wait_reply=False)
+
+
+NMI_RET_EXIT_ALL = Scenario(
+    "nmi-ret-exit-all",
+    "test=nmi-ret-exit-all nmi=ret",
+    "bios",
+    action=ret_exit_episodes,
+    timeout=60,
+    must=[
+        r"nmi: strategy ret",
+        r"# nmi-ret-exit-all: an NMI on each of the [1-9]\d+ instructions from trap_return back "
+        r"into the NMI handler stayed pending until its iretq; [1-9]\d+ faults gave back every "
+        r"register, RFLAGS and RSP",
+    ],
+    hint="nmi=ret: an exception that interrupted an NMI handler returns with pop rsp; pop rax; "
+    "popfq; ret (no iretq), RIP, RFLAGS and RAX written just below the interrupted RSP",
+)
+
 SCENARIOS = [
     IDT_GATES,
     EXCEPTION_TABLE,
@@ -100,4 +156,5 @@ SCENARIOS = [
     NMI_REPEAT_WINDOW_END,
     WATCHDOG_TWICE,
     KPROBE_TWO,
+    NMI_RET_EXIT_ALL,
 ]

@@ -299,6 +299,10 @@ def breakpoint_scenarios():
                 "bios",
                 expect="panic" if strategy == "naive" else "pass",
                 must=must,
+                hint="nmi=ret: the #DB comes on its own IST stack; the in-NMI test must look at "
+                "the interrupted RSP, not the handler's"
+                if strategy == "ret"
+                else None,
             )
         )
     return out
