@@ -104,7 +104,6 @@ class Model:
         self.stack_saved = 2 * STACK_SAVED if self.ret else STACK_SAVED
         self.dispatch = self.sym["trap_dispatch"]
         if self.ret:  # the exit finds this CPU's NMI stack top in cpus[TR's CPU].nmi; TR may read 0
-            self.uc.mem_write(self.sym["nmi_exit_without_iretq"], b"\x01")
             tss0, scale = selectors(kernel, "TSS_SELECTOR_0"), selectors(kernel, "CPU_PER_SELECTOR")
             for selector in (0, tss0):
                 top = struct.pack("<Q", IST_TOP)
@@ -170,7 +169,7 @@ class Model:
         self.uc.mem_write(top - 48, frame)
         self.set("rsp", top - 48)
         self.set("rflags", self.reg("rflags") & ~((1 << 9) | (1 << 8)))
-        self.set("rip", self.sym["trap_stub_14"])
+        self.set("rip", self.sym["trap_stub_ret_14" if self.ret else "trap_stub_14"])
 
     def iretq(self):
         rsp = self.reg("rsp")

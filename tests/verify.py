@@ -197,10 +197,11 @@ def visits(path):
 def boundaries_of(path, code, strategy):
     """The instruction boundaries after the first iretq of the path (the exception's, which ends
     NMI blocking), the final iretq included. Under nmi=ret, where the exception returns without
-    one, every instruction from the exception's exit (trap_return) on."""
+    one, every instruction from the exception's exit (the jump to trap_return_ret_strategy that
+    follows its C handler, in trap_common_ret or debug_common_ret) on."""
     if strategy == "ret":
-        exit_path = symbol("trap_return")
-        return visits(path)[path.index(exit_path) :]
+        exit_path = path.index(symbol("trap_return_ret_strategy")) - 1
+        return visits(path)[exit_path:]
     first = next(i for i, address in enumerate(path) if code.get(address) == "iretq")
     return visits(path)[first + 1 :]
 

@@ -48,6 +48,25 @@ trap_stub_ %+ vector:
 %assign vector vector + 1
 %endrep
 
+; nmi=ret's entries for the exceptions an NMI handler takes and returns from: #DB, #BP, #PF.
+; nmi_set_strategy() points their gates here under nmi=ret only, so the test for a return into an
+; NMI handler is paid by that strategy's exceptions alone (Desnoyers' price, docs/nmi.md).
+    clac
+trap_stub_ret_1:
+    push 0
+    push 1
+    jmp debug_common_ret
+    clac
+trap_stub_ret_3:
+    push 0
+    push 3
+    jmp trap_common_ret
+    clac
+global trap_stub_ret_14                 ; (for the tests: the #PF's entry under nmi=ret)
+trap_stub_ret_14:                       ; the CPU pushed an error code
+    push 14
+    jmp trap_common_ret
+
 ; #DB, on its own IST stack, may land where CS says ring 0 but GS is still the user's: on the
 ; first instruction of syscall_entry (a CPU that single-steps SYSCALL on the TF it found, or a data
 ; breakpoint that MOV SS / POP SS held back past the SYSCALL: CVE-2018-8897), or of an exception
@@ -56,7 +75,8 @@ trap_stub_ %+ vector:
 ; is (ring 3 cannot write the MSR, and nmilab leaves CR4.FSGSBASE off). The GS it found is what
 ; it leaves.
 MSR_GS_BASE equ 0xc0000101
-debug_common:
+%macro DEBUG_COMMON 2                   ; its label, the way out
+%1:
     test byte [rsp + 16 + IRET_FRAME_CS], 3
     jnz trap_common                     ; from user mode: CS tells the truth, the usual way in
     PUSH_TRAP_REGISTERS
@@ -71,27 +91,35 @@ debug_common:
     lfence                              ; as in trap_common
     CALL_WITH_TRAP_FRAME trap_dispatch
     test ebx, ebx
-    jz trap_return                      ; the usual way out (to ring 0: CS says so, rightly)
+    jz %2                               ; the usual way out (to ring 0: CS says so, rightly)
     swapgs                              ; the user's GS again, as found
-    jmp trap_return
+    jmp %2
+%endmacro
+DEBUG_COMMON debug_common, trap_return
+DEBUG_COMMON debug_common_ret, trap_return_ret_strategy
 
 extern trap_dispatch
-global trap_common
-trap_common:
+%macro TRAP_COMMON 1-2                  ; its label, and the way out if not the code below
+global %1
+%1:
     test byte [rsp + 16 + IRET_FRAME_CS], 3 ; above the vector and error code: from user mode?
-    jz .from_kernel
+    jz %%from_kernel
     swapgs
-.from_kernel:
+%%from_kernel:
     lfence                              ; no GS load on a guess of the branch (CVE-2019-1125)
     PUSH_TRAP_REGISTERS
     CALL_WITH_TRAP_FRAME trap_dispatch
+%if %0 == 2
+    jmp %2
+%endif
+%endmacro
+TRAP_COMMON trap_common_ret, trap_return_ret_strategy
+TRAP_COMMON trap_common
 ; RSP -> a struct trap_frame. Also the way a user task first enters user mode, and the way back
 ; from a system call that must not use SYSRET (user_entry.asm).
 global trap_return, user_iretq, trap_return_into_nmi
 extern cpus
 trap_return:
-    cmp byte [rel nmi_exit_without_iretq], 0 ; nmi=ret only: 2 instructions for the others
-    jne trap_return_ret_strategy
 trap_return_iretq:
     POP_TRAP_REGISTERS
     add rsp, 16                         ; vector and error code
@@ -153,16 +181,14 @@ trap_return_into_nmi:                   ; the iret-less return, from here to the
 ;| trap_return_into_nmi: jmp trap_return_iretq ; for now every exception leaves by iretq
     ; LAB 8 END
 
-section .data
-global nmi_exit_without_iretq
-nmi_exit_without_iretq: db 0            ; 1 under nmi=ret (nmi_set_strategy in kernel/nmi.c)
-
 section .exception_table progbits alloc noexec nowrite align=8
     dq user_iretq, user_return_faulted
 extern user_return_faulted
 
 section .rodata
-global trap_entry_table
+global trap_entry_table, ret_exception_entries
+ret_exception_entries:                  ; vector, entry: nmi=ret's gates (nmi.c)
+    dq 1, trap_stub_ret_1, 3, trap_stub_ret_3, 14, trap_stub_ret_14
 trap_entry_table:
 %assign vector 0
 %rep 256

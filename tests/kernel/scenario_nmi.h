@@ -4,7 +4,18 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <arch/x86_64/traps.h>
+#include <kernel/nmi.h>
 #include <kernel/nmi_provoke.h>
+
+/* The page fault's entry stub: its gate points at nmi=ret's own under that strategy (nmi.c). */
+extern const char trap_stub_ret_14[];
+static inline uint64_t page_fault_entry(void)
+{
+    if (nmi_current_strategy() == NMI_RET)
+        return (uint64_t)trap_stub_ret_14;
+    return trap_entry_table[VECTOR_PAGE_FAULT];
+}
 
 #define UNMAPPED_ADDRESS 0x0000100000000000UL /* nothing maps it: a read faults */
 

@@ -401,16 +401,16 @@ static enum scenario_result nmi_cr2(void)
 {
     if (!scenario_nmi_start(fault_elsewhere, true))
         return SCENARIO_SKIP;
-    wait_for_debugger("break at trap_stub_14, inject an NMI");
+    wait_for_debugger("break at the page fault's entry stub, inject an NMI");
     uint64_t value; /* at an address no page boundary or rounding gives back: CR2 exactly */
     int result = copy_from_kernel_nofault(&value, (const void *)CR2_ADDRESS, sizeof value);
     spin_until(&provoke_passes, 1);
     nmi_provoke_stop();
     expect(result == -1, "the read of an unmapped address did not fail");
     expect(provoke_passes == 1 && provoke_faults == 1, "the NMI did not arrive and fault once (passes %lu, faults %lu)", provoke_passes, provoke_faults);
-    expect(nmi_this_cpu()->interrupted_rip == trap_entry_table[VECTOR_PAGE_FAULT],
+    expect(nmi_this_cpu()->interrupted_rip == page_fault_entry(),
            "the NMI landed at %lx, not at the page-fault entry %lx", nmi_this_cpu()->interrupted_rip,
-           trap_entry_table[VECTOR_PAGE_FAULT]);
+           page_fault_entry());
     expect(page_fault_last_address == CR2_ADDRESS, "the page-fault handler saw CR2 %lx, not its own %lx",
            page_fault_last_address, CR2_ADDRESS);
     printk("# NMI landed at %016lx (page-fault entry); the #PF handler saw CR2 %016lx\n", nmi_this_cpu()->interrupted_rip,

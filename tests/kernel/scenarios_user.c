@@ -261,14 +261,14 @@ static enum scenario_result user_nmi_cr2(void)
 {
     if (!user_mode_here() || !scenario_nmi_start(fault_elsewhere, true))
         return SCENARIO_SKIP;
-    wait_for_debugger("break at trap_stub_14, inject an NMI");
+    wait_for_debugger("break at the page fault's entry stub, inject an NMI");
     expect_killed("read", KERNEL_VMA + 0x100000, VECTOR_PAGE_FAULT);
     nmi_provoke_stop();
     expect(user_last.address == KERNEL_VMA + 0x100000, "the task was killed for address %lx, not the one it read "
            "(%lx): CR2 was not put back", user_last.address, KERNEL_VMA + 0x100000);
     expect(provoke_passes == 1 && provoke_faults == 1, "the NMI did not arrive and fault once (passes %lu, faults "
            "%lu)", provoke_passes, provoke_faults);
-    expect(nmi_this_cpu()->interrupted_rip == trap_entry_table[VECTOR_PAGE_FAULT], "the NMI landed at %lx, not at the "
+    expect(nmi_this_cpu()->interrupted_rip == page_fault_entry(), "the NMI landed at %lx, not at the "
            "page-fault entry", nmi_this_cpu()->interrupted_rip);
     return SCENARIO_PASS;
 }

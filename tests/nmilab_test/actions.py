@@ -10,24 +10,34 @@ from .judge import UNKNOWN_NMI, wait_for
 from .kernel_image import symbol, symbol_name
 
 
+# The #PF's entry: its gate points at the second under nmi=ret (kernel/nmi.c).
+PAGE_FAULT_STUBS = ("trap_stub_14", "trap_stub_ret_14")
+
+
 def nmi_at(breakpoint, step=False):
     """Runner action: when the kernel asks for the debugger, stop the CPU at `breakpoint` (a
-    symbol, or a function that returns an address), stepping one instruction further with
-    step=True, inject an NMI there, and let it go."""
+    symbol, a function that returns an address, or a tuple of symbols: the first reached),
+    stepping one instruction further with step=True, inject an NMI there, and let it go."""
 
     def action(run):
         log, qmp, deadline = run.log, run.qmp, run.deadline
         wait_for(log, r"# debugger:", deadline)
         gdb = Gdb(run.gdb_path, deadline)
-        address = breakpoint() if callable(breakpoint) else symbol(breakpoint)
-        if gdb.command(f"Z0,{address:x},1") != "OK":
-            raise RuntimeError("the gdb stub refused the breakpoint")
+        if callable(breakpoint):
+            addresses = [breakpoint()]
+        else:
+            names = breakpoint if isinstance(breakpoint, tuple) else (breakpoint,)
+            addresses = [symbol(name) for name in names]
+        for address in addresses:
+            if gdb.command(f"Z0,{address:x},1") != "OK":
+                raise RuntimeError("the gdb stub refused the breakpoint")
         go = symbol("scenario_debugger_go")
         gdb.command(f"M{go:x},8:0100000000000000")
         stop = gdb.command("c")  # runs until the breakpoint
         if not stop.startswith("T05"):
             raise RuntimeError(f"unexpected stop reply {stop!r}")
-        gdb.command(f"z0,{address:x},1")
+        for address in addresses:
+            gdb.command(f"z0,{address:x},1")
         if step:
             gdb.command("s")
         reply = qmp.command("inject-nmi")

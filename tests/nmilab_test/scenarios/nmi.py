@@ -1,7 +1,7 @@
 """The NMI scenarios, each under each strategy (nmi=nested, latch, naive, ret; naive-raw once), with
 what that strategy must do; and the episodes of the scenarios that place an NMI on every
 instruction of a window."""
-from ..actions import inject_nmis, lazy, nmi_at
+from ..actions import PAGE_FAULT_STUBS, inject_nmis, lazy, nmi_at
 from ..gdbstub import Gdb
 from ..kernel_image import disassemble_one, instructions, symbol
 from ..scenario import Scenario
@@ -131,7 +131,7 @@ def nmi_scenarios():
                 "and a first NMI there must not be lost",
                 must=[r"(handled as a first NMI\n[\s\S]*){2}"],
             )
-        add("nmi-cr2", action=nmi_at("trap_stub_14"))
+        add("nmi-cr2", action=nmi_at(PAGE_FAULT_STUBS))
         if strategy == "nested":  # make bench's two (tests/bench.py), kept booting and passing
             add("nmi-bench", must=[r"# bench: a fixed-up page fault and an int3, no NMI running"])
             add(

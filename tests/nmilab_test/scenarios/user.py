@@ -1,6 +1,6 @@
 """User mode, its security, and the NMIs of the 2015 bugs (CVE-2015-3291, CVE-2015-5157); user
 mode is refused elsewhere than nmi=nested."""
-from ..actions import inject_nmis, lazy, nmi_at
+from ..actions import PAGE_FAULT_STUBS, inject_nmis, lazy, nmi_at
 from ..kernel_image import instructions, mnemonics, symbol, symbol_name
 from ..paths import KERNEL
 from ..scenario import Scenario
@@ -146,7 +146,7 @@ USER_NMI_FAULT_RETURN = add(
 )
 add(
     "user-nmi-cr2",
-    action=nmi_at("trap_stub_14"),
+    action=nmi_at(PAGE_FAULT_STUBS),
     must=[USER_KILLED.format("read", r"page fault \(#PF\)", "5") + ", address ffffffff80100000"],
     hint="the NMI handler must put back the CR2 that the user's page fault has not read yet",
 )
