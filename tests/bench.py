@@ -335,11 +335,17 @@ def exception_path_lengths(traces, code):
     fault and of an int3 (both with a handler that claims them), from each strategy's trace;
     returns (strategy, exception) -> length."""
     entry_text = symbol("entry_text_start"), symbol("entry_text_end")
-    exit_start = symbol("trap_return")
-    cases = (
-        ("#PF", symbol("nmi_provoke_fault"), symbol("trap_stub_14")),
-        ("int3", symbol("provoked_int3"), symbol("trap_stub_3")),
-    )
+
+    def cases(strategy):
+        """(label, caller, stub, where the exit starts): nmi=ret points #PF's and #BP's gates at
+        its own stubs, whose exit tests for a return into an NMI handler (kernel/nmi.c)."""
+        ret = "_ret" if strategy == "ret" else ""
+        exit_start = symbol("trap_return_ret_strategy" if ret else "trap_return")
+        return (
+            ("#PF", symbol("nmi_provoke_fault"), symbol(f"trap_stub{ret}_14"), exit_start),
+            ("int3", symbol("provoked_int3"), symbol(f"trap_stub{ret}_3"), exit_start),
+        )
+
     print(
         "exception return, no NMI running: instructions from the vector's stub to the final "
         "iretq or ret (QEMU trace, exact; #PF: fixed up through the exception table; int3: a "
@@ -350,19 +356,19 @@ def exception_path_lengths(traces, code):
         if pcs is None:
             print(f"  {strategy:9} test=nmi-bench did not pass: no figures")
             continue
-        for label, caller, stub in cases:
+        for label, caller, stub, exit_start in cases(strategy):
             path = exception_return(pcs, code, caller, stub, entry_text)
             if path is None:
                 print(f"  {strategy:9} {label:4} not in the trace")
                 continue
             lengths[(strategy, label)] = len(path)
             in_entry = sum(entry_text[0] <= pc < entry_text[1] for pc in path)
-            # The exit alone, which a test for "into an NMI handler?" lengthens for every
-            # strategy the kernel can switch to, naive-raw included: 19 before nmi=ret.
+            # The exit alone: 19 instructions from trap_return on for every strategy but ret,
+            # whose own exceptions' exit starts with the test for "into an NMI handler?".
             exit_length = len(path) - path.index(exit_start) if exit_start in path else 0
             print(
                 f"  {strategy:9} {label:4} {len(path):5} instructions ({in_entry:3} in the entry "
-                f"code, {exit_length:2} of them from trap_return on); ends with "
+                f"code, {exit_length:2} of them in the exit); ends with "
                 f"{code.get(path[-1], '?')}"
             )
     return lengths

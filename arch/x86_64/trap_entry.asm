@@ -62,7 +62,6 @@ trap_stub_ret_3:
     push 3
     jmp trap_common_ret
     clac
-global trap_stub_ret_14                 ; (for the tests: the #PF's entry under nmi=ret)
 trap_stub_ret_14:                       ; the CPU pushed an error code
     push 14
     jmp trap_common_ret
@@ -120,7 +119,6 @@ TRAP_COMMON trap_common
 global trap_return, user_iretq, trap_return_into_nmi
 extern cpus
 trap_return:
-trap_return_iretq:
     POP_TRAP_REGISTERS
     add rsp, 16                         ; vector and error code
     test byte [rsp + IRET_FRAME_CS], 3
@@ -146,7 +144,7 @@ user_iretq:
 ;          | (the trap frame, no IST)   |      trap frame's rax slot, after every other register
 trap_return_ret_strategy:
     test byte [rsp + TRAP_FRAME_RIP + IRET_FRAME_CS], 3
-    jnz trap_return_iretq               ; to user mode: the iretq, always
+    jnz trap_return               ; to user mode: the iretq, always
     ; LAB 8 BEGIN: back into an interrupted NMI handler without iretq (popfq; ret)
 %ifdef NMI_DROP_RET_THIS_CPU            ; `make NMI_BREAK=ret-this-cpu`: CPU 0's, always
     mov eax, TSS_SELECTOR_0
@@ -158,7 +156,7 @@ trap_return_ret_strategy:
     mov rax, [rsp + TRAP_FRAME_RIP + IRET_FRAME_RSP]
     sub rcx, rax
     cmp rcx, NMI_IST_STACK_SIZE - 24
-    ja trap_return_iretq                ; not into an NMI handler: the usual iretq
+    ja trap_return                ; not into an NMI handler: the usual iretq
 trap_return_into_nmi:                   ; the iret-less return, from here to the ret
 %ifndef NMI_DROP_RET_TEST               ; `make NMI_BREAK=ret-test`: docs/nmi.md
     sub rax, 24
@@ -175,10 +173,10 @@ trap_return_into_nmi:                   ; the iret-less return, from here to the
     popfq                               ; cannot set RF: see docs/nmi.md
     ret                                 ; NMIs stay blocked until the NMI's own iretq
 %else
-    jmp trap_return_iretq
+    jmp trap_return
 %endif
     ; LAB 8 STUB
-;| trap_return_into_nmi: jmp trap_return_iretq ; for now every exception leaves by iretq
+;| trap_return_into_nmi: jmp trap_return ; for now every exception leaves by iretq
     ; LAB 8 END
 
 section .exception_table progbits alloc noexec nowrite align=8
@@ -186,7 +184,7 @@ section .exception_table progbits alloc noexec nowrite align=8
 extern user_return_faulted
 
 section .rodata
-global trap_entry_table, ret_exception_entries
+global trap_entry_table, ret_exception_entries, trap_stub_ret_14 ; the last for the tests
 ret_exception_entries:                  ; vector, entry: nmi=ret's gates (nmi.c)
     dq 1, trap_stub_ret_1, 3, trap_stub_ret_3, 14, trap_stub_ret_14
 trap_entry_table:

@@ -3,11 +3,12 @@
  * with every register set to a value of its own, and the exception returns to the fixup.
  *
  * First one episode with a self-NMI pending, no debugger needed. Then the runner's episodes: it
- * stops the CPU at trap_return when episode k's fault returns, steps k instructions (k = 0, 1,
- * ... until the CPU is back in the handler, at ret_exit_fixup) and injects an NMI there. NMIs
- * are blocked all along that way, so in every episode the NMI must stay pending and arrive after
- * the handler's own iretq, never inside the handler; and the handler must find its registers,
- * RFLAGS, RSP and the words above RSP as they were. Each failure says so at once. */
+ * stops the CPU at trap_return_ret_strategy when episode k's fault returns, steps k
+ * instructions (k = 0, 1, ... until the CPU is back in the handler, at ret_exit_fixup) and
+ * injects an NMI there. NMIs are blocked all along that way, so in every episode the NMI must
+ * stay pending and arrive after the handler's own iretq, never inside the handler; and the
+ * handler must find its registers, RFLAGS, RSP and the words above RSP as they were. Each
+ * failure says so at once. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/timer.h>
 #include <kernel/nmi.h>
@@ -162,7 +163,7 @@ static enum scenario_result nmi_ret_exit_all(void)
         nmi_provoke_stop();
         return SCENARIO_FAIL;
     }
-    wait_for_debugger("break at trap_return on each fault's way back, step 0, 1, ... "
+    wait_for_debugger("break at trap_return_ret_strategy on each fault's way back, step 0, 1, ... "
                       "instructions, inject an NMI");
     for (uint64_t k = 0; k < EPISODES_MAX && !ret_exit_path_length; k++)
         if (!episode(k + 2, false))
@@ -173,9 +174,9 @@ static enum scenario_result nmi_ret_exit_all(void)
     expect(ret_exit_path_length > 0 && external_claimed == ret_exit_path_length,
            "%lu NMIs placed on the way back were handled, for %lu instructions", external_claimed,
            ret_exit_path_length);
-    printk("# nmi-ret-exit-all: an NMI on each of the %lu instructions from trap_return back into "
-           "the NMI handler stayed pending until its iretq; %lu faults gave back every register, "
-           "RFLAGS and RSP\n", ret_exit_path_length, checked);
+    printk("# nmi-ret-exit-all: an NMI on each of the %lu instructions from "
+           "trap_return_ret_strategy back into the NMI handler stayed pending until its iretq; %lu "
+           "faults gave back every register, RFLAGS and RSP\n", ret_exit_path_length, checked);
     return SCENARIO_PASS;
 }
 

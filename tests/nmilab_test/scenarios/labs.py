@@ -97,21 +97,22 @@ RET_EXIT_STEPS_MAX = 200  # instructions on an exception's way back, at most (EP
 
 
 def ret_exit_episodes(run):
-    """Runner action for nmi-ret-exit-all: in episode k, stop the CPU at trap_return while the
-    kernel's fault of episode k returns into its NMI handler, step k instructions, and inject an NMI
-    there (writing where into ret_exit_placed_at); once the k steps have brought the CPU back to
-    ret_exit_fixup, write k into ret_exit_path_length instead, and let it go."""
+    """Runner action for nmi-ret-exit-all: in episode k, stop the CPU at trap_return_ret_strategy
+    while the kernel's fault of episode k returns into its NMI handler, step k instructions, and
+    inject an NMI there (writing where into ret_exit_placed_at); once the k steps have brought the
+    CPU back to ret_exit_fixup, write k into ret_exit_path_length instead, and let it go."""
     wait_for(run.log, r"# debugger:|\n(not )?ok 1 - ", run.deadline)
     if re.search(r"\n(not )?ok 1 - ", run.log()):
         return  # the first episode failed: nothing to place
     gdb = Gdb(run.gdb_path, run.deadline)
-    stop, cue, back = symbol("trap_return"), symbol("ret_exit_cue"), symbol("ret_exit_fixup")
+    stop, cue = symbol("trap_return_ret_strategy"), symbol("ret_exit_cue")
+    back = symbol("ret_exit_fixup")
     write64 = lambda name, value: gdb.command(
         f"M{symbol(name):x},8:{value.to_bytes(8, 'little').hex()}"
     )
     write64("scenario_debugger_go", 1)
     for k in range(RET_EXIT_STEPS_MAX + 1):
-        # (other exceptions leave through trap_return too: the cue says which is episode k's)
+        # (other exceptions under nmi=ret leave that way too: the cue says which is episode k's)
         run_until(gdb, run, stop, lambda gdb, k=k: gdb.read64(cue) == k + 1)
         for _ in range(k):
             gdb.command("s")
@@ -121,8 +122,8 @@ def ret_exit_episodes(run):
             break
         if k == RET_EXIT_STEPS_MAX:
             raise RuntimeError(
-                f"the way back from trap_return took more than {k} instructions (now at "
-                f"{symbol_name(rip)})"
+                f"the way back from trap_return_ret_strategy took more than {k} instructions "
+                f"(now at {symbol_name(rip)})"
             )
         write64("ret_exit_placed_at", rip)
         run.note = f"the last NMI was injected at {symbol_name(rip)} (the way back, step {k})"
@@ -140,7 +141,8 @@ NMI_RET_EXIT_ALL = Scenario(
     timeout=60,
     must=[
         r"nmi: strategy ret",
-        r"# nmi-ret-exit-all: an NMI on each of the [1-9]\d+ instructions from trap_return back "
+        r"# nmi-ret-exit-all: an NMI on each of the [1-9]\d+ instructions from "
+        r"trap_return_ret_strategy back "
         r"into the NMI handler stayed pending until its iretq; [1-9]\d+ faults gave back every "
         r"register, RFLAGS and RSP",
     ],
