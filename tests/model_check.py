@@ -23,8 +23,8 @@ A violation is printed as the shortest trace that leads to it, with the NMI stac
 nmi=ret (--entry ret) is the naive entry plus the exceptions' way back, so there the exception is
 not a rule of the model: the CPU pushes a page fault's frame on the NMI stack (aligned to 16, as
 it does) and nmi=ret's real exception entry and exit run (trap_stub_ret_14, trap_common_ret,
-trap_return_ret_strategy with its iret-less return), with trap_dispatch replaced by a stub like the handler's. Only an iretq
-that really runs unblocks NMIs.
+trap_return_ret_strategy with its iret-less return), with trap_dispatch replaced by a stub like
+the handler's. Only an iretq that really runs unblocks NMIs.
 
     tests/model_check.py [--kernel build/kernel.elf] [--entry nested|naive|ret] [--nmis 3]
 """

@@ -19,9 +19,10 @@ second NMI is then placed on every boundary of that repeat pass. Under nmi=naive
 is expected to break; the report says where and how (that is the demonstration).
 
 nmi=ret lets no NMI in before the final iretq: its boundaries run from the exception's exit
-(trap_return, the iret-less return included) to the final iretq, and each NMI placed there must
-stay pending and come after that iretq as a first NMI, never nested. Its depth 2 places a second
-NMI on every instruction of the NMI that the first injected one became.
+(the jump to trap_return_ret_strategy, the iret-less return included) to the final iretq, and
+each NMI placed there must stay pending and come after that iretq as a first NMI, never nested.
+Its depth 2 places a second NMI on every instruction of the NMI that the first injected one
+became.
 
     python3 tests/verify.py                  everything (make verify)
     python3 tests/verify.py --quick          the bounded form make test runs
