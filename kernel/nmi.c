@@ -28,9 +28,7 @@ static nmi_handler handlers[NMI_HANDLERS_MAX];
 extern char nmi_entry_nested[], nmi_entry_naive[], nmi_entry_latch[], nmi_entry_ret[];
 #define RET_EXCEPTIONS 3 /* #DB, #BP, #PF */
 /* trap_entry.asm: the vector and entry of each exception nmi=ret gives an exit without iretq */
-extern const struct {
-    uint64_t vector, entry;
-} ret_exception_entries[RET_EXCEPTIONS];
+extern const struct { uint64_t vector, entry; } ret_exception_entries[RET_EXCEPTIONS];
 static const char *const strategy_entries[] = { /* naive, naive-raw: one entry, told apart in C */
     [NMI_NESTED] = nmi_entry_nested, [NMI_NAIVE] = nmi_entry_naive,
     [NMI_NAIVE_RAW] = nmi_entry_naive, [NMI_LATCH] = nmi_entry_latch, [NMI_RET] = nmi_entry_ret};
@@ -264,11 +262,12 @@ bool nmi_set_strategy(enum nmi_strategy s)
     for (int i = 0; i < cpu_count; i++)
         if (cpus[i].nmi->in_handler || cpus[i].nmi->latch_state != LATCH_NOT_RUNNING)
             return false;
+    bool ret_gates = s == NMI_RET || strategy == NMI_RET; /* to or from ret: its exceptions too */
     strategy = s;
     /* Under ret, NMIs come in once the exceptions they may take have their exits (and until). */
     if (s != NMI_RET)
         idt_replace_gate(VECTOR_NMI, (uint64_t)strategy_entries[s], s == NMI_LATCH ? 0 : IST_NMI);
-    for (int i = 0; i < RET_EXCEPTIONS; i++) {
+    for (int i = 0; ret_gates && i < RET_EXCEPTIONS; i++) {
         unsigned v = (unsigned)ret_exception_entries[i].vector;
         uint64_t entry = s == NMI_RET ? ret_exception_entries[i].entry : trap_entry_table[v];
         idt_replace_gate(v, entry, v == VECTOR_DEBUG ? IST_DEBUG : 0);

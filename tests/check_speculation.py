@@ -17,7 +17,14 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERNEL = os.path.join(ROOT, "build", "kernel.elf")
-FENCED_ENTRIES = ("trap_common", "debug_common", "nmi_from_user", "gs_make_kernel")
+FENCED_ENTRIES = (
+    "trap_common",
+    "trap_common_ret",
+    "debug_common",
+    "debug_common_ret",
+    "nmi_from_user",
+    "gs_make_kernel",
+)
 
 
 def function_body(listing, name):

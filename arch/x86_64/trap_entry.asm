@@ -102,9 +102,9 @@ extern trap_dispatch
 global %1
 %1:
     test byte [rsp + 16 + IRET_FRAME_CS], 3 ; above the vector and error code: from user mode?
-    jz %%from_kernel
+    jz .from_kernel
     swapgs
-%%from_kernel:
+.from_kernel:
     lfence                              ; no GS load on a guess of the branch (CVE-2019-1125)
     PUSH_TRAP_REGISTERS
     CALL_WITH_TRAP_FRAME trap_dispatch
