@@ -26,9 +26,8 @@ static enum nmi_strategy strategy = NMI_NESTED;
 static nmi_handler handlers[NMI_HANDLERS_MAX];
 
 extern char nmi_entry_nested[], nmi_entry_naive[], nmi_entry_latch[], nmi_entry_ret[];
-#define RET_EXCEPTIONS 3 /* #DB, #BP, #PF */
-/* trap_entry.asm: the vector and entry of each exception nmi=ret gives an exit without iretq */
-extern const struct { uint64_t vector, entry; } ret_exception_entries[RET_EXCEPTIONS];
+/* trap_entry.asm: #DB's, #BP's, #GP's and #PF's entries under nmi=ret, then a 0 vector */
+extern const struct { uint64_t vector, entry; } ret_exception_entries[];
 static const char *const strategy_entries[] = { /* naive, naive-raw: one entry, told apart in C */
     [NMI_NESTED] = nmi_entry_nested, [NMI_NAIVE] = nmi_entry_naive,
     [NMI_NAIVE_RAW] = nmi_entry_naive, [NMI_LATCH] = nmi_entry_latch, [NMI_RET] = nmi_entry_ret};
@@ -201,9 +200,8 @@ NOKPROBE void nmi_naive_handle(struct trap_frame *frame)
     /* LAB 3 END */
 }
 
-/* ret: an exception returns into the handler without iretq (trap_entry.asm), so nothing nests on
- * the IST stack (an NMI that did is reported, as naive's). An NMI from user mode runs on the task's
- * stack under the latch, as under nested (nmi_entry.asm): one nested in it latches. */
+/* ret: exceptions return into the handler without iretq (trap_entry.asm), so nothing nests (an NMI
+ * that did is reported, as naive's). NMIs from user mode go through the latch, as under nested. */
 NOKPROBE void nmi_ret_handle(struct trap_frame *frame)
 {
     if (nmi_this_cpu()->latch_state != LATCH_NOT_RUNNING) {
@@ -267,7 +265,7 @@ bool nmi_set_strategy(enum nmi_strategy s)
     /* Under ret, NMIs come in once the exceptions they may take have their exits (and until). */
     if (s != NMI_RET)
         idt_replace_gate(VECTOR_NMI, (uint64_t)strategy_entries[s], s == NMI_LATCH ? 0 : IST_NMI);
-    for (int i = 0; ret_gates && i < RET_EXCEPTIONS; i++) {
+    for (int i = 0; ret_gates && ret_exception_entries[i].vector; i++) {
         unsigned v = (unsigned)ret_exception_entries[i].vector;
         uint64_t entry = s == NMI_RET ? ret_exception_entries[i].entry : trap_entry_table[v];
         idt_replace_gate(v, entry, v == VECTOR_DEBUG ? IST_DEBUG : 0);

@@ -105,6 +105,7 @@ class Model:
         self.dispatch = self.sym["trap_dispatch"]
         if self.ret:  # the exit finds this CPU's NMI stack top in cpus[TR's CPU].nmi; TR may read 0
             tss0, scale = selectors(kernel, "TSS_SELECTOR_0"), selectors(kernel, "CPU_PER_SELECTOR")
+            self.mark_offset = selectors(kernel, "NMI_CPU_RET_RUNNING")
             for selector in (0, tss0):
                 top = struct.pack("<Q", IST_TOP)
                 self.uc.mem_write(self.sym["cpus"] + (selector - tss0) * scale, top)
@@ -126,19 +127,23 @@ class Model:
             return "the interrupted code"
         return kernel_image.name_in(self.names, address) or f"{address:#x}"
 
-    # A state: registers, the top of the NMI stack, nmi_cpu, and the model's own variables.
+    # A state: registers, the top of the NMI stack, nmi_cpu (its first 80 bytes and, under ret,
+    # the ret_running mark its entry sets), and the model's own variables.
     def save(self, variables):
         regs = tuple(self.uc.reg_read(UC_REG[name]) for name in GPRS + ["rip", "rflags"])
         stack = bytes(self.uc.mem_read(IST_TOP - self.stack_saved, self.stack_saved))
         cpu = bytes(self.uc.mem_read(self.nmi_cpu, 80))
-        return (regs, stack, cpu, variables)
+        mark = bytes(self.uc.mem_read(self.nmi_cpu + self.mark_offset, 8)) if self.ret else b""
+        return (regs, stack, cpu + mark, variables)
 
     def restore(self, state):
         regs, stack, cpu, variables = state
         for name, value in zip(GPRS + ["rip", "rflags"], regs):
             self.uc.reg_write(UC_REG[name], value)
         self.uc.mem_write(IST_TOP - self.stack_saved, stack)
-        self.uc.mem_write(self.nmi_cpu, cpu)
+        self.uc.mem_write(self.nmi_cpu, cpu[:80])
+        if self.ret:
+            self.uc.mem_write(self.nmi_cpu + self.mark_offset, cpu[80:])
         return variables
 
     def reg(self, name):

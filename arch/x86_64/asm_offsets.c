@@ -40,6 +40,7 @@ void asm_offsets(void)
     CONSTANT(VECTOR_NMI, VECTOR_NMI);
 
     OFFSET(NMI_CPU_ENTRIES, struct nmi_cpu_state, entries);
+    OFFSET(NMI_CPU_RET_RUNNING, struct nmi_cpu_state, ret_running);
     OFFSET(NMI_CPU_NESTED, struct nmi_cpu_state, nested);
     OFFSET(NMI_CPU_NESTED_RULE, struct nmi_cpu_state, nested_rule);
     OFFSET(NMI_CPU_NESTED_RIP, struct nmi_cpu_state, nested_rip);

@@ -52,9 +52,10 @@ bits 64
 global %1
     clac                                ; the gate points here where the CPU has SMAP (idt.c)
 %1:
-%if %0 == 3                             ; ret: an NMI from user mode goes as under nested
+%if %0 == 3                             ; ret: naive's, but an NMI from user mode goes as nested's
     test byte [rsp + IRET_FRAME_CS], 3
     jnz %3
+    mov byte [rsp + STATE_ABOVE_HARDWARE_FRAME + NMI_CPU_RET_RUNNING], 1 ; for the exceptions' exit
 %endif
     push 0                              ; error code slot
     push VECTOR_NMI
@@ -63,12 +64,14 @@ global %1
 .returned:                              ; (a place for the tests to stop at: tests/run.py)
     POP_TRAP_REGISTERS
     add rsp, 16
+%if %0 == 3                             ; no exception can come between this and the iretq
+    mov byte [rsp + STATE_ABOVE_HARDWARE_FRAME + NMI_CPU_RET_RUNNING], 0
+%endif
     iretq
 %endmacro
 
 SIMPLE_NMI_ENTRY nmi_entry_naive, nmi_naive_handle
 SIMPLE_NMI_ENTRY nmi_entry_latch, nmi_latch_entry
-; ret: naive's entry; what keeps a second NMI out is the exceptions' exit (trap_entry.asm).
 SIMPLE_NMI_ENTRY nmi_entry_ret, nmi_ret_handle, nmi_from_user
 
 ; ---------------------------------------------------------------------------------------------

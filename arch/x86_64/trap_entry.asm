@@ -48,9 +48,8 @@ trap_stub_ %+ vector:
 %assign vector vector + 1
 %endrep
 
-; nmi=ret's entries for the exceptions an NMI handler takes and returns from: #DB, #BP, #PF.
-; nmi_set_strategy() points their gates here under nmi=ret only, so the test for a return into an
-; NMI handler is paid by that strategy's exceptions alone (Desnoyers' price, docs/nmi.md).
+; nmi=ret's entries for the exceptions an NMI handler returns from (#DB, #BP, #GP, #PF): their gates
+; point here under nmi=ret only, so only its exceptions pay for the test (docs/nmi.md).
     clac
 trap_stub_ret_1:
     push 0
@@ -62,6 +61,10 @@ trap_stub_ret_3:
     push 3
     jmp trap_common_ret
     clac
+trap_stub_ret_13:                       ; the CPU pushed an error code (a fixed-up #GP)
+    push 13
+    jmp trap_common_ret
+    clac
 trap_stub_ret_14:                       ; the CPU pushed an error code
     push 14
     jmp trap_common_ret
@@ -71,8 +74,7 @@ trap_stub_ret_14:                       ; the CPU pushed an error code
 ; breakpoint that MOV SS / POP SS held back past the SYSCALL: CVE-2018-8897), or of an exception
 ; stub entered from user mode (the held-back #DB comes before the stub's own swapgs). CS cannot
 ; tell, so in ring 0 the GS base MSR does: the kernel's is in the upper half, and a user's never
-; is (ring 3 cannot write the MSR, and nmilab leaves CR4.FSGSBASE off). The GS it found is what
-; it leaves.
+; is (ring 3 cannot write the MSR; CR4.FSGSBASE is off). It leaves the GS it found.
 MSR_GS_BASE equ 0xc0000101
 %macro DEBUG_COMMON 2                   ; its label, the way out
 %1:
@@ -129,12 +131,10 @@ trap_return:
 user_iretq:
     iretq                               ; a fault here kills the task (user_entry.asm)
 
-; nmi=ret: the 2010 answer (docs/nmi.md). An exception that interrupted an NMI handler must not
-; return with iretq, which would end NMI blocking while the handler still runs. It is back in the
-; handler when it returns to ring 0 with an interrupted RSP on this CPU's NMI stack: found from the
-; task register, not from GS (debug_common can get here with the user's GS). An RSP a program
-; chose (in syscall_entry's first instructions) is on this CPU's idle NMI stack at worst, and
-; must leave room for the 3 words below it; an RSP on another CPU's NMI stack never qualifies.
+; nmi=ret: the 2010 answer (docs/nmi.md). An exception taken while nmi_entry_ret's mark is set in
+; this CPU's NMI state (found by the task register: debug_common_ret may bring the user's GS) must
+; not iretq, which would end NMI blocking. NMIs stay blocked, so nothing lands on the three words
+; written below the interrupted RSP (-mno-red-zone) before the ret.
 ;
 ;   interrupted stack R = frame rsp           for a non-IST exception its frame is just below:
 ;   R      | ...the NMI handler's words |      R-8..R-24 may be the frame's ss, rsp, rflags,
@@ -144,7 +144,7 @@ user_iretq:
 ;          | (the trap frame, no IST)   |      trap frame's rax slot, after every other register
 trap_return_ret_strategy:
     test byte [rsp + TRAP_FRAME_RIP + IRET_FRAME_CS], 3
-    jnz trap_return               ; to user mode: the iretq, always
+    jnz trap_return                     ; to user mode: the iretq, always
     ; LAB 8 BEGIN: back into an interrupted NMI handler without iretq (popfq; ret)
 %ifdef NMI_DROP_RET_THIS_CPU            ; `make NMI_BREAK=ret-this-cpu`: CPU 0's, always
     mov eax, TSS_SELECTOR_0
@@ -152,13 +152,12 @@ trap_return_ret_strategy:
     str eax                             ; this CPU's TSS selector, zero-extended
 %endif
     lea rcx, [rel cpus - TSS_SELECTOR_0 * CPU_PER_SELECTOR]
-    mov rcx, [rcx + rax * CPU_PER_SELECTOR + CPU_NMI] ; cpus[this CPU].nmi: its NMI stack's top
-    mov rax, [rsp + TRAP_FRAME_RIP + IRET_FRAME_RSP]
-    sub rcx, rax
-    cmp rcx, NMI_IST_STACK_SIZE - 24
-    ja trap_return                ; not into an NMI handler: the usual iretq
+    mov rcx, [rcx + rax * CPU_PER_SELECTOR + CPU_NMI] ; cpus[this CPU].nmi: its NMI state
+    cmp byte [rcx + NMI_CPU_RET_RUNNING], 0
+    je trap_return                      ; not in an NMI handler: the usual iretq
 trap_return_into_nmi:                   ; the iret-less return, from here to the ret
 %ifndef NMI_DROP_RET_TEST               ; `make NMI_BREAK=ret-test`: docs/nmi.md
+    mov rax, [rsp + TRAP_FRAME_RIP + IRET_FRAME_RSP]
     sub rax, 24
     mov rcx, [rsp + TRAP_FRAME_RIP + IRET_FRAME_RIP]
     mov rdx, [rsp + TRAP_FRAME_RIP + IRET_FRAME_RFLAGS]
@@ -186,7 +185,7 @@ extern user_return_faulted
 section .rodata
 global trap_entry_table, ret_exception_entries, trap_stub_ret_14 ; the last for the tests
 ret_exception_entries:                  ; vector, entry: nmi=ret's gates (nmi.c)
-    dq 1, trap_stub_ret_1, 3, trap_stub_ret_3, 14, trap_stub_ret_14
+    dq 1, trap_stub_ret_1, 3, trap_stub_ret_3, 13, trap_stub_ret_13, 14, trap_stub_ret_14, 0, 0
 trap_entry_table:
 %assign vector 0
 %rep 256

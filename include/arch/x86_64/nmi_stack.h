@@ -54,5 +54,5 @@ struct nmi_cpu_state {
     uint64_t in_handler;      /* 1 while the C handler chain runs */
     uint64_t naive_depth;     /* NMI_NAIVE: NMIs running, and a copy of each one's arrival frame */
     struct iret_frame naive_arrival[NAIVE_DEPTH_MAX];
-    uint64_t padding;         /* to a multiple of 16 bytes: the stack top below stays aligned */
+    uint64_t ret_running;     /* nmi=ret's NMI handler runs (set and cleared by nmi_entry_ret) */
 };

@@ -299,8 +299,8 @@ def breakpoint_scenarios():
                 "bios",
                 expect="panic" if strategy == "naive" else "pass",
                 must=must,
-                hint="nmi=ret: the #DB comes on its own IST stack; the in-NMI test must look at "
-                "the interrupted RSP, not the handler's"
+                hint="nmi=ret: the #DB comes on its own IST stack; it must return into the NMI "
+                "handler without iretq too"
                 if strategy == "ret"
                 else None,
             )

@@ -45,7 +45,7 @@ def start_up_page_is_usable(log):
 
 # What an smp-nested-nmi failure under nmi=ret means (a lab 8 grade's first line).
 RET_EACH_CPU = (
-    "nmi=ret: each CPU has an NMI stack of its own; the in-NMI test must use this CPU's (the "
+    "nmi=ret: each CPU has an NMI state of its own; the in-NMI test must read this CPU's (the "
     "task register says which), or a fault on another CPU returns with iretq"
 )
 
