@@ -138,12 +138,15 @@ def smp_scenarios():
             must_not=[r"frame pointer 2222222222222222"],
         ),
         # `mode` while another CPU takes NMIs: never a half-written NMI gate.
-        Scenario(
-            "smp-mode-switch",
-            "test=smp-mode-switch",
-            "bios",
-            qemu_args=smp2,
-            must=[r"# [1-9]\d{2,} strategy switches \(\d+ refused\) while CPU 1 took \d+"],
+        *(
+            Scenario(
+                name,
+                f"test={name}",
+                "bios",
+                qemu_args=smp2,
+                must=[r"# [1-9]\d{2,} strategy switches \(\d+ refused\) while CPU 1 took \d+"],
+            )
+            for name in ("smp-mode-switch", "smp-mode-switch-ret")
         ),
         # One QMP inject-nmi is one NMI, taken by the boot CPU alone (LINT1 masked elsewhere).
         Scenario(
