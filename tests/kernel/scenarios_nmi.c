@@ -187,6 +187,22 @@ static enum scenario_result nested_by_exception(void (*action)(uint64_t), const 
 static enum scenario_result nmi_pf_nested(void) { return nested_by_exception(fault_with_nmi_pending, "fault"); }
 static enum scenario_result nmi_int3_nested(void) { return nested_by_exception(int3_with_nmi_pending, "int3"); }
 
+/* nmi-gp-nested: the same with a #GP, from a read of a non-canonical address (the unwinder's
+ * copy_from_kernel_nofault meets one when a program left such an RBP): fixed up through the
+ * exception table and returned from like the page fault. */
+static void gp_with_nmi_pending(uint64_t pass)
+{
+    if (pass == 1) {
+        send_self_nmi();
+        nmi_provoke_fault(0x8000000000000000UL);
+    }
+}
+
+static enum scenario_result nmi_gp_nested(void)
+{
+    return nested_by_exception(gp_with_nmi_pending, "fault");
+}
+
 /* The window scenarios belong to the nested strategy. */
 static bool nested_strategy_only(void)
 {
@@ -502,6 +518,7 @@ static enum scenario_result nmi_trace(void)
 const struct scenario nmi_scenarios[] = {
     {"nmi-pf-nested", nmi_pf_nested, true},
     {"nmi-int3-nested", nmi_int3_nested, true},
+    {"nmi-gp-nested", nmi_gp_nested, false},
     {"nmi-repeat-window", nmi_repeat_window, false},
     {"nmi-iret-window", nmi_iret_window, false},
     {"nmi-cr2", nmi_cr2, false},

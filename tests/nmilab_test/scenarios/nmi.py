@@ -78,6 +78,16 @@ def nmi_scenarios():
                 )
             else:
                 add(name, must=[r"entries 2 nested 1 passes 2 extra passes 1"])
+        if strategy in ("nested", "ret"):  # a fixed-up #GP in the handler: as the page fault
+            nested = "1" if strategy == "nested" else "0"
+            add(
+                "nmi-gp-nested",
+                must=[rf"entries 2 nested {nested} passes 2 extra passes {nested}"],
+                hint="nmi=ret: a #GP the kernel fixes up must return into the NMI handler without "
+                "iretq too"
+                if strategy == "ret"
+                else None,
+            )
         for name, action in (
             ("nmi-repeat-window", nmi_at("nmi_exit_iretq", step=True)),
             ("nmi-iret-window", nmi_at("nmi_exit_iretq")),
