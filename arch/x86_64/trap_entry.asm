@@ -30,44 +30,35 @@
 section .text.entry progbits alloc exec nowrite align=16 ; no kprobes here; backtraces (linker.ld)
 bits 64
 
-%assign vector 0
-%rep 256
+; One stub: the vector (and a 0 where the CPU pushes no error code), then its common code.
+%macro TRAP_STUB 3                      ; label, vector, common code
     clac                                ; where the gate points if the CPU has SMAP (idt.c)
-trap_stub_ %+ vector:
-%if vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || \
-    vector == 21 || vector == 29 || vector == 30   ; the CPU pushed an error code
+%1:
+%if %2 == 8 || (%2 >= 10 && %2 <= 14) || %2 == 17 || \
+    %2 == 21 || %2 == 29 || %2 == 30    ; the CPU pushed an error code
 %else
     push 0                              ; no error code from the CPU for this vector
 %endif
-    push vector
+    push %2
+    jmp %3
+%endmacro
+
+%assign vector 0
+%rep 256
 %if vector == 1
-    jmp debug_common
+    TRAP_STUB trap_stub_ %+ vector, vector, debug_common
 %else
-    jmp trap_common
+    TRAP_STUB trap_stub_ %+ vector, vector, trap_common
 %endif
 %assign vector vector + 1
 %endrep
 
 ; nmi=ret's entries for the exceptions an NMI handler returns from (#DB, #BP, #GP, #PF): their gates
 ; point here under nmi=ret only, so only its exceptions pay for the test (docs/nmi.md).
-    clac
-trap_stub_ret_1:
-    push 0
-    push 1
-    jmp debug_common_ret
-    clac
-trap_stub_ret_3:
-    push 0
-    push 3
-    jmp trap_common_ret
-    clac
-trap_stub_ret_13:                       ; the CPU pushed an error code (a fixed-up #GP)
-    push 13
-    jmp trap_common_ret
-    clac
-trap_stub_ret_14:                       ; the CPU pushed an error code
-    push 14
-    jmp trap_common_ret
+TRAP_STUB trap_stub_ret_1, 1, debug_common_ret
+TRAP_STUB trap_stub_ret_3, 3, trap_common_ret
+TRAP_STUB trap_stub_ret_13, 13, trap_common_ret
+TRAP_STUB trap_stub_ret_14, 14, trap_common_ret
 
 ; #DB, on its own IST stack, may land where CS says ring 0 but GS is still the user's: on the
 ; first instruction of syscall_entry (a CPU that single-steps SYSCALL on the TF it found, or a data
