@@ -1,16 +1,10 @@
-; From GRUB to C: the 32-bit entry, the checks, the page tables and the switch to long mode.
+; From GRUB to C: the 32-bit entry, the checks and the switch to long mode.
 ;
 ; GRUB jumps to _start in 32-bit protected mode with paging off, EAX = multiboot2 magic and
 ; EBX = physical address of the boot information. This code runs at its physical address (it is
 ; linked low, in .boot); the kernel proper is linked in the top 2 GiB (-mcmodel=kernel), so the
 ; last step is a jump to kernel_entry_high, which only works once paging maps that address.
-;
-; Page tables built here (all 2 MiB pages, so three levels each):
-;   PML4[0]   -> boot_pdpt_low[0..3]  -> boot_pd_low  : virtual 0..4 GiB = physical 0..4 GiB
-;   PML4[511] -> boot_pdpt_high[510]  -> boot_pd_high : 0xffffffff80000000.. = physical 0..1 GiB
-; The identity map keeps this code running after paging is switched on, and gives C a simple
-; view of the boot information, ACPI tables and the devices below 4 GiB. C splits 2 MiB pages
-; later where it needs 4 KiB holes (guard pages, the null page).
+; The page tables it switches on are data, below (boot_pml4).
 
 MULTIBOOT2_BOOTLOADER_MAGIC equ 0x36d76289
 KERNEL_VMA      equ 0xffffffff80000000
@@ -47,11 +41,17 @@ _start:
     test eax, eax
     jz no_long_mode
 
-    call build_page_tables
     xor ebx, ebx                        ; CPU 0
-; Long mode, from 32-bit protected mode with paging off: CPU 0 from just above, every other CPU
-; from its trampoline (arch/x86_64/ap_trampoline.asm) with EBX not 0. No stack needed.
-global enter_long_mode
+    jmp enter_long_mode
+
+; Every other CPU, from its trampoline (arch/x86_64/ap_trampoline.asm): protected mode on
+; boot_gdt, but DS still holds real mode's segment, which lgdt below would read through.
+global ap_protected_mode
+ap_protected_mode:
+    mov ax, BOOT_DATA
+    mov ds, ax
+    mov ebx, 1                          ; not CPU 0: long_mode_low goes on to ap_long_mode
+; Long mode, from 32-bit protected mode with paging off, EBX = 0 on CPU 0. No stack needed.
 enter_long_mode:
     mov eax, boot_pml4
     mov cr3, eax
@@ -104,40 +104,6 @@ cpu_has_long_mode:
     xor eax, eax
     ret
 
-build_page_tables:
-    mov eax, boot_pdpt_low + PAGE_PRESENT + PAGE_WRITABLE
-    mov [boot_pml4], eax
-    mov eax, boot_pdpt_high + PAGE_PRESENT + PAGE_WRITABLE
-    mov [boot_pml4 + 511 * 8], eax
-    xor ecx, ecx                        ; four PDPT entries, one page directory each
-.pdpt_low:
-    mov eax, ecx
-    shl eax, 12
-    add eax, boot_pd_low + PAGE_PRESENT + PAGE_WRITABLE
-    mov [boot_pdpt_low + ecx * 8], eax
-    inc ecx
-    cmp ecx, 4
-    jne .pdpt_low
-    mov eax, boot_pd_high + PAGE_PRESENT + PAGE_WRITABLE
-    mov [boot_pdpt_high + 510 * 8], eax
-    xor ecx, ecx                        ; 2048 entries of 2 MiB = 4 GiB identity
-.pd_low:
-    mov eax, ecx
-    shl eax, 21
-    or eax, PAGE_PRESENT + PAGE_WRITABLE + PAGE_HUGE
-    mov edx, ecx
-    shr edx, 11                         ; bits 32+ of the physical address (0 below 4 GiB)
-    mov [boot_pd_low + ecx * 8], eax
-    mov [boot_pd_low + ecx * 8 + 4], edx
-    cmp ecx, 512                        ; the first 1 GiB also goes to the higher half
-    jae .next
-    mov [boot_pd_high + ecx * 8], eax
-.next:
-    inc ecx
-    cmp ecx, 2048
-    jne .pd_low
-    ret
-
 serial_init32:                          ; COM1, 115200 8N1, FIFO on: the writes in serial_setup
     mov ecx, serial_setup
 .next:
@@ -179,7 +145,7 @@ fatal32:
 
 bits 64
 long_mode_low:
-    mov ax, BOOT_DATA64
+    mov ax, BOOT_DATA
     mov ds, ax
     mov es, ax
     mov ss, ax
@@ -210,23 +176,47 @@ message_no_long_mode:
     db "nmilab: this CPU has no long mode (64-bit); nmilab needs an x86_64 CPU", 13, 10, 0
 
 BOOT_CODE64 equ boot_gdt.code64 - boot_gdt
-BOOT_DATA64 equ boot_gdt.data64 - boot_gdt
+BOOT_DATA equ boot_gdt.data - boot_gdt
 align 16
+global boot_gdt
 boot_gdt:                               ; just enough to enter 64-bit mode; C loads the real GDT
     dq 0
 .code64: dq 0x00209a0000000000          ; present, code, L (64-bit)
-.data64: dq 0x0000920000000000          ; present, data, writable
+.data: dq 0x00cf92000000ffff            ; present, data, writable, 4 GiB (for 32-bit mode too)
+.code32: dq 0x00cf9a000000ffff          ; 0x18: present, 32-bit code, 4 GiB (ap_trampoline.asm)
 boot_gdt_pointer:
     dw boot_gdt_pointer - boot_gdt - 1
     dd boot_gdt
 
-section .boot.bss nobits alloc noexec write
+; The page tables, 2 MiB pages only, so three levels each:
+;   PML4[0]   -> boot_pdpt_low[0..3] -> boot_pd_low       : virtual 0..4 GiB = physical 0..4 GiB
+;   PML4[511] -> boot_pdpt_high[510] -> boot_pd_low[0..511] : 0xffffffff80000000.. = 0..1 GiB
+; The identity map keeps this code running after paging is switched on, and gives C a simple
+; view of the boot information, ACPI tables and the devices below 4 GiB. C splits 2 MiB pages
+; later where it needs 4 KiB holes (guard pages, the null page); the higher half shares the
+; identity map's first page directory, so a hole made in one is in both.
+TABLE equ PAGE_PRESENT + PAGE_WRITABLE
 align 4096
-boot_pml4:      resb 4096
-boot_pdpt_low:  resb 4096
-boot_pdpt_high: resb 4096
-boot_pd_low:    resb 4096 * 4
-boot_pd_high:   resb 4096
+boot_pml4:
+    dq boot_pdpt_low + TABLE
+    times 510 dq 0
+    dq boot_pdpt_high + TABLE
+boot_pdpt_low:
+    dq boot_pd_low + TABLE, boot_pd_low + 4096 + TABLE
+    dq boot_pd_low + 2 * 4096 + TABLE, boot_pd_low + 3 * 4096 + TABLE
+    times 508 dq 0
+boot_pdpt_high:
+    times 510 dq 0
+    dq boot_pd_low + TABLE
+    dq 0
+boot_pd_low:
+%assign megabytes 0
+%rep 2048
+    dq megabytes << 20 | PAGE_PRESENT | PAGE_WRITABLE | PAGE_HUGE
+%assign megabytes megabytes + 2
+%endrep
+
+section .boot.bss nobits alloc noexec write
 boot32_stack:   resb 1024
 boot32_stack_top:
 

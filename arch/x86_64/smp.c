@@ -18,9 +18,9 @@
 struct cpu cpus[CPUS_MAX];
 int cpu_count = 1;
 
-extern const uint8_t ap_trampoline_start[], ap_trampoline_end[], ap_start_parameters[];
+extern const uint8_t ap_trampoline_start[], ap_trampoline_end[];
 static uint64_t boot_cr4, trampoline_page;
-struct ap_start *ap_start_copy; /* in the trampoline's copy: read by ap_long_mode */
+struct ap_start ap_start; /* read by ap_long_mode (ap_trampoline.asm) */
 
 __attribute__((noreturn)) void ap_entry(int index) /* from ap_trampoline.asm */
 {
@@ -45,7 +45,7 @@ static bool start_cpu(int index)
         printk("smp: no task slot for CPU %d's idle task\n", index);
         return false;
     }
-    *ap_start_copy = (struct ap_start){task_stack_top((int)(idle - task_get(0))), (uint64_t)index};
+    ap_start = (struct ap_start){task_stack_top((int)(idle - task_get(0))), (uint64_t)index};
     apic_send_ipi(cpu->apic_id, APIC_IPI_INIT);
     udelay(10000);
     for (int i = 0; i < 2 && !cpu->online; i++) {
@@ -93,8 +93,6 @@ void smp_init(uint64_t low_page)
     trampoline_page = low_page;
     size_t trampoline_size = (size_t)(ap_trampoline_end - ap_trampoline_start);
     memcpy((void *)trampoline_page, ap_trampoline_start, trampoline_size);
-    uint64_t parameters = (uint64_t)(ap_start_parameters - ap_trampoline_start); /* in the copy */
-    ap_start_copy = (struct ap_start *)(trampoline_page + parameters);
     printk("smp: start-up code at %lx, the lowest usable page above page 0\n", trampoline_page);
     for (unsigned i = 0; i < found && i < CPUS_MAX && (uint64_t)cpu_count < wanted; i++) {
         if (apic_board.cpu_apic_ids[i] == cpus[0].apic_id)

@@ -30,7 +30,7 @@ static inline struct cpu *this_cpu(void)
     __asm__ volatile("str %0" : "=r"(selector));
     return &cpus[selector < TSS_SELECTOR(0) ? 0 : (selector - TSS_SELECTOR(0)) / 16];
 }
-/* What the trampoline (ap_trampoline.asm) reads, at ap_start_parameters in its copy. */
+/* What ap_long_mode (ap_trampoline.asm) reads, for the CPU being started. */
 struct ap_start {
     uint64_t stack, cpu;
 };
