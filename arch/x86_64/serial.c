@@ -6,8 +6,7 @@
 #include <arch/x86_64/timer.h>
 
 #define COM1 0x3f8
-enum { DATA = 0, INTERRUPT_ENABLE = 1, FIFO_CONTROL = 2, LINE_CONTROL = 3, MODEM_CONTROL = 4,
-       LINE_STATUS = 5 };
+enum { DATA = 0, MODEM_CONTROL = 4, LINE_STATUS = 5 };
 #define LINE_STATUS_TRANSMIT_EMPTY 0x20
 #define LINE_STATUS_DATA_READY 0x01
 
@@ -16,14 +15,10 @@ static uint64_t delay_per_byte;
 
 void serial_set_delay(uint64_t microseconds) { delay_per_byte = microseconds; }
 
+/* The UART is set up already, 115200 8N1 with the FIFO on: boot/entry.asm did it (serial_setup),
+ * to report a failed start. */
 void serial_init(void)
 {
-    outb(COM1 + INTERRUPT_ENABLE, 0x00);
-    outb(COM1 + LINE_CONTROL, 0x80); /* divisor latch */
-    outb(COM1 + DATA, 1);            /* 115200 / 1 */
-    outb(COM1 + INTERRUPT_ENABLE, 0);
-    outb(COM1 + LINE_CONTROL, 0x03); /* 8N1 */
-    outb(COM1 + FIFO_CONTROL, 0xc7);
     outb(COM1 + MODEM_CONTROL, 0x1e); /* loopback, to test the chip */
     outb(COM1 + DATA, 0xa5);
     serial_present = inb(COM1 + DATA) == 0xa5;
