@@ -10,7 +10,7 @@
 static const struct acpi_table_header *root;
 static unsigned entry_size; /* 4 for the RSDT, 8 for the XSDT */
 
-static const struct acpi_table_header *map_table(uint64_t address)
+const struct acpi_table_header *acpi_map_table(uint64_t address)
 {
     const struct acpi_table_header *table = paging_map_device(address, sizeof *table, false);
     return paging_map_device(address, table->length, false);
@@ -36,7 +36,7 @@ void acpi_init(const void *rsdp, unsigned revision)
     memcpy(&rsdt, bytes + 16, 4);
     memcpy(&xsdt, bytes + 24, 8);
     entry_size = revision >= 2 && xsdt ? 8 : 4;
-    root = map_table(entry_size == 8 ? xsdt : rsdt);
+    root = acpi_map_table(entry_size == 8 ? xsdt : rsdt);
     if (!checksum_ok(root, root->length)) {
         printk("acpi: the %s checksum is wrong; ignoring ACPI\n",
                entry_size == 8 ? "XSDT" : "RSDT");
@@ -52,7 +52,7 @@ const struct acpi_table_header *acpi_find_table(const char signature[4])
     for (unsigned i = 0; i < count; i++) {
         uint64_t address = 0;
         memcpy(&address, (const uint8_t *)(root + 1) + i * entry_size, entry_size);
-        const struct acpi_table_header *table = map_table(address);
+        const struct acpi_table_header *table = acpi_map_table(address);
         if (!memcmp(table->signature, signature, 4) && checksum_ok(table, table->length))
             return table;
     }

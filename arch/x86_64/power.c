@@ -5,7 +5,6 @@
 #include <arch/x86_64/acpi.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/power.h>
-#include <arch/x86_64/paging.h>
 #include <kernel/printk.h>
 #include <kernel/string.h>
 
@@ -40,11 +39,8 @@ void machine_poweroff(void)
         memcpy(&pm1a_control, f + 64, 4);
         memcpy(&pm1b_control, f + 68, 4);
         int sleep_type = -1;
-        if (dsdt_address) {
-            const struct acpi_table_header *dsdt; /* its header first, for its length */
-            dsdt = paging_map_device(dsdt_address, sizeof *dsdt, false);
-            sleep_type = s5_sleep_type(paging_map_device(dsdt_address, dsdt->length, false));
-        }
+        if (dsdt_address)
+            sleep_type = s5_sleep_type(acpi_map_table(dsdt_address));
         if (sleep_type >= 0 && pm1a_control) {
             /* Not in ACPI mode yet (SCI_EN clear): write ACPI_ENABLE to the SMI command port */
             if (smi_command && f[52] && !(inb((uint16_t)pm1a_control) & 1)) {

@@ -11,5 +11,6 @@ struct acpi_table_header {
 } __attribute__((packed));
 
 void acpi_init(const void *rsdp, unsigned revision);
+const struct acpi_table_header *acpi_map_table(uint64_t address); /* its header, then all of it */
 /* The first table with this signature ("APIC", "FACP", ...) whose checksum is right, or NULL. */
 const struct acpi_table_header *acpi_find_table(const char signature[4]);
