@@ -17,18 +17,14 @@ struct tss {
 _Static_assert(sizeof(struct tss) == 104, "64-bit TSS is 104 bytes");
 
 static struct tss tss[CPUS_MAX];
-/* In the order gdt.h gives: the one SYSCALL and SYSRET need. */
+/* Each descriptor at its selector's slot: gdt.h orders them as SYSCALL and SYSRET need. */
 uint64_t gdt[GDT_ENTRIES] = {
-    0,
-    0x00209a0000000000, /* 0x08 kernel code: present, ring 0, executable, 64-bit (L) */
-    0x0000920000000000, /* 0x10 kernel data: present, ring 0, writable */
-    0x0000f20000000000, /* 0x18 user data: present, ring 3, writable */
-    0x0020fa0000000000, /* 0x20 user code: present, ring 3, executable, 64-bit (L) */
-    /* 0x28 + 16 * n: CPU n's TSS descriptor, two slots each in long mode */
+    [KERNEL_CODE_SELECTOR / 8] = 0x00209a0000000000, /* present, ring 0, executable, 64-bit (L) */
+    [KERNEL_DATA_SELECTOR / 8] = 0x0000920000000000, /* present, ring 0, writable */
+    [USER_DATA_SELECTOR / 8] = 0x0000f20000000000,   /* present, ring 3, writable */
+    [USER_CODE_SELECTOR / 8] = 0x0020fa0000000000,   /* present, ring 3, executable, 64-bit (L) */
+    /* TSS_SELECTOR(n) / 8: CPU n's TSS descriptor, two slots each in long mode */
 };
-_Static_assert(KERNEL_CODE_SELECTOR == 1 << 3 && KERNEL_DATA_SELECTOR == 2 << 3, "gdt.h's slots");
-_Static_assert(USER_DATA_SELECTOR == (3 << 3 | 3) && USER_CODE_SELECTOR == (GDT_USER_CODE << 3 | 3),
-               "gdt.h's slots");
 _Static_assert(TSS_SELECTOR(0) == 5 << 3, "the TSS descriptors follow the code and data slots");
 
 static struct descriptor_table_register gdt_pointer = {sizeof gdt - 1, (uint64_t)gdt};

@@ -224,7 +224,7 @@ static enum scenario_result user_nmi_exit_all(void)
  * present. The return's fault must be taken on the task's kernel stack and kill the task. */
 static int64_t make_user_code_not_present(struct trap_frame *frame)
 {
-    gdt[GDT_USER_CODE] &= ~SEGMENT_PRESENT; /* SYSRET does not look; the next iretq will */
+    gdt[USER_CODE_SELECTOR / 8] &= ~SEGMENT_PRESENT; /* SYSRET does not look; the next iretq will */
     frame->rflags &= ~RFLAGS_IF;             /* and only an NMI interrupts the program now */
     printk("# user-nmi-fault-return: the user code segment is not present; inject an NMI\n");
     return 0;
@@ -236,7 +236,7 @@ static enum scenario_result user_nmi_fault_return(void)
         return SCENARIO_SKIP;
     syscall_table[SYS_TEST_FIRST + 1] = make_user_code_not_present;
     run("cs-not-present", 0);
-    gdt[GDT_USER_CODE] |= SEGMENT_PRESENT;
+    gdt[USER_CODE_SELECTOR / 8] |= SEGMENT_PRESENT;
     syscall_table[SYS_TEST_FIRST + 1] = NULL;
     nmi_provoke_stop();
     expect(user_last.killed && user_last.fault.vector == VECTOR_SEGMENT_NOT_PRESENT &&

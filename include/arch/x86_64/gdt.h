@@ -9,7 +9,6 @@
 #define KERNEL_DATA_SELECTOR 0x10 /* GDT slot 2 */
 #define USER_DATA_SELECTOR 0x1b   /* GDT slot 3, RPL 3 */
 #define USER_CODE_SELECTOR 0x23   /* GDT slot 4, RPL 3 */
-#define GDT_USER_CODE 4
 
 /* CPU n's TSS descriptor, after the five code and data slots: two slots each in long mode. The
  * task register holds it, which is how this_cpu() (smp.h) tells the CPUs apart. */
