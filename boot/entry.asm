@@ -37,8 +37,25 @@ _start:
 
     cmp edi, MULTIBOOT2_BOOTLOADER_MAGIC
     jne not_multiboot2
-    call cpu_has_long_mode
-    test eax, eax
+    pushfd                              ; CPUID exists when EFLAGS.ID (bit 21) can be flipped
+    pop eax
+    mov ecx, eax
+    xor eax, 1 << 21
+    push eax
+    popfd
+    pushfd
+    pop eax
+    push ecx
+    popfd
+    xor eax, ecx
+    jz no_long_mode
+    mov eax, 0x80000000                 ; highest extended leaf
+    cpuid
+    cmp eax, 0x80000001
+    jb no_long_mode
+    mov eax, 0x80000001
+    cpuid
+    test edx, CPUID_EXT_LONG_MODE
     jz no_long_mode
 
     xor ebx, ebx                        ; CPU 0
@@ -75,34 +92,6 @@ not_multiboot2:
 no_long_mode:
     mov ebx, message_no_long_mode
     jmp fatal32
-
-; EAX = 1 when CPUID exists and reports long mode, else 0.
-cpu_has_long_mode:
-    pushfd                              ; CPUID exists when EFLAGS.ID (bit 21) can be flipped
-    pop eax
-    mov ecx, eax
-    xor eax, 1 << 21
-    push eax
-    popfd
-    pushfd
-    pop eax
-    push ecx
-    popfd
-    xor eax, ecx
-    jz .no
-    mov eax, 0x80000000                 ; highest extended leaf
-    cpuid
-    cmp eax, 0x80000001
-    jb .no
-    mov eax, 0x80000001
-    cpuid
-    test edx, CPUID_EXT_LONG_MODE
-    jz .no
-    mov eax, 1
-    ret
-.no:
-    xor eax, eax
-    ret
 
 serial_init32:                          ; COM1, 115200 8N1, FIFO on: the writes in serial_setup
     mov ecx, serial_setup
