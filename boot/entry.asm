@@ -33,10 +33,21 @@ _start:
     mov esp, boot32_stack_top
     mov edi, eax                        ; keep magic and info pointer for kernel_main
     mov esi, ebx
-    call serial_init32
+    mov ecx, serial_setup               ; COM1, 115200 8N1, FIFO on: the writes in serial_setup
+.serial_setup:
+    movzx edx, byte [ecx]
+    add edx, COM1
+    mov al, [ecx + 1]
+    out dx, al
+    add ecx, 2
+    cmp ecx, serial_setup_end
+    jne .serial_setup
 
+    ; The checks. EBP: the message fatal32 prints if the next one fails.
+    mov ebp, message_not_multiboot2
     cmp edi, MULTIBOOT2_BOOTLOADER_MAGIC
-    jne not_multiboot2
+    jne fatal32
+    mov ebp, message_no_long_mode
     pushfd                              ; CPUID exists when EFLAGS.ID (bit 21) can be flipped
     pop eax
     mov ecx, eax
@@ -48,15 +59,15 @@ _start:
     push ecx
     popfd
     xor eax, ecx
-    jz no_long_mode
+    jz fatal32
     mov eax, 0x80000000                 ; highest extended leaf
     cpuid
     cmp eax, 0x80000001
-    jb no_long_mode
+    jb fatal32
     mov eax, 0x80000001
     cpuid
     test edx, CPUID_EXT_LONG_MODE
-    jz no_long_mode
+    jz fatal32
 
     xor ebx, ebx                        ; CPU 0
     jmp enter_long_mode
@@ -86,31 +97,12 @@ enter_long_mode:
     lgdt [boot_gdt_pointer]
     jmp BOOT_CODE64:long_mode_low       ; a 64-bit code segment makes it real 64-bit mode
 
-not_multiboot2:
-    mov ebx, message_not_multiboot2
-    jmp fatal32
-no_long_mode:
-    mov ebx, message_no_long_mode
-    jmp fatal32
-
-serial_init32:                          ; COM1, 115200 8N1, FIFO on: the writes in serial_setup
-    mov ecx, serial_setup
-.next:
-    movzx edx, byte [ecx]
-    add edx, COM1
-    mov al, [ecx + 1]
-    out dx, al
-    add ecx, 2
-    cmp ecx, serial_setup_end
-    jne .next
-    ret
-
-; Print the NUL-terminated message at EBX on serial and on the VGA text screen, then stop.
+; Print the NUL-terminated message at EBP on serial and on the VGA text screen, then stop.
 ; Only reached before long mode, so the message is all the user gets: it must say what is wrong.
 fatal32:
     mov edi, VGA_TEXT
 .next_char:
-    mov al, [ebx]
+    mov al, [ebp]
     test al, al
     jz .halt
     mov ah, 0x4f                        ; white on red
@@ -125,7 +117,7 @@ fatal32:
     mov dx, COM1
     mov al, ah
     out dx, al
-    inc ebx
+    inc ebp
     jmp .next_char
 .halt:
     cli
