@@ -133,8 +133,6 @@ uint64_t boot_memory_available(const struct boot_info *boot)
     return total;
 }
 
-/* The pages from the bottom up: the first that lies whole in one usable region and overlaps
- * no other. */
 uint64_t boot_low_page(const struct boot_info *boot)
 {
     for (uint64_t page = LOW_PAGE_SIZE; page < LOW_MEMORY_END; page += LOW_PAGE_SIZE) {

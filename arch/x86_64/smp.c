@@ -24,14 +24,13 @@ struct ap_start ap_start; /* read by ap_long_mode (ap_trampoline.asm) */
 
 __attribute__((noreturn)) void ap_entry(int index) /* from ap_trampoline.asm */
 {
-    struct cpu *cpu = &cpus[index];
     gdt_load(index);
     idt_load();
     write_cr4(boot_cr4);
     user_mode_init();
     apic_init_cpu();
     timer_start_this_cpu();
-    __atomic_store_n(&cpu->online, true, __ATOMIC_RELEASE);
+    __atomic_store_n(&cpus[index].online, true, __ATOMIC_RELEASE);
     for (;;) /* the CPU's idle task: the tick schedules whatever is made for this CPU */
         __asm__ volatile("sti; hlt");
 }

@@ -5,7 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MULTIBOOT2_BOOTLOADER_MAGIC 0x36d76289
 #define BOOT_MEMORY_REGIONS_MAX 64
 #define BOOT_MEMORY_AVAILABLE 1 /* the multiboot2 type for usable RAM */
 
