@@ -30,11 +30,10 @@ void acpi_init(const void *rsdp, unsigned revision)
         printk("acpi: no RSDP from the boot loader; ACPI power-off and the MADT are unavailable\n");
         return;
     }
-    const uint8_t *bytes = rsdp;
     uint32_t rsdt;
     uint64_t xsdt;
-    memcpy(&rsdt, bytes + 16, 4);
-    memcpy(&xsdt, bytes + 24, 8);
+    memcpy(&rsdt, (const uint8_t *)rsdp + 16, 4);
+    memcpy(&xsdt, (const uint8_t *)rsdp + 24, 8);
     entry_size = revision >= 2 && xsdt ? 8 : 4;
     root = acpi_map_table(entry_size == 8 ? xsdt : rsdt);
     if (!checksum_ok(root, root->length)) {

@@ -1,8 +1,7 @@
-; Where the other CPUs start. A start-up IPI (SIPI) wakes a CPU in 16-bit real mode at the page
-; whose number it carries, so smp.c copies these bytes to a page below 1 MiB that the memory map
-; says is usable. The trampoline only loads the boot GDT and reaches 32-bit protected mode; from
-; there the CPU takes CPU 0's own way into long mode (ap_protected_mode in boot/entry.asm, which a
-; 32-bit address reaches), and comes back to ap_long_mode below, in the kernel proper.
+; Where the other CPUs start (docs/nmi.md, "Several CPUs"). A start-up IPI wakes a CPU in 16-bit
+; real mode at the page it names, a usable one below 1 MiB that smp.c copies these bytes to. They
+; load the boot GDT and jump to ap_protected_mode (boot/entry.asm), CPU 0's own way into long mode,
+; which comes back to ap_long_mode below, in the kernel proper.
 
 %include "asm_offsets.inc"
 
