@@ -1,7 +1,6 @@
 /* The GDT and the TSSes. In 64-bit mode segments are nearly unused, but the CPU still needs code
  * segments with the L bit (ring 0 and ring 3), and a TSS per CPU: it is where the CPU finds its
- * IST stacks and RSP0, the stack an interrupt from user mode switches to. The CPUs share one GDT
- * with a TSS descriptor each, so the task register says which CPU runs (this_cpu(), smp.c). */
+ * IST stacks and RSP0, the stack an interrupt from user mode switches to; one GDT for all. */
 #include <arch/x86_64/gdt.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>

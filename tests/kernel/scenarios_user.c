@@ -328,6 +328,7 @@ static enum scenario_result user_nmi_storm(void)
  * makes the next kernel iretq raise #GP (an IRET with NT set is a task return, which long mode
  * refuses); AC carried into the kernel turns SMAP off; TF and DF break the entry's assumptions. */
 #define RFLAGS_TF (1UL << 8)
+#define RFLAGS_DF (1UL << 10)
 #define RFLAGS_NT (1UL << 14)
 #define RFLAGS_AC (1UL << 18)
 #define RFLAGS_ID (1UL << 21)

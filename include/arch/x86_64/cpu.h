@@ -7,7 +7,6 @@
 
 #define RFLAGS_RESERVED_ONE (1UL << 1) /* always reads as 1; every other flag clear */
 #define RFLAGS_IF (1UL << 9)
-#define RFLAGS_DF (1UL << 10)
 
 static inline void outb(uint16_t port, uint8_t value)
 {
