@@ -26,10 +26,8 @@ static const char *known_values(const char *key)
     return NULL;
 }
 
-int cmdline_parse(struct cmdline *cl, const char *line, void (*report)(const char *message))
+void cmdline_parse(struct cmdline *cl, const char *line)
 {
-    char message[160];
-    int problems = 0;
     cl->count = 0;
     while (line && *line) {
         while (*line == ' ' || *line == '\t')
@@ -54,13 +52,11 @@ int cmdline_parse(struct cmdline *cl, const char *line, void (*report)(const cha
         if (!values)
             problem = "is not a known option";
         else if (!values[0] && key_length < word_length)
-            format(message, sizeof message, "cmdline: option '%s' takes no value", key);
+            printk("cmdline: option '%s' takes no value\n", key);
         else if (values[0] && key_length == word_length)
-            format(message, sizeof message, "cmdline: option '%s' needs a value: %s=<%s>",
-                   key, key, values);
+            printk("cmdline: option '%s' needs a value: %s=<%s>\n", key, key, values);
         else if (values[0] && value_length == 0)
-            format(message, sizeof message, "cmdline: option '%s' has an empty value: %s=<%s>",
-                   key, key, values);
+            printk("cmdline: option '%s' has an empty value: %s=<%s>\n", key, key, values);
         else if (value_length >= CMDLINE_VALUE_SIZE)
             problem = "has a value that is too long";
         else if (cl->count == CMDLINE_MAX_OPTIONS)
@@ -70,15 +66,10 @@ int cmdline_parse(struct cmdline *cl, const char *line, void (*report)(const cha
             memcpy(option->key, key, key_length + 1);
             memcpy(option->value, word + key_length + 1, value_length);
             option->value[value_length] = '\0';
-            continue;
         }
         if (problem)
-            format(message, sizeof message, "cmdline: '%s' %s (ignored)", key, problem);
-        problems++;
-        if (report)
-            report(message);
+            printk("cmdline: '%s' %s (ignored)\n", key, problem);
     }
-    return problems;
 }
 
 const char *cmdline_get(const struct cmdline *cl, const char *key)

@@ -47,8 +47,6 @@ static void console_delay_init(void)
     printk("console: %lu us per byte on serial (console_delay)\n", microseconds);
 }
 
-static void report_cmdline_problem(const char *message) { printk("%s\n", message); }
-
 static void print_memory_map(void)
 {
     printk("memory map: %u regions, %lu MiB usable\n",
@@ -80,7 +78,7 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     if (boot_info.cmdline_given >= sizeof boot_info.cmdline)
         printk("cmdline: truncated to %zu bytes (GRUB passed %zu); options after that are lost\n",
                sizeof boot_info.cmdline - 1, boot_info.cmdline_given);
-    cmdline_parse(&kernel_cmdline, boot_info.cmdline, report_cmdline_problem);
+    cmdline_parse(&kernel_cmdline, boot_info.cmdline);
     print_memory_map();
     acpi_init(boot_info.rsdp, boot_info.rsdp_revision);
     page_fault_init();

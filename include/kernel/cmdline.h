@@ -1,5 +1,5 @@
 /* The kernel command line: space-separated key=value options, checked against a list of known
- * keys. cmdline.c is pure C (also built for the host unit tests). */
+ * keys. cmdline.c is pure C (also built for the host unit tests, which catch what it printks). */
 #pragma once
 #include <stdint.h>
 
@@ -17,9 +17,9 @@ struct cmdline {
     struct cmdline_option options[CMDLINE_MAX_OPTIONS];
 };
 
-/* Parses line into cl. Each problem (unknown key, missing value, too long, too many) is passed to
- * report() as one line and that word is skipped; returns the number of problems. */
-int cmdline_parse(struct cmdline *cl, const char *line, void (*report)(const char *message));
+/* Parses line into cl. Each problem (unknown key, missing value, too long, too many) is printed
+ * in one line and that word is skipped. */
+void cmdline_parse(struct cmdline *cl, const char *line);
 
 /* A decimal number, or hexadecimal after 0x, from 0 to limit: 0, or -1 when text is not one. */
 int parse_number(const char *text, uint64_t limit, uint64_t *value);
