@@ -1,8 +1,7 @@
-/* The cast of the stories (include/kernel/cast.h). The watchdog's dump walks every task's frame
- * chain from inside an NMI handler; broken-frames gives it one that leads into unmapped memory,
- * so the walk takes a page fault there, as the article's stack dump did. */
+/* The stories' cast (include/kernel/shell.h): broken-frames is the task whose frame chain makes
+ * the watchdog's dump take a page fault inside the NMI handler (docs/stories.md, story 1). */
 #include <stddef.h>
-#include <kernel/cast.h>
+#include <kernel/shell.h>
 #include <kernel/task.h>
 
 #define UNMAPPED_FRAME 0x0000100000000000UL /* nothing maps it: reading the frame there faults */

@@ -1,8 +1,5 @@
-/* Demos for the GRUB menu (demo=NAME; grub.cfg, "nmilab demos"): the shell's demonstrations,
- * explained on the screen step by step, for a PC where nothing can be typed (a USB keyboard the
- * kernel cannot read, no serial line). Each runs shell commands, says what they showed, and
- * leaves it all on the screen. */
-#include <kernel/demo.h>
+/* The GRUB menu's demos (grub.cfg, "nmilab demos"): shell commands, explained on the screen and
+ * left there, for a PC where nothing can be typed (README.md, on booting a real PC). */
 #include <kernel/nmi.h>
 #include <kernel/printk.h>
 #include <kernel/shell.h>

@@ -15,7 +15,6 @@
 #include <arch/x86_64/traps.h>
 #include <arch/x86_64/user_mode.h>
 #include <kernel/cmdline.h>
-#include <kernel/demo.h>
 #include <kernel/console.h>
 #include <kernel/cpu_backtrace.h>
 #include <kernel/multiboot.h>

@@ -6,7 +6,6 @@
 #include <arch/x86_64/power.h>
 #include <arch/x86_64/serial.h>
 #include <arch/x86_64/smp.h>
-#include <kernel/cast.h>
 #include <kernel/cmdline.h>
 #include <kernel/cpu_backtrace.h>
 #include <kernel/kprobes.h>

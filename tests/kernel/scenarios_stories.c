@@ -9,7 +9,6 @@
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/serial.h>
 #include <arch/x86_64/timer.h>
-#include <kernel/cast.h>
 #include <kernel/cmdline.h>
 #include <kernel/kprobes.h>
 #include <kernel/nmi.h>
