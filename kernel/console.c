@@ -1,7 +1,6 @@
-/* The console: every byte goes to serial and to the screen. The console keeps the screen's text,
- * the cursor, wraps and scrolls; the backends only draw a character in a cell. Scrolling redraws
- * from that text only the cells whose character changes, and never reads the screen back (why:
- * README.md, on the framebuffer), so every cell is always one whole glyph. */
+/* printk's console: every byte goes to serial and to the screen. It keeps the screen's text, the
+ * cursor, wraps and scrolls, redrawing only the cells that change, never reading the screen back
+ * (why: README.md, on the framebuffer); the backends only draw a character in a cell. */
 #include <arch/x86_64/serial.h>
 #include <kernel/console.h>
 #include <kernel/lock.h>
@@ -78,12 +77,24 @@ static void screen_put(char c)
     }
 }
 
-void console_write(const char *text, size_t length)
+/* printk's text is formatted on the stack, then written out whole, under the console lock. */
+void vprintk(const char *fmt, va_list arguments)
 {
+    char buffer[512];
+    int length = vformat(buffer, sizeof buffer, fmt, arguments);
+    size_t written = length < (int)sizeof buffer ? (size_t)length : sizeof buffer - 1;
     uint64_t taken = lock_take(&console_lock);
-    serial_write(text, length);
+    serial_write(buffer, written);
     if (screen)
-        for (size_t i = 0; i < length; i++)
-            screen_put(text[i]);
+        for (size_t i = 0; i < written; i++)
+            screen_put(buffer[i]);
     lock_give(&console_lock, taken);
+}
+
+void printk(const char *fmt, ...)
+{
+    va_list arguments;
+    va_start(arguments, fmt);
+    vprintk(fmt, arguments);
+    va_end(arguments);
 }

@@ -1,11 +1,9 @@
 /* Where printk's text goes: the serial port and one screen (a pixel framebuffer or VGA text). */
 #pragma once
-#include <stddef.h>
 #include <stdint.h>
 #include <kernel/multiboot.h>
 
 void console_init_screen(const struct boot_framebuffer *framebuffer); /* after paging_init */
-void console_write(const char *text, size_t length); /* whole, under console_lock */
 struct lock;
 extern struct lock console_lock; /* held across several writes: one CPU's lines stay together */
 const char *console_screen_description(void); /* e.g. "framebuffer 1024x768x32" */

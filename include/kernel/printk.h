@@ -1,4 +1,4 @@
-/* Formatted output. format.c is pure C (also built for the host unit tests); printk.c sends the
+/* Formatted output. format.c is pure C (also built for the host unit tests); console.c sends the
  * result to every console. Formats: %d %i %u %x %X %p %s %c %%, the l/ll/z size prefixes,
  * a width, '0' padding and '-' for left alignment. */
 #pragma once
