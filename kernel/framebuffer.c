@@ -1,6 +1,5 @@
-/* The pixel console: what a UEFI machine shows (there is no text mode under UEFI). Characters are
- * drawn from the 8x16 bitmap font, each pixel as a 2x2 block on a large screen (font.h says how
- * large), where 8x16 pixels would be too small to read. */
+/* The pixel console: what a UEFI machine shows (there is no text mode under UEFI), characters
+ * drawn from the 8x16 bitmap font (twice the size on a large screen: font.h says when and why). */
 #include <arch/x86_64/paging.h>
 #include <kernel/console.h>
 #include <kernel/font.h>

@@ -15,10 +15,9 @@ static void vga_text_draw(unsigned column, unsigned row, char c)
 const struct screen *vga_text_screen_init(uint64_t address, unsigned columns, unsigned rows)
 {
     cells = paging_map_device(address, (uint64_t)columns * rows * 2, false);
-    vga_text_screen.columns = columns;
-    vga_text_screen.rows = rows;
-    vga_text_screen.scroll_step = 1; /* text mode redraws in a blink */
-    vga_text_screen.draw = vga_text_draw;
+    /* Text mode redraws in a blink: it scrolls a row at a time. */
+    vga_text_screen = (struct screen){.columns = columns, .rows = rows, .scroll_step = 1,
+                                      .draw = vga_text_draw};
     for (unsigned i = 0; i < columns * rows; i++)
         cells[i] = GREY_ON_BLACK << 8 | ' ';
     return &vga_text_screen;
