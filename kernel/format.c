@@ -25,14 +25,12 @@ static void put_padded(struct output *out, const char *text, size_t text_length,
         put(out, *text++);
         text_length--;
     }
-    if (!left)
-        while (padding-- > 0)
-            put(out, pad);
+    for (; !left && padding > 0; padding--)
+        put(out, pad);
     while (text_length--)
         put(out, *text++);
-    if (left)
-        while (padding-- > 0)
-            put(out, ' ');
+    for (; left && padding > 0; padding--)
+        put(out, ' ');
 }
 
 static size_t number_to_text(char *digits, uint64_t value, unsigned base, bool upper)
@@ -76,9 +74,7 @@ int vformat(char *buffer, size_t size, const char *fmt, va_list arguments)
         case 'i': {
             int64_t value = longs ? va_arg(arguments, int64_t) : va_arg(arguments, int);
             uint64_t magnitude = value < 0 ? -(uint64_t)value : (uint64_t)value;
-            if (value < 0)
-                digits[n++] = '-';
-            n += number_to_text(digits + n, magnitude, 10, false);
+            n = (size_t)format(digits, sizeof digits, value < 0 ? "-%lu" : "%lu", magnitude);
             break;
         }
         case 'u':
@@ -88,14 +84,10 @@ int vformat(char *buffer, size_t size, const char *fmt, va_list arguments)
             n = number_to_text(digits, value, *fmt == 'u' ? 10 : 16, *fmt == 'X');
             break;
         }
-        case 'p': {
-            uint64_t value = (uint64_t)(uintptr_t)va_arg(arguments, void *);
-            digits[0] = '0';
-            digits[1] = 'x';
-            n = 2 + number_to_text(digits + 2, value, 16, false);
+        case 'p':
+            n = (size_t)format(digits, sizeof digits, "0x%lx", (uint64_t)va_arg(arguments, void *));
             pad = ' '; /* zero padding is for %d, %u and %x only */
             break;
-        }
         case 's':
             text = va_arg(arguments, const char *);
             if (!text)
