@@ -268,14 +268,10 @@ void shell_run(void)
         printk("nmilab> ");
         size_t length = 0;
         bool too_long = false;
-        for (;;) {
-            int c; /* from the serial line, else the keyboard */
+        int c; /* from the serial line, else the keyboard */
+        do {
             while ((c = serial_read()) < 0 && (c = keyboard_read()) < 0)
                 task_sleep(1);
-            if (c == '\r' || c == '\n') {
-                printk("\n");
-                break;
-            }
             if ((c == '\b' || c == 0x7f) && length) {
                 length--;
                 printk("\b \b");
@@ -286,8 +282,9 @@ void shell_run(void)
                 } else {
                     too_long = true;
                 }
-            } /* other control characters are ignored */
-        }
+            } /* other control characters are ignored; a \r or \n ends the line */
+        } while (c != '\r' && c != '\n');
+        printk("\n");
         line[length] = '\0';
         if (too_long)
             printk("shell: line too long (at most %d characters); ignored\n", LINE_MAX);
