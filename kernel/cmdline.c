@@ -48,9 +48,8 @@ void cmdline_parse(struct cmdline *cl, const char *line)
         key[kept] = '\0';
         const char *values = key_length < sizeof key ? known_values(key) : NULL;
         size_t value_length = key_length < word_length ? word_length - key_length - 1 : 0;
-        const char *problem = NULL;
         if (!values)
-            problem = "is not a known option";
+            printk("cmdline: '%s' is not a known option (ignored)\n", key);
         else if (!values[0] && key_length < word_length)
             printk("cmdline: option '%s' takes no value\n", key);
         else if (values[0] && key_length == word_length)
@@ -58,17 +57,15 @@ void cmdline_parse(struct cmdline *cl, const char *line)
         else if (values[0] && value_length == 0)
             printk("cmdline: option '%s' has an empty value: %s=<%s>\n", key, key, values);
         else if (value_length >= CMDLINE_VALUE_SIZE)
-            problem = "has a value that is too long";
+            printk("cmdline: '%s' has a value that is too long (ignored)\n", key);
         else if (cl->count == CMDLINE_MAX_OPTIONS)
-            problem = "is one option too many";
+            printk("cmdline: '%s' is one option too many (ignored)\n", key);
         else {
             struct cmdline_option *option = &cl->options[cl->count++];
             memcpy(option->key, key, key_length + 1);
             memcpy(option->value, word + key_length + 1, value_length);
             option->value[value_length] = '\0';
         }
-        if (problem)
-            printk("cmdline: '%s' %s (ignored)\n", key, problem);
     }
 }
 
@@ -92,12 +89,10 @@ int parse_number(const char *text, uint64_t limit, uint64_t *value)
     if (!text || !*text)
         return -1;
     for (; *text; text++) {
-        unsigned digit = 99; /* not a digit: above every base */
-        if (*text >= '0' && *text <= '9')
-            digit = (unsigned)(*text - '0');
-        else if (*text >= 'a' && *text <= 'f')
-            digit = (unsigned)(*text - 'a' + 10);
-        if (digit >= base || n > (limit - digit) / base)
+        unsigned digit = 0; /* its place in "0123456789abcdef"; base when it is not a digit */
+        while (digit < base && "0123456789abcdef"[digit] != *text)
+            digit++;
+        if (digit == base || n > (limit - digit) / base)
             return -1;
         n = n * base + digit;
     }
