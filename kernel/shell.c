@@ -231,14 +231,14 @@ static void command_help(int argc, char **argv)
 
 void shell_execute(char *line)
 {
-    char *argv[WORDS_MAX + 1];
+    char *argv[WORDS_MAX];
     int argc = 0;
     for (char *p = line; *p;) {
         while (*p == ' ' || *p == '\t')
             *p++ = '\0';
         if (!*p)
             break;
-        if (argc == WORDS_MAX + 1) {
+        if (argc == WORDS_MAX) {
             printk("shell: too many words (at most %d)\n", WORDS_MAX);
             return;
         }

@@ -38,7 +38,8 @@ SHELL_SESSION = [
     "stats",
     "x" * 300,
     "\x01\x02odd\x1b[A\x7f\x7f\x7f\x7f",
-    "help me with too many words here",
+    "nmi 1 2 3",
+    "help me with five words",
     "poweroff",
 ]
 
@@ -87,7 +88,8 @@ SCENARIOS = [
             r"CPU 0: strategy nested; NMIs \d+",
             r"shell: line too long \(at most 120 characters\); ignored",
             r"nmilab> odd\[A(\x08 \x08){4}\nshell: unknown command 'o'",
-            r"shell: too many words \(at most 4\)",
+            r"nmilab> nmi 1 2 3\nusage: nmi",
+            r"nmilab> help me with five words\nshell: too many words \(at most 4\)",
             r"nmilab> poweroff",
         ],
     ),
