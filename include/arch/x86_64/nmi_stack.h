@@ -26,8 +26,8 @@ struct nmi_stack {
     struct iret_frame hardware;
 };
 _Static_assert(sizeof(struct nmi_stack) == 17 * 8, "nmi_stack is 17 words");
-_Static_assert(sizeof(struct nmi_stack) % 8 == 0 && (sizeof(struct nmi_stack) + 17 * 8) % 16 == 0,
-               "with the 17 words of trap frame below it, the C call stays 16-byte aligned");
+_Static_assert((sizeof(struct nmi_stack) + 17 * 8) % 16 == 0, "with the 17 words of trap frame "
+               "below it, the C call stays 16-byte aligned");
 
 /* How a nested NMI was recognised (nmi_cpu.nested_rule). */
 enum nmi_nested_rule {

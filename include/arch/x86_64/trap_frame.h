@@ -16,14 +16,8 @@ struct trap_frame {
     uint64_t rip, cs, rflags, rsp, ss;
 };
 
-/* iretq pops exactly rip, cs, rflags, rsp, ss in that order, right after the error code. */
-#define TRAP_FRAME_AT(field) offsetof(struct trap_frame, field)
-_Static_assert(TRAP_FRAME_AT(cs) == TRAP_FRAME_AT(rip) + 8, "iret frame order");
-_Static_assert(TRAP_FRAME_AT(rflags) == TRAP_FRAME_AT(rip) + 16, "iret frame order");
-_Static_assert(TRAP_FRAME_AT(rsp) == TRAP_FRAME_AT(rip) + 24, "iret frame order");
-_Static_assert(TRAP_FRAME_AT(ss) == TRAP_FRAME_AT(rip) + 32, "iret frame order");
-_Static_assert(TRAP_FRAME_AT(error_code) + 8 == TRAP_FRAME_AT(rip), "error code below rip");
-#undef TRAP_FRAME_AT
+/* 22 words and no padding, so each field lies at 8 times its place in the list: the five iretq
+ * pops (rip, cs, rflags, rsp, ss) in that order, right after the error code. */
 _Static_assert(sizeof(struct trap_frame) == 22 * 8, "trap frame is 22 words");
 /* The CPU aligns RSP to 16 before it pushes SS; 22 words keep it aligned for the call into C. */
 _Static_assert(sizeof(struct trap_frame) % 16 == 0, "trap frame keeps the stack 16-byte aligned");
