@@ -4,7 +4,6 @@
 #include <arch/x86_64/trap_frame.h>
 
 enum {
-    VECTOR_DIVIDE_ERROR = 0,
     VECTOR_DEBUG = 1,
     VECTOR_NMI = 2,
     VECTOR_BREAKPOINT = 3,
