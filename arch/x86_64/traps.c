@@ -50,24 +50,17 @@ static NOKPROBE __attribute__((noreturn)) void double_fault(const struct trap_fr
     panic_trap(frame, "double fault (#DF), on its own IST stack");
 }
 
-/* The access a page fault's error code describes: bit 4 an instruction fetch, bit 1 a write. */
-static NOKPROBE const char *page_fault_access(uint64_t error)
-{
-    if (error & 16)
-        return "instruction fetch";
-    if (error & 2)
-        return "write";
-    return "read";
-}
-
 static NOKPROBE __attribute__((noreturn)) void page_fault_panic(const struct trap_frame *frame)
 {
-    uint64_t error = frame->error_code;
+    uint64_t error = frame->error_code; /* bit 4 an instruction fetch, bit 1 a write */
+    const char *access = error & 2 ? "write" : "read";
+    if (error & 16)
+        access = "instruction fetch";
     const char *owner = stack_guard_owner(read_cr2());
     const char *kind = error & 1 ? "protection violation on" : "not-present page on";
     const char *overflow = owner ? ": stack overflow into the guard page of the " : "";
     panic_trap(frame, "page fault (#PF) at %016lx: %s %s in %s mode%s%s%s", read_cr2(), kind,
-               page_fault_access(error), error & 4 ? "user" : "kernel",
+               access, error & 4 ? "user" : "kernel",
                error & 8 ? ", reserved bit set" : "", overflow, owner ? owner : "");
 }
 
