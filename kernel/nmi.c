@@ -28,20 +28,18 @@ static nmi_handler handlers[NMI_HANDLERS_MAX];
 extern char nmi_entry_nested[], nmi_entry_naive[], nmi_entry_latch[], nmi_entry_ret[];
 /* trap_entry.asm: #DB's, #BP's, #GP's and #PF's entries under nmi=ret, then a 0 vector */
 extern const struct { uint64_t vector, entry; } ret_exception_entries[];
-static const char *const strategy_entries[] = { /* naive, naive-raw: one entry, told apart in C */
-    [NMI_NESTED] = nmi_entry_nested, [NMI_NAIVE] = nmi_entry_naive,
-    [NMI_NAIVE_RAW] = nmi_entry_naive, [NMI_LATCH] = nmi_entry_latch, [NMI_RET] = nmi_entry_ret};
+/* Each strategy's name and NMI entry (naive, naive-raw: one entry, told apart in C). */
+static const struct { const char *name, *entry; } strategies[] = {
+    [NMI_NESTED] = {"nested", nmi_entry_nested}, [NMI_NAIVE] = {"naive", nmi_entry_naive},
+    [NMI_NAIVE_RAW] = {"naive-raw", nmi_entry_naive}, [NMI_LATCH] = {"latch", nmi_entry_latch},
+    [NMI_RET] = {"ret", nmi_entry_ret}};
 
-static const char *const strategy_names[] = {
-    [NMI_NESTED] = "nested", [NMI_NAIVE] = "naive",
-    [NMI_NAIVE_RAW] = "naive-raw", [NMI_LATCH] = "latch", [NMI_RET] = "ret"};
-
-const char *nmi_strategy_name(enum nmi_strategy s) { return strategy_names[s]; }
+const char *nmi_strategy_name(enum nmi_strategy s) { return strategies[s].name; }
 
 int nmi_strategy_named(const char *name)
 {
-    for (unsigned i = 0; i < sizeof strategy_names / sizeof strategy_names[0]; i++)
-        if (!strcmp(strategy_names[i], name))
+    for (unsigned i = 0; i < sizeof strategies / sizeof strategies[0]; i++)
+        if (!strcmp(strategies[i].name, name))
             return (int)i;
     return -1;
 }
@@ -148,26 +146,18 @@ NOKPROBE void nmi_nested_handle(struct trap_frame *frame)
     nmi_trace_pass_end(frame);
 }
 
-/* naive: a copy of each NMI's arrival frame, kept outside the NMI stack where a nested NMI
- * cannot overwrite it, indexed by nesting depth. On the way out each NMI compares the frame at
- * the IST stack top with the copies of every NMI still running at or below its depth: a nested NMI
- * notices at once that it has overwritten the frame of the NMI it interrupted, before that NMI
- * goes on running on a stack full of the nested one's data (and usually crashes somewhere
- * unhelpful). Everything needed after the handler chain is found again, not taken from locals.
- *
- * That check has a blind spot: a nested NMI that lands after the outer NMI has decremented the
- * depth (the end of this function, or its asm exit path) gets depth 0, so it overwrites the outer
- * NMI's copy with its own, and both checks pass. It is caught on arrival instead: every
- * instruction of a naive NMI runs on the NMI stack, so an NMI whose interrupted RSP is on that
- * stack has just written its frame where the running NMI's frame was. (With depth above 0 the
- * check on the way out reports it, which is what lab 3 builds.) */
+/* naive: a copy of each NMI's arrival frame, indexed by nesting depth and kept outside the NMI
+ * stack where a nested NMI cannot overwrite it, is compared on the way out with the frame at the
+ * IST stack top (lab 3); an NMI that nests after the depth went back to 0 is caught on arrival,
+ * by its interrupted RSP on the NMI stack (docs/nmi.md, "nmi=naive", tells both). Everything
+ * needed after the handler chain is found again, not taken from locals. */
 static NOKPROBE void naive_overwrite_report(int depth, const struct iret_frame *found)
 {
     const struct iret_frame *arrived = &nmi_this_cpu()->naive_arrival[depth];
     printk("NMI frame overwritten by nested NMI: the NMI at depth %d "
            "expected RIP %016lx RSP %016lx, found RIP %016lx RSP %016lx\n",
            depth, arrived->rip, arrived->rsp, found->rip, found->rsp);
-    panic("NMI frame overwritten by nested NMI (nmi=%s)", strategy_names[strategy]);
+    panic("NMI frame overwritten by nested NMI (nmi=%s)", strategies[strategy].name);
 }
 
 NOKPROBE void nmi_naive_handle(struct trap_frame *frame)
@@ -251,10 +241,8 @@ NOKPROBE void nmi_latch_entry(struct trap_frame *frame)
 }
 
 /* Refused while any CPU runs an NMI handler: an NMI nested in it would come in through the new
- * gate, in a layout its outer NMI does not share (a naive frame over the nested entry's). This is
- * a check, not a lock: an NMI that starts on another CPU just after it is safe (the gate changes
- * in one store), unless one nests inside it around the switch, which needs a fault in its handler.
- * The gate is one shared IDT entry that other CPUs may be delivering through right now. */
+ * gate, in a layout its outer NMI does not share (a naive frame over the nested entry's). A check,
+ * not a lock, on a gate other CPUs may be delivering through (docs/nmi.md, "Several CPUs"). */
 bool nmi_set_strategy(enum nmi_strategy s)
 {
     for (int i = 0; i < cpu_count; i++)
@@ -264,14 +252,14 @@ bool nmi_set_strategy(enum nmi_strategy s)
     strategy = s;
     /* Under ret, NMIs come in once the exceptions they may take have their exits (and until). */
     if (s != NMI_RET)
-        idt_replace_gate(VECTOR_NMI, (uint64_t)strategy_entries[s], s == NMI_LATCH ? 0 : IST_NMI);
+        idt_replace_gate(VECTOR_NMI, (uint64_t)strategies[s].entry, s == NMI_LATCH ? 0 : IST_NMI);
     for (int i = 0; ret_gates && ret_exception_entries[i].vector; i++) {
         unsigned v = (unsigned)ret_exception_entries[i].vector;
         uint64_t entry = s == NMI_RET ? ret_exception_entries[i].entry : trap_entry_table[v];
         idt_replace_gate(v, entry, v == VECTOR_DEBUG ? IST_DEBUG : 0);
     }
     if (s == NMI_RET)
-        idt_replace_gate(VECTOR_NMI, (uint64_t)strategy_entries[s], IST_NMI);
+        idt_replace_gate(VECTOR_NMI, (uint64_t)strategies[s].entry, IST_NMI);
     return true;
 }
 
@@ -285,7 +273,7 @@ void nmi_init(void)
         chosen = NMI_NESTED;
     }
     nmi_set_strategy((enum nmi_strategy)chosen);
-    printk("nmi: strategy %s\n", strategy_names[chosen]);
+    printk("nmi: strategy %s\n", strategies[chosen].name);
     if (early_nmis)
         printk("nmi: %lu NMI(s) arrived during boot, before the NMI handlers were ready:"
                " counted, ignored\n", early_nmis);

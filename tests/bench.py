@@ -21,7 +21,7 @@
   mean something, and the #PF/s of strategies with the same #PF exit show the noise.
 - a table, one row per strategy: each path's instructions and what it adds to naive-raw's, and
   the two rates as ratios to naive-raw's. The strategies are those the built kernel accepts
-  (its strategy_names), in the order of STRATEGIES: ret is measured once the kernel has it.
+  (its strategies table), in the order of STRATEGIES: ret is measured once the kernel has it.
 - make test: the wall time of the whole test suite. Target: under 5 minutes on a 2-core machine
   (CI allows 90; the bounded make verify and the GRUB menu demos take about 100 s of it).
 
@@ -297,13 +297,11 @@ def nmi_path_lengths(traces, entries, code):
 
 def kernel_strategies():
     """The NMI strategies the built kernel accepts, as nmi= names them, each with the address of
-    its NMI entry: kernel/nmi.c's strategy_names and strategy_entries, read from kernel.elf.
+    its NMI entry: kernel/nmi.c's strategies table (name, entry), read from kernel.elf.
     Ordered as STRATEGIES, then any other the kernel has."""
-    tables = []
-    for name in ("strategy_names", "strategy_entries"):
-        address, size = symbol_extent(name)
-        tables.append(struct.unpack(f"<{size // 8}Q", image_bytes(address, size)))
-    known = {image_string(name): entry for name, entry in zip(*tables) if name}
+    address, size = symbol_extent("strategies")
+    words = struct.unpack(f"<{size // 8}Q", image_bytes(address, size))
+    known = {image_string(name): entry for name, entry in zip(words[0::2], words[1::2]) if name}
     order = [s for s in STRATEGIES if s in known] + [s for s in known if s not in STRATEGIES]
     return {s: known[s] for s in order}
 
