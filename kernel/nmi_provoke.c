@@ -1,6 +1,5 @@
-/* Provoking NMIs on purpose (include/kernel/nmi_provoke.h): self-NMIs through the local APIC, a
- * handler that claims them, and the two things that end NMI blocking early inside a handler: a
- * fixed-up page fault and an int3 that a hook claims. */
+/* Provoking NMIs on purpose (include/kernel/nmi_provoke.h): self-NMIs, the handler that claims
+ * them, and the two things that end NMI blocking early inside it: a page fault and an int3. */
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>

@@ -1,7 +1,5 @@
 /* The live trace of the NMI stack (nmi=nested), behind the shell's `trace on`, `make pictures`
- * and the nmi-trace scenario: the next NMI that has a nested NMI is
- * recorded -- the words at the top of the NMI stack at arrival, after the nested NMI rewrote the
- * iret frame, at the start of the repeat, and after the exit -- and printed. */
+ * and the nmi-trace scenario: its top words at each step of the next nested NMI (nmi_trace.c). */
 #pragma once
 #include <stdbool.h>
 #include <arch/x86_64/trap_frame.h>
