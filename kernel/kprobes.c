@@ -10,34 +10,30 @@
 #include <kernel/kprobes.h>
 #include <kernel/printk.h>
 #include <kernel/stacktrace.h>
-#include <kernel/string.h>
 
 #define KPROBES_MAX 8
 #define TRAMPOLINES_MAX 32 /* functions ever probed */
-#define TRAMPOLINE_SIZE 16
 #define INT3 0xcc
 #define PUSH_RBP 0x55
 
 static struct kprobe *probes[KPROBES_MAX];
-static uint8_t trampolines[TRAMPOLINES_MAX][TRAMPOLINE_SIZE];
-static uint64_t trampoline_function[TRAMPOLINES_MAX]; /* the address each one returns into, - 1 */
+struct trampoline {
+    uint8_t code[7]; /* push %rbp; jmp *0(%rip): to the address that follows */
+    uint64_t resume; /* the probed function's address + 1; 0 while the trampoline is unused */
+} __attribute__((packed));
+static struct trampoline trampolines[TRAMPOLINES_MAX];
 
-/* The function's trampoline, made if it has none: push %rbp; jmp *0(%rip); .quad address + 1. */
+/* The function's trampoline, made if it has none. */
 static const uint8_t *trampoline_for(uint64_t address)
 {
-    static const uint8_t jump_back[] = {PUSH_RBP, 0xff, 0x25, 0, 0, 0, 0};
     int i = 0;
-    while (i < TRAMPOLINES_MAX && trampoline_function[i] && trampoline_function[i] != address)
+    while (i < TRAMPOLINES_MAX && trampolines[i].resume && trampolines[i].resume != address + 1)
         i++;
     if (i == TRAMPOLINES_MAX)
         return NULL;
-    if (!trampoline_function[i]) {
-        uint64_t resume = address + 1;
-        memcpy(trampolines[i], jump_back, sizeof jump_back);
-        memcpy(trampolines[i] + sizeof jump_back, &resume, sizeof resume);
-        trampoline_function[i] = address;
-    }
-    return trampolines[i];
+    if (!trampolines[i].resume)
+        trampolines[i] = (struct trampoline){{PUSH_RBP, 0xff, 0x25, 0, 0, 0, 0}, address + 1};
+    return trampolines[i].code;
 }
 
 static NOKPROBE bool kprobe_hit(struct trap_frame *frame)
@@ -90,7 +86,6 @@ NOKPROBE int register_kprobe(struct kprobe *p)
         printk("kprobe: no room for another probe\n");
         return -1;
     }
-    p->saved_byte = first;
     p->hits = 0;
     probes[slot] = p;
     /* Kernel text is writable, and the CPU sees its own store. */
@@ -100,7 +95,7 @@ NOKPROBE int register_kprobe(struct kprobe *p)
 
 NOKPROBE void unregister_kprobe(struct kprobe *p)
 {
-    *(volatile uint8_t *)p->address = p->saved_byte;
+    *(volatile uint8_t *)p->address = PUSH_RBP; /* the only first byte register_kprobe takes */
     unregister_int3_hook(p->address);
     for (int i = 0; i < KPROBES_MAX; i++)
         if (probes[i] == p)

@@ -11,7 +11,6 @@ struct kprobe {
     uint64_t hits;
     /* filled in by register_kprobe */
     uint64_t address;
-    uint8_t saved_byte;
     const uint8_t *trampoline; /* the displaced instruction, then a jump back into the function */
 };
 
