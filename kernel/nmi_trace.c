@@ -20,7 +20,7 @@ static struct {
 } steps[STEPS_MAX];
 static int recorded;
 static bool armed, complete;
-static uint64_t nested_at_pass_start;
+extern char repeat_nmi[];
 
 static void record(const char *step)
 {
@@ -47,14 +47,13 @@ void nmi_trace_pass_start(const struct trap_frame *frame)
     if (first_pass)
         recorded = 0; /* a new episode: start over */
     record(first_pass ? "arrival" : "repeat");
-    nested_at_pass_start = nmi_this_cpu()->nested;
 }
 
 void nmi_trace_pass_end(const struct trap_frame *frame)
 {
     if (!armed || complete)
         return;
-    if (nmi_this_cpu()->nested != nested_at_pass_start)
+    if (frame->rip == (uint64_t)repeat_nmi) /* the iret frame: a nested NMI asked for a repeat */
         record("nested NMI, iret -> repeat_nmi");
     else if (recorded > 1)
         complete = true; /* the last pass of an episode with a nested NMI */
@@ -73,7 +72,6 @@ bool nmi_trace_print(void)
     if (!armed || !complete)
         return false;
     record("exit");
-    extern char repeat_nmi[];
     printk("trace: the NMI stack at %016lx, top first (repeat_nmi is %016lx)\n",
            (uint64_t)nmi_stack_top(), (uint64_t)repeat_nmi);
     for (int i = 0; i < recorded; i++) {
