@@ -77,8 +77,8 @@ static bool legacy_reason(void)
 }
 
 /* One pass of the handler chain: what every strategy runs, once per NMI or once more for a nested
- * one. CR2 is saved and put back: if this NMI interrupted a page-fault handler before it read CR2,
- * a fault in here would otherwise make that handler look up the wrong address. */
+ * one. CR2 is put back if it changed: this NMI may have landed before a page-fault handler read it
+ * (docs/nmi.md, "Four strategies"; scenario nmi-cr2). */
 static void nmi_dispatch(struct trap_frame *frame)
 {
     uint64_t cr2 = read_cr2();

@@ -1,8 +1,6 @@
-/* The exception table, and the nofault copy that uses it. Code that may fault on purpose (a stack
- * dump following frame pointers, a read of a probed address) marks each such instruction with an
- * entry (faulting instruction, where to go instead) in .exception_table. When one of them faults,
- * the #PF handler (page_fault.c) or the #GP, #NP or #SS one sends execution to the fixup, which
- * reports the error; any other kernel fault is a bug, and traps.c panics with the details. */
+/* The exception table, and the nofault copy that uses it (docs/labs/lab-2.md): an instruction
+ * that may fault on purpose has an entry (itself, where to go instead), which the #PF, #GP, #NP
+ * and #SS handlers look up; any other kernel fault is a bug, and traps.c panics with details. */
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/sections.h>
 
