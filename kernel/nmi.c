@@ -1,7 +1,6 @@
-/* The C half of NMI handling: choosing the entry strategy, the handler chain that all three
- * strategies run, the naive strategy's overwrite check and the latch strategy's state machine.
- * Everything here may run in NMI context: no locks, no waiting, nothing that could deadlock
- * against the code the NMI interrupted. */
+/* The C half of NMI handling (docs/nmi.md, "Four strategies"): choosing the entry strategy, the
+ * handler chain they all run, naive's overwrite check and the latch's state machine. Everything
+ * here may run in NMI context: no locks, no waiting, no deadlock with what it interrupted. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/nmi_stack.h>
 #include <arch/x86_64/smp.h>
