@@ -11,6 +11,8 @@
 
 volatile uint64_t self_pending, self_sent, self_claimed;
 volatile uint64_t provoke_passes, provoke_faults, int3_hits, external_claimed;
+static volatile uint64_t *const provoke_counters[] = {&self_pending, &self_sent, &self_claimed,
+    &provoke_passes, &provoke_faults, &int3_hits, &external_claimed}; /* from 0 at each start */
 void (*pass_action)(uint64_t pass); /* what runs inside each handler pass */
 static bool claim_external;         /* claim passes with no self-NMI as external NMIs */
 static struct nmi_cpu_state baseline;
@@ -70,13 +72,8 @@ bool nmi_provoke_start(void (*action)(uint64_t pass), bool external)
 {
     if (!apic_ready())
         return false;
-    self_pending = 0;
-    self_sent = 0;
-    self_claimed = 0;
-    provoke_passes = 0;
-    provoke_faults = 0;
-    int3_hits = 0;
-    external_claimed = 0;
+    for (unsigned i = 0; i < sizeof provoke_counters / sizeof provoke_counters[0]; i++)
+        *provoke_counters[i] = 0;
     pass_action = action;
     claim_external = external;
     baseline = *nmi_this_cpu();
