@@ -3,7 +3,6 @@
  * a zero error code where the CPU does not, the vector number, and the general registers.
  * Declared once here; the assembler gets the offsets from arch/x86_64/asm_offsets.c. */
 #pragma once
-#include <stddef.h>
 #include <stdint.h>
 
 struct trap_frame {
