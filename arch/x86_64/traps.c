@@ -5,7 +5,6 @@
 #include <arch/x86_64/sections.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/traps.h>
-#include <arch/x86_64/user_mode.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 
