@@ -1,4 +1,4 @@
-/* The C side of NMI handling, shared by the three entry strategies in nmi_entry.asm. */
+/* The C side of NMI handling, shared by the entry strategies in nmi_entry.asm. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
