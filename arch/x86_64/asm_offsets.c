@@ -16,20 +16,15 @@
 
 void asm_offsets(void)
 {
-    OFFSET(TRAP_FRAME_R15, struct trap_frame, r15);
     OFFSET(TRAP_FRAME_RBP, struct trap_frame, rbp);
     OFFSET(TRAP_FRAME_RAX, struct trap_frame, rax);
-    OFFSET(TRAP_FRAME_VECTOR, struct trap_frame, vector);
-    OFFSET(TRAP_FRAME_ERROR_CODE, struct trap_frame, error_code);
     OFFSET(TRAP_FRAME_RIP, struct trap_frame, rip);
-    SIZE(TRAP_FRAME_SIZE, struct trap_frame);
 
     OFFSET(IRET_FRAME_RIP, struct iret_frame, rip);
     OFFSET(IRET_FRAME_CS, struct iret_frame, cs);
     OFFSET(IRET_FRAME_RFLAGS, struct iret_frame, rflags);
     OFFSET(IRET_FRAME_RSP, struct iret_frame, rsp);
     OFFSET(IRET_FRAME_SS, struct iret_frame, ss);
-    SIZE(IRET_FRAME_SIZE, struct iret_frame);
     OFFSET(NMI_STACK_IRET, struct nmi_stack, iret);
     OFFSET(NMI_STACK_OUTERMOST, struct nmi_stack, outermost);
     OFFSET(NMI_STACK_EXECUTING, struct nmi_stack, executing);
