@@ -6,6 +6,8 @@
 ; The C ABI says the caller has saved everything else, so these seven words are the whole state.
 
 %include "asm_offsets.inc"
+%include "arch/x86_64/trap_frame.inc"      ; PUSH_EACH, POP_EACH
+%define SWITCH_REGISTERS rbp, rbx, r12, r13, r14, r15 ; pushed in this order: r15 lowest
 
 section .text
 bits 64
@@ -13,12 +15,7 @@ bits 64
 ; void switch_to(uint64_t *save_rsp, uint64_t new_rsp)
 global switch_to
 switch_to:
-    push rbp
-    push rbx
-    push r12
-    push r13
-    push r14
-    push r15
+    PUSH_EACH SWITCH_REGISTERS
     mov [rdi], rsp
     mov rsp, rsi
     ; The incoming task starts from one known RFLAGS, not whatever flags the outgoing one had
@@ -26,12 +23,7 @@ switch_to:
     ; stay off: every caller has them off, and the switched-to code turns them on itself.
     push RFLAGS_RESERVED_ONE
     popfq
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop rbx
-    pop rbp
+    POP_EACH SWITCH_REGISTERS
     ret
 
 ; Where a new thread's first switch_to "returns" to: task_create() leaves the entry function in
