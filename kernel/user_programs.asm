@@ -8,7 +8,7 @@
 section .rodata.user progbits alloc noexec nowrite align=16
 bits 64
 
-hello:
+PROGRAM "hello", hello, "print a line, exit 0"
     lea rdi, [rel .text]
     SYSTEM_CALL SYS_WRITE, rdi, .end - .text
     SYSTEM_CALL SYS_EXIT, 0
@@ -18,7 +18,8 @@ hello:
 ; syscall-loop N: N system calls (slow and yield in turn), or with N = 0 the test's call until it
 ; returns 0, with user-mode work between them; every callee-saved register and the stack must come
 ; back untouched. Exit status: 0, 1 (a call failed) or 2 (a register or the stack changed).
-syscall_loop:
+PROGRAM "syscall-loop", syscall_loop, \
+            "N system calls; checks its registers and stack survive them"
     mov r12, rdi
     mov rbx, 0x1111111111111111
     mov rbp, 0x2222222222222222
@@ -81,14 +82,14 @@ syscall_loop:
     SYSTEM_CALL SYS_EXIT
 
 ; read ADDRESS, write ADDRESS: touch memory user mode may not (the task is killed by the #PF).
-read:
+PROGRAM "read", read, "read ADDRESS (the kernel's, say: killed)"
     mov rax, [rdi]
     SYSTEM_CALL SYS_EXIT, 0
-write:
+PROGRAM "write", write, "write ADDRESS"
     mov [rdi], rax
     SYSTEM_CALL SYS_EXIT, 0
 ; read-idt: SIDT is not privileged (without UMIP): the IDT's address is no secret, its contents are.
-read_idt:
+PROGRAM "read-idt", read_idt, "find the IDT with SIDT and read it"
     sub rsp, 16
     sidt [rsp]
     mov rax, [rsp + 2]
@@ -96,35 +97,22 @@ read_idt:
     SYSTEM_CALL SYS_EXIT, 0
 
 ; Privileged instructions: each raises #GP in ring 3.
-cli_program:
+PROGRAM "cli", cli_program, "a privileged instruction"
     cli
     SYSTEM_CALL SYS_EXIT, 0
-hlt_program:
+PROGRAM "hlt", hlt_program, "a privileged instruction"
     hlt
     SYSTEM_CALL SYS_EXIT, 0
-read_cr3:
+PROGRAM "read-cr3", read_cr3, "a privileged instruction"
     mov rax, cr3
     SYSTEM_CALL SYS_EXIT, 0
-wrmsr_program:
+PROGRAM "wrmsr", wrmsr_program, "a privileged instruction"
     xor eax, eax
     xor edx, edx
     mov ecx, 0xc0000082                 ; LSTAR: where SYSCALL goes
     wrmsr
     SYSTEM_CALL SYS_EXIT, 0
-out_program:
+PROGRAM "out", out_program, "port I/O"
     mov al, 0x31
     out 0xf4, al                        ; QEMU's debug-exit port: would end the run
     SYSTEM_CALL SYS_EXIT, 0
-
-section .rodata.user_table progbits alloc noexec nowrite align=8
-    PROGRAM "hello", hello, "print a line, exit 0"
-    PROGRAM "syscall-loop", syscall_loop, \
-            "N system calls; checks its registers and stack survive them"
-    PROGRAM "read", read, "read ADDRESS (the kernel's, say: killed)"
-    PROGRAM "write", write, "write ADDRESS"
-    PROGRAM "read-idt", read_idt, "find the IDT with SIDT and read it"
-    PROGRAM "cli", cli_program, "a privileged instruction"
-    PROGRAM "hlt", hlt_program, "a privileged instruction"
-    PROGRAM "read-cr3", read_cr3, "a privileged instruction"
-    PROGRAM "wrmsr", wrmsr_program, "a privileged instruction"
-    PROGRAM "out", out_program, "port I/O"

@@ -18,7 +18,7 @@ bits 64
     cmp rax, %5
     jne bad_syscalls.failed
 %endmacro
-bad_syscalls:
+PROGRAM "bad-syscalls", bad_syscalls, "bad pointers and numbers: each must get an error"
     EXPECT 1, SYS_WRITE, 0xffffffff80100000, 8, -EFAULT, 0    ; the kernel image
     EXPECT 2, SYS_WRITE, 0x100000, 8, -EFAULT, 0              ; low memory: mapped, but the kernel's
     EXPECT 3, SYS_WRITE, USER_BASE + 0x100000, 8, -EFAULT, 0  ; user range, not mapped
@@ -46,7 +46,7 @@ bad_syscalls:
 
 ; fuzz SEED: 3000 system calls with random numbers and arguments (xorshift64). Exit status: the
 ; number of results that were neither a small count nor -EFAULT, -EINVAL or -ENOSYS.
-fuzz:
+PROGRAM "fuzz", fuzz, "3000 random system calls from seed N"
     mov r12, rdi
     or r12, 1
     mov r13d, 3000
@@ -104,7 +104,8 @@ fuzz:
 ; rsp-in-nmi-stack ADDRESS (CVE-2015-3291): point RSP into the kernel's NMI stack, then make
 ; system calls while the test's call returns 1. SYSCALL does not change RSP, so the kernel's
 ; entry starts with RSP there. Without the test the first call fails and the program exits.
-rsp_in_nmi_stack:
+PROGRAM "rsp-in-nmi-stack", rsp_in_nmi_stack, \
+        "system calls with RSP at ADDRESS (CVE-2015-3291; needs a test)"
     mov r12, rdi
     mov r13, rsp
 .again:
@@ -120,7 +121,7 @@ rsp_in_nmi_stack:
 ; cs-not-present: the test's call makes the user code segment not present and returns with
 ; interrupts off; the next return to user mode by iretq (an NMI's) faults. (Without the test:
 ; exit, with the call's error.)
-cs_not_present:
+PROGRAM "cs-not-present", cs_not_present, "the next iretq to user mode faults (needs a test)"
     SYSTEM_CALL SYS_TEST + 1
     test rax, rax
     jnz .no_test                        ; -ENOSYS: run from the shell, say
@@ -130,7 +131,7 @@ cs_not_present:
     SYSTEM_CALL SYS_EXIT, rax
 
 ; noncanonical: the test's call sets the return address to a non-canonical one.
-noncanonical_return:
+PROGRAM "noncanonical", noncanonical_return, "returns to a non-canonical RIP (needs a test)"
     SYSTEM_CALL SYS_TEST + 2
     SYSTEM_CALL SYS_EXIT, 0
 
@@ -144,7 +145,7 @@ RFLAGS_ROUNDS equ 100
     SYSTEM_CALL %{1:-1}
     call .check
 %endmacro
-rflags_syscalls:
+PROGRAM "rflags", rflags_syscalls, "sets FLAGS (NT, AC, DF...) and makes every system call"
     mov r12, rdi
     mov r13d, RFLAGS_ROUNDS
     sub rsp, 32                         ; room for the three words SYS_NMI_COUNTS writes
@@ -175,7 +176,7 @@ rflags_syscalls:
 ; before a SYSCALL. SYSCALL takes its single-step decision on the TF it leaves, which FMASK cleared:
 ; no #DB in the kernel. SYSRET sets TF again from R11, so the #DB comes in user mode, on the
 ; instruction after the SYSCALL, and the kernel kills the program for it (it has no debugger).
-single_step_syscall:
+PROGRAM "single-step-syscall", single_step_syscall, "a system call with TF set: killed by #DB"
     mov eax, SYS_YIELD
     pushfq
     or qword [rsp], 1 << 8              ; TF
@@ -203,15 +204,15 @@ single_step_syscall:
 .no_test:
     SYSTEM_CALL SYS_EXIT, rax
 %endmacro
-pop_ss_syscall:
+PROGRAM "pop-ss-syscall", pop_ss_syscall, "SYSCALL right after a watched MOV SS (needs a test)"
     POP_SS_BEFORE syscall
-pop_ss_int3:
+PROGRAM "pop-ss-int3", pop_ss_int3, "int3 right after a watched MOV SS (needs a test)"
     POP_SS_BEFORE int3
 
 ; int N (0-255): `int N` from ring 3. Every gate is DPL 0, so each is a #GP (error code N * 8 + 2)
 ; that kills the program; exit status 0 means the gate let user mode call the vector's handler.
 ; The table's stubs are `int N; ret`, 3 bytes each: CD N written out (NASM makes `int 1` F1, ICEBP).
-int_vector:
+PROGRAM "int", int_vector, "int N from user mode: killed by #GP (every gate is DPL 0)"
     and edi, 0xff
     lea rax, [rel .table]
     lea rdi, [rdi + rdi * 2]
@@ -225,15 +226,3 @@ int_vector:
     ret
 %assign vector vector + 1
 %endrep
-
-section .rodata.user_table progbits alloc noexec nowrite align=8
-    PROGRAM "bad-syscalls", bad_syscalls, "bad pointers and numbers: each must get an error"
-    PROGRAM "fuzz", fuzz, "3000 random system calls from seed N"
-    PROGRAM "rsp-in-nmi-stack", rsp_in_nmi_stack, "system calls with RSP at ADDRESS (CVE-2015-3291; needs a test)"
-    PROGRAM "cs-not-present", cs_not_present, "the next iretq to user mode faults (needs a test)"
-    PROGRAM "noncanonical", noncanonical_return, "returns to a non-canonical RIP (needs a test)"
-    PROGRAM "rflags", rflags_syscalls, "sets FLAGS (NT, AC, DF...) and makes every system call"
-    PROGRAM "int", int_vector, "int N from user mode: killed by #GP (every gate is DPL 0)"
-    PROGRAM "single-step-syscall", single_step_syscall, "a system call with TF set: killed by #DB"
-    PROGRAM "pop-ss-syscall", pop_ss_syscall, "SYSCALL right after a watched MOV SS (needs a test)"
-    PROGRAM "pop-ss-int3", pop_ss_int3, "int3 right after a watched MOV SS (needs a test)"
