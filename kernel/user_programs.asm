@@ -19,14 +19,17 @@ PROGRAM "hello", hello, "print a line, exit 0"
 ; returns 0, with user-mode work between them; every callee-saved register and the stack must come
 ; back untouched. Exit status: 0, 1 (a call failed) or 2 (a register or the stack changed).
 PROGRAM "syscall-loop", syscall_loop, \
-            "N system calls; checks its registers and stack survive them"
+        "N system calls; checks its registers and stack survive them"
     mov r12, rdi
     mov rbx, 0x1111111111111111
     mov rbp, 0x2222222222222222
     mov r13, 0x3333333333333333
     mov r14, 0x4444444444444444
-    mov r15, rsp
+    push rbx                            ; their copies: the stack must come back untouched too
+    push rbp
     push r13
+    push r14
+    mov r15, rsp
 .again:
     mov ecx, 20000                      ; user-mode work: NMIs land here too
 .spin:
@@ -43,38 +46,30 @@ PROGRAM "syscall-loop", syscall_loop, \
 .counted:
     mov edi, 20
     syscall
-    mov r8, rax
     mov edi, 1
     cmp rax, 1
     ja .failed
     mov edi, 2
-    mov rax, 0x1111111111111111
-    cmp rbx, rax
+    cmp r15, rsp
     jne .failed
-    mov rax, 0x2222222222222222
-    cmp rbp, rax
+    cmp rbx, [rsp + 24]
     jne .failed
-    mov rax, 0x3333333333333333
-    cmp r13, rax
+    cmp rbp, [rsp + 16]
     jne .failed
-    cmp [rsp], rax
+    cmp r13, [rsp + 8]
     jne .failed
-    mov rax, 0x4444444444444444
-    cmp r14, rax
-    jne .failed
-    lea rax, [rsp + 8]
-    cmp r15, rax
+    cmp r14, [rsp]
     jne .failed
     test r12, r12
     jz .test_decides
     mov edi, 1
-    test r8, r8                         ; slow and yield return 0
+    test rax, rax                       ; slow and yield return 0
     jnz .failed
     dec r12
     jnz .again
     jmp .done
 .test_decides:
-    test r8, r8
+    test rax, rax
     jnz .again
 .done:
     xor edi, edi
