@@ -148,7 +148,7 @@ static void user_task(void *program)
         .rip = entry,
         .cs = USER_CODE_SELECTOR,
         .rflags = RFLAGS_IF | RFLAGS_RESERVED_ONE,
-        .rsp = USER_STACK_TOP,
+        .rsp = USER_END, /* the top of its stack */
         .ss = USER_DATA_SELECTOR,
     };
     interrupts_disable();

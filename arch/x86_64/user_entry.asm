@@ -18,10 +18,9 @@ bits 64
 ; SYSCALL: RCX = the user's RIP, R11 = its RFLAGS, CS and SS from MSR_STAR, RFLAGS masked by
 ; MSR_FMASK (IF, TF, DF and AC now clear). RSP is still the user's: nothing may be pushed yet.
 ;
-; WINDOW (CVE-2015-3291): an NMI on the first three instructions, or on the last three of the
-; return below, finds RSP holding whatever user space chose, which may be an address inside the
-; NMI stack. The nested-NMI entry must not take it for a nested NMI: its rule (c) tests DF too,
-; and DF is clear here (FMASK clears it on the way in; C code leaves it clear on the way out).
+; WINDOW (CVE-2015-3291, docs/nmi.md): an NMI on the first three instructions, or on the return's
+; last three, finds RSP as user space chose it, maybe inside the NMI stack; DF is clear here (FMASK
+; on the way in, C on the way out), so rule (c) of the nested entry does not take it for nested.
 global syscall_entry, syscall_sysretq
 syscall_entry:
     swapgs

@@ -19,13 +19,10 @@
 #define MSR_KERNEL_GS_BASE 0xc0000102
 #define CR4_SMEP (1UL << 20)
 #define CR4_SMAP (1UL << 21)
-/* Cleared on SYSCALL, which takes user space's RFLAGS as they are (popfq sets NT, AC, DF, TF, ID):
- * IF (no interrupt before the stack switch), TF (SYSCALL takes its single-step trap on the TF it
- * leaves: none in the kernel), DF (the C ABI, and rule (c) of the NMI entry: CVE-2015-3291), AC
- * (SMAP stays on; so no clac is needed here), NT (an iretq with NT set is a task return: #GP in
- * long mode, at the next iretq of whichever task the kernel switches to). The others (RF, ID, the
- * arithmetic flags) do nothing in the kernel, but are cleared too: it starts from one known
- * RFLAGS, 2. SYSRET gives user space its own back, from R11. */
+/* Cleared on SYSCALL: every flag a program's popfq can set, so that the kernel starts from RFLAGS
+ * 2 (docs/nmi.md, "What user mode may not do"): IF until the stack switch, TF (no #DB in ring 0),
+ * DF (the C ABI; rule (c): CVE-2015-3291), AC (SMAP stays on), NT (an iretq with NT set is a #GP).
+ * SYSRET gives user space its own back, from R11. */
 #define FMASK_FLAGS 0x257fd5UL /* bits 0-21 but reserved 1, 3, 5, 15 and VM, VIF, VIP */
 #define PAGE_USER (1UL << 2)
 

@@ -10,7 +10,6 @@
 #define USER_CODE_PAGES 8                   /* the programs, read-only, at USER_BASE */
 #define USER_STACK_PAGES 4                  /* writable, just below USER_END */
 #define USER_END (USER_BASE + 0x200000)
-#define USER_STACK_TOP USER_END
 
 /* What GS points at while the CPU runs kernel code (swapgs swaps it with the user's GS on every
  * entry from and exit to user mode). One per CPU, in its struct cpu (smp.h). */
