@@ -25,8 +25,10 @@ struct user_program {
 };
 extern const struct user_program user_program_table[], user_program_table_end[]; /* linker.ld */
 
-struct user_result user_last;
 static uint64_t syscall_counts[TASKS_MAX], arguments[TASKS_MAX];
+/* Called as a user task ends, when set: by the tests (tests/kernel/kernel_state.h). */
+void (*user_task_ended)(int64_t status, const struct trap_frame *killed_by, uint64_t cr2,
+                        uint64_t syscalls);
 
 static int64_t sys_write(struct trap_frame *frame)
 {
@@ -44,12 +46,10 @@ static int64_t sys_write(struct trap_frame *frame)
 static int64_t sys_exit(struct trap_frame *frame)
 {
     int self = task_current();
-    user_last = (struct user_result){
-        .status = (int64_t)frame->rdi,
-        .syscalls = syscall_counts[self],
-    };
+    if (user_task_ended)
+        user_task_ended((int64_t)frame->rdi, NULL, 0, syscall_counts[self]);
     printk("user: task %d (%s) exited with status %ld after %lu system calls\n", self,
-           task_get(self)->name, user_last.status, user_last.syscalls);
+           task_get(self)->name, (int64_t)frame->rdi, syscall_counts[self]);
     task_exit();
 }
 
@@ -97,12 +97,8 @@ static __attribute__((noreturn)) void killed(const struct trap_frame *fault, uin
                                              const char *what)
 {
     int self = task_current();
-    user_last = (struct user_result){
-        .killed = true,
-        .syscalls = syscall_counts[self],
-        .fault = *fault,
-        .address = cr2,
-    };
+    if (user_task_ended)
+        user_task_ended(0, fault, cr2, syscall_counts[self]);
     char address[32] = "";
     if (fault->vector == VECTOR_PAGE_FAULT)
         format(address, sizeof address, ", address %016lx", cr2);

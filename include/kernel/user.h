@@ -20,14 +20,6 @@ enum {
 #define EINVAL 22
 #define ENOSYS 38
 
-struct user_result { /* how the last user task ended: user_last (user.c), for the tests */
-    bool killed;
-    int64_t status;   /* exit(status) */
-    uint64_t syscalls;
-    struct trap_frame fault; /* killed: the exception (vector, error code, rip) */
-    uint64_t address;        /* killed by a page fault: the address (CR2) */
-};
-
 /* Starts program `name` with `argument` in RDI, and with wait, waits until it has ended; false
  * (with a one-line reason printed) when it could not start. */
 bool user_run(const char *name, uint64_t argument, bool wait);

@@ -26,10 +26,24 @@ extern void (*pass_action)(uint64_t pass);
 void nmi_provoke_fault(uint64_t address);
 void nmi_provoke_int3(void);
 
-/* kernel/user.c: how the last user task ended, and the system calls by number (a scenario puts
- * its own in from SYS_TEST_FIRST on; NULL: ENOSYS). */
-extern struct user_result user_last;
+/* kernel/user.c: the system calls by number (a scenario puts its own in from SYS_TEST_FIRST on;
+ * NULL: ENOSYS), and, when set, what it calls as a user task ends: its exit status, or the
+ * exception that killed it (killed_by, NULL when it exited) and CR2; the system calls it made. */
 extern user_syscall syscall_table[SYSCALLS];
+extern void (*user_task_ended)(int64_t status, const struct trap_frame *killed_by, uint64_t cr2,
+                               uint64_t syscalls);
+
+/* scenarios_user.c: how the last user task ended, as user_task_ended told it; user_result_clear()
+ * sets it to "not ended" (status -1) and points user_task_ended at the function that fills it. */
+struct user_result {
+    bool killed;
+    int64_t status;   /* exit(status) */
+    uint64_t syscalls;
+    struct trap_frame fault; /* killed: the exception (vector, error code, rip) */
+    uint64_t address;        /* killed by a page fault: the address (CR2) */
+};
+extern struct user_result user_last;
+void user_result_clear(void);
 
 /* kernel/task.c: the tasks alive; a task made on CPU cpu (task_create makes it on this one; with
  * no entry it is the task of a CPU being started, running from its stack). */

@@ -140,7 +140,7 @@ static enum scenario_result idt_gates(void)
         return SCENARIO_PASS; /* user mode runs only there */
     for (unsigned i = 0; i < sizeof user_vectors / sizeof user_vectors[0]; i++) {
         unsigned v = user_vectors[i];
-        user_last = (struct user_result){.status = -1};
+        user_result_clear();
         if (!expect(user_run("int", v, true), "the user program int did not start"))
             break;
         /* The error code names the gate: vector * 8 + 2 (IDT); QEMU's TCG gives vector * 16 + 2. */

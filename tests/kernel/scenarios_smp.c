@@ -273,7 +273,7 @@ static enum scenario_result smp_backtrace_user(void)
     if (!several_cpus())
         return SCENARIO_SKIP;
     user_program_stop = false;
-    user_last = (struct user_result){.status = -1};
+    user_result_clear();
     syscall_table[SYS_TEST_FIRST] = user_program_go_on;
     done[1] = 0;
     task_create_on(1, "run-user", run_user_program, (void *)1);

@@ -33,9 +33,27 @@ static bool user_mode_here(void)
     return false;
 }
 
-static void run(const char *name, uint64_t argument)
+struct user_result user_last;
+
+static void note_user_result(int64_t status, const struct trap_frame *killed_by, uint64_t cr2,
+                             uint64_t syscalls)
+{
+    user_last = (struct user_result){.killed = killed_by, .status = status, .syscalls = syscalls};
+    if (killed_by) {
+        user_last.fault = *killed_by;
+        user_last.address = cr2;
+    }
+}
+
+void user_result_clear(void)
 {
     user_last = (struct user_result){.status = -1};
+    user_task_ended = note_user_result;
+}
+
+static void run(const char *name, uint64_t argument)
+{
+    user_result_clear();
     expect(user_run(name, argument, true), "the user program %s did not start", name);
 }
 
@@ -294,6 +312,7 @@ static enum scenario_result user_nmi_storm(void)
     if (!user_mode_here() || !scenario_nmi_start(storm_from_user, true))
         return SCENARIO_SKIP;
     from_user = on_syscall_path = 0;
+    user_result_clear();
     int tasks = task_count();
     printk("# user storm: start\n");
     for (int round = 0; round < STORM_ROUNDS_MAX && (external_claimed < 20 || from_user < 5); round++) {
@@ -365,6 +384,7 @@ static enum scenario_result user_rflags(void)
                                          RFLAGS_NT | RFLAGS_AC | RFLAGS_DF | RFLAGS_ID};
     kernel_flags_seen = kernel_flag_checks = 0;
     syscall_table[SYS_TEST_FIRST] = flags_in_system_call;
+    user_result_clear();
     int tasks = task_count();
     for (unsigned i = 0; i < sizeof flag_sets / sizeof flag_sets[0]; i++)
         expect(user_run("rflags", flag_sets[i], false), "rflags %lx did not start", flag_sets[i]);
