@@ -138,10 +138,9 @@ static void user_task(void *program)
     syscall_counts[self] = 0;
     t->page_table = user_address_space(self);
     write_cr3(t->page_table);
-    uint64_t entry = USER_BASE + (p->entry - (uint64_t)user_programs_start);
     struct trap_frame frame = {
         .rdi = arguments[self],
-        .rip = entry,
+        .rip = USER_BASE + (p->entry - (uint64_t)user_programs_start), /* where user mode sees it */
         .cs = USER_CODE_SELECTOR,
         .rflags = RFLAGS_IF | RFLAGS_RESERVED_ONE,
         .rsp = USER_END, /* the top of its stack */

@@ -5,8 +5,7 @@
 #include <stdint.h>
 #include <arch/x86_64/trap_frame.h>
 
-/* System calls: number in RAX, arguments in RDI, RSI, RDX; the result in RAX (negative: an
- * error). */
+/* System calls: number in RAX, arguments in RDI, RSI, RDX; the result in RAX (negative: error). */
 enum {
     SYS_WRITE = 0, /* write(buffer, length): to the console, at most 256 bytes */
     SYS_EXIT = 1,  /* exit(status) */
