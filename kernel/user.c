@@ -111,9 +111,10 @@ static __attribute__((noreturn)) void killed(const struct trap_frame *fault, uin
 
 void user_fault(const struct trap_frame *frame) { killed(frame, read_cr2(), ""); }
 
-/* The exception table sent a fault on an iretq to user mode here. It happened in ring 0, after
- * the exit's swapgs: GS may be the user's. The fault's frame says what was refused. */
-void user_return_fault(void)
+/* The exception table sends a faulting iretq to user mode here: jumped to, not called, on the
+ * stack the return was made from (hence the realignment). The fault was in ring 0, after the exit's
+ * swapgs: GS may be the user's. The fault's frame says what was refused. */
+__attribute__((force_align_arg_pointer)) void user_return_faulted(void)
 {
     gs_make_kernel();
     uint64_t user_rip = 0;

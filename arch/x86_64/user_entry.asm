@@ -1,6 +1,6 @@
 ; The ways between user mode and the kernel, apart from interrupts and exceptions (trap_entry.asm)
-; and NMIs (nmi_entry.asm): the SYSCALL entry and its return, the first entry into user mode, and
-; where a faulting return to user mode ends up.
+; and NMIs (nmi_entry.asm): the SYSCALL entry and its return, and the first entry into user mode.
+; (A return to user mode that faults goes to user_return_faulted, kernel/user.c.)
 ;
 ; GS: struct cpu_local (user_mode.h) in the kernel, the user's in user mode; swapgs first on every
 ; entry from user mode and last on every exit (docs/nmi.md, "NMIs and user mode", on why).
@@ -10,7 +10,7 @@
 
 VECTOR_SYSCALL     equ 0x100            ; not a CPU vector: marks a system call's trap frame
 
-extern syscall_dispatch, user_return_fault, trap_return
+extern syscall_dispatch, trap_return
 
 section .text.entry progbits alloc exec nowrite align=16 ; no kprobes here; backtraces (linker.ld)
 bits 64
@@ -61,13 +61,3 @@ global enter_user_mode
 enter_user_mode:
     mov rsp, rdi
     jmp trap_return
-
-; A return to user mode that faults (a segment made not present, a non-canonical RIP) faults in
-; ring 0, on the stack the return was made from: the exception table sends each such iretq here,
-; and the task is killed. GS may be either one here: user_return_fault sorts it out.
-section .text.fixup progbits alloc exec nowrite align=16
-global user_return_faulted
-user_return_faulted:
-    and rsp, -16
-    call user_return_fault              ; does not return
-
