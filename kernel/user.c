@@ -1,5 +1,5 @@
 /* User tasks and system calls. A user task is a kernel thread (task.c) that builds its address
- * space and drops to ring 3 (enter_user_mode). It comes back into the kernel only through a
+ * space and drops to ring 3 (user_task). It comes back into the kernel only through a
  * system call, an interrupt or exception, or an NMI, each landing on its kernel stack (or, for
  * NMIs, moved there: nmi_entry.asm). Whatever it does wrong kills it; the kernel goes on. */
 #include <arch/x86_64/cpu.h>
@@ -148,7 +148,9 @@ static void user_task(void *program)
         .ss = USER_DATA_SELECTOR,
     };
     interrupts_disable();
-    enter_user_mode(&frame); /* every other register starts at 0 */
+    /* Into ring 3 through the exception path's exit (trap_entry.asm), as if from this frame's
+     * interrupt: every other register starts at 0. */
+    __asm__ volatile("mov %0, %%rsp\n\tjmp trap_return" : : "r"(&frame) : "memory");
 }
 
 bool user_run(const char *name, uint64_t argument, bool wait)

@@ -1,6 +1,6 @@
 ; The ways between user mode and the kernel, apart from interrupts and exceptions (trap_entry.asm)
-; and NMIs (nmi_entry.asm): the SYSCALL entry and its return, and the first entry into user mode.
-; (A return to user mode that faults goes to user_return_faulted, kernel/user.c.)
+; and NMIs (nmi_entry.asm): the SYSCALL entry and its return. (A task's first entry into user mode
+; is in kernel/user.c; a return to user mode that faults goes to user_return_faulted, there too.)
 ;
 ; GS: struct cpu_local (user_mode.h) in the kernel, the user's in user mode; swapgs first on every
 ; entry from user mode and last on every exit (docs/nmi.md, "NMIs and user mode", on why).
@@ -54,10 +54,3 @@ syscall_entry:
     swapgs
 syscall_sysretq:
     o64 sysret
-
-; enter_user_mode(frame): a new user task's first entry into user mode, through the exit of the
-; exception path with a trap frame its C code filled in.
-global enter_user_mode
-enter_user_mode:
-    mov rsp, rdi
-    jmp trap_return

@@ -28,8 +28,5 @@ int copy_from_user(void *destination, uint64_t source, size_t size);
 int copy_to_user(uint64_t destination, const void *source, size_t size);
 void gs_make_kernel(void); /* swapgs if GS is still the user's (after a failed return to user) */
 
-/* user_entry.asm */
-struct trap_frame;
-__attribute__((noreturn)) void enter_user_mode(const struct trap_frame *frame); /* interrupts off */
-void syscall_entry(void);
+void syscall_entry(void); /* user_entry.asm */
 extern char user_programs_start[], user_programs_end[]; /* linker.ld */
