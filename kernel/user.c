@@ -1,7 +1,7 @@
 /* User tasks and system calls. A user task is a kernel thread (task.c) that builds its address
- * space and drops to ring 3 (user_task). It comes back into the kernel only through a
- * system call, an interrupt or exception, or an NMI, each landing on its kernel stack (or, for
- * NMIs, moved there: nmi_entry.asm). Whatever it does wrong kills it; the kernel goes on. */
+ * space and drops to ring 3 (user_task). It comes back into the kernel only through a system call,
+ * an interrupt or exception, or an NMI, each landing on its kernel stack (or, for NMIs, moved
+ * there: nmi_entry.asm). Whatever it does wrong kills it; the kernel goes on. */
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/gdt.h>
