@@ -33,17 +33,6 @@ static void put_padded(struct output *out, const char *text, size_t text_length,
         put(out, ' ');
 }
 
-static size_t number_to_text(char *digits, uint64_t value, unsigned base, bool upper)
-{
-    const char *alphabet = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-    size_t n = 1;
-    for (uint64_t rest = value / base; rest; rest /= base)
-        n++;
-    for (size_t i = n; i > 0; i--, value /= base) /* the last digit first */
-        digits[i - 1] = alphabet[value % base];
-    return n;
-}
-
 int vformat(char *buffer, size_t size, const char *fmt, va_list arguments)
 {
     struct output out = {buffer, size, 0};
@@ -81,7 +70,14 @@ int vformat(char *buffer, size_t size, const char *fmt, va_list arguments)
         case 'x':
         case 'X': {
             uint64_t value = longs ? va_arg(arguments, uint64_t) : va_arg(arguments, unsigned);
-            n = number_to_text(digits, value, *fmt == 'u' ? 10 : 16, *fmt == 'X');
+            unsigned base = *fmt == 'u' ? 10 : 16;
+            const char *alphabet = *fmt == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+            char *first = digits + sizeof digits; /* the digits fill the end, the last one first */
+            do
+                *--first = alphabet[value % base];
+            while (value /= base);
+            text = first;
+            n = (size_t)(digits + sizeof digits - first);
             break;
         }
         case 'p':
