@@ -12,12 +12,6 @@ TAG_INFORMATION_REQUEST equ 1
 TAG_CONSOLE_FLAGS       equ 4
 TAG_FRAMEBUFFER         equ 5
 
-INFO_CMDLINE            equ 1
-INFO_MEMORY_MAP         equ 6
-INFO_FRAMEBUFFER        equ 8
-INFO_ACPI_OLD           equ 14
-INFO_ACPI_NEW           equ 15
-
 CONSOLE_EGA_TEXT_SUPPORTED equ 2
 
 section .multiboot2
@@ -32,7 +26,7 @@ align 8
 information_request:
     dw TAG_INFORMATION_REQUEST, TAG_OPTIONAL
     dd information_request_end - information_request
-    dd INFO_CMDLINE, INFO_MEMORY_MAP, INFO_FRAMEBUFFER, INFO_ACPI_OLD, INFO_ACPI_NEW
+    dd 1, 6, 8, 14, 15                  ; command line, memory map, framebuffer, RSDPs (multiboot.c)
 information_request_end:
 
 align 8
