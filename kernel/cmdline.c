@@ -18,14 +18,6 @@ static const struct {
     {"nosmp", ""}, /* a flag: no value */
 };
 
-static const char *known_values(const char *key)
-{
-    for (size_t i = 0; i < sizeof known_options / sizeof known_options[0]; i++)
-        if (!strcmp(known_options[i].key, key))
-            return known_options[i].values;
-    return NULL;
-}
-
 void cmdline_parse(struct cmdline *cl, const char *line)
 {
     cl->count = 0;
@@ -46,7 +38,10 @@ void cmdline_parse(struct cmdline *cl, const char *line)
         size_t kept = key_length < sizeof key ? key_length : sizeof key - 1;
         memcpy(key, word, kept);
         key[kept] = '\0';
-        const char *values = key_length < sizeof key ? known_values(key) : NULL;
+        const char *values = NULL; /* what the option takes; NULL for no known option */
+        for (size_t i = 0; i < sizeof known_options / sizeof known_options[0]; i++)
+            if (key_length < sizeof key && !strcmp(known_options[i].key, key))
+                values = known_options[i].values;
         size_t value_length = key_length < word_length ? word_length - key_length - 1 : 0;
         if (!values)
             printk("cmdline: '%s' is not a known option (ignored)\n", key);
