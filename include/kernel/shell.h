@@ -7,7 +7,6 @@ __attribute__((noreturn)) void shell_run(void);
 void shell_execute(char *line);
 /* Runs the demo: explanations and shell commands on the console (one line for an unknown name). */
 void demo_run(const char *name);
-/* The shell's `cast` (docs/stories.md), tasks for the watchdog's dump: two workers, a sleeper,
- * and a task whose frame chain leads into unmapped memory, which show_state() must survive;
- * returns once each has run and settled. */
+/* The shell's `cast`: the tasks whose backtraces the watchdog's dump prints (kernel/cast.c says
+ * which and why); returns once each has run and settled. */
 void task_create_cast(void);
