@@ -90,8 +90,7 @@ void smp_init(uint64_t low_page)
     }
     boot_cr4 = read_cr4();
     trampoline_page = low_page;
-    size_t trampoline_size = (size_t)(ap_trampoline_end - ap_trampoline_start);
-    memcpy((void *)trampoline_page, ap_trampoline_start, trampoline_size);
+    memcpy((void *)trampoline_page, ap_trampoline_start, ap_trampoline_end - ap_trampoline_start);
     printk("smp: start-up code at %lx, the lowest usable page above page 0\n", trampoline_page);
     for (unsigned i = 0; i < found && i < CPUS_MAX && (uint64_t)cpu_count < wanted; i++) {
         if (apic_board.cpu_apic_ids[i] == cpus[0].apic_id)
