@@ -130,6 +130,23 @@ def nmi_at_boot(breakpoint, storm_until=None):
     return action
 
 
+def typed_before_serial_init(run):
+    """Runner action: bytes arrive on the serial line while the kernel boots (someone typing, a
+    console server), just before serial_init tests the UART by echoing a byte in loopback: they
+    must not answer for it and leave the console silent."""
+    gdb = Gdb(run.gdb_path, run.deadline)
+    address = symbol("serial_init")
+    if gdb.command(f"Z0,{address:x},1") != "OK":
+        raise RuntimeError("the gdb stub refused the breakpoint")
+    stop = gdb.command("c")
+    if not stop.startswith("T05"):
+        raise RuntimeError(f"unexpected stop reply {stop!r}")
+    gdb.command(f"z0,{address:x},1")
+    run.serial.sendall(b"zq")
+    time.sleep(0.3)
+    gdb.command("D", wait_reply=False)
+
+
 def inject_nmis(start, count=None, until=None, gap=0.1):
     """Runner action: once `start` appears in the log, inject NMIs through QMP: `count` of them,
     or until `until` appears."""

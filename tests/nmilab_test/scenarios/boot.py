@@ -1,11 +1,22 @@
 """One boot and what it prints: the screen, the command line, panics, the self-test, options."""
 from ..scenario import Scenario
+from ..actions import typed_before_serial_init
 from .patterns import BACKTRACE, REGISTERS
 
 BOOT_BIOS = Scenario(
     "boot", "test=boot", "bios", must=[r"screen vga text 80x25", r"memory map: \d+ regions"]
 )
 NOFAULT = Scenario("nofault", "test=nofault", "bios")
+# Bytes on the line just before the UART's loopback test: the serial console must stay on.
+SERIAL_TYPED_AT_BOOT = Scenario(
+    "serial-typed-at-boot",
+    "test=boot",
+    "bios",
+    serial_input=True,
+    action=typed_before_serial_init,
+    must=[r"memory map: \d+ regions"],
+    hint="serial_init must empty the receive FIFO in loopback before its echo test",
+)
 PANIC_FAULT = Scenario(
     "panic-fault",
     "test=panic-fault",
@@ -43,6 +54,7 @@ SCENARIOS = [
     Scenario("boot", "test=boot", "uefi", must=[r"screen framebuffer \d+x\d+x(24|32)"]),
     Scenario("boot", "test=boot", "usb", must=[r"screen framebuffer \d+x\d+x(24|32)"]),
     NOFAULT,
+    SERIAL_TYPED_AT_BOOT,
     Scenario(
         "cmdline-errors",
         "test=boot bogus=1 test",
