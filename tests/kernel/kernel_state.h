@@ -54,3 +54,19 @@ struct task *task_create_on(int cpu, const char *name, void (*entry)(void *argum
 /* kernel/watchdog.c: called after a lockup report with the number of tasks show_state() dumped
  * and the number of NMIs that nested during the dump (nothing is called when NULL). */
 extern void (*watchdog_after_report)(int tasks_dumped, uint64_t nested_during_dump);
+
+/* Layouts the hardware fixes, checked here at no cost to the kernel proper's lines. iretq pops
+ * rip, cs, rflags, rsp, ss in that order, right after the error code (trap_frame.h). SYSCALL takes
+ * SS as STAR's selector + 8, and SYSRET CS and SS as STAR's other selector + 16 and + 8 (gdt.h). */
+#include <stddef.h>
+#include <arch/x86_64/gdt.h>
+#include <arch/x86_64/trap_frame.h>
+#define TRAP_FRAME_AT(field) offsetof(struct trap_frame, field)
+_Static_assert(TRAP_FRAME_AT(error_code) + 8 == TRAP_FRAME_AT(rip), "error code below rip");
+_Static_assert(TRAP_FRAME_AT(cs) == TRAP_FRAME_AT(rip) + 8, "iret frame order");
+_Static_assert(TRAP_FRAME_AT(rflags) == TRAP_FRAME_AT(rip) + 16, "iret frame order");
+_Static_assert(TRAP_FRAME_AT(rsp) == TRAP_FRAME_AT(rip) + 24, "iret frame order");
+_Static_assert(TRAP_FRAME_AT(ss) == TRAP_FRAME_AT(rip) + 32, "iret frame order");
+_Static_assert(KERNEL_DATA_SELECTOR == KERNEL_CODE_SELECTOR + 8, "SYSCALL's SS");
+_Static_assert(USER_DATA_SELECTOR == ((KERNEL_DATA_SELECTOR + 8) | 3), "SYSRET's SS");
+_Static_assert(USER_CODE_SELECTOR == ((KERNEL_DATA_SELECTOR + 16) | 3), "SYSRET's CS");
