@@ -1,5 +1,5 @@
-/* Page tables. The boot code maps physical 0-4 GiB at the same virtual addresses and physical
- * 0-1 GiB at KERNEL_VMA, both with 2 MiB pages; this file changes that map where 4 KiB matters. */
+/* Page tables. The boot code maps physical 0-4 GiB at the same addresses, its first GiB also at
+ * KERNEL_VMA (one directory: a change there shows in both); this file splits 2 MiB pages. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
