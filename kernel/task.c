@@ -150,6 +150,12 @@ void task_yield(void) { schedule(); }
 
 void task_sleep(uint64_t ticks)
 {
+    if (!timer_ticking) { /* no tick would ever wake it: let the others run until it is time */
+        uint64_t end = rdtsc() + ticks * tsc_khz * (1000 / TIMER_HZ);
+        while (rdtsc() < end)
+            schedule();
+        return;
+    }
     int cpu = this_cpu()->index;
     tasks[task_current()].wake_tick = timer_cpu_ticks[cpu] + ticks; /* its own CPU's clock */
     tasks[task_current()].state = TASK_SLEEPING;

@@ -1,27 +1,29 @@
 /* Clock calibration and the scheduler tick. The PIT (8254) runs at a known 1.193182 MHz; its
- * channel 2 can be started and read without interrupts (gated through port 0x61). Calibration
- * reads the PIT, the TSC and the APIC timer together at the start and at the end of a 10 ms
+ * channel 2 can be started and read without interrupts (gated through port 0x61). Where it does
+ * not count, another reference clock stands in (reference_clock.h). Calibration reads the
+ * reference, the TSC and the APIC timer together at the start and at the end of a 10 ms
  * stretch. An NMI (or an SMI, on a PC) between the two readings changes nothing; one in the middle
  * of a reading makes that reading slow, and so of several tries the fastest one is kept. (Timing
- * a window by waiting for the PIT to run out is not safe: an NMI there makes the CPU notice the
+ * a window by waiting for the clock to run out is not safe: an NMI there makes the CPU notice the
  * end late, and the TSC looks faster than it is.) */
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/reference_clock.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
 
-#define PIT_HZ 1193182
 #define PIT_CHANNEL0 0x40
 #define PIT_CHANNEL2 0x42
 #define PIT_COMMAND 0x43
 #define PORT_B 0x61
 #define PORT_B_GATE2 0x01
 #define PORT_B_SPEAKER 0x02
-#define CALIBRATION_PIT_COUNTS (PIT_HZ / 100) /* 10 ms */
 #define SAMPLE_TRIES 8
+#define SAMPLES_TO_MOVE 64
+#define SAMPLES_MAX 100000
 #define TICK_HOOKS_MAX 4
 
 volatile uint64_t timer_ticks;
@@ -29,6 +31,7 @@ volatile uint64_t timer_cpu_ticks[CPUS_MAX];
 static timer_tick_hook tick_hooks[TICK_HOOKS_MAX];
 static int tick_hook_count;
 uint64_t tsc_khz;
+bool timer_ticking;
 
 void udelay(uint64_t microseconds)
 {
@@ -68,29 +71,48 @@ static bool timer_tick(struct trap_frame *frame)
 
 struct clock_sample {
     uint64_t tsc; /* the middle of the reading */
-    uint16_t pit;
+    uint64_t reference;
     uint32_t apic;
 };
 
-/* The PIT's channel 2 and the APIC timer read back to back, bracketed by TSC reads; of several
+/* The reference clock and the APIC timer read back to back, bracketed by TSC reads; of several
  * tries, the one with the narrowest bracket. */
-static struct clock_sample clock_sample(void)
+static struct clock_sample clock_sample(const struct reference_clock *clock)
 {
     struct clock_sample best = {0};
     uint64_t best_width = ~0UL;
     for (int i = 0; i < SAMPLE_TRIES; i++) {
         uint64_t before = rdtsc();
-        outb(PIT_COMMAND, 0x80); /* latch channel 2's count */
-        uint8_t low = inb(PIT_CHANNEL2);
-        uint16_t pit = (uint16_t)(low | inb(PIT_CHANNEL2) << 8);
+        uint64_t reference = clock->read();
         uint32_t apic = apic_timer_current();
         uint64_t after = rdtsc();
         if (after - before < best_width) {
             best_width = after - before;
-            best = (struct clock_sample){before + (after - before) / 2, pit, apic};
+            best = (struct clock_sample){before + (after - before) / 2, reference, apic};
         }
     }
     return best;
+}
+
+/* Sets tsc_khz and apic_per_tick from a 10 ms stretch of the clock; false if it did not count.
+ * Bounded whatever the clock does: one that has not moved after a few samples (microseconds for
+ * any of these clocks) does not count, and the stretch ends after SAMPLES_MAX samples anyway. */
+static bool calibrate_against(const struct reference_clock *clock)
+{
+    apic_timer_start(0xffffffff, 0, false);
+    struct clock_sample start = clock_sample(clock), end = start;
+    uint64_t counted = 0;
+    for (int i = 0; i < SAMPLES_MAX && counted < clock->hz / 100; i++) {
+        end = clock_sample(clock);
+        counted = (end.reference - start.reference) & clock->mask;
+        if (counted == 0 && i == SAMPLES_TO_MOVE)
+            return false;
+    }
+    if (counted < clock->hz / 100)
+        return false;
+    tsc_khz = (end.tsc - start.tsc) * (clock->hz / 1000) / counted;
+    apic_per_tick = (uint32_t)((start.apic - end.apic) * (clock->hz / TIMER_HZ) / counted);
+    return tsc_khz && apic_per_tick;
 }
 
 /* The tick on this CPU: every CPU's APIC timer runs at the same rate (measured once, on CPU 0). */
@@ -99,6 +121,12 @@ void timer_start_this_cpu(void)
     if (apic_per_tick)
         apic_timer_start(apic_per_tick, VECTOR_TIMER, true);
 }
+
+/* The clocks to measure against, in order: the PIT where it counts (every PC until lately), then
+ * the TSC rate the CPU states, then the HPET and the ACPI PM timer. */
+static bool (*const reference_clocks[])(struct reference_clock *) = {
+    pit_channel2_clock, cpuid_tsc_clock, hpet_clock, pm_timer_clock,
+};
 
 void timer_init(void)
 {
@@ -109,25 +137,25 @@ void timer_init(void)
     outb(PIT_COMMAND, 0xb0);
     outb(PIT_CHANNEL2, 0xff);
     outb(PIT_CHANNEL2, 0xff);
-    apic_timer_start(0xffffffff, 0, false);
-    struct clock_sample start = clock_sample(), end = start;
-    for (uint64_t spins = 0; spins < 10000000; spins++) {
-        if ((uint16_t)(start.pit - end.pit) >= CALIBRATION_PIT_COUNTS)
+    struct reference_clock clock = {0};
+    bool calibrated = false;
+    for (unsigned i = 0; i < sizeof reference_clocks / sizeof reference_clocks[0]; i++) {
+        if (!reference_clocks[i](&clock))
+            continue;
+        calibrated = calibrate_against(&clock);
+        if (calibrated)
             break;
-        end = clock_sample();
+        printk("timer: %s did not count\n", clock.name);
     }
     outb(PORT_B, port_b);
-    uint64_t pit_counts = (uint16_t)(start.pit - end.pit);
-    tsc_khz = pit_counts ? (end.tsc - start.tsc) * (PIT_HZ / 1000) / pit_counts : 0;
-    uint64_t apic_counts = start.apic - end.apic;
-    apic_per_tick = pit_counts ? (uint32_t)(apic_counts * (PIT_HZ / TIMER_HZ) / pit_counts) : 0;
-    if (!tsc_khz || !apic_per_tick) {
-        printk("timer: the PIT did not count (no 8254?); assuming a 1 GHz TSC and no timer tick\n");
+    if (!calibrated) {
+        printk("timer: no clock to measure against; assuming a 1 GHz TSC and no timer tick\n");
         tsc_khz = 1000000;
         return;
     }
     trap_register(VECTOR_TIMER, timer_tick);
+    timer_ticking = true;
     timer_start_this_cpu();
-    printk("timer: TSC %lu MHz, APIC timer %u counts per %d ms tick (measured against the PIT)\n",
-           tsc_khz / 1000, apic_per_tick, 1000 / TIMER_HZ);
+    printk("timer: TSC %lu MHz, APIC timer %u counts per %d ms tick (measured against %s)\n",
+           tsc_khz / 1000, apic_per_tick, 1000 / TIMER_HZ, clock.name);
 }

@@ -1,9 +1,12 @@
-/* Time: the TSC and the local APIC timer, both measured against the PIT at boot. The APIC timer
- * then ticks at TIMER_HZ; each tick may switch tasks. */
+/* Time: the TSC and the local APIC timer, both measured against the PIT (or, where it does not
+ * count, another reference clock) at boot. The APIC timer then ticks at TIMER_HZ; each tick may
+ * switch tasks. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 
 #define TIMER_HZ 100
+#define PIT_HZ 1193182
 
 void timer_init(void);
 void timer_start_this_cpu(void); /* the tick on a CPU started later (smp.c) */
@@ -14,6 +17,7 @@ extern volatile uint64_t timer_cpu_ticks[]; /* each CPU's own ticks, by its inde
  * only when this task runs again. */
 typedef void (*timer_tick_hook)(void);
 void timer_register_tick_hook(timer_tick_hook hook);
+extern bool timer_ticking; /* false where no clock could measure the APIC timer */
 extern uint64_t tsc_khz;              /* TSC ticks per millisecond */
 void udelay(uint64_t microseconds);
 static inline uint64_t rdtsc(void)

@@ -2,6 +2,7 @@
 tests/run.py --list shows them (and runs them, within each kind of firmware).
 
     boot.py       a boot and what it prints: screen, command line, panics, self-test, options
+    clocks.py     machines without a counting PIT: other clocks, or none
     shell.py      the shell at the serial console and the keyboard; ACPI power-off
     screen.py     text on the VGA screen and on a framebuffer, 1x and 2x, scrolling
     external.py   NMIs from outside (QMP) at the prompt, during boot, in storms; the watchdog
@@ -14,11 +15,12 @@ tests/run.py --list shows them (and runs them, within each kind of firmware).
     bochs.py      the same claims under Bochs (last: the slowest)
     patterns.py   what several of them look for in the log
 """
-from . import bochs, boot, external, grub, labs, nmi, screen, shell, smp, user
+from . import bochs, boot, clocks, external, grub, labs, nmi, screen, shell, smp, user
 from ..viewer import viewer_scenarios  # after nmi: the recordings boot its scenarios
 
 SCENARIOS = [
     *boot.SCENARIOS,
+    *clocks.SCENARIOS,
     *shell.SCENARIOS,
     *screen.SCENARIOS,
     shell.ACPI_POWEROFF,

@@ -1,0 +1,111 @@
+/* The reference clocks (reference_clock.h), each probed from what the machine says it has. */
+#include <arch/x86_64/acpi.h>
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/paging.h>
+#include <arch/x86_64/reference_clock.h>
+#include <arch/x86_64/timer.h>
+#include <kernel/string.h>
+
+#define PIT_CHANNEL2 0x42
+#define PIT_COMMAND 0x43
+#define HPET_CAPABILITIES 0x00   /* bits 63:32: the counter's period in femtoseconds */
+#define HPET_COUNTER_64BIT (1u << 13)
+#define HPET_CONFIG 0x10
+#define HPET_ENABLE 1u
+#define HPET_COUNTER 0xf0
+#define PM_TIMER_HZ 3579545      /* ACPI specification, 4.8.3.3 */
+#define FADT_PM_TIMER_PORT 76    /* PM_TMR_BLK: a 32-bit I/O port number */
+#define FADT_FLAGS 112
+#define FADT_PM_TIMER_32BIT (1u << 8) /* TMR_VAL_EXT: else the counter has 24 bits */
+
+/* Channel 2 counts down from 0xffff (timer_init starts it); read as time going up. */
+static uint64_t pit_channel2_read(void)
+{
+    outb(PIT_COMMAND, 0x80); /* latch channel 2's count */
+    uint8_t low = inb(PIT_CHANNEL2);
+    uint16_t count = (uint16_t)(low | inb(PIT_CHANNEL2) << 8);
+    return (uint16_t)~count;
+}
+
+bool pit_channel2_clock(struct reference_clock *clock)
+{
+    *clock = (struct reference_clock){"the PIT", PIT_HZ, 0xffff, pit_channel2_read};
+    return true; /* a PC is expected to have one: only calibration can tell it does not */
+}
+
+static volatile uint64_t *hpet;
+
+static uint64_t hpet_read(void) { return hpet[HPET_COUNTER / 8]; }
+
+/* The ACPI HPET table gives its registers' address (a Generic Address Structure at offset 40,
+ * whose 64-bit address is at 44). The main counter runs once the enable bit is set; its legacy
+ * replacement bit stays clear, so the PIT and the RTC keep their interrupts. */
+bool hpet_clock(struct reference_clock *clock)
+{
+    const struct acpi_table_header *table = acpi_find_table("HPET");
+    uint64_t address;
+    if (!table || table->length < 52)
+        return false;
+    memcpy(&address, (const uint8_t *)table + 44, 8);
+    hpet = paging_map_device(address, 1024, true);
+    uint64_t period_fs = hpet[HPET_CAPABILITIES / 8] >> 32;
+    if (period_fs == 0 || period_fs > 100000000) /* the specification's limit: 100 ns */
+        return false;
+    hpet[HPET_CONFIG / 8] |= HPET_ENABLE;
+    bool wide = hpet[HPET_CAPABILITIES / 8] & HPET_COUNTER_64BIT;
+    *clock = (struct reference_clock){"the HPET", 1000000000000000UL / period_fs,
+                                      wide ? ~0UL : 0xffffffffUL, hpet_read};
+    return true;
+}
+
+static uint16_t pm_timer_port;
+
+static uint64_t pm_timer_read(void)
+{
+    uint32_t value;
+    __asm__ volatile("inl %1, %0" : "=a"(value) : "Nd"(pm_timer_port));
+    return value;
+}
+
+/* The FADT ("FACP") gives the timer's I/O port; a 32-bit port number on the PCs we target. */
+bool pm_timer_clock(struct reference_clock *clock)
+{
+    const struct acpi_table_header *fadt = acpi_find_table("FACP");
+    uint32_t port, flags;
+    if (!fadt || fadt->length < FADT_FLAGS + 4)
+        return false;
+    memcpy(&port, (const uint8_t *)fadt + FADT_PM_TIMER_PORT, 4);
+    memcpy(&flags, (const uint8_t *)fadt + FADT_FLAGS, 4);
+    if (port == 0 || port > 0xffff)
+        return false;
+    pm_timer_port = (uint16_t)port;
+    bool wide = flags & FADT_PM_TIMER_32BIT;
+    *clock = (struct reference_clock){"the ACPI PM timer", PM_TIMER_HZ,
+                                      wide ? 0xffffffffUL : 0xffffffUL, pm_timer_read};
+    return true;
+}
+
+static uint64_t tsc_read(void) { return rdtsc(); }
+
+/* The TSC measured against itself, at the rate the CPU states. Leaf 15h gives it exactly: the
+ * crystal's rate (ECX) times the TSC/crystal ratio (EBX/EAX), where all three are given. Else leaf
+ * 16h's base frequency in MHz, which the TSC runs at on the processors that have the leaf: a last
+ * resort, as the figure is rounded and is not promised to be the TSC's. */
+bool cpuid_tsc_clock(struct reference_clock *clock)
+{
+    uint32_t regs[4], highest;
+    cpuid(0, 0, regs);
+    highest = regs[0];
+    uint64_t hz = 0;
+    if (highest >= 0x15) {
+        cpuid(0x15, 0, regs);
+        if (regs[0] && regs[1] && regs[2])
+            hz = (uint64_t)regs[2] * regs[1] / regs[0];
+    }
+    if (!hz && highest >= 0x16) {
+        cpuid(0x16, 0, regs);
+        hz = (uint64_t)(regs[0] & 0xffff) * 1000000;
+    }
+    *clock = (struct reference_clock){"the TSC rate CPUID states", hz, ~0UL, tsc_read};
+    return hz != 0;
+}
