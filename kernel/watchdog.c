@@ -1,10 +1,12 @@
 /* The NMI watchdog, a hard-lockup detector. Its NMI source:
  *   - One CPU: the PIT on IRQ 0 of the 8259 PIC, whose output goes to LINT0, set to NMI delivery:
  *     it fires with interrupts off too, as Linux's old IO-APIC watchdog did. The NMI handler
- *     polls the PIC, which also acknowledges the interrupt. It is used only once it has
- *     delivered: it is programmed fast, and the CPU waits, with interrupts off and for a bounded
- *     time, for its first two NMIs (on a board where the 8259 does not reach LINT0 nothing comes,
- *     and an NMI assumed to be its own would be a false lockup report).
+ *     polls the PIC, which also acknowledges the interrupt. Where the 8259 does not reach LINT0
+ *     (Bochs, some boards), the PIT on its I/O APIC pin in NMI delivery mode; no register says
+ *     "this NMI was mine" there: the PIT's own count does, read just after it reloaded. A source
+ *     is used only once it has delivered: it is programmed fast, and the CPU waits, with
+ *     interrupts off and for a bounded time, for its first two NMIs (an NMI assumed to be the
+ *     source's own when the source is wired to nothing would be a false lockup report).
  *   - Several CPUs: the PIT reaches one of them only. Each CPU's timer tick checks the next CPU's
  *     tick count instead (the buddy detector): a CPU whose count has not moved for the threshold
  *     gets an NMI from its buddy, and reports itself from that NMI.
@@ -32,16 +34,18 @@
 #define SOURCE_CHECK_NMIS 2
 #define SOURCE_CHECK_MILLISECONDS 100
 
-enum source { SOURCE_NONE, SOURCE_PIT_LINT0, SOURCE_BUDDY };
+enum source { SOURCE_NONE, SOURCE_PIT_LINT0, SOURCE_PIT_IOAPIC, SOURCE_BUDDY };
 static const char *const source_names[] = {
     [SOURCE_NONE] = "none",
     [SOURCE_PIT_LINT0] = "PIT IRQ 0 through the 8259 PIC on LINT0",
+    [SOURCE_PIT_IOAPIC] = "PIT on its I/O APIC pin in NMI mode (the 8259 does not reach LINT0)",
     [SOURCE_BUDDY] = "buddy: each CPU's timer tick checks the next CPU's",
 };
 
 static enum source source;     /* programmed; its NMIs are claimed */
 static bool verified;          /* it has delivered: its NMIs are checks (else source checks') */
 static unsigned threshold;     /* seconds */
+static unsigned pit_hz;        /* the PIT's rate now: the source check's, then the checks' */
 static volatile uint64_t source_check_nmis;
 static uint64_t last_ticks, last_progress_tsc, last_claim_tsc;
 static bool reported;          /* this lockup has been reported; cleared when the tick moves */
@@ -58,12 +62,22 @@ void (*watchdog_after_report)(int tasks_dumped, uint64_t nested_during_dump);
 bool watchdog_running(void) { return source != SOURCE_NONE && verified; }
 const char *watchdog_source(void) { return source_names[source]; }
 
-static void pit_program(unsigned checks_per_second)
+static void pit_set_rate(unsigned hz)
 {
-    source = SOURCE_PIT_LINT0;
-    pit_start_periodic(checks_per_second);
+    pit_hz = hz;
+    pit_start_periodic(hz);
+}
+
+/* The PIT's NMIs by this route, at hz; false if the board has no such route. */
+static bool pit_program(enum source route, unsigned hz)
+{
+    source = route;
+    pit_set_rate(hz);
+    if (route == SOURCE_PIT_IOAPIC)
+        return ioapic_route_pit_nmi(true); /* the 8259 stays masked */
     apic_lint0_nmi(true); /* first: until now LINT0 delivered the PIC as interrupts */
     pic_unmask_timer();
+    return true;
 }
 
 static void unprogram(void)
@@ -72,6 +86,8 @@ static void unprogram(void)
         pic_mask_timer();
         apic_lint0_nmi(false);
     }
+    if (source == SOURCE_PIT_IOAPIC)
+        ioapic_route_pit_nmi(false);
     source = SOURCE_NONE;
     verified = false;
 }
@@ -83,6 +99,15 @@ static enum claim claim(void)
     if (source == SOURCE_BUDDY) {
         volatile bool *wanted = &lockup_wanted[this_cpu()->index];
         return __atomic_exchange_n(wanted, false, __ATOMIC_SEQ_CST) ? MINE : NOT_MINE;
+    }
+    if (source == SOURCE_PIT_IOAPIC) { /* the count just reloaded, and not claimed this period */
+        uint16_t reload = (uint16_t)(PIT_HZ / pit_hz);
+        uint64_t now = rdtsc();
+        if (pit_channel0_count() < reload - reload / 4 ||
+            now - last_claim_tsc < tsc_khz * 1000 / pit_hz / 2)
+            return NOT_MINE;
+        last_claim_tsc = now;
+        return MINE;
     }
     if (source != SOURCE_PIT_LINT0)
         return NOT_MINE;
@@ -166,23 +191,24 @@ static bool watchdog_nmi(struct trap_frame *frame)
     return true;
 }
 
-/* The source check: programs the PIT fast and waits, interrupts off, for its first NMIs. */
-static bool source_check(void)
+/* The source check: programs the PIT fast by this route and waits, interrupts off, for its first
+ * NMIs. */
+static bool source_check(enum source route)
 {
     source_check_nmis = 0;
     uint64_t flags = read_rflags();
     interrupts_disable();
-    pit_program(SOURCE_CHECK_NMIS_PER_SECOND);
+    bool delivered = pit_program(route, SOURCE_CHECK_NMIS_PER_SECOND);
     uint64_t start = rdtsc(), timeout = SOURCE_CHECK_MILLISECONDS * tsc_khz;
-    while (source_check_nmis < SOURCE_CHECK_NMIS && rdtsc() - start < timeout)
+    while (delivered && source_check_nmis < SOURCE_CHECK_NMIS && rdtsc() - start < timeout)
         cpu_relax();
-    bool delivered = source_check_nmis >= SOURCE_CHECK_NMIS;
+    delivered = delivered && source_check_nmis >= SOURCE_CHECK_NMIS;
     if (delivered) {
-        pit_start_periodic(CHECKS_PER_SECOND); /* now at the checking rate */
+        pit_set_rate(CHECKS_PER_SECOND); /* now at the checking rate */
         verified = true;
     } else {
         printk("watchdog: %s: programmed, but no NMI arrived in %d ms\n",
-               source_names[SOURCE_PIT_LINT0], SOURCE_CHECK_MILLISECONDS);
+               source_names[route], SOURCE_CHECK_MILLISECONDS);
         unprogram();
     }
     if (flags & RFLAGS_IF)
@@ -201,7 +227,7 @@ bool watchdog_start(unsigned threshold_seconds)
         memset(buddy_view, 0, sizeof buddy_view);
         verified = true;
     }
-    if (!verified && !source_check()) {
+    if (!verified && !source_check(SOURCE_PIT_LINT0) && !source_check(SOURCE_PIT_IOAPIC)) {
         printk("watchdog: no NMI source on this machine; hard-lockup detection off\n");
         return false;
     }

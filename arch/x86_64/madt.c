@@ -5,7 +5,14 @@
 #include <arch/x86_64/madt.h>
 #include <stdbool.h>
 
-enum { MADT_LOCAL_APIC = 0, MADT_LOCAL_APIC_NMI = 4, MADT_ADDRESS_OVERRIDE = 5, MADT_X2APIC = 9 };
+enum {
+    MADT_LOCAL_APIC = 0,
+    MADT_IOAPIC = 1,
+    MADT_SOURCE_OVERRIDE = 2,
+    MADT_LOCAL_APIC_NMI = 4,
+    MADT_ADDRESS_OVERRIDE = 5,
+    MADT_X2APIC = 9,
+};
 #define MADT_ENABLED 1u
 
 static uint32_t read32(const uint8_t *p)
@@ -23,22 +30,54 @@ static void add_cpu(struct apic_board *board, uint32_t apic_id)
         board->cpu_apic_ids[board->cpus_found - 1] = apic_id;
 }
 
+/* Calls visit(board, entry) for each entry that lies whole inside the table. */
+static void for_each_entry(const uint8_t *madt, uint32_t length, struct apic_board *board,
+                           void (*visit)(struct apic_board *, const uint8_t *))
+{
+    for (uint32_t offset = 44; offset + 2 <= length && madt[offset + 1] >= 2;
+         offset += madt[offset + 1]) { /* each entry: type, length, ... */
+        if (offset + madt[offset + 1] > length)
+            break;
+        visit(board, madt + offset);
+    }
+}
+
+static void read_entry(struct apic_board *board, const uint8_t *entry)
+{
+    if (entry[0] == MADT_LOCAL_APIC && entry[1] >= 8 && (entry[4] & MADT_ENABLED))
+        add_cpu(board, entry[3]);
+    if (entry[0] == MADT_X2APIC && entry[1] >= 16 && (entry[8] & MADT_ENABLED))
+        add_cpu(board, read32(entry + 4));
+    /* local APIC NMI, for every processor (0xff) or processor 0 */
+    if (entry[0] == MADT_LOCAL_APIC_NMI && entry[1] >= 6 && (entry[2] == 0xff || !entry[2]))
+        board->nmi_pin = entry[5] & 1;
+    if (entry[0] == MADT_ADDRESS_OVERRIDE && entry[1] >= 12)
+        board->apic_address = read32(entry + 4) | (uint64_t)read32(entry + 8) << 32;
+    /* an override of ISA (bus 0) IRQ 0: the PIT's pin and how it signals */
+    if (entry[0] == MADT_SOURCE_OVERRIDE && entry[1] >= 10 && !entry[2] && !entry[3]) {
+        board->pit_gsi = read32(entry + 4);
+        board->pit_gsi_flags = (uint16_t)(entry[8] | entry[9] << 8);
+    }
+}
+
+/* The I/O APIC serving the PIT's pin: the one whose first pin is the highest not above it. Known
+ * only once every override is read, so in a second pass over the table. */
+static void find_pit_ioapic(struct apic_board *board, const uint8_t *entry)
+{
+    if (entry[0] != MADT_IOAPIC || entry[1] < 12)
+        return;
+    uint32_t gsi_base = read32(entry + 8);
+    if (gsi_base > board->pit_gsi)
+        return;
+    if (board->ioapic_address && board->ioapic_gsi_base > gsi_base)
+        return;
+    board->ioapic_address = read32(entry + 4);
+    board->ioapic_gsi_base = gsi_base;
+}
+
 void madt_parse(const uint8_t *madt, uint32_t length, struct apic_board *board)
 {
     board->apic_address = read32(madt + 36);
-    for (uint32_t offset = 44; offset + 2 <= length && madt[offset + 1] >= 2;
-         offset += madt[offset + 1]) { /* each entry: type, length, ... */
-        const uint8_t *entry = madt + offset;
-        if (offset + entry[1] > length)
-            break;
-        if (entry[0] == MADT_LOCAL_APIC && entry[1] >= 8 && (entry[4] & MADT_ENABLED))
-            add_cpu(board, entry[3]);
-        if (entry[0] == MADT_X2APIC && entry[1] >= 16 && (entry[8] & MADT_ENABLED))
-            add_cpu(board, read32(entry + 4));
-        /* local APIC NMI, for every processor (0xff) or processor 0 */
-        if (entry[0] == MADT_LOCAL_APIC_NMI && entry[1] >= 6 && (entry[2] == 0xff || !entry[2]))
-            board->nmi_pin = entry[5] & 1;
-        if (entry[0] == MADT_ADDRESS_OVERRIDE && entry[1] >= 12)
-            board->apic_address = read32(entry + 4) | (uint64_t)read32(entry + 8) << 32;
-    }
+    for_each_entry(madt, length, board, read_entry);
+    for_each_entry(madt, length, board, find_pit_ioapic);
 }

@@ -111,6 +111,46 @@ static void test_nmi_pin_override_and_bad_entries(void)
     CHECK(b.cpus_found == 1);
 }
 
+static void ioapic(uint32_t address, uint32_t gsi_base)
+{
+    uint8_t *e = entry(1, 12);
+    memcpy(e + 4, &address, 4);
+    memcpy(e + 8, &gsi_base, 4);
+}
+
+/* The override comes after the I/O APICs, as on many boards: the PIT's I/O APIC is chosen only
+ * once it is known that IRQ 0 is pin 26, which the second one (pins 24 up) serves. */
+static void test_pit_pin_and_its_ioapic(void)
+{
+    start(0xfee00000);
+    ioapic(0xfec00000, 0);
+    ioapic(0xfec01000, 24);
+    ioapic(0xfec02000, 48);
+    uint8_t *override = entry(2, 10);
+    override[2] = 0; /* ISA */
+    override[3] = 0; /* IRQ 0 */
+    uint32_t gsi = 26;
+    memcpy(override + 4, &gsi, 4);
+    override[8] = 0x0f; /* active low, level */
+    uint8_t *other = entry(2, 10);
+    other[3] = 9; /* IRQ 9's override is not the PIT's */
+    memcpy(other + 4, &(uint32_t){5}, 4);
+    struct apic_board b = parse();
+    CHECK(b.pit_gsi == 26 && b.pit_gsi_flags == 0x0f);
+    CHECK(b.ioapic_address == 0xfec01000 && b.ioapic_gsi_base == 24);
+}
+
+static void test_pit_pin_without_override(void)
+{
+    start(0xfee00000);
+    ioapic(0xfec01000, 24); /* serves pins 24 up: not IRQ 0's pin 0 */
+    struct apic_board b = parse();
+    CHECK(b.pit_gsi == 0 && b.ioapic_address == 0);
+    ioapic(0xfec00000, 0);
+    b = parse();
+    CHECK(b.ioapic_address == 0xfec00000 && b.ioapic_gsi_base == 0);
+}
+
 const struct unit_test madt_tests[] = {
     {"madt: enabled CPUs, xAPIC and x2APIC entries", test_enabled_cpus},
     {"madt: disabled and online-capable-only CPUs are not started",
@@ -119,5 +159,9 @@ const struct unit_test madt_tests[] = {
     {"madt: more CPUs than nmilab keeps", test_more_cpus_than_kept},
     {"madt: the NMI pin, the address override, an entry past the end",
      test_nmi_pin_override_and_bad_entries},
+    {"madt: the PIT's pin after an override, and the I/O APIC serving it",
+     test_pit_pin_and_its_ioapic},
+    {"madt: no override: the PIT on pin 0, served only by an I/O APIC from pin 0",
+     test_pit_pin_without_override},
     {0},
 };

@@ -24,4 +24,7 @@ void apic_timer_start(uint32_t initial_count, unsigned vector, bool periodic);
 uint32_t apic_timer_current(void);
 /* LINT0 in NMI delivery mode, unmasked or masked: the watchdog's NMI source on one CPU. */
 void apic_lint0_nmi(bool enabled);
+/* The PIT's I/O APIC pin in NMI delivery mode to this CPU, or masked; false if there is none
+ * (ioapic.c). */
+bool ioapic_route_pit_nmi(bool enabled);
 extern struct apic_board apic_board; /* what the ACPI MADT lists (madt.h) */

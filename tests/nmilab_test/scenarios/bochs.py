@@ -37,6 +37,21 @@ def bochs_scenarios():
                         f"{name} nmi={strategy}", f"test={name} nmi={strategy}", firmware, must=must
                     )
                 )
+            # One CPU: Bochs has no PIC on LINT0, so the watchdog's NMIs come through the PIT's
+            # I/O APIC pin (the article's first story, told on a board like that)
+            if everything:
+                out.append(
+                    Scenario(
+                        f"watchdog-dump nmi={strategy}",
+                        f"test=watchdog-dump nmi={strategy}",
+                        firmware,
+                        must=[
+                            r"NMI source: PIT on its I/O APIC pin in NMI mode",
+                            r"hard LOCKUP on CPU 0: the timer tick has not advanced for 1 s",
+                            r"show_state: 6 tasks dumped",
+                        ],
+                    )
+                )
             # Two CPUs (Bochs has no PIC on LINT0: the watchdog is the buddy detector there)
             smp = [r"smp: 2 CPUs online", r"nmi: strategy " + strategy]
             out += (
