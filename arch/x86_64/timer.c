@@ -130,10 +130,11 @@ void timer_start_this_cpu(void)
         apic_timer_start(apic_per_tick, VECTOR_TIMER, true);
 }
 
-/* The clocks to measure against, in order: the PIT where it counts (every PC until lately), then
- * the TSC rate the CPU states, then the HPET and the ACPI PM timer. */
+/* The clocks to measure against, in order: the PIT where it counts (every PC until lately), the
+ * HPET and the ACPI PM timer, and last the TSC rate the CPU states (a rounded figure on some, and
+ * under a hypervisor or an emulator not the TSC's own: Bochs states 3.5 GHz whatever it runs). */
 static bool (*const reference_clocks[])(struct reference_clock *) = {
-    pit_channel2_clock, cpuid_tsc_clock, hpet_clock, pm_timer_clock,
+    pit_channel2_clock, hpet_clock, pm_timer_clock, cpuid_tsc_clock,
 };
 
 void timer_init(void)
