@@ -6,18 +6,19 @@
  *     "this NMI was mine" there: the PIT's own count does, read just after it reloaded. A source
  *     is used only once it has delivered: it is programmed fast, and the CPU waits, with
  *     interrupts off and for a bounded time, for its first two NMIs (an NMI assumed to be the
- *     source's own when the source is wired to nothing would be a false lockup report).
+ *     source's own when the source is wired to nothing would be a false lockup report). Last,
+ *     a performance counter of the CPU's cycles (perf_counter.c: real CPUs only, as no emulator
+ *     here has one; the GRUB self-test names the source a board gave).
  *   - Several CPUs: the PIT reaches one of them only. Each CPU's timer tick checks the next CPU's
  *     tick count instead (the buddy detector): a CPU whose count has not moved for the threshold
  *     gets an NMI from its buddy, and reports itself from that NMI.
- * (A performance counter per CPU would be the other way; QEMU's TCG and Bochs have none, so it
- * could not be tested here.)
  *
- * With the PIT, a lockup is decided on elapsed time (TSC) since the timer tick last moved, counted
- * only at the PIT's own NMIs: other NMIs (a storm of external ones, the self-NMIs of a test) do
+ * With one CPU, a lockup is decided on elapsed time (TSC) since the timer tick last moved, counted
+ * only at the source's own NMIs: other NMIs (a storm of external ones, the self-NMIs of a test) do
  * not make it come sooner. */
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/perf_counter.h>
 #include <arch/x86_64/pic.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/timer.h>
@@ -34,18 +35,25 @@
 #define SOURCE_CHECK_NMIS 2
 #define SOURCE_CHECK_MILLISECONDS 100
 
-enum source { SOURCE_NONE, SOURCE_PIT_LINT0, SOURCE_PIT_IOAPIC, SOURCE_BUDDY };
+enum source {
+    SOURCE_NONE,
+    SOURCE_PIT_LINT0,
+    SOURCE_PIT_IOAPIC,
+    SOURCE_PERF_COUNTER,
+    SOURCE_BUDDY,
+};
 static const char *const source_names[] = {
     [SOURCE_NONE] = "none",
     [SOURCE_PIT_LINT0] = "PIT IRQ 0 through the 8259 PIC on LINT0",
     [SOURCE_PIT_IOAPIC] = "PIT on its I/O APIC pin in NMI mode (the 8259 does not reach LINT0)",
+    [SOURCE_PERF_COUNTER] = "performance counter of unhalted cycles (no PIT route delivered)",
     [SOURCE_BUDDY] = "buddy: each CPU's timer tick checks the next CPU's",
 };
 
 static enum source source;     /* programmed; its NMIs are claimed */
 static bool verified;          /* it has delivered: its NMIs are checks (else source checks') */
 static unsigned threshold;     /* seconds */
-static unsigned pit_hz;        /* the PIT's rate now: the source check's, then the checks' */
+static unsigned rate_hz;       /* the source's rate now: the source check's, then the checks' */
 static volatile uint64_t source_check_nmis;
 static uint64_t last_ticks, last_progress_tsc, last_claim_tsc;
 static bool reported;          /* this lockup has been reported; cleared when the tick moves */
@@ -62,17 +70,14 @@ void (*watchdog_after_report)(int tasks_dumped, uint64_t nested_during_dump);
 bool watchdog_running(void) { return source != SOURCE_NONE && verified; }
 const char *watchdog_source(void) { return source_names[source]; }
 
-static void pit_set_rate(unsigned hz)
-{
-    pit_hz = hz;
-    pit_start_periodic(hz);
-}
-
-/* The PIT's NMIs by this route, at hz; false if the board has no such route. */
-static bool pit_program(enum source route, unsigned hz)
+/* NMIs from this source at hz; false if the machine has no such source. */
+static bool source_program(enum source route, unsigned hz)
 {
     source = route;
-    pit_set_rate(hz);
+    rate_hz = hz;
+    if (route == SOURCE_PERF_COUNTER) /* the core clock taken to run at the TSC's rate */
+        return perf_counter_start(tsc_khz * 1000 / hz);
+    pit_start_periodic(hz);
     if (route == SOURCE_PIT_IOAPIC)
         return ioapic_route_pit_nmi(true); /* the 8259 stays masked */
     apic_lint0_nmi(true); /* first: until now LINT0 delivered the PIC as interrupts */
@@ -88,6 +93,8 @@ static void unprogram(void)
     }
     if (source == SOURCE_PIT_IOAPIC)
         ioapic_route_pit_nmi(false);
+    if (source == SOURCE_PERF_COUNTER)
+        perf_counter_stop();
     source = SOURCE_NONE;
     verified = false;
 }
@@ -101,14 +108,16 @@ static enum claim claim(void)
         return __atomic_exchange_n(wanted, false, __ATOMIC_SEQ_CST) ? MINE : NOT_MINE;
     }
     if (source == SOURCE_PIT_IOAPIC) { /* the count just reloaded, and not claimed this period */
-        uint16_t reload = (uint16_t)(PIT_HZ / pit_hz);
+        uint16_t reload = (uint16_t)(PIT_HZ / rate_hz);
         uint64_t now = rdtsc();
         if (pit_channel0_count() < reload - reload / 4 ||
-            now - last_claim_tsc < tsc_khz * 1000 / pit_hz / 2)
+            now - last_claim_tsc < tsc_khz * 1000 / rate_hz / 2)
             return NOT_MINE;
         last_claim_tsc = now;
         return MINE;
     }
+    if (source == SOURCE_PERF_COUNTER)
+        return perf_counter_overflowed() ? MINE : NOT_MINE;
     if (source != SOURCE_PIT_LINT0)
         return NOT_MINE;
     /* The PIC's output can reach LINT0 twice for one timer interrupt (QEMU's 8259 signals again
@@ -191,21 +200,24 @@ static bool watchdog_nmi(struct trap_frame *frame)
     return true;
 }
 
-/* The source check: programs the PIT fast by this route and waits, interrupts off, for its first
- * NMIs. */
+/* The source check: programs the source fast and waits, interrupts off, for its first NMIs. */
 static bool source_check(enum source route)
 {
     source_check_nmis = 0;
     uint64_t flags = read_rflags();
     interrupts_disable();
-    bool delivered = pit_program(route, SOURCE_CHECK_NMIS_PER_SECOND);
+    bool programmed = source_program(route, SOURCE_CHECK_NMIS_PER_SECOND);
+    bool delivered = programmed;
     uint64_t start = rdtsc(), timeout = SOURCE_CHECK_MILLISECONDS * tsc_khz;
     while (delivered && source_check_nmis < SOURCE_CHECK_NMIS && rdtsc() - start < timeout)
         cpu_relax();
     delivered = delivered && source_check_nmis >= SOURCE_CHECK_NMIS;
     if (delivered) {
-        pit_set_rate(CHECKS_PER_SECOND); /* now at the checking rate */
+        source_program(route, CHECKS_PER_SECOND); /* now at the checking rate */
         verified = true;
+    } else if (!programmed) {
+        printk("watchdog: %s: not on this machine\n", source_names[route]);
+        unprogram();
     } else {
         printk("watchdog: %s: programmed, but no NMI arrived in %d ms\n",
                source_names[route], SOURCE_CHECK_MILLISECONDS);
@@ -227,7 +239,12 @@ bool watchdog_start(unsigned threshold_seconds)
         memset(buddy_view, 0, sizeof buddy_view);
         verified = true;
     }
-    if (!verified && !source_check(SOURCE_PIT_LINT0) && !source_check(SOURCE_PIT_IOAPIC)) {
+    if (!timer_ticking) {
+        printk("watchdog: no timer tick to watch; hard-lockup detection off\n");
+        return false;
+    }
+    if (!verified && !source_check(SOURCE_PIT_LINT0) && !source_check(SOURCE_PIT_IOAPIC) &&
+        !source_check(SOURCE_PERF_COUNTER)) {
         printk("watchdog: no NMI source on this machine; hard-lockup detection off\n");
         return false;
     }

@@ -24,6 +24,7 @@ void apic_timer_start(uint32_t initial_count, unsigned vector, bool periodic);
 uint32_t apic_timer_current(void);
 /* LINT0 in NMI delivery mode, unmasked or masked: the watchdog's NMI source on one CPU. */
 void apic_lint0_nmi(bool enabled);
+void apic_perf_counter_nmi(bool enabled); /* the performance counters' entry, the same way */
 /* The PIT's I/O APIC pin in NMI delivery mode to this CPU, or masked; false if there is none
  * (ioapic.c). */
 bool ioapic_route_pit_nmi(bool enabled);

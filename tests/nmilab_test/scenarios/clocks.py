@@ -5,6 +5,7 @@ from ..actions import type_lines
 from ..scenario import Scenario
 
 PIT_SILENT = r"timer: the PIT did not count\n"
+NO_ACPI_HALT = r"poweroff: ACPI soft-off did not work on this machine; halted"  # no ACPI: no exit
 
 
 def measured_against(clock):
@@ -36,7 +37,8 @@ SCENARIOS = [
         "no-clock",
         "watchdog=off",
         "bios",
-        expect="poweroff",
+        expect="hang",
+        done=NO_ACPI_HALT,
         serial_input=True,
         qemu_args=["-machine", "pc,pit=off,hpet=off,acpi=off", "-smp", "1"],
         action=type_lines(["cast", "nmi 3", "poweroff"]),
@@ -45,6 +47,40 @@ SCENARIOS = [
             r"timer: no clock to measure against; assuming a 1 GHz TSC and no timer tick",
             r"nmilab> cast\n(.*\n)*  0 main +running",
             r"sent 3 NMIs to this CPU; the handler claimed 3",
+        ],
+    ),
+    # The same with the watchdog asked for on two CPUs: the buddy detector is driven by the ticks,
+    # so with none it must not claim to be on.
+    Scenario(
+        "no-clock-watchdog",
+        "watchdog=1",
+        "bios",
+        expect="hang",
+        done=NO_ACPI_HALT,
+        serial_input=True,
+        qemu_args=["-machine", "pc,pit=off,hpet=off,acpi=off", "-smp", "2"],
+        action=type_lines(["poweroff"]),
+        must=[r"watchdog: no timer tick to watch; hard-lockup detection off"],
+        must_not=[r"hard-lockup detector on"],
+    ),
+    # One CPU and no PIT: each single-CPU source is probed in turn and says why it is not used;
+    # the performance counter is probed last, and QEMU's TCG has none.
+    Scenario(
+        "no-pit-one-cpu-watchdog",
+        "watchdog=1",
+        "bios",
+        expect="poweroff",
+        serial_input=True,
+        qemu_args=["-machine", "pc,pit=off", "-smp", "1"],
+        action=type_lines(["poweroff"]),
+        must=[
+            measured_against(r"the HPET\)"),
+            r"watchdog: PIT IRQ 0 through the 8259 PIC on LINT0: programmed, but no NMI arrived",
+            r"watchdog: PIT on its I/O APIC pin in NMI mode \(the 8259 does not reach LINT0\): "
+            r"programmed, but no NMI arrived",
+            r"watchdog: performance counter of unhalted cycles \(no PIT route delivered\): "
+            r"not on this machine",
+            r"watchdog: no NMI source on this machine; hard-lockup detection off",
         ],
     ),
 ]

@@ -1,0 +1,87 @@
+/* A performance counter as the watchdog's NMI source, as Linux's hard-lockup detector uses: it
+ * counts this CPU's unhalted cycles up from minus a period, and its overflow raises an NMI
+ * through the local APIC's performance-counter entry. Intel describes its counters in CPUID leaf
+ * 0Ah (architectural performance monitoring, event 3Ch: core cycles); AMD's core counters are
+ * announced by CPUID 8000_0001h ECX bit 23 (event 76h: cycles not halted). No emulator here has
+ * a PMU (QEMU's TCG, Bochs), so only a real CPU runs this: the watchdog trusts it only after its
+ * source check has seen two of its NMIs. */
+#include <arch/x86_64/apic.h>
+#include <arch/x86_64/cpu.h>
+#include <arch/x86_64/perf_counter.h>
+
+#define INTEL_GLOBAL_CTRL 0x38f /* from version 2: each counter's enable bit */
+#define INTEL_GLOBAL_OVF_CLEAR 0x390
+#define AMD_CORE_COUNTERS (1u << 23)
+#define SELECT_USER_KERNEL_INTERRUPT_ENABLE (1u << 16 | 1u << 17 | 1u << 20 | 1u << 22)
+
+struct counter {
+    uint32_t select, count, event;
+};
+/* IA32_PERFEVTSEL0 and IA32_PMC0 (a write sets bits 31:0, sign-extended); AMD's PERF_CTL0 and
+ * PERF_CTR0 (48 bits) of the extended core counters. */
+static const struct counter intel_counter = {0x186, 0xc1, 0x3c};
+static const struct counter amd_counter = {0xc0010200, 0xc0010201, 0x76};
+static struct counter pmc;
+static unsigned width, intel_version; /* intel_version: 0 on AMD */
+static uint64_t period;
+
+/* This CPU's first counter, or false if it has none we know. */
+static bool perf_counter_find(void)
+{
+    uint32_t regs[4];
+    cpuid(0, 0, regs);
+    if (regs[0] >= 0xa) {
+        cpuid(0xa, 0, regs);
+        bool cycles_listed = (regs[0] >> 24) >= 1 && !(regs[1] & 1); /* EBX bit 0: not there */
+        intel_version = regs[0] & 0xff;
+        width = (regs[0] >> 16) & 0xff;
+        pmc = intel_counter;
+        if (intel_version && (regs[0] >> 8 & 0xff) && cycles_listed && width > 32)
+            return true;
+    }
+    intel_version = 0;
+    width = 48;
+    pmc = amd_counter;
+    cpuid(0x80000000, 0, regs);
+    if (regs[0] < 0x80000001)
+        return false;
+    cpuid(0x80000001, 0, regs);
+    return regs[2] & AMD_CORE_COUNTERS;
+}
+
+/* Loads the counter to overflow after the period and lets the APIC pass its overflow on. */
+static void perf_counter_arm(void)
+{
+    wrmsr(pmc.count, -period);
+    if (intel_version >= 2)
+        wrmsr(INTEL_GLOBAL_OVF_CLEAR, 1);
+    apic_perf_counter_nmi(true); /* the APIC masks the entry each time it delivers */
+}
+
+bool perf_counter_start(uint64_t period_cycles)
+{
+    if (!perf_counter_find() || period_cycles == 0 || period_cycles >= 1UL << 31)
+        return false;
+    period = period_cycles;
+    wrmsr(pmc.select, 0);
+    perf_counter_arm();
+    if (intel_version >= 2)
+        wrmsr(INTEL_GLOBAL_CTRL, rdmsr(INTEL_GLOBAL_CTRL) | 1);
+    wrmsr(pmc.select, pmc.event | SELECT_USER_KERNEL_INTERRUPT_ENABLE);
+    return true;
+}
+
+/* The counter counts up from -period: its top bit clears only when it has overflowed. */
+bool perf_counter_overflowed(void)
+{
+    if (rdmsr(pmc.count) & 1UL << (width - 1))
+        return false;
+    perf_counter_arm();
+    return true;
+}
+
+void perf_counter_stop(void)
+{
+    wrmsr(pmc.select, 0);
+    apic_perf_counter_nmi(false);
+}
