@@ -35,13 +35,7 @@
 #define SOURCE_CHECK_NMIS 2
 #define SOURCE_CHECK_MILLISECONDS 100
 
-enum source {
-    SOURCE_NONE,
-    SOURCE_PIT_LINT0,
-    SOURCE_PIT_IOAPIC,
-    SOURCE_PERF_COUNTER,
-    SOURCE_BUDDY,
-};
+enum source { SOURCE_NONE, SOURCE_PIT_LINT0, SOURCE_PIT_IOAPIC, SOURCE_PERF_COUNTER, SOURCE_BUDDY };
 static const char *const source_names[] = {
     [SOURCE_NONE] = "none",
     [SOURCE_PIT_LINT0] = "PIT IRQ 0 through the 8259 PIC on LINT0",
@@ -110,7 +104,7 @@ static enum claim claim(void)
     if (source == SOURCE_PIT_IOAPIC) { /* the count just reloaded, and not claimed this period */
         uint16_t reload = (uint16_t)(PIT_HZ / rate_hz);
         uint64_t now = rdtsc();
-        if (pit_channel0_count() < reload - reload / 4 ||
+        if (pit_count(0) < reload - reload / 4 ||
             now - last_claim_tsc < tsc_khz * 1000 / rate_hz / 2)
             return NOT_MINE;
         last_claim_tsc = now;

@@ -6,8 +6,6 @@
 #include <arch/x86_64/timer.h>
 #include <kernel/string.h>
 
-#define PIT_CHANNEL2 0x42
-#define PIT_COMMAND 0x43
 #define HPET_CAPABILITIES 0x00   /* bits 63:32: the counter's period in femtoseconds */
 #define HPET_COUNTER_64BIT (1u << 13)
 #define HPET_CONFIG 0x10
@@ -21,10 +19,7 @@
 /* Channel 2 counts down from 0xffff (timer_init starts it); read as time going up. */
 static uint64_t pit_channel2_read(void)
 {
-    outb(PIT_COMMAND, 0x80); /* latch channel 2's count */
-    uint8_t low = inb(PIT_CHANNEL2);
-    uint16_t count = (uint16_t)(low | inb(PIT_CHANNEL2) << 8);
-    return (uint16_t)~count;
+    return (uint16_t)~pit_count(2);
 }
 
 bool pit_channel2_clock(struct reference_clock *clock)

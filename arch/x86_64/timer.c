@@ -48,12 +48,11 @@ void pit_start_periodic(unsigned hz)
     outb(PIT_CHANNEL0, reload >> 8);
 }
 
-/* Channel 0's count, counting down from PIT_HZ / hz to 1 and reloading. */
-uint16_t pit_channel0_count(void)
+uint16_t pit_count(unsigned channel)
 {
-    outb(PIT_COMMAND, 0x00); /* latch channel 0's count */
-    uint8_t low = inb(PIT_CHANNEL0);
-    return (uint16_t)(low | inb(PIT_CHANNEL0) << 8);
+    outb(PIT_COMMAND, (uint8_t)(channel << 6)); /* latch the channel's count */
+    uint8_t low = inb(PIT_CHANNEL0 + channel);
+    return (uint16_t)(low | inb(PIT_CHANNEL0 + channel) << 8);
 }
 
 static uint32_t apic_per_tick;

@@ -28,4 +28,4 @@ static inline uint64_t rdtsc(void)
 }
 /* The PIT's channel 0 (IRQ 0) as a rate generator at hz (the watchdog's NMI source on one CPU). */
 void pit_start_periodic(unsigned hz);
-uint16_t pit_channel0_count(void);
+uint16_t pit_count(unsigned channel); /* a channel's count, counting down (0 or 2) */
