@@ -47,7 +47,6 @@ static const char *const source_names[] = {
 static enum source source;     /* programmed; its NMIs are claimed */
 static bool verified;          /* it has delivered: its NMIs are checks (else source checks') */
 static unsigned threshold;     /* seconds */
-static unsigned rate_hz;       /* the source's rate now: the source check's, then the checks' */
 static volatile uint64_t source_check_nmis;
 static uint64_t last_ticks, last_progress_tsc, last_claim_tsc;
 static bool reported;          /* this lockup has been reported; cleared when the tick moves */
@@ -67,10 +66,12 @@ const char *watchdog_source(void) { return source_names[source]; }
 /* NMIs from this source at hz; false if the machine has no such source. */
 static bool source_program(enum source route, unsigned hz)
 {
+    if (route == SOURCE_PERF_COUNTER) { /* claim() reads its MSRs: only once they are there */
+        bool started = perf_counter_start(tsc_khz * 1000 / hz); /* core clock: the TSC's rate */
+        source = started ? route : SOURCE_NONE;
+        return started;
+    }
     source = route;
-    rate_hz = hz;
-    if (route == SOURCE_PERF_COUNTER) /* the core clock taken to run at the TSC's rate */
-        return perf_counter_start(tsc_khz * 1000 / hz);
     pit_start_periodic(hz);
     if (route == SOURCE_PIT_IOAPIC)
         return ioapic_route_pit_nmi(true); /* the 8259 stays masked */
@@ -102,10 +103,10 @@ static enum claim claim(void)
         return __atomic_exchange_n(wanted, false, __ATOMIC_SEQ_CST) ? MINE : NOT_MINE;
     }
     if (source == SOURCE_PIT_IOAPIC) { /* the count just reloaded, and not claimed this period */
-        uint16_t reload = (uint16_t)(PIT_HZ / rate_hz);
         uint64_t now = rdtsc();
-        if (pit_count(0) < reload - reload / 4 ||
-            now - last_claim_tsc < tsc_khz * 1000 / rate_hz / 2)
+        uint16_t count = pit_count(0); /* 1 or 2: an active-low pin's edge, just before reload */
+        if ((count < pit_reload - pit_reload / 4 && count > 2) ||
+            now - last_claim_tsc < pit_reload * tsc_khz / (PIT_HZ / 1000) / 2)
             return NOT_MINE;
         last_claim_tsc = now;
         return MINE;
@@ -228,14 +229,14 @@ bool watchdog_start(unsigned threshold_seconds)
     threshold = threshold_seconds;
     if (!registered)
         registered = register_nmi_handler("watchdog", watchdog_nmi);
+    if (!timer_ticking) {
+        printk("watchdog: no timer tick to watch; hard-lockup detection off\n");
+        return false;
+    }
     if (!verified && cpu_count > 1) {
         source = SOURCE_BUDDY; /* the next ticks start each CPU's clock */
         memset(buddy_view, 0, sizeof buddy_view);
         verified = true;
-    }
-    if (!timer_ticking) {
-        printk("watchdog: no timer tick to watch; hard-lockup detection off\n");
-        return false;
     }
     if (!verified && !source_check(SOURCE_PIT_LINT0) && !source_check(SOURCE_PIT_IOAPIC) &&
         !source_check(SOURCE_PERF_COUNTER)) {

@@ -28,7 +28,7 @@ static void ioapic_write(volatile uint32_t *ioapic, uint32_t reg, uint32_t value
 
 bool ioapic_route_pit_nmi(bool enabled)
 {
-    if (!apic_board.ioapic_address)
+    if (!apic_board.ioapic_address || apic_id() > 0xff) /* its destination field has 8 bits */
         return false;
     volatile uint32_t *ioapic = paging_map_device(apic_board.ioapic_address, 0x20, true);
     uint32_t pin = apic_board.pit_gsi - apic_board.ioapic_gsi_base;

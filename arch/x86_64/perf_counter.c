@@ -24,8 +24,9 @@ static const struct counter amd_counter = {0xc0010200, 0xc0010201, 0x76};
 static struct counter pmc;
 static unsigned width, intel_version; /* intel_version: 0 on AMD */
 static uint64_t period;
+static bool started;
 
-/* This CPU's first counter, or false if it has none we know. */
+/* This CPU's first counter into pmc, width and intel_version; false if it has none we know. */
 static bool perf_counter_find(void)
 {
     uint32_t regs[4];
@@ -33,26 +34,30 @@ static bool perf_counter_find(void)
     if (regs[0] >= 0xa) {
         cpuid(0xa, 0, regs);
         bool cycles_listed = (regs[0] >> 24) >= 1 && !(regs[1] & 1); /* EBX bit 0: not there */
-        intel_version = regs[0] & 0xff;
-        width = (regs[0] >> 16) & 0xff;
-        pmc = intel_counter;
-        if (intel_version && (regs[0] >> 8 & 0xff) && cycles_listed && width > 32)
+        unsigned version = regs[0] & 0xff, bits = (regs[0] >> 16) & 0xff;
+        if (version && (regs[0] >> 8 & 0xff) && cycles_listed && bits > 32) {
+            pmc = intel_counter;
+            width = bits;
+            intel_version = version;
             return true;
+        }
     }
-    intel_version = 0;
-    width = 48;
-    pmc = amd_counter;
     cpuid(0x80000000, 0, regs);
     if (regs[0] < 0x80000001)
         return false;
     cpuid(0x80000001, 0, regs);
-    return regs[2] & AMD_CORE_COUNTERS;
+    if (!(regs[2] & AMD_CORE_COUNTERS))
+        return false;
+    pmc = amd_counter;
+    width = 48;
+    intel_version = 0;
+    return true;
 }
 
 /* Loads the counter to overflow after the period and lets the APIC pass its overflow on. */
 static void perf_counter_arm(void)
 {
-    wrmsr(pmc.count, -period);
+    wrmsr(pmc.count, -period & ((1UL << width) - 1));
     if (intel_version >= 2)
         wrmsr(INTEL_GLOBAL_OVF_CLEAR, 1);
     apic_perf_counter_nmi(true); /* the APIC masks the entry each time it delivers */
@@ -60,21 +65,22 @@ static void perf_counter_arm(void)
 
 bool perf_counter_start(uint64_t period_cycles)
 {
-    if (!perf_counter_find() || period_cycles == 0 || period_cycles >= 1UL << 31)
+    if (period_cycles == 0 || period_cycles >= 1UL << 31 || (!started && !perf_counter_find()))
         return false;
+    wrmsr(pmc.select, 0); /* stopped while its period changes */
     period = period_cycles;
-    wrmsr(pmc.select, 0);
     perf_counter_arm();
     if (intel_version >= 2)
         wrmsr(INTEL_GLOBAL_CTRL, rdmsr(INTEL_GLOBAL_CTRL) | 1);
     wrmsr(pmc.select, pmc.event | SELECT_USER_KERNEL_INTERRUPT_ENABLE);
+    started = true;
     return true;
 }
 
 /* The counter counts up from -period: its top bit clears only when it has overflowed. */
 bool perf_counter_overflowed(void)
 {
-    if (rdmsr(pmc.count) & 1UL << (width - 1))
+    if (!started || rdmsr(pmc.count) & 1UL << (width - 1))
         return false;
     perf_counter_arm();
     return true;
@@ -82,6 +88,9 @@ bool perf_counter_overflowed(void)
 
 void perf_counter_stop(void)
 {
+    if (!started) /* never touch the MSRs of a counter this CPU may not have */
+        return;
+    started = false;
     wrmsr(pmc.select, 0);
     apic_perf_counter_nmi(false);
 }

@@ -10,11 +10,13 @@
 #define HPET_COUNTER_64BIT (1u << 13)
 #define HPET_CONFIG 0x10
 #define HPET_ENABLE 1u
+#define HPET_LEGACY_REPLACEMENT 2u
 #define HPET_COUNTER 0xf0
 #define PM_TIMER_HZ 3579545      /* ACPI specification, 4.8.3.3 */
 #define FADT_PM_TIMER_PORT 76    /* PM_TMR_BLK: a 32-bit I/O port number */
 #define FADT_FLAGS 112
 #define FADT_PM_TIMER_32BIT (1u << 8) /* TMR_VAL_EXT: else the counter has 24 bits */
+#define FADT_HARDWARE_REDUCED (1u << 20)
 
 /* Channel 2 counts down from 0xffff (timer_init starts it); read as time going up. */
 static uint64_t pit_channel2_read(void)
@@ -33,20 +35,22 @@ static volatile uint64_t *hpet;
 static uint64_t hpet_read(void) { return hpet[HPET_COUNTER / 8]; }
 
 /* The ACPI HPET table gives its registers' address (a Generic Address Structure at offset 40,
- * whose 64-bit address is at 44). The main counter runs once the enable bit is set; its legacy
- * replacement bit stays clear, so the PIT and the RTC keep their interrupts. */
+ * whose 64-bit address is at 44, in memory space: 0 at 40). The main counter runs once the enable
+ * bit is set; the legacy replacement bit is cleared, so the PIT and the RTC keep their IRQs. */
 bool hpet_clock(struct reference_clock *clock)
 {
     const struct acpi_table_header *table = acpi_find_table("HPET");
     uint64_t address;
-    if (!table || table->length < 52)
+    if (!table || table->length < 52 || ((const uint8_t *)table)[40] != 0)
         return false;
     memcpy(&address, (const uint8_t *)table + 44, 8);
+    if (!address)
+        return false;
     hpet = paging_map_device(address, 1024, true);
     uint64_t period_fs = hpet[HPET_CAPABILITIES / 8] >> 32;
     if (period_fs == 0 || period_fs > 100000000) /* the specification's limit: 100 ns */
         return false;
-    hpet[HPET_CONFIG / 8] |= HPET_ENABLE;
+    hpet[HPET_CONFIG / 8] = (hpet[HPET_CONFIG / 8] | HPET_ENABLE) & ~HPET_LEGACY_REPLACEMENT;
     bool wide = hpet[HPET_CAPABILITIES / 8] & HPET_COUNTER_64BIT;
     *clock = (struct reference_clock){"the HPET", 1000000000000000UL / period_fs,
                                       wide ? ~0UL : 0xffffffffUL, hpet_read};
@@ -71,7 +75,7 @@ bool pm_timer_clock(struct reference_clock *clock)
         return false;
     memcpy(&port, (const uint8_t *)fadt + FADT_PM_TIMER_PORT, 4);
     memcpy(&flags, (const uint8_t *)fadt + FADT_FLAGS, 4);
-    if (port == 0 || port > 0xffff)
+    if (port == 0 || port > 0xffff || (flags & FADT_HARDWARE_REDUCED)) /* then it has none */
         return false;
     pm_timer_port = (uint16_t)port;
     bool wide = flags & FADT_PM_TIMER_32BIT;

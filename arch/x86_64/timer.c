@@ -23,7 +23,7 @@
 #define PORT_B_SPEAKER 0x02
 #define SAMPLE_TRIES 8
 #define SAMPLES_TO_MOVE 64
-#define SAMPLES_MAX 100000
+#define SAMPLES_MAX 20000
 #define TICK_HOOKS_MAX 4
 
 volatile uint64_t timer_ticks;
@@ -40,12 +40,14 @@ void udelay(uint64_t microseconds)
         cpu_relax();
 }
 
+uint16_t pit_reload;
+
 void pit_start_periodic(unsigned hz)
 {
-    uint16_t reload = (uint16_t)(PIT_HZ / hz);
+    pit_reload = (uint16_t)(PIT_HZ / hz);
     outb(PIT_COMMAND, 0x34); /* channel 0, low then high byte, mode 2 (rate generator) */
-    outb(PIT_CHANNEL0, reload & 0xff);
-    outb(PIT_CHANNEL0, reload >> 8);
+    outb(PIT_CHANNEL0, pit_reload & 0xff);
+    outb(PIT_CHANNEL0, pit_reload >> 8);
 }
 
 uint16_t pit_count(unsigned channel)
@@ -102,24 +104,33 @@ static struct clock_sample clock_sample(const struct reference_clock *clock)
 }
 
 /* Sets tsc_khz and apic_per_tick from a 10 ms stretch of the clock; false if it did not count.
- * Bounded whatever the clock does: one that has not moved after a few samples (microseconds for
- * any of these clocks) does not count, and the stretch ends after SAMPLES_MAX samples anyway. */
+ * Bounded whatever the clock does: it must move within every SAMPLES_TO_MOVE samples
+ * (microseconds for any of these clocks) and never step back (a step of over half its range),
+ * and the stretch ends after SAMPLES_MAX samples (well under a second) anyway. */
 static bool calibrate_against(const struct reference_clock *clock)
 {
     apic_timer_start(0xffffffff, 0, false);
     struct clock_sample start = clock_sample(clock), end = start;
-    uint64_t counted = 0;
-    for (int i = 0; i < SAMPLES_MAX && counted < clock->hz / 100; i++) {
+    uint64_t counted = 0, last = start.reference;
+    for (int i = 0, moved = 0; i < SAMPLES_MAX && counted < clock->hz / 100; i++) {
         end = clock_sample(clock);
-        counted = (end.reference - start.reference) & clock->mask;
-        if (counted == 0 && i == SAMPLES_TO_MOVE)
+        uint64_t step = (end.reference - last) & clock->mask;
+        if (step > clock->mask / 2 || i - moved > SAMPLES_TO_MOVE)
             return false;
+        if (step)
+            moved = i;
+        counted += step;
+        last = end.reference;
     }
     if (counted < clock->hz / 100)
         return false;
-    tsc_khz = (end.tsc - start.tsc) * (clock->hz / 1000) / counted;
-    apic_per_tick = (uint32_t)((start.apic - end.apic) * (clock->hz / TIMER_HZ) / counted);
-    return tsc_khz && apic_per_tick;
+    uint64_t khz = (end.tsc - start.tsc) * (clock->hz / 1000) / counted;
+    uint64_t per_tick = (start.apic - end.apic) * (clock->hz / TIMER_HZ) / counted;
+    if (!khz || !per_tick || per_tick > UINT32_MAX)
+        return false;
+    tsc_khz = khz;
+    apic_per_tick = (uint32_t)per_tick;
+    return true;
 }
 
 /* The tick on this CPU: every CPU's APIC timer runs at the same rate (measured once, on CPU 0). */

@@ -462,7 +462,8 @@ static bool lockup_reported_once(int number, unsigned checks_per_second)
 
 static enum scenario_result watchdog_twice(void)
 {
-    if (!watchdog_running() && !watchdog_start(TWICE_THRESHOLD))
+    if (!expect(watchdog_running() || watchdog_start(TWICE_THRESHOLD), "the watchdog has no NMI"
+                " source here (the lines above say which were tried): boot one CPU with a PIT"))
         return SCENARIO_FAIL;
     if (!expect(!memcmp(watchdog_source(), "PIT", 3), "the watchdog's source is %s: this "
                 "scenario checks the PIT's (boot one CPU)", watchdog_source()))

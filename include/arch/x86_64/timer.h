@@ -28,4 +28,5 @@ static inline uint64_t rdtsc(void)
 }
 /* The PIT's channel 0 (IRQ 0) as a rate generator at hz (the watchdog's NMI source on one CPU). */
 void pit_start_periodic(unsigned hz);
+extern uint16_t pit_reload; /* channel 0 counts down from it (set by pit_start_periodic) */
 uint16_t pit_count(unsigned channel); /* a channel's count, counting down (0 or 2) */

@@ -108,14 +108,16 @@ SCENARIOS = [
             r"ok 3 - nmi-pf-nested\n",
             r"ok 7 - kprobe-nmi\n",
             r"ok 8 - kprobe-refuse\n",
-            r"ok 9 - user-mode\n",
-            r"ok 10 - user-security\n",
-            r"ok 11 - smp-boot\n",
-            r"1\.\.11\n",
+            r"ok 9 - watchdog-source\n",
+            r"# the watchdog's NMI source on this machine: buddy",
+            r"ok 10 - user-mode\n",
+            r"ok 11 - user-security\n",
+            r"ok 12 - smp-boot\n",
+            r"1\.\.12\n",
             r"# all passed",
             r"self-test summary\n  scenario +result\n  boot +ok\n  nofault +ok\n"
-            r"(  [\w-]+ +ok\n){5}  kprobe-refuse +ok\n  user-mode +ok\n  user-security +ok\n  "
-            r"smp-boot +ok\n",
+            r"(  [\w-]+ +ok\n){5}  kprobe-refuse +ok\n  watchdog-source +ok\n  user-mode +ok\n"
+            r"  user-security +ok\n  smp-boot +ok\n",
         ],
     ),
     Scenario(
