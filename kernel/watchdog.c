@@ -1,17 +1,7 @@
-/* The NMI watchdog, a hard-lockup detector. Its NMI source:
- *   - One CPU: the PIT on IRQ 0 of the 8259 PIC, whose output goes to LINT0, set to NMI delivery:
- *     it fires with interrupts off too, as Linux's old IO-APIC watchdog did. The NMI handler
- *     polls the PIC, which also acknowledges the interrupt. Where the 8259 does not reach LINT0
- *     (Bochs, some boards), the PIT on its I/O APIC pin in NMI delivery mode; no register says
- *     "this NMI was mine" there: the PIT's own count does, read just after it reloaded. A source
- *     is used only once it has delivered: it is programmed fast, and the CPU waits, with
- *     interrupts off and for a bounded time, for its first two NMIs (an NMI assumed to be the
- *     source's own when the source is wired to nothing would be a false lockup report). Last,
- *     a performance counter of the CPU's cycles (perf_counter.c: real CPUs only, as no emulator
- *     here has one; the GRUB self-test names the source a board gave).
- *   - Several CPUs: the PIT reaches one of them only. Each CPU's timer tick checks the next CPU's
- *     tick count instead (the buddy detector): a CPU whose count has not moved for the threshold
- *     gets an NMI from its buddy, and reports itself from that NMI.
+/* The NMI watchdog, a hard-lockup detector: docs/stories.md, "1. The watchdog that dumps every
+ * task", tells its NMI sources, the order one CPU probes them in, and the buddy detector of several
+ * CPUs (docs/nmi.md, "Several CPUs"). A source is used only once it has delivered: an NMI assumed
+ * to be the source's own when the source is wired to nothing would be a false lockup report.
  *
  * With one CPU, a lockup is decided on elapsed time (TSC) since the timer tick last moved, counted
  * only at the source's own NMIs: other NMIs (a storm of external ones, the self-NMIs of a test) do
@@ -53,10 +43,8 @@ static bool reported;          /* this lockup has been reported; cleared when th
 static struct {                /* SOURCE_BUDDY: what CPU n's buddy last saw of CPU n's tick */
     uint64_t ticks, progress_tsc;
     bool reported;
+    volatile bool lockup_wanted; /* set by the buddy before its NMI; taken back by that NMI */
 } buddy_view[CPUS_MAX];
-/* SOURCE_BUDDY, by CPU index: set by the CPU's buddy, which then sends it an NMI to report its
- * lockup from; taken back by that NMI. */
-static volatile bool lockup_wanted[CPUS_MAX];
 volatile uint64_t watchdog_nmis;
 void (*watchdog_after_report)(int tasks_dumped, uint64_t nested_during_dump);
 
@@ -75,7 +63,7 @@ static bool source_program(enum source route, unsigned hz)
     pit_start_periodic(hz);
     if (route == SOURCE_PIT_IOAPIC)
         return ioapic_route_pit_nmi(true); /* the 8259 stays masked */
-    apic_lint0_nmi(true); /* first: until now LINT0 delivered the PIC as interrupts */
+    apic_lvt_nmi(APIC_NMI_LINT0, true); /* first: until now LINT0 delivered the PIC as interrupts */
     pic_unmask_timer();
     return true;
 }
@@ -84,7 +72,7 @@ static void unprogram(void)
 {
     if (source == SOURCE_PIT_LINT0) {
         pic_mask_timer();
-        apic_lint0_nmi(false);
+        apic_lvt_nmi(APIC_NMI_LINT0, false);
     }
     if (source == SOURCE_PIT_IOAPIC)
         ioapic_route_pit_nmi(false);
@@ -99,10 +87,12 @@ enum claim { NOT_MINE, ECHO, MINE };
 static enum claim claim(void)
 {
     if (source == SOURCE_BUDDY) {
-        volatile bool *wanted = &lockup_wanted[this_cpu()->index];
+        volatile bool *wanted = &buddy_view[this_cpu()->index].lockup_wanted;
         return __atomic_exchange_n(wanted, false, __ATOMIC_SEQ_CST) ? MINE : NOT_MINE;
     }
-    if (source == SOURCE_PIT_IOAPIC) { /* the count just reloaded, and not claimed this period */
+    /* On the I/O APIC pin no register says "this NMI was mine": the PIT's own count does, read
+     * just after it reloaded (and not claimed yet this period). */
+    if (source == SOURCE_PIT_IOAPIC) {
         uint64_t now = rdtsc();
         uint16_t count = pit_count(0); /* 1 or 2: an active-low pin's edge, just before reload */
         if ((count < pit_reload - pit_reload / 4 && count > 2) ||
@@ -158,7 +148,7 @@ void watchdog_buddy_check(void)
     } else if (!buddy_view[checked].reported &&
                now - buddy_view[checked].progress_tsc >= threshold * tsc_khz * 1000) {
         buddy_view[checked].reported = true; /* once per lockup */
-        lockup_wanted[checked] = true;
+        buddy_view[checked].lockup_wanted = true;
         apic_send_nmi(cpus[checked].apic_id);
     }
 }
@@ -202,25 +192,24 @@ static bool source_check(enum source route)
     uint64_t flags = read_rflags();
     interrupts_disable();
     bool programmed = source_program(route, SOURCE_CHECK_NMIS_PER_SECOND);
-    bool delivered = programmed;
-    uint64_t start = rdtsc(), timeout = SOURCE_CHECK_MILLISECONDS * tsc_khz;
-    while (delivered && source_check_nmis < SOURCE_CHECK_NMIS && rdtsc() - start < timeout)
+    uint64_t start = rdtsc();
+    while (programmed && source_check_nmis < SOURCE_CHECK_NMIS &&
+           rdtsc() - start < SOURCE_CHECK_MILLISECONDS * tsc_khz)
         cpu_relax();
-    delivered = delivered && source_check_nmis >= SOURCE_CHECK_NMIS;
-    if (delivered) {
+    if (programmed && source_check_nmis >= SOURCE_CHECK_NMIS) {
         source_program(route, CHECKS_PER_SECOND); /* now at the checking rate */
         verified = true;
     } else if (!programmed) {
         printk("watchdog: %s: not on this machine\n", source_names[route]);
-        unprogram();
     } else {
         printk("watchdog: %s: programmed, but no NMI arrived in %d ms\n",
                source_names[route], SOURCE_CHECK_MILLISECONDS);
-        unprogram();
     }
+    if (!verified)
+        unprogram();
     if (flags & RFLAGS_IF)
         interrupts_enable();
-    return delivered;
+    return verified;
 }
 
 bool watchdog_start(unsigned threshold_seconds)
