@@ -14,19 +14,16 @@
 #define AMD_CORE_COUNTERS (1u << 23)
 #define SELECT_USER_KERNEL_INTERRUPT_ENABLE (1u << 16 | 1u << 17 | 1u << 20 | 1u << 22)
 
-struct counter {
-    uint32_t select, count, event;
-};
 /* IA32_PERFEVTSEL0 and IA32_PMC0 (a write sets bits 31:0, sign-extended); AMD's PERF_CTL0 and
  * PERF_CTR0 (48 bits) of the extended core counters. */
-static const struct counter intel_counter = {0x186, 0xc1, 0x3c};
-static const struct counter amd_counter = {0xc0010200, 0xc0010201, 0x76};
-static struct counter pmc;
-static unsigned width, intel_version; /* intel_version: 0 on AMD */
+static struct counter {
+    uint32_t select, count, event;
+    unsigned width, intel_version; /* intel_version: 0 on AMD */
+} pmc;
 static uint64_t period;
 static bool started;
 
-/* This CPU's first counter into pmc, width and intel_version; false if it has none we know. */
+/* This CPU's first counter into pmc; false if it has none we know. */
 static bool perf_counter_find(void)
 {
     uint32_t regs[4];
@@ -36,9 +33,7 @@ static bool perf_counter_find(void)
         bool cycles_listed = (regs[0] >> 24) >= 1 && !(regs[1] & 1); /* EBX bit 0: not there */
         unsigned version = regs[0] & 0xff, bits = (regs[0] >> 16) & 0xff;
         if (version && (regs[0] >> 8 & 0xff) && cycles_listed && bits > 32) {
-            pmc = intel_counter;
-            width = bits;
-            intel_version = version;
+            pmc = (struct counter){0x186, 0xc1, 0x3c, bits, version};
             return true;
         }
     }
@@ -46,21 +41,17 @@ static bool perf_counter_find(void)
     if (regs[0] < 0x80000001)
         return false;
     cpuid(0x80000001, 0, regs);
-    if (!(regs[2] & AMD_CORE_COUNTERS))
-        return false;
-    pmc = amd_counter;
-    width = 48;
-    intel_version = 0;
-    return true;
+    pmc = (struct counter){0xc0010200, 0xc0010201, 0x76, 48, 0};
+    return regs[2] & AMD_CORE_COUNTERS;
 }
 
 /* Loads the counter to overflow after the period and lets the APIC pass its overflow on. */
 static void perf_counter_arm(void)
 {
-    wrmsr(pmc.count, -period & ((1UL << width) - 1));
-    if (intel_version >= 2)
+    wrmsr(pmc.count, -period & ((1UL << pmc.width) - 1));
+    if (pmc.intel_version >= 2)
         wrmsr(INTEL_GLOBAL_OVF_CLEAR, 1);
-    apic_perf_counter_nmi(true); /* the APIC masks the entry each time it delivers */
+    apic_lvt_nmi(APIC_NMI_PERF_COUNTER, true); /* the APIC masks the entry each time it delivers */
 }
 
 bool perf_counter_start(uint64_t period_cycles)
@@ -70,7 +61,7 @@ bool perf_counter_start(uint64_t period_cycles)
     wrmsr(pmc.select, 0); /* stopped while its period changes */
     period = period_cycles;
     perf_counter_arm();
-    if (intel_version >= 2)
+    if (pmc.intel_version >= 2)
         wrmsr(INTEL_GLOBAL_CTRL, rdmsr(INTEL_GLOBAL_CTRL) | 1);
     wrmsr(pmc.select, pmc.event | SELECT_USER_KERNEL_INTERRUPT_ENABLE);
     started = true;
@@ -80,7 +71,7 @@ bool perf_counter_start(uint64_t period_cycles)
 /* The counter counts up from -period: its top bit clears only when it has overflowed. */
 bool perf_counter_overflowed(void)
 {
-    if (!started || rdmsr(pmc.count) & 1UL << (width - 1))
+    if (!started || rdmsr(pmc.count) & 1UL << (pmc.width - 1))
         return false;
     perf_counter_arm();
     return true;
@@ -92,5 +83,5 @@ void perf_counter_stop(void)
         return;
     started = false;
     wrmsr(pmc.select, 0);
-    apic_perf_counter_nmi(false);
+    apic_lvt_nmi(APIC_NMI_PERF_COUNTER, false);
 }
