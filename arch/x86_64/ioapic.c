@@ -14,12 +14,6 @@
 #define REDIRECT_MASKED (1u << 16)
 #define MADT_POLARITY_ACTIVE_LOW 3
 
-static uint32_t ioapic_read(volatile uint32_t *ioapic, uint32_t reg)
-{
-    ioapic[IOAPIC_SELECT] = reg;
-    return ioapic[IOAPIC_WINDOW];
-}
-
 static void ioapic_write(volatile uint32_t *ioapic, uint32_t reg, uint32_t value)
 {
     ioapic[IOAPIC_SELECT] = reg;
@@ -32,7 +26,8 @@ bool ioapic_route_pit_nmi(bool enabled)
         return false;
     volatile uint32_t *ioapic = paging_map_device(apic_board.ioapic_address, 0x20, true);
     uint32_t pin = apic_board.pit_gsi - apic_board.ioapic_gsi_base;
-    if (pin > ((ioapic_read(ioapic, IOAPIC_VERSION) >> 16) & 0xff)) /* the highest entry's number */
+    ioapic[IOAPIC_SELECT] = IOAPIC_VERSION;
+    if (pin > ((ioapic[IOAPIC_WINDOW] >> 16) & 0xff)) /* the highest entry's number */
         return false;
     /* NMI delivery is edge-triggered whatever the override says; physical destination: us. */
     uint32_t low = REDIRECT_NMI;

@@ -3,7 +3,6 @@
  * and SIPIs to it would only wait out the timeout. A board may list a CPU twice, in an xAPIC and
  * an x2APIC entry: its APIC ID is kept once, or the same CPU would be started twice. */
 #include <arch/x86_64/madt.h>
-#include <stdbool.h>
 
 enum {
     MADT_LOCAL_APIC = 0,
@@ -34,12 +33,9 @@ static void add_cpu(struct apic_board *board, uint32_t apic_id)
 static void for_each_entry(const uint8_t *madt, uint32_t length, struct apic_board *board,
                            void (*visit)(struct apic_board *, const uint8_t *))
 {
-    for (uint32_t offset = 44; offset + 2 <= length && madt[offset + 1] >= 2;
-         offset += madt[offset + 1]) { /* each entry: type, length, ... */
-        if (offset + madt[offset + 1] > length)
-            break;
-        visit(board, madt + offset);
-    }
+    for (uint32_t offset = 44; offset + 2 <= length && madt[offset + 1] >= 2 &&
+                               offset + madt[offset + 1] <= length; offset += madt[offset + 1])
+        visit(board, madt + offset); /* each entry: type, length, ... */
 }
 
 static void read_entry(struct apic_board *board, const uint8_t *entry)
@@ -67,9 +63,7 @@ static void find_pit_ioapic(struct apic_board *board, const uint8_t *entry)
     if (entry[0] != MADT_IOAPIC || entry[1] < 12)
         return;
     uint32_t gsi_base = read32(entry + 8);
-    if (gsi_base > board->pit_gsi)
-        return;
-    if (board->ioapic_address && board->ioapic_gsi_base > gsi_base)
+    if (gsi_base > board->pit_gsi || (board->ioapic_address && board->ioapic_gsi_base > gsi_base))
         return;
     board->ioapic_address = read32(entry + 4);
     board->ioapic_gsi_base = gsi_base;
