@@ -1,4 +1,8 @@
-/* The reference clocks (reference_clock.h), each probed from what the machine says it has. */
+/* The reference clocks (reference_clock.h), each probed from what the machine says it has. A PC has
+ * had the PIT since 1981, but not every machine lets it count (Hyper-V's second generation, boards
+ * that gate the 8254's clock); then the HPET, the ACPI PM timer, and last the TSC rate the CPU
+ * states (CPUID leaves 15h and 16h: a rounded figure on some, and under a hypervisor or an emulator
+ * not the TSC's own: Bochs states 3.5 GHz whatever it runs). */
 #include <arch/x86_64/acpi.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/paging.h>
@@ -24,7 +28,7 @@ static uint64_t pit_channel2_read(void)
     return (uint16_t)~pit_count(2);
 }
 
-bool pit_channel2_clock(struct reference_clock *clock)
+static bool pit_channel2_clock(struct reference_clock *clock)
 {
     *clock = (struct reference_clock){"the PIT", PIT_HZ, 0xffff, pit_channel2_read};
     return true; /* a PC is expected to have one: only calibration can tell it does not */
@@ -37,7 +41,7 @@ static uint64_t hpet_read(void) { return hpet[HPET_COUNTER / 8]; }
 /* The ACPI HPET table gives its registers' address (a Generic Address Structure at offset 40,
  * whose 64-bit address is at 44, in memory space: 0 at 40). The main counter runs once the enable
  * bit is set; the legacy replacement bit is cleared, so the PIT and the RTC keep their IRQs. */
-bool hpet_clock(struct reference_clock *clock)
+static bool hpet_clock(struct reference_clock *clock)
 {
     const struct acpi_table_header *table = acpi_find_table("HPET");
     uint64_t address;
@@ -67,7 +71,7 @@ static uint64_t pm_timer_read(void)
 }
 
 /* The FADT ("FACP") gives the timer's I/O port; a 32-bit port number on the PCs we target. */
-bool pm_timer_clock(struct reference_clock *clock)
+static bool pm_timer_clock(struct reference_clock *clock)
 {
     const struct acpi_table_header *fadt = acpi_find_table("FACP");
     uint32_t port, flags;
@@ -90,7 +94,7 @@ static uint64_t tsc_read(void) { return rdtsc(); }
  * crystal's rate (ECX) times the TSC/crystal ratio (EBX/EAX), where all three are given. Else leaf
  * 16h's base frequency in MHz, which the TSC runs at on the processors that have the leaf: a last
  * resort, as the figure is rounded and is not promised to be the TSC's. */
-bool cpuid_tsc_clock(struct reference_clock *clock)
+static bool cpuid_tsc_clock(struct reference_clock *clock)
 {
     uint32_t regs[4], highest;
     cpuid(0, 0, regs);
@@ -108,3 +112,7 @@ bool cpuid_tsc_clock(struct reference_clock *clock)
     *clock = (struct reference_clock){"the TSC rate CPUID states", hz, ~0UL, tsc_read};
     return hz != 0;
 }
+
+bool (*const reference_clocks[REFERENCE_CLOCKS])(struct reference_clock *) = {
+    pit_channel2_clock, hpet_clock, pm_timer_clock, cpuid_tsc_clock,
+};

@@ -140,13 +140,6 @@ void timer_start_this_cpu(void)
         apic_timer_start(apic_per_tick, VECTOR_TIMER, true);
 }
 
-/* The clocks to measure against, in order: the PIT where it counts (every PC until lately), the
- * HPET and the ACPI PM timer, and last the TSC rate the CPU states (a rounded figure on some, and
- * under a hypervisor or an emulator not the TSC's own: Bochs states 3.5 GHz whatever it runs). */
-static bool (*const reference_clocks[])(struct reference_clock *) = {
-    pit_channel2_clock, hpet_clock, pm_timer_clock, cpuid_tsc_clock,
-};
-
 void timer_init(void)
 {
     uint8_t port_b = (inb(PORT_B) & ~(PORT_B_SPEAKER | PORT_B_GATE2));
@@ -158,7 +151,7 @@ void timer_init(void)
     outb(PIT_CHANNEL2, 0xff);
     struct reference_clock clock = {0};
     bool calibrated = false;
-    for (unsigned i = 0; i < sizeof reference_clocks / sizeof reference_clocks[0]; i++) {
+    for (int i = 0; i < REFERENCE_CLOCKS; i++) {
         if (!reference_clocks[i](&clock))
             continue;
         calibrated = calibrate_against(&clock);

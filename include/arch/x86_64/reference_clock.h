@@ -1,7 +1,5 @@
-/* Clocks of known rate that the TSC and the APIC timer are measured against at boot. A PC has
- * had the PIT since 1981, but not every machine lets it count (Hyper-V's second generation, boards
- * that gate the 8254's clock); the HPET, the ACPI PM timer and the CPU's own statement of its TSC
- * rate (CPUID leaves 15h and 16h) stand in for it. */
+/* Clocks of known rate that the TSC and the APIC timer are measured against at boot: the PIT, and
+ * where it does not count, the others (reference_clocks.c says which and why in that order). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,9 +11,7 @@ struct reference_clock {
     uint64_t (*read)(void); /* counts up */
 };
 
-/* Each fills in *clock and says whether this machine claims to have that clock; a claimed clock
- * may still not count, which only calibration sees. */
-bool pit_channel2_clock(struct reference_clock *clock);
-bool hpet_clock(struct reference_clock *clock);
-bool pm_timer_clock(struct reference_clock *clock);
-bool cpuid_tsc_clock(struct reference_clock *clock);
+/* In the order to try them, each fills in *clock and says whether this machine claims to have that
+ * clock; a claimed clock may still not count, which only calibration sees. */
+#define REFERENCE_CLOCKS 4
+extern bool (*const reference_clocks[REFERENCE_CLOCKS])(struct reference_clock *clock);
