@@ -54,12 +54,9 @@ const char *watchdog_source(void) { return source_names[source]; }
 /* NMIs from this source at hz; false if the machine has no such source. */
 static bool source_program(enum source route, unsigned hz)
 {
-    if (route == SOURCE_PERF_COUNTER) { /* claim() reads its MSRs: only once they are there */
-        bool started = perf_counter_start(tsc_khz * 1000 / hz); /* core clock: the TSC's rate */
-        source = started ? route : SOURCE_NONE;
-        return started;
-    }
     source = route;
+    if (route == SOURCE_PERF_COUNTER) /* the core clock runs at the TSC's rate */
+        return perf_counter_start(tsc_khz * 1000 / hz);
     pit_start_periodic(hz);
     if (route == SOURCE_PIT_IOAPIC)
         return ioapic_route_pit_nmi(true); /* the 8259 stays masked */

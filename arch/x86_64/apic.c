@@ -67,9 +67,8 @@ void apic_init_cpu(void)
         wrmsr(MSR_APIC_BASE, base_msr | APIC_BASE_X2APIC);
     apic_write(APIC_SPURIOUS, APIC_SOFTWARE_ENABLE | APIC_SPURIOUS_VECTOR);
     enum apic_register nmi_lvt = apic_board.nmi_pin ? APIC_LVT_LINT1 : APIC_LVT_LINT0;
-    /* Unmasked on the boot CPU only (the one that gets here before `ready`), as Linux does: the
-     * board raises one NMI on every CPU's pin, and one button press must be one NMI, handled once,
-     * with port 0x61 read and cleared by one CPU. */
+    /* Unmasked on the boot CPU only, the one that gets here before `ready`: the board raises its
+     * NMI on every CPU's pin (docs/nmi.md, "Several CPUs": "External NMIs go to CPU 0 only"). */
     apic_write(nmi_lvt, APIC_DELIVERY_NMI | (ready ? APIC_LVT_MASKED : 0));
 }
 

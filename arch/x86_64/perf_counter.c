@@ -3,8 +3,7 @@
  * through the local APIC's performance-counter entry. Intel describes its counters in CPUID leaf
  * 0Ah (architectural performance monitoring, event 3Ch: core cycles); AMD's core counters are
  * announced by CPUID 8000_0001h ECX bit 23 (event 76h: cycles not halted). No emulator here has
- * a PMU (QEMU's TCG, Bochs), so only a real CPU runs this: the watchdog trusts it only after its
- * source check has seen two of its NMIs. */
+ * a PMU, so only a real CPU runs this (docs/nmi.md, "Limits"). */
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/perf_counter.h>

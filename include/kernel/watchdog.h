@@ -1,7 +1,5 @@
-/* The NMI watchdog: a hard-lockup detector. An NMI source fires several times a second whatever
- * the CPU is doing; if the timer tick (an ordinary interrupt) has not advanced for the threshold,
- * interrupts have been off that long: the CPU is locked up. Then it prints the report and
- * show_state(). */
+/* The NMI watchdog: a hard-lockup detector. If the timer tick has not advanced for the threshold
+ * between its NMIs, it reports the CPU locked up and runs show_state() (docs/stories.md, 1). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
