@@ -1,4 +1,4 @@
-/* The reference clocks (reference_clock.h), each probed from what the machine says it has. A PC has
+/* The reference clocks (timer.h), each probed from what the machine says it has. A PC has
  * had the PIT since 1981, but not every machine lets it count (Hyper-V's second generation, boards
  * that gate the 8254's clock); then the HPET, the ACPI PM timer, and last the TSC rate the CPU
  * states (CPUID leaves 15h and 16h: a rounded figure on some, and under a hypervisor or an emulator
@@ -6,7 +6,6 @@
 #include <arch/x86_64/acpi.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/paging.h>
-#include <arch/x86_64/reference_clock.h>
 #include <arch/x86_64/timer.h>
 #include <kernel/string.h>
 

@@ -1,6 +1,6 @@
 /* Clock calibration and the scheduler tick. The PIT (8254) runs at a known 1.193182 MHz; its
  * channel 2 can be started and read without interrupts (gated through port 0x61). Where it does
- * not count, another reference clock stands in (reference_clock.h). Calibration reads the
+ * not count, another reference clock stands in (reference_clocks.c). Calibration reads the
  * reference, the TSC and the APIC timer together at the start and at the end of a 10 ms
  * stretch. An NMI (or an SMI, on a PC) between the two readings changes nothing; one in the middle
  * of a reading makes that reading slow, and so of several tries the fastest one is kept. (Timing
@@ -8,7 +8,6 @@
  * end late, and the TSC looks faster than it is.) */
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
-#include <arch/x86_64/reference_clock.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
