@@ -22,10 +22,7 @@
 #define FADT_HARDWARE_REDUCED (1u << 20)
 
 /* Channel 2 counts down from 0xffff (timer_init starts it); read as time going up. */
-static uint64_t pit_channel2_read(void)
-{
-    return (uint16_t)~pit_count(2);
-}
+static uint64_t pit_channel2_read(void) { return (uint16_t)~pit_count(2); }
 
 static bool pit_channel2_clock(struct reference_clock *clock)
 {
@@ -112,6 +109,6 @@ static bool cpuid_tsc_clock(struct reference_clock *clock)
     return hz != 0;
 }
 
-bool (*const reference_clocks[REFERENCE_CLOCKS])(struct reference_clock *) = {
-    pit_channel2_clock, hpet_clock, pm_timer_clock, cpuid_tsc_clock,
+bool (*const reference_clocks[])(struct reference_clock *) = {
+    pit_channel2_clock, hpet_clock, pm_timer_clock, cpuid_tsc_clock, 0,
 };

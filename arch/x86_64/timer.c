@@ -150,13 +150,12 @@ void timer_init(void)
     outb(PIT_CHANNEL2, 0xff);
     struct reference_clock clock = {0};
     bool calibrated = false;
-    for (int i = 0; i < REFERENCE_CLOCKS; i++) {
+    for (int i = 0; reference_clocks[i] && !calibrated; i++) {
         if (!reference_clocks[i](&clock))
             continue;
         calibrated = calibrate_against(&clock);
-        if (calibrated)
-            break;
-        printk("timer: %s did not count\n", clock.name);
+        if (!calibrated)
+            printk("timer: %s did not count\n", clock.name);
     }
     outb(PORT_B, port_b);
     if (!calibrated) {

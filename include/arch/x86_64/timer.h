@@ -32,7 +32,7 @@ extern uint16_t pit_reload; /* channel 0 counts down from it (set by pit_start_p
 uint16_t pit_count(unsigned channel); /* a channel's count, counting down (0 or 2) */
 
 /* Clocks of known rate that the TSC and the APIC timer are measured against at boot: the PIT, and
- * where it does not count, the others (reference_clocks.c says which and why in that order). */
+ * where it does not count, the others (reference_clocks.c says which, and why in that order). */
 struct reference_clock {
     const char *name;       /* for the boot log: "measured against <name>" */
     uint64_t hz;
@@ -40,7 +40,6 @@ struct reference_clock {
     uint64_t (*read)(void); /* counts up */
 };
 
-/* In the order to try them, each fills in *clock and says whether this machine claims to have that
- * clock; a claimed clock may still not count, which only calibration sees. */
-#define REFERENCE_CLOCKS 4
-extern bool (*const reference_clocks[REFERENCE_CLOCKS])(struct reference_clock *clock);
+/* In the order to try them, 0-terminated: each fills in *clock and says whether this machine
+ * claims to have that clock; a claimed one may still not count, which only calibration sees. */
+extern bool (*const reference_clocks[])(struct reference_clock *clock);
