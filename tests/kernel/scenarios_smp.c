@@ -360,9 +360,9 @@ static enum scenario_result smp_mode_switch(void)
     return switch_strategies(cycle, sizeof cycle / sizeof cycle[0]);
 }
 
-/* The same through ret, but without latch: with both in one cycle, 2 runs in 3 panic in
- * nmi_entry_ret on CPU 1's task stack (an NMI delivered with ret's entry and latch's IST 0, under
- * QEMU's TCG); not understood yet, and docs/nmi.md says so in Limits. */
+/* The same through ret, but without latch: with ret just before latch in the cycle, 3 runs of 3
+ * panicked on CPU 1's task stack (ret's entry with latch's IST 0: a gate read in two pieces by
+ * QEMU's TCG during the switch's store; docs/nmi.md, Limits, says why and what would fix it). */
 static enum scenario_result smp_mode_switch_ret(void)
 {
     static const enum nmi_strategy cycle[] = {NMI_NAIVE, NMI_NAIVE_RAW, NMI_RET, NMI_NESTED};
