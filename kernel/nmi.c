@@ -5,6 +5,7 @@
 #include <arch/x86_64/nmi_stack.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
+#include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
 #include <kernel/cmdline.h>
 #include <kernel/kprobes.h>
@@ -239,26 +240,26 @@ NOKPROBE void nmi_latch_entry(struct trap_frame *frame)
     nmi_latch_handle(frame);
 }
 
-/* Refused while any CPU runs an NMI handler: an NMI nested in it would come in through the new
- * gate, in a layout its outer NMI does not share (a naive frame over the nested entry's). A check,
- * not a lock, on a gate other CPUs may be delivering through (docs/nmi.md, "Several CPUs"). */
+/* Refused while any CPU runs an NMI handler: a nested NMI would come in through the new gate, in a
+ * layout its outer NMI does not share (a check, not a lock: docs/nmi.md, "Several CPUs"). */
 bool nmi_set_strategy(enum nmi_strategy s)
 {
     for (int i = 0; i < cpu_count; i++)
         if (cpus[i].nmi->in_handler || cpus[i].nmi->latch_state != LATCH_NOT_RUNNING)
             return false;
     bool ret_gates = s == NMI_RET || strategy == NMI_RET; /* to or from ret: its exceptions too */
+    /* A CPU may read a gate in pieces (docs/nmi.md, Limits): meanwhile, an entry safe on the NMI
+     * stack with either exits, nested's, or before IST 0 the latch's, safe on either stack. */
+    uint64_t interim = s == NMI_LATCH ? (uint64_t)nmi_entry_latch : (uint64_t)nmi_entry_nested;
+    idt_replace_gate(VECTOR_NMI, interim, IST_NMI);
+    udelay(1); /* a delivery that read the old gate's first piece has read the rest */
     strategy = s;
-    /* Under ret, NMIs come in once the exceptions they may take have their exits (and until). */
-    if (s != NMI_RET)
-        idt_replace_gate(VECTOR_NMI, (uint64_t)strategies[s].entry, s == NMI_LATCH ? 0 : IST_NMI);
     for (int i = 0; ret_gates && ret_exception_entries[i].vector; i++) {
         unsigned v = (unsigned)ret_exception_entries[i].vector;
         uint64_t entry = s == NMI_RET ? ret_exception_entries[i].entry : trap_entry_table[v];
         idt_replace_gate(v, entry, v == VECTOR_DEBUG ? IST_DEBUG : 0);
     }
-    if (s == NMI_RET)
-        idt_replace_gate(VECTOR_NMI, (uint64_t)strategies[s].entry, IST_NMI);
+    idt_replace_gate(VECTOR_NMI, (uint64_t)strategies[s].entry, s == NMI_LATCH ? 0 : IST_NMI);
     return true;
 }
 

@@ -31,8 +31,7 @@ void pit_start_periodic(unsigned hz);
 extern uint16_t pit_reload; /* channel 0 counts down from it (set by pit_start_periodic) */
 uint16_t pit_count(unsigned channel); /* a channel's count, counting down (0 or 2) */
 
-/* Clocks of known rate that the TSC and the APIC timer are measured against at boot: the PIT, and
- * where it does not count, the others (reference_clocks.c says which, and why in that order). */
+/* Clocks of known rate the TSC and the APIC timer are measured against (reference_clocks.c). */
 struct reference_clock {
     const char *name;       /* for the boot log: "measured against <name>" */
     uint64_t hz;
