@@ -247,18 +247,17 @@ bool nmi_set_strategy(enum nmi_strategy s)
     for (int i = 0; i < cpu_count; i++)
         if (cpus[i].nmi->in_handler || cpus[i].nmi->latch_state != LATCH_NOT_RUNNING)
             return false;
-    bool ret_gates = s == NMI_RET || strategy == NMI_RET; /* to or from ret: its exceptions too */
-    /* A CPU may read a gate in pieces (docs/nmi.md, Limits): meanwhile, an entry safe on the NMI
-     * stack with either exits, nested's, or before IST 0 the latch's, safe on either stack. */
-    uint64_t interim = s == NMI_LATCH ? (uint64_t)nmi_entry_latch : (uint64_t)nmi_entry_nested;
-    idt_replace_gate(VECTOR_NMI, interim, IST_NMI);
+    /* A CPU may read a gate in pieces (docs/nmi.md, Limits): meanwhile, an entry safe in any mix */
+    bool latch_mix = s == NMI_LATCH || strategy == NMI_LATCH; /* the latch's runs on either stack */
+    const char *interim = latch_mix ? nmi_entry_latch : nmi_entry_nested; /* nested's: any exits */
+    idt_replace_gate(VECTOR_NMI, (uint64_t)interim, IST_NMI);
     udelay(1); /* a delivery that read the old gate's first piece has read the rest */
-    strategy = s;
-    for (int i = 0; ret_gates && ret_exception_entries[i].vector; i++) {
-        unsigned v = (unsigned)ret_exception_entries[i].vector;
+    for (int i = 0; (s == NMI_RET || strategy == NMI_RET) && ret_exception_entries[i].vector; i++) {
+        unsigned v = (unsigned)ret_exception_entries[i].vector; /* to or from ret: its exceptions */
         uint64_t entry = s == NMI_RET ? ret_exception_entries[i].entry : trap_entry_table[v];
         idt_replace_gate(v, entry, v == VECTOR_DEBUG ? IST_DEBUG : 0);
     }
+    strategy = s;
     idt_replace_gate(VECTOR_NMI, (uint64_t)strategies[s].entry, s == NMI_LATCH ? 0 : IST_NMI);
     return true;
 }

@@ -356,15 +356,18 @@ static enum scenario_result switch_strategies(const enum nmi_strategy *cycle, ui
 
 static enum scenario_result smp_mode_switch(void)
 {
-    static const enum nmi_strategy cycle[] = {NMI_LATCH, NMI_NAIVE, NMI_NAIVE_RAW, NMI_NESTED,
-                                              NMI_RET};
+    /* every ordered pair of the five strategies once (20 switches, then round again) */
+    static const enum nmi_strategy cycle[] = {
+        NMI_NESTED, NMI_NAIVE, NMI_NESTED, NMI_NAIVE_RAW, NMI_NESTED, NMI_LATCH, NMI_NESTED,
+        NMI_RET, NMI_NAIVE, NMI_NAIVE_RAW, NMI_NAIVE, NMI_LATCH, NMI_NAIVE, NMI_RET,
+        NMI_NAIVE_RAW, NMI_LATCH, NMI_NAIVE_RAW, NMI_RET, NMI_LATCH, NMI_RET,
+    };
     return switch_strategies(cycle, sizeof cycle / sizeof cycle[0]);
 }
 
-/* The same in another order, ret between naive-raw and nested. (smp-mode-switch has ret just
- * before latch: before nmi_set_strategy held an interim entry in the gate, 3 runs of 3
- * panicked on CPU 1's task stack, ret's entry with latch's IST 0, read in two pieces by QEMU's
- * TCG during the switch's one store; docs/nmi.md, Limits.) */
+/* The same in a short cycle through ret. (Before nmi_set_strategy held an interim entry in the
+ * gate, a cycle with ret just before latch panicked 3 runs of 3 on CPU 1's task stack: ret's entry
+ * with latch's IST 0, read in two pieces by QEMU's TCG during the switch's store; docs/nmi.md.) */
 static enum scenario_result smp_mode_switch_ret(void)
 {
     static const enum nmi_strategy cycle[] = {NMI_NAIVE, NMI_NAIVE_RAW, NMI_RET, NMI_NESTED};
