@@ -106,20 +106,27 @@ def lazy(make_episodes):
     return lambda run: nmi_episodes(make_episodes())(run)
 
 
+def stopped_first_at(run, breakpoint):
+    """From power-on, lets the CPU run to the first time it reaches `breakpoint` and leaves it
+    stopped there, the breakpoint removed; returns the debugger connection."""
+    gdb = Gdb(run.gdb_path, run.deadline)
+    address = symbol(breakpoint)
+    if gdb.command(f"Z0,{address:x},1") != "OK":
+        raise RuntimeError("the gdb stub refused the breakpoint")
+    stop = gdb.command("c")
+    if not stop.startswith("T05"):
+        raise RuntimeError(f"unexpected stop reply {stop!r}")
+    gdb.command(f"z0,{address:x},1")
+    return gdb
+
+
 def nmi_at_boot(breakpoint, storm_until=None):
     """Runner action: from power-on, stop the CPU the first time it reaches `breakpoint` during
     boot, inject an NMI there, and let it go; with storm_until, go on injecting NMIs every
     millisecond until the kernel prints that."""
 
     def action(run):
-        gdb = Gdb(run.gdb_path, run.deadline)
-        address = symbol(breakpoint)
-        if gdb.command(f"Z0,{address:x},1") != "OK":
-            raise RuntimeError("the gdb stub refused the breakpoint")
-        stop = gdb.command("c")
-        if not stop.startswith("T05"):
-            raise RuntimeError(f"unexpected stop reply {stop!r}")
-        gdb.command(f"z0,{address:x},1")
+        gdb = stopped_first_at(run, breakpoint)
         reply = run.qmp.command("inject-nmi")
         if "error" in reply:
             raise RuntimeError(f"inject-nmi failed: {reply}")
@@ -134,14 +141,7 @@ def typed_before_serial_init(run):
     """Runner action: bytes arrive on the serial line while the kernel boots (someone typing, a
     console server), just before serial_init tests the UART by echoing a byte in loopback: they
     must not answer for it and leave the console silent."""
-    gdb = Gdb(run.gdb_path, run.deadline)
-    address = symbol("serial_init")
-    if gdb.command(f"Z0,{address:x},1") != "OK":
-        raise RuntimeError("the gdb stub refused the breakpoint")
-    stop = gdb.command("c")
-    if not stop.startswith("T05"):
-        raise RuntimeError(f"unexpected stop reply {stop!r}")
-    gdb.command(f"z0,{address:x},1")
+    gdb = stopped_first_at(run, "serial_init")
     run.serial.sendall(b"zq")
     time.sleep(0.3)
     gdb.command("D", wait_reply=False)
