@@ -42,13 +42,10 @@ int vformat(char *buffer, size_t size, const char *fmt, va_list arguments)
             continue;
         }
         fmt++;
-        bool left = false;
-        char pad = ' ';
-        for (; *fmt == '-' || *fmt == '0'; fmt++)
-            if (*fmt == '-')
-                left = true;
-            else
-                pad = '0';
+        bool left = *fmt == '-'; /* one flag: '-' (left-aligned) or '0' (zero padding) */
+        if (left)
+            fmt++;
+        char pad = *fmt == '0' ? '0' : ' ';
         int width = 0;
         while (*fmt >= '0' && *fmt <= '9')
             width = width * 10 + (*fmt++ - '0');
@@ -82,7 +79,6 @@ int vformat(char *buffer, size_t size, const char *fmt, va_list arguments)
         }
         case 'p':
             n = (size_t)format(digits, sizeof digits, "0x%lx", (uint64_t)va_arg(arguments, void *));
-            pad = ' '; /* zero padding is for %d, %u and %x only */
             break;
         case 's':
             text = va_arg(arguments, const char *);
@@ -90,11 +86,9 @@ int vformat(char *buffer, size_t size, const char *fmt, va_list arguments)
                 text = "(null)";
             while (text[n])
                 n++;
-            pad = ' ';
             break;
         case 'c':
             digits[n++] = (char)va_arg(arguments, int);
-            pad = ' ';
             break;
         default: /* %% is one %; an unknown conversion is shown as written */
             put(&out, '%');

@@ -1,6 +1,6 @@
 /* Formatted output. format.c is pure C (also built for the host unit tests); console.c sends the
  * result to every console. Formats: %d %i %u %x %X %p %s %c %%, the l/ll/z size prefixes,
- * a width, '0' padding and '-' for left alignment. */
+ * a width, and before it one flag: '0' padding (for numbers) or '-' for left alignment. */
 #pragma once
 #include <stdarg.h>
 #include <stddef.h>
