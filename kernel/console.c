@@ -23,11 +23,7 @@ void console_init_screen(const struct boot_framebuffer *framebuffer)
                framebuffer->bits_per_pixel, screen->columns, screen->rows);
         return;
     }
-    if (framebuffer->kind == FRAMEBUFFER_EGA_TEXT)
-        screen = vga_text_screen_init(framebuffer->address, framebuffer->width,
-                                      framebuffer->height);
-    else
-        screen = vga_text_screen_init(0xb8000, 80, 25); /* no tag: assume the PC's text mode */
+    screen = vga_text_screen_init(framebuffer->address, framebuffer->width, framebuffer->height);
     format(screen_description, sizeof screen_description,
            "vga text %ux%u", screen->columns, screen->rows);
 }

@@ -44,31 +44,31 @@ static int parse_memory_map(const uint8_t *tag, uint32_t size, struct boot_info 
     return 0;
 }
 
-static void parse_framebuffer(const uint8_t *tag, uint32_t size, struct boot_info *out)
+static void parse_framebuffer(const uint8_t *tag, uint32_t size, struct boot_framebuffer *fb)
 {
-    struct boot_framebuffer *fb = &out->framebuffer;
-    fb->address = read64(tag + 8);
-    fb->pitch = read32(tag + 16);
-    fb->width = read32(tag + 20);
-    fb->height = read32(tag + 24);
-    fb->bits_per_pixel = tag[28];
-    uint8_t type = tag[29];
-    if (type == 1 && size >= 38 && (fb->bits_per_pixel == 32 || fb->bits_per_pixel == 24)) {
+    uint8_t type = tag[29], bits_per_pixel = tag[28];
+    if (type == 1 && size >= 38 && (bits_per_pixel == 32 || bits_per_pixel == 24)) {
         fb->kind = FRAMEBUFFER_RGB;
         fb->red_shift = tag[32];
         fb->green_shift = tag[34];
         fb->blue_shift = tag[36];
-    } else if (type == 2) {
-        fb->kind = FRAMEBUFFER_EGA_TEXT;
-    } else {
-        fb->kind = FRAMEBUFFER_NONE; /* indexed colour or an odd depth: use the VGA fallback */
+    } else if (type != 2) {
+        return; /* indexed colour or an odd depth: keep the PC's text screen */
     }
+    fb->address = read64(tag + 8);
+    fb->pitch = read32(tag + 16);
+    fb->width = read32(tag + 20);
+    fb->height = read32(tag + 24);
+    fb->bits_per_pixel = bits_per_pixel;
 }
 
 int multiboot_parse(const void *info, struct boot_info *out, char *error, size_t error_size)
 {
     const uint8_t *base = info;
     memset(out, 0, sizeof *out);
+    /* a BIOS machine's text screen, unless GRUB hands over another (a UEFI one has no text mode) */
+    out->framebuffer = (struct boot_framebuffer){.kind = FRAMEBUFFER_EGA_TEXT, .address = 0xb8000,
+                                                 .pitch = 160, .width = 80, .height = 25};
     uint32_t total = read32(base);
     if (total < 16 || total > (1u << 20)) {
         format(error, error_size, "multiboot2: boot information size %u is not plausible", total);
@@ -108,7 +108,7 @@ int multiboot_parse(const void *info, struct boot_info *out, char *error, size_t
                 return -1;
             break;
         case TAG_FRAMEBUFFER:
-            parse_framebuffer(tag, size, out);
+            parse_framebuffer(tag, size, &out->framebuffer);
             break;
         case TAG_ACPI_OLD:
         case TAG_ACPI_NEW:

@@ -8,7 +8,7 @@
 #define BOOT_MEMORY_REGIONS_MAX 64
 #define BOOT_MEMORY_AVAILABLE 1 /* the multiboot2 type for usable RAM */
 
-enum framebuffer_kind { FRAMEBUFFER_NONE, FRAMEBUFFER_RGB, FRAMEBUFFER_EGA_TEXT };
+enum framebuffer_kind { FRAMEBUFFER_EGA_TEXT, FRAMEBUFFER_RGB };
 
 struct boot_memory_region {
     uint64_t base, length;

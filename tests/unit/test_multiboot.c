@@ -146,10 +146,49 @@ static void test_low_page(void)
     CHECK(boot_low_page(&b) == 0); /* its one whole page is at 1 MiB: out of a SIPI's reach */
 }
 
+/* No framebuffer tag, or one the console cannot draw on: the PC's text screen at 0xb8000. */
+static void text_screen_fallback(void)
+{
+    struct boot_info info;
+    char error[128];
+    start();
+    tag(0, 8);
+    uint8_t *block = finish(0);
+    CHECK(multiboot_parse(block, &info, error, sizeof error) == 0);
+    free(block);
+    CHECK(info.framebuffer.kind == FRAMEBUFFER_EGA_TEXT && info.framebuffer.address == 0xb8000);
+    CHECK(info.framebuffer.width == 80 && info.framebuffer.height == 25);
+    start();
+    uint8_t *t = tag(8, 32);
+    put64(t + 8, 0xfd000000);
+    put32(t + 20, 640);
+    t[28] = 8;
+    t[29] = 0; /* indexed colour */
+    tag(0, 8);
+    block = finish(0);
+    CHECK(multiboot_parse(block, &info, error, sizeof error) == 0);
+    free(block);
+    CHECK(info.framebuffer.kind == FRAMEBUFFER_EGA_TEXT && info.framebuffer.address == 0xb8000);
+    CHECK(info.framebuffer.width == 80 && info.framebuffer.height == 25);
+    start();
+    t = tag(8, 32);
+    put64(t + 8, 0xb8000);
+    put32(t + 20, 132);
+    put32(t + 24, 43);
+    t[29] = 2; /* EGA text, as GRUB set it */
+    tag(0, 8);
+    block = finish(0);
+    CHECK(multiboot_parse(block, &info, error, sizeof error) == 0);
+    free(block);
+    CHECK(info.framebuffer.kind == FRAMEBUFFER_EGA_TEXT);
+    CHECK(info.framebuffer.width == 132 && info.framebuffer.height == 43);
+}
+
 const struct unit_test multiboot_tests[] = {
     {"multiboot: the start-up page: low, whole, usable, overlapping nothing", test_low_page},
     {"multiboot2: a full tag list", full_list},
     {"multiboot2: malformed tag lists are rejected with a reason", malformed_lists},
     {"multiboot2: an overlong command line is cut, not overrun", long_cmdline_is_cut},
+    {"multiboot2: no usable framebuffer: the text screen", text_screen_fallback},
     {0},
 };
