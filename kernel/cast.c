@@ -12,8 +12,6 @@ static void worker(void *argument)
         task_sleep((uint64_t)argument);
 }
 
-static void sleeper(void *unused) { task_sleep(1000000); }
-
 static __attribute__((noinline)) void block_with_broken_frame_chain(void)
 {
     uint64_t *frame = __builtin_frame_address(0);
@@ -27,7 +25,7 @@ void task_create_cast(void)
 {
     task_create("worker-1", worker, (void *)1);
     task_create("worker-2", worker, (void *)3);
-    task_create("sleeper", sleeper, NULL);
+    task_create("sleeper", worker, (void *)1000000); /* a worker that hardly ever wakes */
     task_create("broken-frames", broken_frames, NULL);
     task_sleep(5); /* let every task run once and settle */
 }
