@@ -21,7 +21,6 @@
 #include <kernel/nmi.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
-#include <kernel/scenario.h>
 #include <kernel/shell.h>
 #include <kernel/task.h>
 #include <kernel/user.h>

@@ -7,7 +7,7 @@
 #include <kernel/lock.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
-#include <kernel/scenario.h>
+#include <kernel/shell.h>
 #include <kernel/stacktrace.h>
 
 static int panicking_cpu = -1; /* the CPU reporting a panic */

@@ -3,7 +3,7 @@
  * status says pass (33) or fail (35). tests/run.py boots them and reads the output. */
 #pragma once
 #include <stdbool.h>
-#include <kernel/scenario.h> /* scenario_run, scenario_abort: what the kernel calls */
+#include <kernel/shell.h> /* scenario_run, scenario_abort: what the kernel calls */
 #include <tests/kernel/kernel_state.h>
 
 enum scenario_result { SCENARIO_PASS, SCENARIO_FAIL, SCENARIO_SKIP };
