@@ -33,16 +33,14 @@ struct cmdline kernel_cmdline;
 static void console_delay_init(void)
 {
     const char *value = cmdline_get(&kernel_cmdline, "console_delay");
-    if (!value)
-        return;
     uint64_t microseconds;
-    if (parse_number(value, 100000, &microseconds)) {
+    if (value && parse_number(value, 100000, &microseconds)) {
         printk("console_delay: bad value '%s' (microseconds per byte, 0 to 100000); ignored\n",
                value);
-        return;
+    } else if (value) {
+        serial_set_delay(microseconds);
+        printk("console: %lu us per byte on serial (console_delay)\n", microseconds);
     }
-    serial_set_delay(microseconds);
-    printk("console: %lu us per byte on serial (console_delay)\n", microseconds);
 }
 
 static void print_memory_map(void)

@@ -275,13 +275,11 @@ void shell_run(void)
             if ((c == '\b' || c == 0x7f) && length) {
                 length--;
                 printk("\b \b");
+            } else if (c >= ' ' && c <= '~' && length < LINE_MAX) {
+                line[length++] = (char)c;
+                printk("%c", c);
             } else if (c >= ' ' && c <= '~') {
-                if (length < LINE_MAX) {
-                    line[length++] = (char)c;
-                    printk("%c", c);
-                } else {
-                    too_long = true;
-                }
+                too_long = true; /* not kept, not echoed: the whole line will be refused */
             } /* other control characters are ignored; a \r or \n ends the line */
         } while (c != '\r' && c != '\n');
         printk("\n");
