@@ -36,9 +36,14 @@ static void screen_draw(unsigned column, unsigned row, char c)
     screen->draw(column, row, c);
 }
 
-static void screen_scroll(void)
+static void screen_newline(void)
 {
-    unsigned step = screen->scroll_step;
+    cursor_column = 0;
+    if (cursor_row + 1 < screen->rows) {
+        cursor_row++;
+        return;
+    }
+    unsigned step = screen->scroll_step; /* the last row is full: scroll */
     for (unsigned row = 0; row < screen->rows; row++)
         for (unsigned column = 0; column < screen->columns; column++) {
             char c = row + step < screen->rows ? text[row + step][column] : ' ';
@@ -46,15 +51,6 @@ static void screen_scroll(void)
                 screen_draw(column, row, c);
         }
     cursor_row = screen->rows - step;
-}
-
-static void screen_newline(void)
-{
-    cursor_column = 0;
-    if (cursor_row + 1 < screen->rows)
-        cursor_row++;
-    else
-        screen_scroll();
 }
 
 static void screen_put(char c)

@@ -17,22 +17,6 @@ static void put(struct output *out, char c)
     out->length++;
 }
 
-static void put_padded(struct output *out, const char *text, size_t text_length, int width,
-                       bool left, char pad)
-{
-    int padding = width > (int)text_length ? width - (int)text_length : 0;
-    if (!left && pad == '0' && text_length && (*text == '-')) { /* zero padding goes after a sign */
-        put(out, *text++);
-        text_length--;
-    }
-    for (; !left && padding > 0; padding--)
-        put(out, pad);
-    while (text_length--)
-        put(out, *text++);
-    for (; left && padding > 0; padding--)
-        put(out, ' ');
-}
-
 int vformat(char *buffer, size_t size, const char *fmt, va_list arguments)
 {
     struct output out = {buffer, size, 0};
@@ -98,7 +82,17 @@ int vformat(char *buffer, size_t size, const char *fmt, va_list arguments)
                 put(&out, *fmt);
             continue;
         }
-        put_padded(&out, text, n, width, left, pad);
+        int padding = width > (int)n ? width - (int)n : 0;
+        if (!left && pad == '0' && n && *text == '-') { /* zero padding goes after a sign */
+            put(&out, *text++);
+            n--;
+        }
+        for (; !left && padding > 0; padding--)
+            put(&out, pad);
+        while (n--)
+            put(&out, *text++);
+        for (; left && padding > 0; padding--)
+            put(&out, ' ');
     }
     if (size)
         buffer[out.length < size ? out.length : size - 1] = '\0';
