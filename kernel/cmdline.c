@@ -66,11 +66,10 @@ void cmdline_parse(struct cmdline *cl, const char *line)
 
 const char *cmdline_get(const struct cmdline *cl, const char *key)
 {
-    const char *value = NULL;
-    for (int i = 0; i < cl->count; i++) /* the last one given wins, as users expect */
+    for (int i = cl->count - 1; i >= 0; i--) /* the last one given wins, as users expect */
         if (!strcmp(cl->options[i].key, key))
-            value = cl->options[i].value;
-    return value;
+            return cl->options[i].value;
+    return NULL;
 }
 
 int parse_number(const char *text, uint64_t limit, uint64_t *value)
