@@ -13,26 +13,21 @@ static unsigned bytes_per_pixel;
 static uint32_t foreground_pixel;
 static unsigned scale; /* screen pixels per font pixel, each way */
 
-static void put_pixel(uint8_t *at, uint32_t value)
-{
-    if (bytes_per_pixel == 4) {
-        *(volatile uint32_t *)at = value;
-    } else {
-        at[0] = (uint8_t)value;
-        at[1] = (uint8_t)(value >> 8);
-        at[2] = (uint8_t)(value >> 16);
-    }
-}
-
 static void framebuffer_draw(unsigned column, unsigned row, char c)
 {
     const uint8_t *glyph = font_glyphs[c - FONT_FIRST];
     for (unsigned y = 0; y < FONT_HEIGHT * scale; y++) {
-        uint8_t *line = pixels + (uint64_t)(row * FONT_HEIGHT * scale + y) * fb.pitch +
-                        (uint64_t)column * FONT_WIDTH * scale * bytes_per_pixel;
-        for (unsigned x = 0; x < FONT_WIDTH * scale; x++) {
-            bool lit = glyph[y / scale] & (0x80 >> (x / scale));
-            put_pixel(line + x * bytes_per_pixel, lit ? foreground_pixel : 0);
+        uint8_t *pixel = pixels + (uint64_t)(row * FONT_HEIGHT * scale + y) * fb.pitch +
+                         (uint64_t)column * FONT_WIDTH * scale * bytes_per_pixel;
+        for (unsigned x = 0; x < FONT_WIDTH * scale; x++, pixel += bytes_per_pixel) {
+            uint32_t colour = glyph[y / scale] & (0x80 >> (x / scale)) ? foreground_pixel : 0;
+            if (bytes_per_pixel == 4) {
+                *(volatile uint32_t *)pixel = colour;
+            } else {
+                pixel[0] = (uint8_t)colour;
+                pixel[1] = (uint8_t)(colour >> 8);
+                pixel[2] = (uint8_t)(colour >> 16);
+            }
         }
     }
 }
