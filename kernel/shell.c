@@ -43,11 +43,10 @@ static void nmi_episode(uint64_t count, void (*action)(uint64_t pass))
 static void command_nmi(int argc, char **argv)
 {
     uint64_t count = 1;
-    if (argc > 2 || (argc == 2 && (parse_number(argv[1], 100000, &count) || count == 0))) {
+    if (argc > 2 || (argc == 2 && (parse_number(argv[1], 100000, &count) || count == 0)))
         printk("usage: nmi [N], N from 1 to 100000\n");
-        return;
-    }
-    nmi_episode(count, NULL);
+    else
+        nmi_episode(count, NULL);
 }
 
 static void command_pf_in_nmi(int argc, char **argv) { nmi_episode(1, fault_with_nmi_pending); }
