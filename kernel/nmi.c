@@ -128,6 +128,42 @@ void nmi_show_interrupted(const struct trap_frame *frame)
 
 enum { LATCH_NOT_RUNNING, LATCH_EXECUTING, LATCH_LATCHED };
 
+/* latch: the i386 way. The NMI runs on the interrupted stack, so a nested NMI cannot overwrite
+ * anything; it only has to be turned into one more pass of the handler that is running. The
+ * nested strategy runs NMIs from user mode through here too (nmi_entry.asm). */
+NOKPROBE void nmi_latch_handle(struct trap_frame *frame)
+{
+    struct nmi_cpu_state *cpu = nmi_this_cpu();
+    if (cpu->latch_state != LATCH_NOT_RUNNING) { /* nested: leave a note and return at once */
+        cpu->latch_state = LATCH_LATCHED;
+        cpu->nested++;
+        cpu->nested_rule = NESTED_LATCHED;
+        cpu->nested_rip = frame->rip;
+        cpu->nested_rsp = frame->rsp;
+        return;
+    }
+    cpu->latch_state = LATCH_EXECUTING;
+    cpu->interrupted_rip = frame->rip;
+    for (;;) {
+        nmi_dispatch(frame);
+        /* Done unless a nested NMI latched meanwhile. Test and clear in one instruction: a nested
+         * NMI landing between a separate test and clear would be lost. */
+        uint64_t expected = LATCH_EXECUTING;
+        if (__atomic_compare_exchange_n(&cpu->latch_state, &expected, LATCH_NOT_RUNNING, false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            return;
+        cpu->latch_state = LATCH_EXECUTING;
+    }
+}
+
+/* The latch strategy's IDT entry: it runs on whatever stack was in use, so its asm cannot find
+ * this CPU's state from RSP to count the NMI, as the nested entry does on its IST stack. */
+NOKPROBE void nmi_latch_entry(struct trap_frame *frame)
+{
+    nmi_this_cpu()->entries++;
+    nmi_latch_handle(frame);
+}
+
 /* nested: the entry did all the work; the interrupted context is in the outermost frame. */
 NOKPROBE void nmi_nested_handle(struct trap_frame *frame)
 {
@@ -201,43 +237,6 @@ NOKPROBE void nmi_ret_handle(struct trap_frame *frame)
     nmi_naive_handle(frame);
     if (nmi_this_cpu()->naive_depth) /* it ran inside another NMI, its frame over that one's */
         naive_overwrite_report(0, (const struct iret_frame *)&frame->rip);
-}
-
-/* latch: the i386 way. The NMI runs on the interrupted stack, so a nested NMI cannot overwrite
- * anything; it only has to be turned into one more pass of the handler that is running. The
- * nested strategy runs NMIs from user mode through here too (nmi_entry.asm). */
-
-NOKPROBE void nmi_latch_handle(struct trap_frame *frame)
-{
-    struct nmi_cpu_state *cpu = nmi_this_cpu();
-    if (cpu->latch_state != LATCH_NOT_RUNNING) { /* nested: leave a note and return at once */
-        cpu->latch_state = LATCH_LATCHED;
-        cpu->nested++;
-        cpu->nested_rule = NESTED_LATCHED;
-        cpu->nested_rip = frame->rip;
-        cpu->nested_rsp = frame->rsp;
-        return;
-    }
-    cpu->latch_state = LATCH_EXECUTING;
-    cpu->interrupted_rip = frame->rip;
-    for (;;) {
-        nmi_dispatch(frame);
-        /* Done unless a nested NMI latched meanwhile. Test and clear in one instruction: a nested
-         * NMI landing between a separate test and clear would be lost. */
-        uint64_t expected = LATCH_EXECUTING;
-        if (__atomic_compare_exchange_n(&cpu->latch_state, &expected, LATCH_NOT_RUNNING, false,
-                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-            return;
-        cpu->latch_state = LATCH_EXECUTING;
-    }
-}
-
-/* The latch strategy's IDT entry: it runs on whatever stack was in use, so its asm cannot find
- * this CPU's state from RSP to count the NMI, as the nested entry does on its IST stack. */
-NOKPROBE void nmi_latch_entry(struct trap_frame *frame)
-{
-    nmi_this_cpu()->entries++;
-    nmi_latch_handle(frame);
 }
 
 /* Refused while any CPU runs an NMI handler: a nested NMI would come in through the new gate, in a
