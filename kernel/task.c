@@ -27,7 +27,9 @@ static struct {
     int current_task, idle_task;
 } cpu_tasks[CPUS_MAX];
 
-/* A task that is not running: what switch_to (switch.asm) left at its saved RSP. */
+/* arch/x86_64/switch.asm. A task that is not running: what switch_to left at its saved RSP. */
+void switch_to(uint64_t *save_rsp, uint64_t new_rsp);
+void task_start(void);
 struct switched_out { uint64_t r15, r14, r13, r12, rbx, rbp, return_address; };
 
 static const char *const state_names[] = {
