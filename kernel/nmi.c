@@ -182,11 +182,10 @@ NOKPROBE void nmi_nested_handle(struct trap_frame *frame)
     nmi_trace_pass_end(frame);
 }
 
-/* naive: a copy of each NMI's arrival frame, indexed by nesting depth and kept outside the NMI
- * stack where a nested NMI cannot overwrite it, is compared on the way out with the frame at the
- * IST stack top (lab 3); an NMI that nests after the depth went back to 0 is caught on arrival,
- * by its interrupted RSP on the NMI stack (docs/nmi.md, "nmi=naive", tells both). Everything
- * needed after the handler chain is found again, not taken from locals. */
+/* naive: each NMI's arrival frame, copied outside the NMI stack, is compared with the IST top's
+ * on the way out (lab 3), and a late nested NMI is caught on arrival by its interrupted RSP
+ * (docs/nmi.md, "nmi=naive"). What is needed after the handler chain is found again, not kept in
+ * locals: the nested NMI wrote over them. */
 static NOKPROBE void naive_overwrite_report(int depth, const struct iret_frame *found)
 {
     const struct iret_frame *arrived = &nmi_this_cpu()->naive_arrival[depth];
