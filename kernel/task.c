@@ -86,6 +86,8 @@ struct task *task_create_on(int cpu, const char *name, void (*entry)(void *), vo
     t->saved_rsp = (uint64_t)saved;
     t->page_table = 0;
     t->cpu = cpu;
+    if (!entry) /* the first task of a CPU being started: it runs now, and is its idle task */
+        cpu_tasks[cpu].current_task = cpu_tasks[cpu].idle_task = slot;
     /* last: from here on it is runnable */
     __atomic_store_n(&t->state, entry ? TASK_READY : TASK_RUNNING, __ATOMIC_RELEASE);
     return t;
@@ -96,13 +98,7 @@ struct task *task_create(const char *name, void (*entry)(void *), void *argument
     return task_create_on(this_cpu()->index, name, entry, argument);
 }
 
-struct task *task_create_idle_on(int cpu)
-{
-    struct task *t = task_create_on(cpu, "idle", NULL, NULL);
-    if (t)
-        cpu_tasks[cpu].current_task = cpu_tasks[cpu].idle_task = (int)(t - tasks);
-    return t;
-}
+struct task *task_create_idle_on(int cpu) { return task_create_on(cpu, "idle", NULL, NULL); }
 
 /* Picks CPU cpu's next ready task after the current one, its idle task only when nothing else
  * is. */
