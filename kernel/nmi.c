@@ -2,7 +2,6 @@
  * handler chain they all run, naive's overwrite check and the latch's state machine. Everything
  * here may run in NMI context: no locks, no waiting, no deadlock with what it interrupted. */
 #include <arch/x86_64/cpu.h>
-#include <arch/x86_64/nmi_stack.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/timer.h>

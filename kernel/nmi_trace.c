@@ -2,7 +2,6 @@
  * nothing can be printed, so the trace takes copies of struct nmi_stack where C can see them (at
  * the arrival, the nested NMI, the repeat and the exit of docs/nmi.md's "nmi=nested") and prints
  * them later, from the shell. tools/pictures.py draws the printed trace. */
-#include <arch/x86_64/nmi_stack.h>
 #include <kernel/nmi.h>
 #include <kernel/nmi_trace.h>
 #include <kernel/printk.h>
