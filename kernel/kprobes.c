@@ -1,11 +1,9 @@
-/* kprobes: int3 over a function's first byte, and on a hit (breakpoint.c calls kprobe_hit) the
- * pre-handler, then the probe's trampoline: a copy of that first instruction, `push %rbp` (the one
- * form accepted: it runs the same anywhere), and a jump back (docs/stories.md, story 4; lab 6).
- *
- * A task may be inside a trampoline when its probe goes: preempted between its two instructions,
- * or just sent there by another CPU's int3. So a trampoline is never rewritten: there is one per
- * probed function, made the first time it is probed and reused only for that function, whose
- * bytes it holds (a second probe on it needs the same ones). */
+/* kprobes: int3 over a function's first byte, resumed through a trampoline (docs/stories.md,
+ * story 4; lab 6) holding a copy of that byte, `push %rbp`: the one form accepted, it runs the
+ * same anywhere. A task may be inside a trampoline when its probe goes: preempted between its two
+ * instructions, or just sent there by another CPU's int3. So a trampoline is never rewritten:
+ * there is one per probed function, made the first time it is probed and reused only for that
+ * function, whose bytes it holds (a second probe on it needs the same ones). */
 #include <arch/x86_64/faults.h>
 #include <kernel/kprobes.h>
 #include <kernel/printk.h>

@@ -2,7 +2,6 @@
  * handler chain they all run, naive's overwrite check and the latch's state machine. Everything
  * here may run in NMI context: no locks, no waiting, no deadlock with what it interrupted. */
 #include <arch/x86_64/cpu.h>
-#include <arch/x86_64/nmi_stack.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/stacks.h>
 #include <arch/x86_64/timer.h>
@@ -128,6 +127,42 @@ void nmi_show_interrupted(const struct trap_frame *frame)
 
 enum { LATCH_NOT_RUNNING, LATCH_EXECUTING, LATCH_LATCHED };
 
+/* latch: the i386 way. The NMI runs on the interrupted stack, so a nested NMI cannot overwrite
+ * anything; it only has to be turned into one more pass of the handler that is running. The
+ * nested strategy runs NMIs from user mode through here too (nmi_entry.asm). */
+NOKPROBE void nmi_latch_handle(struct trap_frame *frame)
+{
+    struct nmi_cpu_state *cpu = nmi_this_cpu();
+    if (cpu->latch_state != LATCH_NOT_RUNNING) { /* nested: leave a note and return at once */
+        cpu->latch_state = LATCH_LATCHED;
+        cpu->nested++;
+        cpu->nested_rule = NESTED_LATCHED;
+        cpu->nested_rip = frame->rip;
+        cpu->nested_rsp = frame->rsp;
+        return;
+    }
+    cpu->latch_state = LATCH_EXECUTING;
+    cpu->interrupted_rip = frame->rip;
+    for (;;) {
+        nmi_dispatch(frame);
+        /* Done unless a nested NMI latched meanwhile. Test and clear in one instruction: a nested
+         * NMI landing between a separate test and clear would be lost. */
+        uint64_t expected = LATCH_EXECUTING;
+        if (__atomic_compare_exchange_n(&cpu->latch_state, &expected, LATCH_NOT_RUNNING, false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            return;
+        cpu->latch_state = LATCH_EXECUTING;
+    }
+}
+
+/* The latch strategy's IDT entry: it runs on whatever stack was in use, so its asm cannot find
+ * this CPU's state from RSP to count the NMI, as the nested entry does on its IST stack. */
+NOKPROBE void nmi_latch_entry(struct trap_frame *frame)
+{
+    nmi_this_cpu()->entries++;
+    nmi_latch_handle(frame);
+}
+
 /* nested: the entry did all the work; the interrupted context is in the outermost frame. */
 NOKPROBE void nmi_nested_handle(struct trap_frame *frame)
 {
@@ -146,11 +181,10 @@ NOKPROBE void nmi_nested_handle(struct trap_frame *frame)
     nmi_trace_pass_end(frame);
 }
 
-/* naive: a copy of each NMI's arrival frame, indexed by nesting depth and kept outside the NMI
- * stack where a nested NMI cannot overwrite it, is compared on the way out with the frame at the
- * IST stack top (lab 3); an NMI that nests after the depth went back to 0 is caught on arrival,
- * by its interrupted RSP on the NMI stack (docs/nmi.md, "nmi=naive", tells both). Everything
- * needed after the handler chain is found again, not taken from locals. */
+/* naive: each NMI's arrival frame, copied outside the NMI stack, is compared with the IST top's
+ * on the way out (lab 3), and a late nested NMI is caught on arrival by its interrupted RSP
+ * (docs/nmi.md, "nmi=naive"). What is needed after the handler chain is found again, not kept in
+ * locals: the nested NMI wrote over them. */
 static NOKPROBE void naive_overwrite_report(int depth, const struct iret_frame *found)
 {
     const struct iret_frame *arrived = &nmi_this_cpu()->naive_arrival[depth];
@@ -201,43 +235,6 @@ NOKPROBE void nmi_ret_handle(struct trap_frame *frame)
     nmi_naive_handle(frame);
     if (nmi_this_cpu()->naive_depth) /* it ran inside another NMI, its frame over that one's */
         naive_overwrite_report(0, (const struct iret_frame *)&frame->rip);
-}
-
-/* latch: the i386 way. The NMI runs on the interrupted stack, so a nested NMI cannot overwrite
- * anything; it only has to be turned into one more pass of the handler that is running. The
- * nested strategy runs NMIs from user mode through here too (nmi_entry.asm). */
-
-NOKPROBE void nmi_latch_handle(struct trap_frame *frame)
-{
-    struct nmi_cpu_state *cpu = nmi_this_cpu();
-    if (cpu->latch_state != LATCH_NOT_RUNNING) { /* nested: leave a note and return at once */
-        cpu->latch_state = LATCH_LATCHED;
-        cpu->nested++;
-        cpu->nested_rule = NESTED_LATCHED;
-        cpu->nested_rip = frame->rip;
-        cpu->nested_rsp = frame->rsp;
-        return;
-    }
-    cpu->latch_state = LATCH_EXECUTING;
-    cpu->interrupted_rip = frame->rip;
-    for (;;) {
-        nmi_dispatch(frame);
-        /* Done unless a nested NMI latched meanwhile. Test and clear in one instruction: a nested
-         * NMI landing between a separate test and clear would be lost. */
-        uint64_t expected = LATCH_EXECUTING;
-        if (__atomic_compare_exchange_n(&cpu->latch_state, &expected, LATCH_NOT_RUNNING, false,
-                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-            return;
-        cpu->latch_state = LATCH_EXECUTING;
-    }
-}
-
-/* The latch strategy's IDT entry: it runs on whatever stack was in use, so its asm cannot find
- * this CPU's state from RSP to count the NMI, as the nested entry does on its IST stack. */
-NOKPROBE void nmi_latch_entry(struct trap_frame *frame)
-{
-    nmi_this_cpu()->entries++;
-    nmi_latch_handle(frame);
 }
 
 /* Refused while any CPU runs an NMI handler: a nested NMI would come in through the new gate, in a

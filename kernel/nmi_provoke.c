@@ -1,5 +1,4 @@
-/* Provoking NMIs on purpose (include/kernel/nmi_provoke.h): self-NMIs, the handler that claims
- * them, and the two things that end NMI blocking early inside it: a page fault and an int3. */
+/* Provoking NMIs on purpose, and exceptions inside their handler: include/kernel/nmi_provoke.h. */
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/faults.h>

@@ -1,12 +1,7 @@
 /* Recording the NMI stack words. The nested strategy's own steps happen in assembly, where
- * nothing can be printed, so the trace takes copies of struct nmi_stack where C can see it:
- *   1 arrival        the first pass begins: hardware = outermost = iret, executing = 1
- *   2 nested NMI     the first pass ends after a nested NMI: hardware holds the nested NMI's
- *                    frame (it points into the handler) and iret points at repeat_nmi
- *   3 repeat         the next pass begins: iret rebuilt from outermost, executing = 1
- *   4 exit           after the final iretq: executing = 0
- * and prints them later, from the shell. tools/pictures.py draws the printed trace. */
-#include <arch/x86_64/nmi_stack.h>
+ * nothing can be printed, so the trace takes copies of struct nmi_stack where C can see them (at
+ * the arrival, the nested NMI, the repeat and the exit of docs/nmi.md's "nmi=nested") and prints
+ * them later, from the shell. tools/pictures.py draws the printed trace. */
 #include <kernel/nmi.h>
 #include <kernel/nmi_trace.h>
 #include <kernel/printk.h>
@@ -43,6 +38,7 @@ void nmi_trace_pass_start(const struct trap_frame *frame)
     if (!armed || complete)
         return;
     const struct nmi_stack *top = nmi_stack_top();
+    /* A nested NMI writes its frame over hardware; until then it is outermost's copy. */
     bool first_pass = !memcmp(&top->hardware, &top->outermost, sizeof top->outermost);
     if (first_pass)
         recorded = 0; /* a new episode: start over */

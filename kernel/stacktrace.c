@@ -52,12 +52,10 @@ static bool in_entry_text(uint64_t address)
     return address > (uint64_t)entry_text_start && address <= (uint64_t)entry_text_end;
 }
 
-/* The asm entries (trap_entry.asm, nmi_entry.asm) put a frame record holding the *interrupted*
- * RIP below the trap frame: the frame after one that returns into them is where the CPU was
- * interrupted, named exactly (no -1: it is not a return address). Consecutive frames with the
- * same return address (deep recursion) are printed once, with a count, so a stack overflow's
- * backtrace still shows what started the recursion. A frame pointer seen before means the chain
- * loops: only an overwritten stack does that (the naive NMI's panic), so the walk stops there. */
+/* The asm entries leave a frame record holding the *interrupted* RIP, named exactly (no -1), and
+ * a frame pointer seen before means an overwritten stack: docs/nmi.md, "nmi=naive", tells both.
+ * Consecutive frames with one return address (deep recursion) are printed once, with a count, so
+ * a stack overflow's backtrace still shows what started the recursion. */
 void backtrace_print(uint64_t rip, uint64_t rbp)
 {
     printk("backtrace:\n");

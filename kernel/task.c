@@ -27,6 +27,11 @@ static struct {
     int current_task, idle_task;
 } cpu_tasks[CPUS_MAX];
 
+/* arch/x86_64/switch.asm. A task that is not running: what switch_to left at its saved RSP. */
+void switch_to(uint64_t *save_rsp, uint64_t new_rsp);
+void task_start(void);
+struct switched_out { uint64_t r15, r14, r13, r12, rbx, rbp, return_address; };
+
 static const char *const state_names[] = {
     [TASK_RUNNING] = "running", [TASK_READY] = "ready",     [TASK_SLEEPING] = "sleeping",
     [TASK_BLOCKED] = "blocked", [TASK_EXITING] = "exiting", [TASK_DEAD] = "dead"};
@@ -73,17 +78,16 @@ struct task *task_create_on(int cpu, const char *name, void (*entry)(void *), vo
         return NULL;
     struct task *t = &tasks[slot];
     format(t->name, sizeof t->name, "%s", name); /* cut to fit */
-    uint64_t *top = (uint64_t *)task_stack_top(slot); /* with a guard page below (stacks.c) */
-    *--top = (uint64_t)task_start;    /* switch_to's ret goes here; then RSP is 16-byte aligned */
-    *--top = 0;                       /* rbp: a zero frame pointer ends the backtrace */
-    *--top = 0;                       /* rbx */
-    *--top = (uint64_t)entry;         /* r12 */
-    *--top = (uint64_t)argument;      /* r13 */
-    *--top = 0;                       /* r14 */
-    *--top = 0;                       /* r15 */
-    t->saved_rsp = (uint64_t)top;
+    /* switch_to's ret goes to task_start (then RSP is 16-byte aligned), which calls
+     * entry(argument); a zero rbp ends the backtrace. A guard page lies below (stacks.c). */
+    struct switched_out *saved = (struct switched_out *)task_stack_top(slot) - 1;
+    *saved = (struct switched_out){.r12 = (uint64_t)entry, .r13 = (uint64_t)argument,
+                                   .return_address = (uint64_t)task_start};
+    t->saved_rsp = (uint64_t)saved;
     t->page_table = 0;
     t->cpu = cpu;
+    if (!entry) /* the first task of a CPU being started: it runs now, and is its idle task */
+        cpu_tasks[cpu].current_task = cpu_tasks[cpu].idle_task = slot;
     /* last: from here on it is runnable */
     __atomic_store_n(&t->state, entry ? TASK_READY : TASK_RUNNING, __ATOMIC_RELEASE);
     return t;
@@ -94,13 +98,7 @@ struct task *task_create(const char *name, void (*entry)(void *), void *argument
     return task_create_on(this_cpu()->index, name, entry, argument);
 }
 
-struct task *task_create_idle_on(int cpu)
-{
-    struct task *t = task_create_on(cpu, "idle", NULL, NULL);
-    if (t)
-        cpu_tasks[cpu].current_task = cpu_tasks[cpu].idle_task = (int)(t - tasks);
-    return t;
-}
+struct task *task_create_idle_on(int cpu) { return task_create_on(cpu, "idle", NULL, NULL); }
 
 /* Picks CPU cpu's next ready task after the current one, its idle task only when nothing else
  * is. */
@@ -197,11 +195,11 @@ int show_state(void)
             uint64_t caller_rbp = *(uint64_t *)__builtin_frame_address(0);
             backtrace_print((uint64_t)__builtin_return_address(0), caller_rbp);
         } else {
-            uint64_t saved[7]; /* r15 r14 r13 r12 rbx rbp return-address, as switch_to left them */
-            if (copy_from_kernel_nofault(saved, (const void *)t->saved_rsp, sizeof saved))
+            struct switched_out saved;
+            if (copy_from_kernel_nofault(&saved, (const void *)t->saved_rsp, sizeof saved))
                 printk("  (saved stack pointer %016lx is not readable)\n", t->saved_rsp);
             else
-                backtrace_print(saved[6], saved[5]);
+                backtrace_print(saved.return_address, saved.rbp);
         }
         dumped++;
     }

@@ -79,6 +79,7 @@ user_syscall syscall_table[SYSCALLS] = {
     [SYS_SLOW] = sys_slow,   [SYS_NMI_COUNTS] = sys_nmi_counts,
 };
 
+/* From user_entry.asm, for every SYSCALL. */
 void syscall_dispatch(struct trap_frame *frame)
 {
     syscall_counts[task_current()]++;

@@ -38,10 +38,3 @@ static inline uint64_t nmi_extra_passes(const struct nmi_cpu_state *s)
 {
     return s->passes - (s->entries - s->nested);
 }
-
-/* The C entry points, called from nmi_entry.asm. */
-void nmi_nested_handle(struct trap_frame *frame);
-void nmi_naive_handle(struct trap_frame *frame);
-void nmi_latch_handle(struct trap_frame *frame);
-void nmi_latch_entry(struct trap_frame *frame); /* counts the NMI, then nmi_latch_handle */
-void nmi_ret_handle(struct trap_frame *frame);

@@ -36,7 +36,3 @@ void task_list(void); /* one line per task: number, name, state */
 /* Every task with its state and a backtrace of its stack, read through the nofault accessors so
  * that a corrupted frame chain is reported and skipped. Returns the number of tasks dumped. */
 int show_state(void);
-
-/* arch/x86_64/switch.asm */
-void switch_to(uint64_t *save_rsp, uint64_t new_rsp);
-void task_start(void);

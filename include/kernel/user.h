@@ -25,8 +25,5 @@ bool user_run(const char *name, uint64_t argument, bool wait);
 void user_list_programs(void);
 typedef int64_t (*user_syscall)(struct trap_frame *frame);
 
-/* From the entries: a system call (user_entry.asm), a user-mode exception (trap dispatch, through
- * its hook), a return to user mode that faulted (the exception table's fixup). */
-void syscall_dispatch(struct trap_frame *frame);
+/* Trap dispatch's hook for an exception in user mode: it kills the task. */
 __attribute__((noreturn)) void user_fault(const struct trap_frame *frame);
-__attribute__((noreturn)) void user_return_faulted(void);

@@ -3,6 +3,11 @@
 ; kernel's own programs (kernel/user_programs.asm) and are run the same way; the scenarios in
 ; scenarios_user.c install the test system calls some of them need.
 %include "include/kernel/user_programs.inc"
+; What only these programs check for: errors (include/kernel/user.h) and where user space begins
+EFAULT    equ 14
+EINVAL    equ 22
+ENOSYS    equ 38
+USER_BASE equ 0x0000008000000000                ; arch/x86_64/user_mode.h
 
 section .rodata.user progbits alloc noexec nowrite align=16
 bits 64
