@@ -50,7 +50,6 @@ void asm_offsets(void)
 
     OFFSET(AP_START_STACK, struct ap_start, stack);
     OFFSET(AP_START_CPU, struct ap_start, cpu);
-    SIZE(AP_START_SIZE, struct ap_start);
 
     CONSTANT(KERNEL_CODE_SELECTOR, KERNEL_CODE_SELECTOR);
     CONSTANT(KERNEL_DATA_SELECTOR, KERNEL_DATA_SELECTOR);
