@@ -58,4 +58,9 @@ void gdt_load(int cpu)
                      : "rax", "memory");
 }
 
-void tss_set_kernel_stack(uint64_t top) { tss[this_cpu()->index].rsp[0] = top; }
+/* user_mode.h's, here beside the TSS: RSP0 and the SYSCALL entry's stack, on a task switch */
+void user_set_kernel_stack(uint64_t top)
+{
+    tss[this_cpu()->index].rsp[0] = top;
+    this_cpu()->local.kernel_stack = top;
+}

@@ -60,12 +60,6 @@ void user_mode_init(void)
                smap ? "on" : "not on this CPU");
 }
 
-void user_set_kernel_stack(uint64_t top)
-{
-    tss_set_kernel_stack(top);
-    this_cpu()->local.kernel_stack = top;
-}
-
 uint64_t user_address_space(int slot)
 {
     struct user_tables *t = &tables[slot];
