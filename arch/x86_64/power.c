@@ -33,11 +33,8 @@ void machine_poweroff(void)
     const struct acpi_table_header *fadt = acpi_find_table("FACP");
     if (fadt) {
         const uint8_t *f = (const uint8_t *)fadt;
-        uint32_t dsdt_address, smi_command, pm1a_control, pm1b_control;
-        memcpy(&dsdt_address, f + 40, 4);
-        memcpy(&smi_command, f + 48, 4);
-        memcpy(&pm1a_control, f + 64, 4);
-        memcpy(&pm1b_control, f + 68, 4);
+        uint64_t dsdt_address = acpi_field(f, 40, 4), smi_command = acpi_field(f, 48, 4);
+        uint64_t pm1a_control = acpi_field(f, 64, 4), pm1b_control = acpi_field(f, 68, 4);
         int sleep_type = -1;
         if (dsdt_address)
             sleep_type = s5_sleep_type(acpi_map_table(dsdt_address));
