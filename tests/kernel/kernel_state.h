@@ -60,7 +60,17 @@ extern void (*watchdog_after_report)(int tasks_dumped, uint64_t nested_during_du
  * SS as STAR's selector + 8, and SYSRET CS and SS as STAR's other selector + 16 and + 8 (gdt.h). */
 #include <stddef.h>
 #include <arch/x86_64/gdt.h>
+#include <arch/x86_64/nmi_stack.h>
 #include <arch/x86_64/trap_frame.h>
+/* 22 words and no padding, so each field lies at 8 times its place in the list. The CPU aligns RSP
+ * to 16 before it pushes SS; 22 words keep it aligned for the call into C. */
+_Static_assert(sizeof(struct trap_frame) == 22 * 8, "trap frame is 22 words");
+_Static_assert(sizeof(struct trap_frame) % 16 == 0, "trap frame keeps the stack 16-byte aligned");
+/* The nested-NMI entry's layout (nmi_entry.asm): 17 words of nmi_stack, whose iret frame is the
+ * trap frame's tail, with the trap frame's other 17 words below it. */
+_Static_assert(sizeof(struct nmi_stack) == 17 * 8, "nmi_stack is 17 words");
+_Static_assert((sizeof(struct nmi_stack) + 17 * 8) % 16 == 0, "with the 17 words of trap frame "
+               "below it, the C call stays 16-byte aligned");
 #define TRAP_FRAME_AT(field) offsetof(struct trap_frame, field)
 _Static_assert(TRAP_FRAME_AT(error_code) + 8 == TRAP_FRAME_AT(rip), "error code below rip");
 _Static_assert(TRAP_FRAME_AT(cs) == TRAP_FRAME_AT(rip) + 8, "iret frame order");

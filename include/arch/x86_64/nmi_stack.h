@@ -1,6 +1,7 @@
 /* The top of the NMI IST stack, as the nested-NMI entry (nmi_entry.asm) lays it out, and each
  * CPU's NMI state that sits right above it. Declared here once, next to the code that writes
- * them; the assembler gets the offsets through asm_offsets.c, C reads them through kernel/nmi.h. */
+ * them; the assembler gets the offsets through asm_offsets.c, C reads them through kernel/nmi.h
+ * (sizes the entry relies on: tests/kernel/kernel_state.h). */
 #pragma once
 #include <stdint.h>
 
@@ -25,9 +26,6 @@ struct nmi_stack {
     /* Where the CPU writes the frame of every NMI, the nested ones too. */
     struct iret_frame hardware;
 };
-_Static_assert(sizeof(struct nmi_stack) == 17 * 8, "nmi_stack is 17 words");
-_Static_assert((sizeof(struct nmi_stack) + 17 * 8) % 16 == 0, "with the 17 words of trap frame "
-               "below it, the C call stays 16-byte aligned");
 
 /* How a nested NMI was recognised (nmi_cpu.nested_rule). */
 enum nmi_nested_rule {
