@@ -1,7 +1,5 @@
-; Where the other CPUs start (docs/nmi.md, "Several CPUs"). A start-up IPI wakes a CPU in 16-bit
-; real mode at the page it names, a usable one below 1 MiB that smp.c copies these bytes to. They
-; load the boot GDT and jump to ap_protected_mode (boot/entry.asm), CPU 0's own way into long mode,
-; which comes back to ap_long_mode below, in the kernel proper.
+; Where the other CPUs start (docs/nmi.md, "Several CPUs"): in real mode, in the page below 1 MiB
+; that smp.c copies these bytes to; then CPU 0's way into long mode (boot/entry.asm), back here.
 
 %include "asm_offsets.inc"
 

@@ -16,7 +16,6 @@ struct tss {
 _Static_assert(sizeof(struct tss) == 104, "64-bit TSS is 104 bytes");
 
 static struct tss tss[CPUS_MAX];
-/* Each descriptor at its selector's slot: gdt.h orders them as SYSCALL and SYSRET need. */
 uint64_t gdt[GDT_ENTRIES] = {
     [KERNEL_CODE_SELECTOR / 8] = 0x00209a0000000000, /* present, ring 0, executable, 64-bit (L) */
     [KERNEL_DATA_SELECTOR / 8] = 0x0000920000000000, /* present, ring 0, writable */
