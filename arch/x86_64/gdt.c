@@ -23,7 +23,6 @@ uint64_t gdt[GDT_ENTRIES] = {
     [USER_CODE_SELECTOR / 8] = 0x0020fa0000000000,   /* present, ring 3, executable, 64-bit (L) */
     /* TSS_SELECTOR(n) / 8: CPU n's TSS descriptor, two slots each in long mode */
 };
-_Static_assert(TSS_SELECTOR(0) == 5 << 3, "the TSS descriptors follow the code and data slots");
 
 static struct descriptor_table_register gdt_pointer = {sizeof gdt - 1, (uint64_t)gdt};
 

@@ -71,6 +71,8 @@ _Static_assert(sizeof(struct trap_frame) % 16 == 0, "trap frame keeps the stack 
 _Static_assert(sizeof(struct nmi_stack) == 17 * 8, "nmi_stack is 17 words");
 _Static_assert((sizeof(struct nmi_stack) + 17 * 8) % 16 == 0, "with the 17 words of trap frame "
                "below it, the C call stays 16-byte aligned");
+/* Each CPU's nmi_cpu_state sits right above its NMI stack's top (stacks.c). */
+_Static_assert(sizeof(struct nmi_cpu_state) % 16 == 0, "the NMI stack top stays 16-byte aligned");
 #define TRAP_FRAME_AT(field) offsetof(struct trap_frame, field)
 _Static_assert(TRAP_FRAME_AT(error_code) + 8 == TRAP_FRAME_AT(rip), "error code below rip");
 _Static_assert(TRAP_FRAME_AT(cs) == TRAP_FRAME_AT(rip) + 8, "iret frame order");
@@ -80,3 +82,4 @@ _Static_assert(TRAP_FRAME_AT(ss) == TRAP_FRAME_AT(rip) + 32, "iret frame order")
 _Static_assert(KERNEL_DATA_SELECTOR == KERNEL_CODE_SELECTOR + 8, "SYSCALL's SS");
 _Static_assert(USER_DATA_SELECTOR == ((KERNEL_DATA_SELECTOR + 8) | 3), "SYSRET's SS");
 _Static_assert(USER_CODE_SELECTOR == ((KERNEL_DATA_SELECTOR + 16) | 3), "SYSRET's CS");
+_Static_assert(TSS_SELECTOR(0) == 5 << 3, "the TSS descriptors follow the code and data slots");
