@@ -1,8 +1,6 @@
-/* The reference clocks (timer.h), each probed from what the machine says it has. A PC has
- * had the PIT since 1981, but not every machine lets it count (Hyper-V's second generation, boards
- * that gate the 8254's clock); then the HPET, the ACPI PM timer, and last the TSC rate the CPU
- * states (CPUID leaves 15h and 16h: a rounded figure on some, and under a hypervisor or an emulator
- * not the TSC's own: Bochs states 3.5 GHz whatever it runs). */
+/* The reference clocks (timer.h), each probed from what the machine says it has, in the order of
+ * docs/nmi.md, "Limits": the PIT, which not every machine lets count (Hyper-V's second generation,
+ * boards that gate the 8254's clock), the HPET, the ACPI PM timer, the TSC rate CPUID states. */
 #include <arch/x86_64/acpi.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/paging.h>
