@@ -9,7 +9,7 @@
 BOOT_CODE32 equ 0x18                    ; boot_gdt's fourth descriptor (boot/entry.asm)
 CR0_PE equ 1 << 0
 
-extern boot_gdt, ap_protected_mode, ap_entry, ap_start
+extern boot_gdt, ap_protected_mode, ap_entry, ap_start_stack
 
 section .rodata                         ; only copied, never run in place
 global ap_trampoline_start, ap_trampoline_end
@@ -34,8 +34,7 @@ section .text
 bits 64
 global ap_long_mode
 ap_long_mode:                           ; paging on, the boot page table (identity-maps the copy)
-    mov rsp, [rel ap_start + AP_START_STACK]  ; struct ap_start (smp.c), filled in for this CPU
-    mov rdi, [rel ap_start + AP_START_CPU]
+    mov rsp, [rel ap_start_stack]       ; its idle task's stack (smp.c), filled in for this CPU
     xor ebp, ebp                        ; a zero frame pointer and return address
     push 0                              ; end backtraces (and align RSP as a call would)
     jmp ap_entry                        ; never returns

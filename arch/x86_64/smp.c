@@ -20,10 +20,13 @@ int cpu_count = 1;
 
 extern const uint8_t ap_trampoline_start[], ap_trampoline_end[];
 static uint64_t boot_cr4, trampoline_page;
-struct ap_start ap_start; /* read by ap_long_mode (ap_trampoline.asm) */
+/* The CPU being started: its stack, for ap_long_mode (ap_trampoline.asm), and its index. */
+uint64_t ap_start_stack;
+static int ap_start_index;
 
-__attribute__((noreturn)) void ap_entry(int index) /* from ap_trampoline.asm */
+__attribute__((noreturn)) void ap_entry(void) /* from ap_trampoline.asm */
 {
+    int index = ap_start_index;
     gdt_load(index);
     idt_load();
     write_cr4(boot_cr4);
@@ -44,7 +47,8 @@ static bool start_cpu(int index)
         printk("smp: no task slot for CPU %d's idle task\n", index);
         return false;
     }
-    ap_start = (struct ap_start){task_stack_top((int)(idle - task_get(0))), (uint64_t)index};
+    ap_start_stack = task_stack_top((int)(idle - task_get(0)));
+    ap_start_index = index;
     apic_send_ipi(cpu->apic_id, APIC_IPI_INIT);
     udelay(10000);
     for (int i = 0; i < 2 && !cpu->online; i++) {
