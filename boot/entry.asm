@@ -7,7 +7,6 @@
 ; The page tables it switches on are data, below (boot_pml4).
 
 MULTIBOOT2_BOOTLOADER_MAGIC equ 0x36d76289
-KERNEL_VMA      equ 0xffffffff80000000
 PAGE_PRESENT    equ 1 << 0
 PAGE_WRITABLE   equ 1 << 1
 PAGE_HUGE       equ 1 << 7
