@@ -13,6 +13,7 @@ extern struct boot_info boot_info; /* kernel/main.c: what GRUB told the kernel *
 extern bool serial_present;        /* arch/x86_64/serial.c: a UART answered at COM1 */
 bool paging_is_mapped(uint64_t virtual_address); /* arch/x86_64/paging.c: in the current table */
 uint64_t ist_stack_bottom_of(int cpu, enum ist_index index); /* arch/x86_64/stacks.c */
+enum { NESTED_NONE = 0 }; /* nested_rule until an NMI nests (nmi_stack.h: the rules) */
 enum { VECTOR_INVALID_OPCODE = 6 }; /* #UD: only scenarios handle it (traps.h: the kernel's) */
 
 /* arch/x86_64/page_fault.c: what the #PF handler read from CR2 for the last fault it fixed up,

@@ -27,9 +27,8 @@ struct nmi_stack {
     struct iret_frame hardware;
 };
 
-/* How a nested NMI was recognised (nmi_cpu.nested_rule). */
+/* How a nested NMI was recognised (nmi_cpu_state.nested_rule: 0 until one is). */
 enum nmi_nested_rule {
-    NESTED_NONE,
     NESTED_IN_REPEAT_WINDOW = 1, /* landed between repeat_nmi and end_repeat_nmi */
     NESTED_EXECUTING = 2,        /* "NMI executing" was set */
     NESTED_IRET_WINDOW = 3,      /* on the NMI stack with DF set: flag cleared, iretq not yet run */
