@@ -7,7 +7,6 @@
 ; The page tables it switches on are data, below (boot_pml4).
 
 MULTIBOOT2_BOOTLOADER_MAGIC equ 0x36d76289
-KERNEL_VMA      equ 0xffffffff80000000
 PAGE_PRESENT    equ 1 << 0
 PAGE_WRITABLE   equ 1 << 1
 PAGE_HUGE       equ 1 << 7
@@ -69,7 +68,7 @@ _start:
     test edx, CPUID_EXT_LONG_MODE
     jz fatal32
 
-    xor ebx, ebx                        ; CPU 0
+    mov ebx, kernel_entry_high_at       ; CPU 0 goes on to kernel_main
     jmp enter_long_mode
 
 ; Every other CPU, from its trampoline (arch/x86_64/ap_trampoline.asm): protected mode on
@@ -78,8 +77,8 @@ global ap_protected_mode
 ap_protected_mode:
     mov ax, BOOT_DATA
     mov ds, ax
-    mov ebx, 1                          ; not CPU 0: long_mode_low goes on to ap_long_mode
-; Long mode, from 32-bit protected mode with paging off, EBX = 0 on CPU 0. No stack needed.
+    mov ebx, ap_long_mode_at            ; another CPU goes on to ap_entry
+; Long mode, from 32-bit protected mode with paging off; EBX points at where to go then. No stack.
 enter_long_mode:
     mov eax, boot_pml4
     mov cr3, eax
@@ -133,15 +132,12 @@ long_mode_low:
     xor ax, ax
     mov fs, ax
     mov gs, ax
-    mov rax, kernel_entry_high          ; an absolute 64-bit address in the top 2 GiB
-    test ebx, ebx
-    jz .go
-    mov rax, ap_long_mode               ; another CPU
-.go:
-    jmp rax
+    jmp [ebx]                           ; to the top 2 GiB, where the kernel proper is linked
 
 section .boot.data progbits alloc noexec write
 align 8
+kernel_entry_high_at: dq kernel_entry_high ; in the top 2 GiB: 64-bit addresses, which
+ap_long_mode_at: dq ap_long_mode           ; the 32-bit code can only point at
 serial_setup:                           ; register (from COM1), value
     db 1, 0                             ; no UART interrupts
     db 3, 0x80                          ; divisor latch on

@@ -30,12 +30,8 @@ void acpi_init(const void *rsdp, unsigned revision)
         printk("acpi: no RSDP from the boot loader; ACPI power-off and the MADT are unavailable\n");
         return;
     }
-    uint32_t rsdt;
-    uint64_t xsdt;
-    memcpy(&rsdt, (const uint8_t *)rsdp + 16, 4);
-    memcpy(&xsdt, (const uint8_t *)rsdp + 24, 8);
-    entry_size = revision >= 2 && xsdt ? 8 : 4;
-    root = acpi_map_table(entry_size == 8 ? xsdt : rsdt);
+    entry_size = revision >= 2 && acpi_field(rsdp, 24, 8) ? 8 : 4; /* the XSDT's address, or 0 */
+    root = acpi_map_table(acpi_field(rsdp, entry_size == 8 ? 24 : 16, entry_size));
     if (!checksum_ok(root, root->length)) {
         printk("acpi: the %s checksum is wrong; ignoring ACPI\n",
                entry_size == 8 ? "XSDT" : "RSDT");
@@ -49,8 +45,7 @@ const struct acpi_table_header *acpi_find_table(const char signature[4])
         return NULL;
     unsigned count = (root->length - sizeof *root) / entry_size;
     for (unsigned i = 0; i < count; i++) {
-        uint64_t address = 0;
-        memcpy(&address, (const uint8_t *)(root + 1) + i * entry_size, entry_size);
+        uint64_t address = acpi_field(root + 1, i * entry_size, entry_size);
         const struct acpi_table_header *table = acpi_map_table(address);
         if (!memcmp(table->signature, signature, 4) && checksum_ok(table, table->length))
             return table;

@@ -1,7 +1,5 @@
-; Where the other CPUs start (docs/nmi.md, "Several CPUs"). A start-up IPI wakes a CPU in 16-bit
-; real mode at the page it names, a usable one below 1 MiB that smp.c copies these bytes to. They
-; load the boot GDT and jump to ap_protected_mode (boot/entry.asm), CPU 0's own way into long mode,
-; which comes back to ap_long_mode below, in the kernel proper.
+; Where the other CPUs start (docs/nmi.md, "Several CPUs"): in real mode, in the page below 1 MiB
+; that smp.c copies these bytes to; then CPU 0's way into long mode (boot/entry.asm), back here.
 
 %include "asm_offsets.inc"
 
@@ -11,7 +9,7 @@
 BOOT_CODE32 equ 0x18                    ; boot_gdt's fourth descriptor (boot/entry.asm)
 CR0_PE equ 1 << 0
 
-extern boot_gdt, ap_protected_mode, ap_entry, ap_start
+extern boot_gdt, ap_protected_mode, ap_entry, ap_start_stack
 
 section .rodata                         ; only copied, never run in place
 global ap_trampoline_start, ap_trampoline_end
@@ -36,8 +34,7 @@ section .text
 bits 64
 global ap_long_mode
 ap_long_mode:                           ; paging on, the boot page table (identity-maps the copy)
-    mov rsp, [rel ap_start + AP_START_STACK]  ; struct ap_start (smp.c), filled in for this CPU
-    mov rdi, [rel ap_start + AP_START_CPU]
+    mov rsp, [rel ap_start_stack]       ; its idle task's stack (smp.c), filled in for this CPU
     xor ebp, ebp                        ; a zero frame pointer and return address
     push 0                              ; end backtraces (and align RSP as a call would)
     jmp ap_entry                        ; never returns

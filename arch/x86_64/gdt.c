@@ -16,7 +16,6 @@ struct tss {
 _Static_assert(sizeof(struct tss) == 104, "64-bit TSS is 104 bytes");
 
 static struct tss tss[CPUS_MAX];
-/* Each descriptor at its selector's slot: gdt.h orders them as SYSCALL and SYSRET need. */
 uint64_t gdt[GDT_ENTRIES] = {
     [KERNEL_CODE_SELECTOR / 8] = 0x00209a0000000000, /* present, ring 0, executable, 64-bit (L) */
     [KERNEL_DATA_SELECTOR / 8] = 0x0000920000000000, /* present, ring 0, writable */
@@ -24,7 +23,6 @@ uint64_t gdt[GDT_ENTRIES] = {
     [USER_CODE_SELECTOR / 8] = 0x0020fa0000000000,   /* present, ring 3, executable, 64-bit (L) */
     /* TSS_SELECTOR(n) / 8: CPU n's TSS descriptor, two slots each in long mode */
 };
-_Static_assert(TSS_SELECTOR(0) == 5 << 3, "the TSS descriptors follow the code and data slots");
 
 static struct descriptor_table_register gdt_pointer = {sizeof gdt - 1, (uint64_t)gdt};
 
@@ -58,4 +56,9 @@ void gdt_load(int cpu)
                      : "rax", "memory");
 }
 
-void tss_set_kernel_stack(uint64_t top) { tss[this_cpu()->index].rsp[0] = top; }
+/* user_mode.h's, here beside the TSS: RSP0 and the SYSCALL entry's stack, on a task switch */
+void user_set_kernel_stack(uint64_t top)
+{
+    tss[this_cpu()->index].rsp[0] = top;
+    this_cpu()->local.kernel_stack = top;
+}

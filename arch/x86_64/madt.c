@@ -29,15 +29,6 @@ static void add_cpu(struct apic_board *board, uint32_t apic_id)
         board->cpu_apic_ids[board->cpus_found - 1] = apic_id;
 }
 
-/* Calls visit(board, entry) for each entry that lies whole inside the table. */
-static void for_each_entry(const uint8_t *madt, uint32_t length, struct apic_board *board,
-                           void (*visit)(struct apic_board *, const uint8_t *))
-{
-    for (uint32_t offset = 44; offset + 2 <= length && madt[offset + 1] >= 2 &&
-                               offset + madt[offset + 1] <= length; offset += madt[offset + 1])
-        visit(board, madt + offset); /* each entry: type, length, ... */
-}
-
 static void read_entry(struct apic_board *board, const uint8_t *entry)
 {
     if (entry[0] == MADT_LOCAL_APIC && entry[1] >= 8 && (entry[4] & MADT_ENABLED))
@@ -69,9 +60,13 @@ static void find_pit_ioapic(struct apic_board *board, const uint8_t *entry)
     board->ioapic_gsi_base = gsi_base;
 }
 
+/* Two passes over the entries (each: type, length, ...) that lie whole inside the table. */
 void madt_parse(const uint8_t *madt, uint32_t length, struct apic_board *board)
 {
+    void (*const passes[2])(struct apic_board *, const uint8_t *) = {read_entry, find_pit_ioapic};
     board->apic_address = read32(madt + 36);
-    for_each_entry(madt, length, board, read_entry);
-    for_each_entry(madt, length, board, find_pit_ioapic);
+    for (int pass = 0; pass < 2; pass++)
+        for (uint32_t offset = 44; offset + 2 <= length && madt[offset + 1] >= 2 &&
+                                   offset + madt[offset + 1] <= length; offset += madt[offset + 1])
+            passes[pass](board, madt + offset);
 }

@@ -70,14 +70,17 @@ bool paging_is_mapped(uint64_t virtual_address)
     return entry && (*entry & PAGE_PRESENT);
 }
 
-uint64_t paging_unmap_page(uint64_t virtual_address)
+/* Sets root's entry for the 4 KiB page at virtual_address; returns the physical address it held. */
+static uint64_t set_entry(uint64_t *root, uint64_t virtual_address, uint64_t value)
 {
-    uint64_t *entry = walk(master, virtual_address, true);
+    uint64_t *entry = walk(root, virtual_address, true);
     uint64_t physical = *entry & PAGE_PRESENT ? *entry & PAGE_ADDRESS_MASK : 0;
-    *entry = 0;
+    *entry = value;
     invlpg(virtual_address);
     return physical;
 }
+
+uint64_t paging_unmap_page(uint64_t address) { return set_entry(master, address, 0); }
 
 void *paging_map_device(uint64_t physical_address, uint64_t size, bool uncached)
 {
@@ -88,17 +91,14 @@ void *paging_map_device(uint64_t physical_address, uint64_t size, bool uncached)
     for (uint64_t page = physical_address & ~(PAGE_SIZE - 1); page < end; page += PAGE_SIZE) {
         if (paging_is_mapped(page) && !uncached)
             continue; /* already reachable through the boot identity map */
-        uint64_t *entry = walk(current_root(), page, true);
-        *entry = page | flags;
-        invlpg(page);
+        set_entry(current_root(), page, page | flags);
     }
     return (void *)physical_address;
 }
 
 void paging_map_kernel_page(uint64_t virtual_address, uint64_t physical_address)
 {
-    *walk(master, virtual_address, true) = physical_address | PAGE_PRESENT | PAGE_WRITABLE;
-    invlpg(virtual_address);
+    set_entry(master, virtual_address, physical_address | PAGE_PRESENT | PAGE_WRITABLE);
 }
 
 uint64_t paging_copy_master(uint64_t root)

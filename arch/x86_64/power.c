@@ -33,14 +33,9 @@ void machine_poweroff(void)
     const struct acpi_table_header *fadt = acpi_find_table("FACP");
     if (fadt) {
         const uint8_t *f = (const uint8_t *)fadt;
-        uint32_t dsdt_address, smi_command, pm1a_control, pm1b_control;
-        memcpy(&dsdt_address, f + 40, 4);
-        memcpy(&smi_command, f + 48, 4);
-        memcpy(&pm1a_control, f + 64, 4);
-        memcpy(&pm1b_control, f + 68, 4);
-        int sleep_type = -1;
-        if (dsdt_address)
-            sleep_type = s5_sleep_type(acpi_map_table(dsdt_address));
+        uint64_t dsdt_address = acpi_field(f, 40, 4), smi_command = acpi_field(f, 48, 4);
+        uint64_t pm1a_control = acpi_field(f, 64, 4), pm1b_control = acpi_field(f, 68, 4);
+        int sleep_type = dsdt_address ? s5_sleep_type(acpi_map_table(dsdt_address)) : -1;
         if (sleep_type >= 0 && pm1a_control) {
             /* Not in ACPI mode yet (SCI_EN clear): write ACPI_ENABLE to the SMI command port */
             if (smi_command && f[52] && !(inb((uint16_t)pm1a_control) & 1)) {

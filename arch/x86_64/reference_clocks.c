@@ -1,13 +1,10 @@
-/* The reference clocks (timer.h), each probed from what the machine says it has. A PC has
- * had the PIT since 1981, but not every machine lets it count (Hyper-V's second generation, boards
- * that gate the 8254's clock); then the HPET, the ACPI PM timer, and last the TSC rate the CPU
- * states (CPUID leaves 15h and 16h: a rounded figure on some, and under a hypervisor or an emulator
- * not the TSC's own: Bochs states 3.5 GHz whatever it runs). */
+/* The reference clocks (timer.h), each probed from what the machine says it has, in the order of
+ * docs/nmi.md, "Limits": the PIT, which not every machine lets count (Hyper-V's second generation,
+ * boards that gate the 8254's clock), the HPET, the ACPI PM timer, the TSC rate CPUID states. */
 #include <arch/x86_64/acpi.h>
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/paging.h>
 #include <arch/x86_64/timer.h>
-#include <kernel/string.h>
 
 #define HPET_CAPABILITIES 0x00   /* bits 63:32: the counter's period in femtoseconds */
 #define HPET_COUNTER_64BIT (1u << 13)
@@ -40,10 +37,9 @@ static uint64_t hpet_read(void) { return hpet[HPET_COUNTER / 8]; }
 static bool hpet_clock(struct reference_clock *clock)
 {
     const struct acpi_table_header *table = acpi_find_table("HPET");
-    uint64_t address;
     if (!table || table->length < 52 || ((const uint8_t *)table)[40] != 0)
         return false;
-    memcpy(&address, (const uint8_t *)table + 44, 8);
+    uint64_t address = acpi_field(table, 44, 8);
     if (!address)
         return false;
     hpet = paging_map_device(address, 1024, true);
@@ -70,11 +66,10 @@ static uint64_t pm_timer_read(void)
 static bool pm_timer_clock(struct reference_clock *clock)
 {
     const struct acpi_table_header *fadt = acpi_find_table("FACP");
-    uint32_t port, flags;
     if (!fadt || fadt->length < FADT_FLAGS + 4)
         return false;
-    memcpy(&port, (const uint8_t *)fadt + FADT_PM_TIMER_PORT, 4);
-    memcpy(&flags, (const uint8_t *)fadt + FADT_FLAGS, 4);
+    uint64_t port = acpi_field(fadt, FADT_PM_TIMER_PORT, 4);
+    uint64_t flags = acpi_field(fadt, FADT_FLAGS, 4);
     if (port == 0 || port > 0xffff || (flags & FADT_HARDWARE_REDUCED)) /* then it has none */
         return false;
     pm_timer_port = (uint16_t)port;

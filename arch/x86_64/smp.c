@@ -19,11 +19,14 @@ struct cpu cpus[CPUS_MAX];
 int cpu_count = 1;
 
 extern const uint8_t ap_trampoline_start[], ap_trampoline_end[];
-static uint64_t boot_cr4, trampoline_page;
-struct ap_start ap_start; /* read by ap_long_mode (ap_trampoline.asm) */
+static uint64_t boot_cr4;
+/* The CPU being started: its stack, for ap_long_mode (ap_trampoline.asm), and its index. */
+uint64_t ap_start_stack;
+static int ap_start_index;
 
-__attribute__((noreturn)) void ap_entry(int index) /* from ap_trampoline.asm */
+__attribute__((noreturn)) void ap_entry(void) /* from ap_trampoline.asm */
 {
+    int index = ap_start_index;
     gdt_load(index);
     idt_load();
     write_cr4(boot_cr4);
@@ -35,8 +38,8 @@ __attribute__((noreturn)) void ap_entry(int index) /* from ap_trampoline.asm */
         __asm__ volatile("sti; hlt");
 }
 
-/* INIT, then two SIPIs, then wait for the CPU to say it is up. */
-static bool start_cpu(int index)
+/* INIT, then two SIPIs (to the trampoline's page), then wait for the CPU to say it is up. */
+static bool start_cpu(int index, uint64_t trampoline_page)
 {
     struct cpu *cpu = &cpus[index];
     struct task *idle = task_create_idle_on(index);
@@ -44,7 +47,8 @@ static bool start_cpu(int index)
         printk("smp: no task slot for CPU %d's idle task\n", index);
         return false;
     }
-    ap_start = (struct ap_start){task_stack_top((int)(idle - task_get(0))), (uint64_t)index};
+    ap_start_stack = task_stack_top((int)(idle - task_get(0)));
+    ap_start_index = index;
     apic_send_ipi(cpu->apic_id, APIC_IPI_INIT);
     udelay(10000);
     for (int i = 0; i < 2 && !cpu->online; i++) {
@@ -89,16 +93,15 @@ void smp_init(uint64_t low_page)
         return;
     }
     boot_cr4 = read_cr4();
-    trampoline_page = low_page;
-    memcpy((void *)trampoline_page, ap_trampoline_start, ap_trampoline_end - ap_trampoline_start);
-    printk("smp: start-up code at %lx, the lowest usable page above page 0\n", trampoline_page);
+    memcpy((void *)low_page, ap_trampoline_start, ap_trampoline_end - ap_trampoline_start);
+    printk("smp: start-up code at %lx, the lowest usable page above page 0\n", low_page);
     for (unsigned i = 0; i < found && i < CPUS_MAX && (uint64_t)cpu_count < wanted; i++) {
         if (apic_board.cpu_apic_ids[i] == cpus[0].apic_id)
             continue;
         struct cpu *cpu = &cpus[cpu_count];
         cpu->index = cpu_count;
         cpu->apic_id = apic_board.cpu_apic_ids[i];
-        if (start_cpu(cpu_count))
+        if (start_cpu(cpu_count, low_page))
             cpu_count++;
         else
             printk("smp: the CPU with APIC ID %u did not come up within %d ms; skipped\n",

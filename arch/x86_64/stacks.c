@@ -17,7 +17,6 @@ struct guarded_stack {
 } __attribute__((aligned(PAGE_SIZE)));
 
 _Static_assert(TASK_STACK_SIZE == IST_STACK_SIZE, "task and IST stacks share one layout");
-_Static_assert(sizeof(struct nmi_cpu_state) % 16 == 0, "the NMI stack top stays 16-byte aligned");
 /* Slot 0 unused in both: IST stacks go by IST number, and task 0 runs on the boot stack. */
 static struct guarded_stack ist_stacks[CPUS_MAX][IST_LAST + 1];
 static struct guarded_stack task_stacks[TASKS_MAX];

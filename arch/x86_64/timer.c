@@ -25,7 +25,6 @@
 #define SAMPLES_MAX 20000
 #define TICK_HOOKS_MAX 4
 
-volatile uint64_t timer_ticks;
 volatile uint64_t timer_cpu_ticks[CPUS_MAX];
 static timer_tick_hook tick_hooks[TICK_HOOKS_MAX];
 static int tick_hook_count;
@@ -67,10 +66,7 @@ void timer_register_tick_hook(timer_tick_hook hook)
 
 static bool timer_tick(struct trap_frame *frame)
 {
-    struct cpu *cpu = this_cpu();
-    timer_cpu_ticks[cpu->index]++;
-    if (cpu->index == 0)
-        timer_ticks++; /* the kernel's clock: CPU 0's ticks */
+    timer_cpu_ticks[this_cpu()->index]++;
     apic_eoi();
     for (int i = 0; i < tick_hook_count; i++)
         tick_hooks[i](); /* the last may switch tasks; we come back here when this one runs again */

@@ -20,9 +20,7 @@
 #define CR4_SMEP (1UL << 20)
 #define CR4_SMAP (1UL << 21)
 /* Cleared on SYSCALL: every flag a program's popfq can set, so the kernel starts from RFLAGS = 2
- * (docs/nmi.md, "What user mode may not do"): IF until the stack switch, TF (SYSCALL single-steps
- * on the TF it leaves: no #DB in ring 0), DF (the C ABI; rule (c): CVE-2015-3291), AC (SMAP stays
- * on), NT (an iretq with NT set is a #GP). SYSRET gives user space its own back, from R11. */
+ * (why each: docs/nmi.md, "What user mode may not do"). SYSRET gives them back, from R11. */
 #define FMASK_FLAGS 0x257fd5UL /* bits 0-21 but reserved 1, 3, 5, 15 and VM, VIF, VIP */
 #define PAGE_USER (1UL << 2)
 
@@ -58,12 +56,6 @@ void user_mode_init(void)
     if (this_cpu()->index == 0)
         printk("user: SYSCALL entry ready; SMEP %s, SMAP %s\n", smep ? "on" : "not on this CPU",
                smap ? "on" : "not on this CPU");
-}
-
-void user_set_kernel_stack(uint64_t top)
-{
-    tss_set_kernel_stack(top);
-    this_cpu()->local.kernel_stack = top;
 }
 
 uint64_t user_address_space(int slot)

@@ -22,4 +22,3 @@ struct descriptor_table_register {
 } __attribute__((packed));
 
 void gdt_load(int cpu); /* the GDT, with CPU cpu's TSS in the task register */
-void tss_set_kernel_stack(uint64_t top); /* this CPU's RSP0: where an entry from ring 3 lands */

@@ -1,6 +1,7 @@
 /* The top of the NMI IST stack, as the nested-NMI entry (nmi_entry.asm) lays it out, and each
  * CPU's NMI state that sits right above it. Declared here once, next to the code that writes
- * them; the assembler gets the offsets through asm_offsets.c, C reads them through kernel/nmi.h. */
+ * them; the assembler gets the offsets through asm_offsets.c, C reads them through kernel/nmi.h
+ * (sizes the entry relies on: tests/kernel/kernel_state.h). */
 #pragma once
 #include <stdint.h>
 
@@ -25,13 +26,9 @@ struct nmi_stack {
     /* Where the CPU writes the frame of every NMI, the nested ones too. */
     struct iret_frame hardware;
 };
-_Static_assert(sizeof(struct nmi_stack) == 17 * 8, "nmi_stack is 17 words");
-_Static_assert((sizeof(struct nmi_stack) + 17 * 8) % 16 == 0, "with the 17 words of trap frame "
-               "below it, the C call stays 16-byte aligned");
 
-/* How a nested NMI was recognised (nmi_cpu.nested_rule). */
+/* How a nested NMI was recognised (nmi_cpu_state.nested_rule: 0 until one is). */
 enum nmi_nested_rule {
-    NESTED_NONE,
     NESTED_IN_REPEAT_WINDOW = 1, /* landed between repeat_nmi and end_repeat_nmi */
     NESTED_EXECUTING = 2,        /* "NMI executing" was set */
     NESTED_IRET_WINDOW = 3,      /* on the NMI stack with DF set: flag cleared, iretq not yet run */

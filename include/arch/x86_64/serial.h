@@ -1,6 +1,5 @@
 /* COM1 at 115200 8N1: the console the tests read. */
 #pragma once
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

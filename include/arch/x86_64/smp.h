@@ -30,10 +30,6 @@ static inline struct cpu *this_cpu(void)
     __asm__ volatile("str %0" : "=r"(selector));
     return &cpus[selector < TSS_SELECTOR(0) ? 0 : (selector - TSS_SELECTOR(0)) / 16];
 }
-/* What ap_long_mode (ap_trampoline.asm) reads, for the CPU being started. */
-struct ap_start {
-    uint64_t stack, cpu;
-};
 /* Starts the other CPUs (at most N with smp=N, none with nosmp); their start-up code goes in
  * low_page, a usable page below 1 MiB. */
 void smp_init(uint64_t low_page);

@@ -14,8 +14,7 @@ enum ist_index { /* TSS interrupt stack table slots, 1-7 (0 in a gate means "no 
 #define IST_STACK_SIZE (16 * 1024)
 
 void stacks_init(void); /* unmaps the guard pages; points each CPU at its NMI state */
-/* This CPU's IST stack; the _of forms for any CPU. Right above the NMI stack's top sits the
- * CPU's struct nmi_cpu_state (cpus[n].nmi). */
+/* This CPU's IST stack; the _of forms for any CPU (cpus[n].nmi sits above the NMI stack's top) */
 uint64_t ist_stack_top(enum ist_index index);
 uint64_t ist_stack_bottom(enum ist_index index);
 uint64_t ist_stack_top_of(int cpu, enum ist_index index);

@@ -19,7 +19,7 @@ struct cpu_local {
 };
 
 void user_mode_init(void); /* this CPU's SYSCALL MSRs, GS, SMEP and SMAP where it has them */
-void user_set_kernel_stack(uint64_t top); /* RSP0 and cpu_local.kernel_stack, on each task switch */
+void user_set_kernel_stack(uint64_t top); /* RSP0 and cpu_local.kernel_stack (gdt.c) */
 /* A page table for user task slot `slot`: the kernel's mappings, the programs at USER_BASE and a
  * fresh zeroed stack. Returns its physical address, for CR3. */
 uint64_t user_address_space(int slot);
