@@ -13,11 +13,12 @@
 #define AMD_CORE_COUNTERS (1u << 23)
 #define SELECT_USER_KERNEL_INTERRUPT_ENABLE (1u << 16 | 1u << 17 | 1u << 20 | 1u << 22)
 
-/* IA32_PERFEVTSEL0 and IA32_PMC0 (a write sets bits 31:0, sign-extended); AMD's PERF_CTL0 and
- * PERF_CTR0 (48 bits) of the extended core counters. */
+/* IA32_PERFEVTSEL0 and IA32_PMC0, whose writes set only bits 31:0 (the CPU sign-extends bit 31
+ * to the counter's width, and the SDM allows no other write); AMD's PERF_CTL0 and PERF_CTR0 of
+ * the extended core counters, 48 bits, all writable. */
 static struct counter {
     uint32_t select, count, event;
-    unsigned width, intel_version; /* intel_version: 0 on AMD */
+    unsigned width, written_bits, intel_version; /* intel_version: 0 on AMD */
 } pmc;
 static uint64_t period;
 static bool started;
@@ -32,7 +33,7 @@ static bool perf_counter_find(void)
         bool cycles_listed = (regs[0] >> 24) >= 1 && !(regs[1] & 1); /* EBX bit 0: not there */
         unsigned version = regs[0] & 0xff, bits = (regs[0] >> 16) & 0xff;
         if (version && (regs[0] >> 8 & 0xff) && cycles_listed && bits > 32) {
-            pmc = (struct counter){0x186, 0xc1, 0x3c, bits, version};
+            pmc = (struct counter){0x186, 0xc1, 0x3c, bits, 32, version};
             return true;
         }
     }
@@ -40,14 +41,14 @@ static bool perf_counter_find(void)
     if (regs[0] < 0x80000001)
         return false;
     cpuid(0x80000001, 0, regs);
-    pmc = (struct counter){0xc0010200, 0xc0010201, 0x76, 48, 0};
+    pmc = (struct counter){0xc0010200, 0xc0010201, 0x76, 48, 48, 0};
     return regs[2] & AMD_CORE_COUNTERS;
 }
 
 /* Loads the counter to overflow after the period and lets the APIC pass its overflow on. */
 static void perf_counter_arm(void)
 {
-    wrmsr(pmc.count, -period & ((1UL << pmc.width) - 1));
+    wrmsr(pmc.count, -period & ((1UL << pmc.written_bits) - 1));
     if (pmc.intel_version >= 2)
         wrmsr(INTEL_GLOBAL_OVF_CLEAR, 1);
     apic_lvt_nmi(APIC_NMI_PERF_COUNTER, true); /* the APIC masks the entry each time it delivers */
