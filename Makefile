@@ -68,8 +68,10 @@ endif
 KERNEL_C := $(filter-out arch/x86_64/asm_offsets.c,$(wildcard arch/x86_64/*.c kernel/*.c tests/kernel/*.c))
 KERNEL_ASM := $(wildcard boot/*.asm arch/x86_64/*.asm kernel/*.asm tests/kernel/*.asm)
 KERNEL_OBJECTS := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_C)) $(patsubst %.asm,$(BUILD)/%.o,$(KERNEL_ASM))
-# The parts of the kernel that are pure C, also compiled for the host's unit tests.
-UNIT_SOURCES := kernel/format.c kernel/cmdline.c kernel/multiboot.c arch/x86_64/madt.c
+# The parts of the kernel that are pure C, also compiled for the host's unit tests, and the
+# performance counter, against a simulated CPU (tests/unit/hardware stands in for cpu.h).
+UNIT_SOURCES := kernel/format.c kernel/cmdline.c kernel/multiboot.c arch/x86_64/madt.c \
+    arch/x86_64/perf_counter.c
 UNIT_TESTS := $(wildcard tests/unit/test_*.c)
 
 .PHONY: all kernel iso run run-uefi debug test check check-docs check-source verify bench pictures \
@@ -150,9 +152,10 @@ debug: iso
 	$(QEMU) $(QEMU_COMMON) -cdrom $(BUILD)/nmilab.iso -s -S
 
 # Host unit tests of the pure-C parts, with the address and undefined-behaviour sanitizers.
-$(BUILD)/unit_tests: $(UNIT_TESTS) $(UNIT_SOURCES) tests/unit/main.c tests/unit/unit.h
+$(BUILD)/unit_tests: $(UNIT_TESTS) $(UNIT_SOURCES) tests/unit/main.c tests/unit/unit.h \
+    tests/unit/hardware/arch/x86_64/cpu.h
 	@mkdir -p $(BUILD)
-	$(HOSTCC) -std=gnu11 -g -O1 -Wall -Wextra -Werror -Iinclude -Itests/unit -fsanitize=address,undefined \
+	$(HOSTCC) -std=gnu11 -g -O1 -Wall -Wextra -Werror -Itests/unit/hardware -Iinclude -Itests/unit -fsanitize=address,undefined \
 	    -fno-sanitize-recover=all -o $@ tests/unit/main.c $(UNIT_TESTS) $(UNIT_SOURCES)
 
 # JOBS=N: scenarios booted at once (default: the CPUs + 1). tests/run.py also runs the docs and

@@ -8,6 +8,7 @@
  * not make it come sooner. */
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/perf_counter.h>
 #include <arch/x86_64/pic.h>
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/timer.h>
@@ -24,11 +25,12 @@
 #define SOURCE_CHECK_NMIS 2
 #define SOURCE_CHECK_MILLISECONDS 100
 
-enum source { SOURCE_NONE, SOURCE_PIT_LINT0, SOURCE_PIT_IOAPIC, SOURCE_BUDDY };
+enum source { SOURCE_NONE, SOURCE_PIT_LINT0, SOURCE_PIT_IOAPIC, SOURCE_PERF_COUNTER, SOURCE_BUDDY };
 static const char *const source_names[] = {
     [SOURCE_NONE] = "none",
     [SOURCE_PIT_LINT0] = "PIT IRQ 0 through the 8259 PIC on LINT0",
     [SOURCE_PIT_IOAPIC] = "PIT on its I/O APIC pin in NMI mode (the 8259 does not reach LINT0)",
+    [SOURCE_PERF_COUNTER] = "performance counter of unhalted cycles (no PIT route delivered)",
     [SOURCE_BUDDY] = "buddy: each CPU's timer tick checks the next CPU's",
 };
 
@@ -53,10 +55,12 @@ const char *watchdog_source(void) { return source_names[source]; }
 static bool source_program(enum source route, unsigned hz)
 {
     source = route;
+    if (route == SOURCE_PERF_COUNTER) /* the core clock runs at the TSC's rate */
+        return perf_counter_start(tsc_khz * 1000 / hz);
     pit_start_periodic(hz);
     if (route == SOURCE_PIT_IOAPIC)
         return ioapic_route_pit_nmi(true); /* the 8259 stays masked */
-    apic_lint0_nmi(true); /* first: until now LINT0 delivered the PIC as interrupts */
+    apic_lvt_nmi(APIC_NMI_LINT0, true); /* first: until now LINT0 delivered the PIC as interrupts */
     pic_unmask_timer();
     return true;
 }
@@ -65,10 +69,12 @@ static void unprogram(void)
 {
     if (source == SOURCE_PIT_LINT0) {
         pic_mask_timer();
-        apic_lint0_nmi(false);
+        apic_lvt_nmi(APIC_NMI_LINT0, false);
     }
     if (source == SOURCE_PIT_IOAPIC)
         ioapic_route_pit_nmi(false);
+    if (source == SOURCE_PERF_COUNTER)
+        perf_counter_stop();
     source = SOURCE_NONE;
     verified = false;
 }
@@ -92,6 +98,8 @@ static enum claim claim(void)
         last_claim_tsc = now;
         return MINE;
     }
+    if (source == SOURCE_PERF_COUNTER)
+        return perf_counter_overflowed() ? MINE : NOT_MINE;
     if (source != SOURCE_PIT_LINT0)
         return NOT_MINE;
     /* The PIC's output can reach LINT0 twice for one timer interrupt (QEMU's 8259 signals again
@@ -216,7 +224,8 @@ bool watchdog_start(unsigned threshold_seconds)
         memset(buddy_view, 0, sizeof buddy_view);
         verified = true;
     }
-    if (!verified && !source_check(SOURCE_PIT_LINT0) && !source_check(SOURCE_PIT_IOAPIC)) {
+    if (!verified && !source_check(SOURCE_PIT_LINT0) && !source_check(SOURCE_PIT_IOAPIC) &&
+        !source_check(SOURCE_PERF_COUNTER)) {
         printk("watchdog: no NMI source on this machine; hard-lockup detection off\n");
         return false;
     }

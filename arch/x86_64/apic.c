@@ -112,9 +112,9 @@ void apic_timer_start(uint32_t initial_count, unsigned vector, bool periodic)
 
 uint32_t apic_timer_current(void) { return apic_read(APIC_TIMER_CURRENT_COUNT); }
 
-void apic_lint0_nmi(bool enabled)
+void apic_lvt_nmi(enum apic_nmi_entry entry, bool enabled)
 {
-    apic_write(APIC_LVT_LINT0, APIC_DELIVERY_NMI | (enabled ? 0 : APIC_LVT_MASKED));
+    apic_write((enum apic_register)entry, APIC_DELIVERY_NMI | (enabled ? 0 : APIC_LVT_MASKED));
 }
 
 void apic_send_ipi(uint32_t destination, uint32_t command)

@@ -25,7 +25,7 @@
 /* ---- watchdog-source ---- */
 
 /* Which NMI source this machine gives the watchdog: part of the GRUB self-test, so a real PC's
- * boot log names it (what QEMU and Bochs give is seen by other scenarios). The source must then
+ * boot log names it (QEMU and Bochs have no performance counters to show). The source must then
  * work: a single-CPU source's checks arrive, and the buddy detector's ticks move on every CPU. */
 static enum scenario_result watchdog_source_named(void)
 {

@@ -4,7 +4,8 @@ int unit_failures;
 
 int main(void)
 {
-    const struct unit_test *lists[] = {format_tests, cmdline_tests, multiboot_tests, madt_tests};
+    const struct unit_test *lists[] = {format_tests, cmdline_tests, multiboot_tests, madt_tests,
+                                       perf_counter_tests};
     int number = 0, failed = 0;
     printf("TAP version 13\n");
     for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++)

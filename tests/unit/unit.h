@@ -27,4 +27,5 @@ extern int unit_failures;
     } while (0)
 
 /* Each test file ends with a list of its tests, named <file>_tests and terminated by {0}. */
-extern const struct unit_test format_tests[], cmdline_tests[], multiboot_tests[], madt_tests[];
+extern const struct unit_test format_tests[], cmdline_tests[], multiboot_tests[], madt_tests[],
+    perf_counter_tests[];

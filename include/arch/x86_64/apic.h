@@ -22,8 +22,10 @@ void apic_eoi(void);
 /* The APIC timer counts down at the bus clock / 16. vector 0 leaves it masked (calibration). */
 void apic_timer_start(uint32_t initial_count, unsigned vector, bool periodic);
 uint32_t apic_timer_current(void);
-/* LINT0 in NMI delivery mode, unmasked or masked: the watchdog's NMI source on one CPU. */
-void apic_lint0_nmi(bool enabled);
+/* An LVT entry in NMI delivery mode, unmasked or masked: LINT0 (the watchdog's PIT on one CPU) or
+ * the performance counters' overflow. */
+enum apic_nmi_entry { APIC_NMI_LINT0 = 0x350, APIC_NMI_PERF_COUNTER = 0x340 }; /* xAPIC offsets */
+void apic_lvt_nmi(enum apic_nmi_entry entry, bool enabled);
 /* The PIT's I/O APIC pin in NMI delivery mode to this CPU, or masked; false if there is none
  * (ioapic.c). */
 bool ioapic_route_pit_nmi(bool enabled);

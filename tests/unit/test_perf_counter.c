@@ -1,0 +1,216 @@
+/* The watchdog's performance-counter source (arch/x86_64/perf_counter.c) against simulated CPUs:
+ * no emulator here has a PMU, so this is where its probe and its counter handling are checked.
+ * The simulation follows the SDM and AMD's APM strictly: an MSR the CPU lacks is a #GP (a test
+ * failure), an Intel counter takes only bits 31:0 and sign-extends them, the counter counts only
+ * while enabled (on Intel version 2 and later, also in IA32_PERF_GLOBAL_CTRL), and its overflow
+ * raises an NMI only through an unmasked LVT entry, which Intel then masks. */
+#include <arch/x86_64/apic.h>
+#include <arch/x86_64/perf_counter.h>
+#include <stdbool.h>
+#include "unit.h"
+
+enum { EVTSEL0 = 0x186, PMC0 = 0xc1, GLOBAL_STATUS = 0x38e, GLOBAL_CTRL = 0x38f,
+       GLOBAL_OVF_CTRL = 0x390, AMD_CTL0 = 0xc0010200, AMD_CTR0 = 0xc0010201 };
+#define SELECT_ENABLE (1u << 22)
+#define SELECT_INTERRUPT (1u << 20)
+
+static struct {
+    uint32_t leaf0_max, leaf_a[4], extended_max, extended1_ecx;
+    bool amd;
+    uint64_t select, counter, global_ctrl, global_status;
+    unsigned width;
+    bool lvt_unmasked;
+    int msr_accesses, nmis;
+} cpu;
+
+/* Intel version 1 to 4 with `width`-bit counters, or AMD with the extended core counters. */
+static void intel(unsigned version, unsigned width, uint32_t ebx_unavailable)
+{
+    memset(&cpu, 0, sizeof cpu);
+    cpu.leaf0_max = 0x16;
+    cpu.leaf_a[0] = version | 4u << 8 | width << 16 | 7u << 24;
+    cpu.leaf_a[1] = ebx_unavailable;
+    cpu.extended_max = 0x80000008;
+    cpu.width = width;
+    cpu.global_ctrl = 0; /* firmware may leave the counters disabled: the probe must enable */
+}
+static void amd(bool core_counters)
+{
+    memset(&cpu, 0, sizeof cpu);
+    cpu.leaf0_max = 0x10; /* leaf 0Ah reads as zeros on AMD */
+    cpu.extended_max = 0x80000020;
+    cpu.extended1_ecx = core_counters ? 1u << 23 : 0;
+    cpu.amd = true;
+    cpu.width = 48;
+}
+
+void cpuid(uint32_t leaf, uint32_t subleaf, uint32_t regs[4])
+{
+    (void)subleaf;
+    memset(regs, 0, 16);
+    if (leaf == 0)
+        regs[0] = cpu.leaf0_max;
+    if (leaf == 0xa && leaf <= cpu.leaf0_max)
+        memcpy(regs, cpu.leaf_a, 16);
+    if (leaf == 0x80000000)
+        regs[0] = cpu.extended_max;
+    if (leaf == 0x80000001 && leaf <= cpu.extended_max)
+        regs[2] = cpu.extended1_ecx;
+}
+
+/* The MSR's storage, or 0 with a failed check: a #GP on the real CPU. */
+static uint64_t *msr(uint32_t number)
+{
+    unsigned version = cpu.leaf_a[0] & 0xff;
+    bool intel_counter = !cpu.amd && version >= 1;
+    cpu.msr_accesses++;
+    if ((number == EVTSEL0 && intel_counter) || (number == AMD_CTL0 && cpu.extended1_ecx))
+        return &cpu.select;
+    if ((number == PMC0 && intel_counter) || (number == AMD_CTR0 && cpu.extended1_ecx))
+        return &cpu.counter;
+    if (number == GLOBAL_CTRL && !cpu.amd && version >= 2)
+        return &cpu.global_ctrl;
+    if (number == GLOBAL_STATUS && !cpu.amd && version >= 2)
+        return &cpu.global_status;
+    printf("# MSR %#x touched: this CPU has none (a #GP)\n", number);
+    unit_failures++;
+    return 0;
+}
+
+uint64_t rdmsr(uint32_t number)
+{
+    uint64_t *value = msr(number);
+    return value ? *value : 0;
+}
+
+void wrmsr(uint32_t number, uint64_t value)
+{
+    uint64_t mask = (1UL << cpu.width) - 1;
+    if (number == GLOBAL_OVF_CTRL && !cpu.amd && (cpu.leaf_a[0] & 0xff) >= 2) {
+        cpu.global_status &= ~value;
+        return;
+    }
+    uint64_t *stored = msr(number);
+    if (stored == &cpu.counter && !cpu.amd) {
+        CHECK(value >> 32 == 0); /* the SDM: only bits 31:0 are written */
+        value = (uint64_t)(int64_t)(int32_t)value & mask;
+    }
+    if (stored)
+        *stored = value;
+}
+
+void apic_lvt_nmi(enum apic_nmi_entry entry, bool enabled)
+{
+    CHECK(entry == APIC_NMI_PERF_COUNTER);
+    cpu.lvt_unmasked = enabled;
+}
+
+/* The CPU runs `cycles` unhalted cycles; the counter's overflow may raise an NMI. */
+static void run(uint64_t cycles)
+{
+    bool globally_on = cpu.amd || (cpu.leaf_a[0] & 0xff) < 2 || (cpu.global_ctrl & 1);
+    if (!(cpu.select & SELECT_ENABLE) || !globally_on)
+        return;
+    uint64_t mask = (1UL << cpu.width) - 1, before = cpu.counter;
+    cpu.counter = (cpu.counter + cycles) & mask;
+    if (cpu.counter >= before) /* no wrap: no overflow */
+        return;
+    cpu.global_status |= 1;
+    if ((cpu.select & SELECT_INTERRUPT) && cpu.lvt_unmasked) {
+        cpu.nmis++;
+        cpu.lvt_unmasked = cpu.amd; /* Intel masks the entry when it delivers */
+    }
+}
+
+/* NMIs arrive every period and are the counter's; an NMI between them is not. */
+static void check_periods(uint64_t period)
+{
+    cpu.nmis = 0;
+    for (int i = 1; i <= 3; i++) {
+        run(period - 1);
+        CHECK(cpu.nmis == i - 1);
+        CHECK(!perf_counter_overflowed()); /* another NMI: not the counter's */
+        run(1);
+        CHECK(cpu.nmis == i);
+        CHECK(perf_counter_overflowed());
+        CHECK(cpu.lvt_unmasked);
+        CHECK(!(cpu.global_status & 1) || cpu.amd || (cpu.leaf_a[0] & 0xff) < 2);
+    }
+}
+
+static void check_stops(void)
+{
+    perf_counter_stop();
+    CHECK(!(cpu.select & SELECT_ENABLE) && !cpu.lvt_unmasked);
+    int accesses = cpu.msr_accesses;
+    run(1UL << 40);
+    CHECK(!perf_counter_overflowed());
+    perf_counter_stop();
+    CHECK(cpu.msr_accesses == accesses); /* stopped: no MSR touched again */
+}
+
+static void check_declines(void)
+{
+    CHECK(!perf_counter_start(1000));
+    CHECK(!perf_counter_overflowed());
+    perf_counter_stop();
+    CHECK(cpu.msr_accesses == 0);
+}
+
+static void test_intel_version_1(void)
+{
+    intel(1, 40, 0);
+    CHECK(perf_counter_start(1000));
+    CHECK(cpu.counter == (1UL << 40) - 1000);
+    check_periods(1000);
+    CHECK(perf_counter_start(5000)); /* a new period: the source check, then the checking rate */
+    check_periods(5000);
+    check_stops();
+}
+
+static void test_intel_version_4(void)
+{
+    intel(4, 48, 0);
+    CHECK(perf_counter_start((1UL << 31) - 1));
+    CHECK(cpu.global_ctrl & 1);
+    check_periods((1UL << 31) - 1);
+    check_stops();
+}
+
+static void test_amd_core_counters(void)
+{
+    amd(true);
+    CHECK(perf_counter_start(123456));
+    CHECK((cpu.select & 0xff) == 0x76 && cpu.counter == (1UL << 48) - 123456);
+    check_periods(123456);
+    check_stops();
+}
+
+static void test_declines(void)
+{
+    intel(0, 0, 0); /* leaf 0Ah all zeros: a hypervisor hiding the PMU */
+    cpu.leaf_a[0] = 0;
+    check_declines();
+    intel(2, 48, 1); /* EBX bit 0: the core-cycles event is not there */
+    check_declines();
+    intel(1, 32, 0); /* too narrow to tell an overflowed counter by its top bit */
+    check_declines();
+    amd(false); /* an AMD CPU without the extended core counters */
+    check_declines();
+    intel(3, 48, 0);
+    cpu.leaf0_max = 0x7; /* leaf 0Ah past the highest leaf */
+    check_declines();
+    intel(3, 48, 0);
+    CHECK(!perf_counter_start(0) && !perf_counter_start(1UL << 31)); /* periods it cannot count */
+    CHECK(cpu.msr_accesses == 0);
+}
+
+const struct unit_test perf_counter_tests[] = {
+    {"perf_counter: Intel version 1 (no global control MSRs), 40-bit counters",
+     test_intel_version_1},
+    {"perf_counter: Intel version 4, enabled in GLOBAL_CTRL, the longest period",
+     test_intel_version_4},
+    {"perf_counter: AMD's extended core counters", test_amd_core_counters},
+    {"perf_counter: CPUs without a usable counter are declined, touching no MSR", test_declines},
+    {0},
+};
