@@ -55,7 +55,7 @@ const char *watchdog_source(void) { return source_names[source]; }
 static bool source_program(enum source route, unsigned hz)
 {
     source = route;
-    if (route == SOURCE_PERF_COUNTER) /* the core clock runs at the TSC's rate */
+    if (route == SOURCE_PERF_COUNTER) /* about the TSC's rate: decisions are on the TSC */
         return perf_counter_start(tsc_khz * 1000 / hz);
     pit_start_periodic(hz);
     if (route == SOURCE_PIT_IOAPIC)
@@ -98,15 +98,16 @@ static enum claim claim(void)
         last_claim_tsc = now;
         return MINE;
     }
-    if (source == SOURCE_PERF_COUNTER)
-        return perf_counter_overflowed() ? MINE : NOT_MINE;
-    if (source != SOURCE_PIT_LINT0)
+    if (source != SOURCE_PIT_LINT0 && source != SOURCE_PERF_COUNTER)
         return NOT_MINE;
     /* The PIC's output can reach LINT0 twice for one timer interrupt (QEMU's 8259 signals again
-     * when the PIT's line falls, before the first NMI has acknowledged it), and the second NMI
-     * then finds nothing pending. One that finds nothing within a millisecond of one that did is
-     * that echo: claimed (it is not unknown), but not a check. */
-    if (!pic_take_timer_interrupt())
+     * when the PIT's line falls, before the first NMI has acknowledged it); a counter's overflow
+     * can be taken by another NMI that came first, its own NMI then following. Either second NMI
+     * finds nothing pending: one within a millisecond of a claim is that echo, claimed (it is not
+     * unknown) but not a check. */
+    bool pending = source == SOURCE_PIT_LINT0 ? pic_take_timer_interrupt()
+                                              : perf_counter_overflowed();
+    if (!pending)
         return rdtsc() - last_claim_tsc < tsc_khz ? ECHO : NOT_MINE;
     last_claim_tsc = rdtsc();
     return MINE;

@@ -11,6 +11,8 @@
 
 enum { EVTSEL0 = 0x186, PMC0 = 0xc1, GLOBAL_STATUS = 0x38e, GLOBAL_CTRL = 0x38f,
        GLOBAL_OVF_CTRL = 0x390, AMD_CTL0 = 0xc0010200, AMD_CTR0 = 0xc0010201 };
+#define SELECT_USER (1u << 16)
+#define SELECT_KERNEL (1u << 17)
 #define SELECT_ENABLE (1u << 22)
 #define SELECT_INTERRUPT (1u << 20)
 
@@ -105,11 +107,15 @@ void apic_lvt_nmi(enum apic_nmi_entry entry, bool enabled)
     cpu.lvt_unmasked = enabled;
 }
 
-/* The CPU runs `cycles` unhalted cycles; the counter's overflow may raise an NMI. */
-static void run(uint64_t cycles)
+/* The CPU runs `cycles` unhalted cycles in ring 0 or 3; the counter counts them if it selects the
+ * cycles event (unit mask 0) and that ring, and its overflow may raise an NMI. */
+static void run_in(unsigned ring, uint64_t cycles)
 {
     bool globally_on = cpu.amd || (cpu.leaf_a[0] & 0xff) < 2 || (cpu.global_ctrl & 1);
-    if (!(cpu.select & SELECT_ENABLE) || !globally_on)
+    uint32_t cycles_event = cpu.amd ? 0x76 : 0x3c;
+    uint32_t ring_bit = ring == 0 ? SELECT_KERNEL : SELECT_USER;
+    if (!(cpu.select & SELECT_ENABLE) || !globally_on || (cpu.select & 0xffff) != cycles_event ||
+        !(cpu.select & ring_bit))
         return;
     uint64_t mask = (1UL << cpu.width) - 1, before = cpu.counter;
     cpu.counter = (cpu.counter + cycles) & mask;
@@ -120,6 +126,12 @@ static void run(uint64_t cycles)
         cpu.nmis++;
         cpu.lvt_unmasked = cpu.amd; /* Intel masks the entry when it delivers */
     }
+}
+
+static void run(uint64_t cycles)
+{
+    run_in(3, cycles / 2); /* a lockup is in the kernel, but the period counts a program's too */
+    run_in(0, cycles - cycles / 2);
 }
 
 /* NMIs arrive every period and are the counter's; an NMI between them is not. */
@@ -194,6 +206,9 @@ static void test_declines(void)
     intel(2, 48, 1); /* EBX bit 0: the core-cycles event is not there */
     check_declines();
     intel(1, 32, 0); /* too narrow to tell an overflowed counter by its top bit */
+    check_declines();
+    intel(2, 48, 0);
+    cpu.leaf_a[0] &= ~0xff00u; /* no general-purpose counter */
     check_declines();
     amd(false); /* an AMD CPU without the extended core counters */
     check_declines();

@@ -11,7 +11,8 @@
 void timer_init(void);
 void timer_start_this_cpu(void); /* the tick on a CPU started later (smp.c) */
 extern volatile uint64_t timer_cpu_ticks[]; /* each CPU's own ticks, by its index (smp.h) */
-#define timer_ticks (timer_cpu_ticks[0]) /* the kernel's clock: CPU 0's; stops while its IF is 0 */
+/* The kernel's clock, read-only (a value, not the variable): CPU 0's ticks; stop while its IF=0 */
+#define timer_ticks ((uint64_t)timer_cpu_ticks[0])
 /* What each CPU's tick runs after its EOI, in the order registered (before timer_init). A hook
  * that may switch tasks (the scheduler's) goes last: the tick comes back to the hooks after it
  * only when this task runs again. */
