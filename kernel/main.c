@@ -89,7 +89,7 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     /* What each CPU's timer tick does, in this order: the buddy watchdog looks at the next CPU's
      * ticks, then the scheduler, last because it may switch to another task. */
     timer_register_tick_hook(watchdog_buddy_check);
-    timer_register_tick_hook(task_tick);
+    timer_register_tick_hook(task_yield);
     timer_init();
     smp_init(boot_low_page(&boot_info));
     cpu_backtrace_init();

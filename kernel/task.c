@@ -98,8 +98,6 @@ struct task *task_create(const char *name, void (*entry)(void *), void *argument
     return task_create_on(this_cpu()->index, name, entry, argument);
 }
 
-struct task *task_create_idle_on(int cpu) { return task_create_on(cpu, "idle", NULL, NULL); }
-
 /* Picks CPU cpu's next ready task after the current one, its idle task only when nothing else
  * is. */
 static int pick_next(int cpu)
@@ -143,7 +141,6 @@ static void schedule(void)
         interrupts_enable();
 }
 
-void task_tick(void) { schedule(); }
 void task_yield(void) { schedule(); }
 
 void task_sleep(uint64_t ticks)

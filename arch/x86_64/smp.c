@@ -42,7 +42,7 @@ __attribute__((noreturn)) void ap_entry(void) /* from ap_trampoline.asm */
 static bool start_cpu(int index, uint64_t trampoline_page)
 {
     struct cpu *cpu = &cpus[index];
-    struct task *idle = task_create_idle_on(index);
+    struct task *idle = task_create_on(index, "idle", NULL, NULL);
     if (!idle) {
         printk("smp: no task slot for CPU %d's idle task\n", index);
         return false;

@@ -21,12 +21,11 @@ struct task {
 };
 
 void task_init(void); /* the boot thread becomes task "main"; an "idle" task is made */
-/* A task on this CPU. */
+/* A task on CPU cpu; with no entry, that CPU's first task (running), also its idle task (smp.c). */
+struct task *task_create_on(int cpu, const char *name, void (*entry)(void *argument),
+                            void *argument);
 struct task *task_create(const char *name, void (*entry)(void *argument), void *argument);
-/* The first task of a CPU being started, which is also its idle task (smp.c). */
-struct task *task_create_idle_on(int cpu);
-void task_tick(void);            /* from the timer interrupt: maybe switch */
-void task_yield(void);
+void task_yield(void); /* maybe switch: also the timer tick's hook */
 void task_sleep(uint64_t ticks); /* timer ticks */
 __attribute__((noreturn)) void task_block(void);
 __attribute__((noreturn)) void task_exit(void); /* the task is dead; its slot is reused */

@@ -47,11 +47,8 @@ struct user_result {
 extern struct user_result user_last;
 void user_result_clear(void);
 
-/* kernel/task.c: the tasks alive; a task made on CPU cpu (task_create makes it on this one; with
- * no entry it is the task of a CPU being started, running from its stack). */
+/* kernel/task.c: the tasks alive. */
 int task_count(void);
-struct task *task_create_on(int cpu, const char *name, void (*entry)(void *argument),
-                            void *argument);
 
 /* kernel/watchdog.c: called after a lockup report with the number of tasks show_state() dumped
  * and the number of NMIs that nested during the dump (nothing is called when NULL). */
