@@ -24,8 +24,7 @@ static struct idt_gate idt[256] __attribute__((aligned(16))); /* see idt_replace
 static uint64_t clac_in_front;
 static struct descriptor_table_register idt_pointer = {sizeof idt - 1, (uint64_t)idt};
 
-
-void idt_set_gate(unsigned vector, uint64_t handler, unsigned ist)
+static void idt_set_gate(unsigned vector, uint64_t handler, unsigned ist)
 {
     handler -= clac_in_front;
     /* LAB 1 BEGIN: fill in the 16-byte gate: the handler in three pieces, selector, IST, type */

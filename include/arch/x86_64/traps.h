@@ -36,7 +36,6 @@ extern uint64_t early_nmis;
 void idt_init(void);
 void idt_load(void); /* the IDT that idt_init made, on another CPU */
 /* handler: an entry of trap_entry.asm or nmi_entry.asm, with a clac in the CLAC_BYTES before it */
-void idt_set_gate(unsigned vector, uint64_t handler, unsigned ist);
 void idt_replace_gate(unsigned vector, uint64_t handler, unsigned ist); /* a live one, atomically */
 #define CLAC_BYTES 3
 extern const uint64_t trap_entry_table[VECTORS]; /* trap_entry.asm: the entry stub of each vector */
