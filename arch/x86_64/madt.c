@@ -2,6 +2,7 @@
  * enabled: "online capable" means it may be hot-added later, and nmilab has no hotplug, so INIT
  * and SIPIs to it would only wait out the timeout. A board may list a CPU twice, in an xAPIC and
  * an x2APIC entry: its APIC ID is kept once, or the same CPU would be started twice. */
+#include <arch/x86_64/acpi.h>
 #include <arch/x86_64/madt.h>
 
 enum {
@@ -13,11 +14,6 @@ enum {
     MADT_X2APIC = 9,
 };
 #define MADT_ENABLED 1u
-
-static uint32_t read32(const uint8_t *p)
-{
-    return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static void add_cpu(struct apic_board *board, uint32_t apic_id)
 {
@@ -34,16 +30,16 @@ static void read_entry(struct apic_board *board, const uint8_t *entry)
     if (entry[0] == MADT_LOCAL_APIC && entry[1] >= 8 && (entry[4] & MADT_ENABLED))
         add_cpu(board, entry[3]);
     if (entry[0] == MADT_X2APIC && entry[1] >= 16 && (entry[8] & MADT_ENABLED))
-        add_cpu(board, read32(entry + 4));
+        add_cpu(board, (uint32_t)acpi_field(entry, 4, 4));
     /* local APIC NMI, for every processor (0xff) or processor 0 */
     if (entry[0] == MADT_LOCAL_APIC_NMI && entry[1] >= 6 && (entry[2] == 0xff || !entry[2]))
         board->nmi_pin = entry[5] & 1;
     if (entry[0] == MADT_ADDRESS_OVERRIDE && entry[1] >= 12)
-        board->apic_address = read32(entry + 4) | (uint64_t)read32(entry + 8) << 32;
+        board->apic_address = acpi_field(entry, 4, 8);
     /* an override of ISA (bus 0) IRQ 0: the PIT's pin and how it signals */
     if (entry[0] == MADT_SOURCE_OVERRIDE && entry[1] >= 10 && !entry[2] && !entry[3]) {
-        board->pit_gsi = read32(entry + 4);
-        board->pit_gsi_flags = (uint16_t)(entry[8] | entry[9] << 8);
+        board->pit_gsi = (uint32_t)acpi_field(entry, 4, 4);
+        board->pit_gsi_flags = (uint16_t)acpi_field(entry, 8, 2);
     }
 }
 
@@ -53,10 +49,10 @@ static void find_pit_ioapic(struct apic_board *board, const uint8_t *entry)
 {
     if (entry[0] != MADT_IOAPIC || entry[1] < 12)
         return;
-    uint32_t gsi_base = read32(entry + 8);
+    uint32_t gsi_base = (uint32_t)acpi_field(entry, 8, 4);
     if (gsi_base > board->pit_gsi || (board->ioapic_address && board->ioapic_gsi_base > gsi_base))
         return;
-    board->ioapic_address = read32(entry + 4);
+    board->ioapic_address = acpi_field(entry, 4, 4);
     board->ioapic_gsi_base = gsi_base;
 }
 
@@ -64,7 +60,7 @@ static void find_pit_ioapic(struct apic_board *board, const uint8_t *entry)
 void madt_parse(const uint8_t *madt, uint32_t length, struct apic_board *board)
 {
     void (*const passes[2])(struct apic_board *, const uint8_t *) = {read_entry, find_pit_ioapic};
-    board->apic_address = read32(madt + 36);
+    board->apic_address = acpi_field(madt, 36, 4);
     for (int pass = 0; pass < 2; pass++)
         for (uint32_t offset = 44; offset + 2 <= length && madt[offset + 1] >= 2 &&
                                    offset + madt[offset + 1] <= length; offset += madt[offset + 1])

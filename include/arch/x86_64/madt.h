@@ -3,7 +3,7 @@
 #pragma once
 #include <stdint.h>
 
-#define MADT_CPUS_MAX 8 /* CPUS_MAX (smp.h), kept here so the host build needs no arch headers */
+#define MADT_CPUS_MAX 8 /* CPUS_MAX (smp.h), kept here so the host build needs no smp.h */
 
 /* What the MADT lists: the processors to start, each APIC ID once, at most MADT_CPUS_MAX kept
  * (cpus_found counts them all); the LINT pin wired to NMI; the local APIC's address; the I/O
