@@ -19,7 +19,6 @@
 #include <kernel/task.h>
 
 static struct task tasks[TASKS_MAX];
-static int count; /* slots ever used */
 static struct lock task_lock;
 /* Each CPU's scheduler state, by CPU index: the task it runs, and the one it runs when no other
  * of its tasks is ready. */
@@ -39,7 +38,7 @@ static const char *const state_names[] = {
 int task_count(void)
 {
     int alive = 0;
-    for (int i = 0; i < count; i++)
+    for (int i = 0; i < TASKS_MAX; i++)
         alive += tasks[i].state != TASK_DEAD;
     return alive;
 }
@@ -57,22 +56,19 @@ void task_init(void)
 {
     memcpy(tasks[0].name, "main", 5);
     tasks[0].state = TASK_RUNNING;
-    count = 1;
     cpu_tasks[this_cpu()->index].idle_task = (int)(task_create("idle", idle, NULL) - tasks);
 }
 
 struct task *task_create_on(int cpu, const char *name, void (*entry)(void *), void *argument)
 {
     uint64_t taken = lock_take(&task_lock);
-    int slot = count;
-    /* a dead task's slot: it never runs again, nor uses its stack */
-    for (int i = count - 1; i > 1; i--)
+    int slot = TASKS_MAX;
+    /* the first dead slot: a dead task never runs again, nor uses its stack */
+    for (int i = TASKS_MAX - 1; i > 0; i--)
         if (tasks[i].state == TASK_DEAD)
             slot = i;
-    if (slot < TASKS_MAX) {
+    if (slot < TASKS_MAX)
         tasks[slot].state = TASK_BLOCKED; /* taken, not yet runnable */
-        count += slot == count;
-    }
     lock_give(&task_lock, taken);
     if (slot == TASKS_MAX)
         return NULL;
@@ -103,14 +99,14 @@ struct task *task_create(const char *name, void (*entry)(void *), void *argument
 static int pick_next(int cpu)
 {
     int current = cpu_tasks[cpu].current_task;
-    for (int i = 0; i < count; i++)
+    for (int i = 0; i < TASKS_MAX; i++)
         if (tasks[i].cpu == cpu && tasks[i].state == TASK_SLEEPING &&
             tasks[i].wake_tick <= timer_cpu_ticks[cpu])
             tasks[i].state = TASK_READY;
         else if (tasks[i].cpu == cpu && tasks[i].state == TASK_EXITING && i != current)
             tasks[i].state = TASK_DEAD; /* switched away from: its stack may be reused */
-    for (int step = 1; step <= count; step++) {
-        int i = (current + step) % count;
+    for (int step = 1; step <= TASKS_MAX; step++) {
+        int i = (current + step) % TASKS_MAX;
         if (i != cpu_tasks[cpu].idle_task && tasks[i].cpu == cpu &&
             (tasks[i].state == TASK_READY || (i == current && tasks[i].state == TASK_RUNNING)))
             return i;
@@ -171,7 +167,7 @@ void task_exit(void) { stop_running(TASK_EXITING); }
 
 void task_list(void)
 {
-    for (int i = 0; i < count; i++)
+    for (int i = 0; i < TASKS_MAX; i++)
         if (tasks[i].state != TASK_DEAD)
             printk(cpu_count > 1 ? "  %d %-14s %-8s on CPU %d\n" : "  %d %-14s %s\n", i,
                    tasks[i].name, state_names[tasks[i].state], tasks[i].cpu);
@@ -181,7 +177,7 @@ int show_state(void)
 {
     printk("show_state: %d tasks\n", task_count());
     int dumped = 0;
-    for (int i = 0; i < count; i++) {
+    for (int i = 0; i < TASKS_MAX; i++) {
         const struct task *t = &tasks[i];
         if (t->state == TASK_DEAD)
             continue;

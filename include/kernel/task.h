@@ -6,9 +6,9 @@
 #define TASK_STACK_SIZE (16 * 1024)
 
 enum task_state {
+    TASK_DEAD,    /* a free slot: never used (0), or its CPU has switched away from the task */
     TASK_RUNNING, TASK_READY, TASK_SLEEPING, TASK_BLOCKED,
     TASK_EXITING, /* it has called task_exit; its CPU may still be on its stack */
-    TASK_DEAD,    /* its CPU has switched away: the slot is free */
 };
 
 struct task {
