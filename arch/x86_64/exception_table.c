@@ -56,3 +56,22 @@ NOKPROBE bool exception_table_fixup(struct trap_frame *frame)
     //| return false;
     /* LAB 2 END */
 }
+
+bool msr_write_kept(uint32_t msr, uint64_t value)
+{
+    uint32_t low = (uint32_t)value, high = (uint32_t)(value >> 32);
+    bool faulted = false;
+    __asm__ volatile("1: wrmsr\n"
+                     "2: rdmsr\n"
+                     "3:\n"
+                     ".pushsection .exception_table, \"a\"\n"
+                     ".quad 1b, 4f, 2b, 4f\n"
+                     ".popsection\n"
+                     ".pushsection .text.fixup, \"ax\"\n"
+                     "4: movb $1, %[faulted]\n"
+                     "   jmp 3b\n"
+                     ".popsection"
+                     : [faulted] "+r"(faulted), "+a"(low), "+d"(high)
+                     : "c"(msr));
+    return !faulted && ((uint64_t)high << 32 | low) == value;
+}
