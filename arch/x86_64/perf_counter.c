@@ -6,51 +6,64 @@
  * a PMU, so only a real CPU runs this (docs/nmi.md, "Limits"). */
 #include <arch/x86_64/apic.h>
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/faults.h>
 #include <arch/x86_64/perf_counter.h>
 
-#define INTEL_GLOBAL_CTRL 0x38f /* from version 2: each counter's enable bit */
-#define INTEL_GLOBAL_OVF_CLEAR 0x390
 #define AMD_CORE_COUNTERS (1u << 23)
+#define AMD_PERFMON_V2 (1u << 0) /* CPUID 8000_0022h EAX: global control, as Intel's version 2 */
 #define SELECT_USER_KERNEL_INTERRUPT_ENABLE (1u << 16 | 1u << 17 | 1u << 20 | 1u << 22)
 
 /* IA32_PERFEVTSEL0 and IA32_PMC0, whose writes set only bits 31:0 (the CPU sign-extends bit 31
  * to the counter's width, and the SDM allows no other write); AMD's PERF_CTL0 and PERF_CTR0 of
- * the extended core counters, 48 bits, all writable. */
+ * the extended core counters, 48 bits, all writable. From Intel's version 2 and AMD's PerfMonV2
+ * a counter also counts only while a global control MSR enables it (firmware may have cleared
+ * it), and its overflow is cleared through a second MSR; 0 where the CPU has neither. */
 static struct counter {
     uint32_t select, count, event;
-    unsigned width, written_bits, intel_version; /* intel_version: 0 on AMD */
+    unsigned width, written_bits;
+    uint32_t global_control, overflow_clear;
 } pmc;
 static uint64_t period;
 static bool started;
 
+/* c into pmc, with or without its global MSRs; false if the counter does not keep a value written
+ * to it (a hypervisor may list a PMU in CPUID, yet fault or drop the writes). */
+static bool perf_counter_found(struct counter c, bool global)
+{
+    if (!global)
+        c.global_control = c.overflow_clear = 0;
+    pmc = c;
+    return msr_write_kept(pmc.count, 0xabcd);
+}
+
 /* This CPU's first counter into pmc; false if it has none we know. */
 static bool perf_counter_find(void)
 {
-    uint32_t regs[4];
+    uint32_t regs[4], leaf_a[4] = {0};
     cpuid(0, 0, regs);
-    if (regs[0] >= 0xa) {
-        cpuid(0xa, 0, regs);
-        bool cycles_listed = (regs[0] >> 24) >= 1 && !(regs[1] & 1); /* EBX bit 0: not there */
-        unsigned version = regs[0] & 0xff, bits = (regs[0] >> 16) & 0xff;
-        if (version && (regs[0] >> 8 & 0xff) && cycles_listed && bits > 32) {
-            pmc = (struct counter){0x186, 0xc1, 0x3c, bits, 32, version};
-            return true;
-        }
-    }
+    if (regs[0] >= 0xa)
+        cpuid(0xa, 0, leaf_a);
+    unsigned version = leaf_a[0] & 0xff, bits = (leaf_a[0] >> 16) & 0xff;
+    bool cycles_listed = (leaf_a[0] >> 24) >= 1 && !(leaf_a[1] & 1); /* EBX bit 0: not there */
+    if (version && (leaf_a[0] >> 8 & 0xff) && cycles_listed && bits > 32)
+        return perf_counter_found((struct counter){0x186, 0xc1, 0x3c, bits, 32, 0x38f, 0x390},
+                                  version >= 2);
     cpuid(0x80000000, 0, regs);
-    if (regs[0] < 0x80000001)
+    uint32_t extended_max = regs[0];
+    cpuid(0x80000001, 0, regs); /* leaves past extended_max answer with another leaf's values */
+    if (extended_max < 0x80000001 || !(regs[2] & AMD_CORE_COUNTERS))
         return false;
-    cpuid(0x80000001, 0, regs);
-    pmc = (struct counter){0xc0010200, 0xc0010201, 0x76, 48, 48, 0};
-    return regs[2] & AMD_CORE_COUNTERS;
+    cpuid(0x80000022, 0, regs);
+    struct counter amd = {0xc0010200, 0xc0010201, 0x76, 48, 48, 0xc0000301, 0xc0000302};
+    return perf_counter_found(amd, extended_max >= 0x80000022 && (regs[0] & AMD_PERFMON_V2));
 }
 
 /* Loads the counter to overflow after the period and lets the APIC pass its overflow on. */
 static void perf_counter_arm(void)
 {
     wrmsr(pmc.count, -period & ((1UL << pmc.written_bits) - 1));
-    if (pmc.intel_version >= 2)
-        wrmsr(INTEL_GLOBAL_OVF_CLEAR, 1);
+    if (pmc.overflow_clear)
+        wrmsr(pmc.overflow_clear, 1);
     apic_lvt_nmi(APIC_NMI_PERF_COUNTER, true); /* the APIC masks the entry each time it delivers */
 }
 
@@ -61,8 +74,8 @@ bool perf_counter_start(uint64_t period_cycles)
     wrmsr(pmc.select, 0); /* stopped while its period changes */
     period = period_cycles;
     perf_counter_arm();
-    if (pmc.intel_version >= 2)
-        wrmsr(INTEL_GLOBAL_CTRL, rdmsr(INTEL_GLOBAL_CTRL) | 1);
+    if (pmc.global_control)
+        wrmsr(pmc.global_control, rdmsr(pmc.global_control) | 1);
     wrmsr(pmc.select, pmc.event | SELECT_USER_KERNEL_INTERRUPT_ENABLE);
     started = true;
     return true;

@@ -156,6 +156,25 @@ static enum scenario_result nofault_scenario(void)
     return SCENARIO_PASS;
 }
 
+/* msr-probe: msr_write_kept, the performance counter's probe against a hypervisor that lists a
+ * PMU it lacks, on an MSR every x86-64 CPU has (IA32_SYSENTER_EIP, unused by a kernel that enters
+ * with SYSCALL) and on one neither emulator here has (AMD's PerfMonV2 global control): kept, and
+ * refused without a panic. The log says how the emulator refused: #GP, or the write dropped. */
+#define MSR_SYSENTER_EIP 0x176
+#define MSR_ABSENT 0xc0000301
+static enum scenario_result msr_probe_scenario(void)
+{
+    uint64_t saved = rdmsr(MSR_SYSENTER_EIP);
+    expect(msr_write_kept(MSR_SYSENTER_EIP, 0xabcd), "IA32_SYSENTER_EIP did not keep a value");
+    wrmsr(MSR_SYSENTER_EIP, saved);
+    fixup_last_fault.vector = 0;
+    expect(!msr_write_kept(MSR_ABSENT, 0xabcd), "MSR %x, which the CPU lacks, kept a value",
+           MSR_ABSENT);
+    bool faulted = fixup_last_fault.vector == VECTOR_GENERAL_PROTECTION;
+    printk("# MSR %x: %s\n", MSR_ABSENT, faulted ? "#GP, fixed up" : "no #GP, the write dropped");
+    return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
+}
+
 /* screen-scroll: a long output that scrolls the screen, slowly enough for the runner to take
  * screendumps while it does (tests/run.py reads them back with the font). */
 #define SCROLL_LINES 300
@@ -178,5 +197,6 @@ const struct scenario boot_scenarios[] = {
     {"panic-ist-overflow", panic_ist_overflow_scenario, false},
     {"panic-task-overflow", panic_task_overflow_scenario, false},
     {"screen-scroll", screen_scroll_scenario, false},
+    {"msr-probe", msr_probe_scenario, false},
     {0},
 };

@@ -13,7 +13,7 @@ BOCHS = os.environ.get("BOCHS", "bochs")
 # sound: driver=dummy because on a machine without a sound card Debian's Bochs 2.7 aborts in its
 # ALSA plugin ("buffer overflow detected") before the BIOS runs.
 BOCHS_CONFIG = """megs: 256
-cpu: model={cpu}, count={count}, ips=50000000
+cpu: model={cpu}, count={count}, ips=50000000, ignore_bad_msrs=0
 romimage: file=/usr/share/bochs/BIOS-bochs-latest
 vgaromimage: file=/usr/share/vgabios/vgabios.bin
 ata0-master: type=cdrom, path={iso}, status=inserted

@@ -1,24 +1,29 @@
 /* The watchdog's performance-counter source (arch/x86_64/perf_counter.c) against simulated CPUs:
  * no emulator here has a PMU, so this is where its probe and its counter handling are checked.
  * The simulation follows the SDM and AMD's APM strictly: an MSR the CPU lacks is a #GP (a test
- * failure), an Intel counter takes only bits 31:0 and sign-extends them, the counter counts only
- * while enabled (on Intel version 2 and later, also in IA32_PERF_GLOBAL_CTRL), and its overflow
- * raises an NMI only through an unmasked LVT entry, which Intel then masks. */
+ * failure, unless through msr_write_kept), a CPUID leaf past the highest answers with garbage,
+ * an Intel counter takes only bits 31:0 and sign-extends them, the counter counts only while
+ * enabled (on Intel version 2 and later and AMD's PerfMonV2, also in the global control MSR),
+ * and its overflow raises an NMI only through an unmasked LVT entry, which Intel then masks. */
 #include <arch/x86_64/apic.h>
+#include <arch/x86_64/faults.h>
 #include <arch/x86_64/perf_counter.h>
 #include <stdbool.h>
 #include "unit.h"
 
 enum { EVTSEL0 = 0x186, PMC0 = 0xc1, GLOBAL_STATUS = 0x38e, GLOBAL_CTRL = 0x38f,
-       GLOBAL_OVF_CTRL = 0x390, AMD_CTL0 = 0xc0010200, AMD_CTR0 = 0xc0010201 };
+       GLOBAL_OVF_CTRL = 0x390, AMD_CTL0 = 0xc0010200, AMD_CTR0 = 0xc0010201,
+       AMD_GLOBAL_STATUS = 0xc0000300, AMD_GLOBAL_CTL = 0xc0000301,
+       AMD_GLOBAL_STATUS_CLR = 0xc0000302 };
 #define SELECT_USER (1u << 16)
 #define SELECT_KERNEL (1u << 17)
 #define SELECT_ENABLE (1u << 22)
 #define SELECT_INTERRUPT (1u << 20)
 
 static struct {
-    uint32_t leaf0_max, leaf_a[4], extended_max, extended1_ecx;
-    bool amd;
+    uint32_t leaf0_max, leaf_a[4], extended_max, extended1_ecx, extended22_eax;
+    bool amd, global; /* global: Intel version 2 or later, or AMD's PerfMonV2 */
+    enum { REAL, MSRS_FAULT, WRITES_DROPPED } hypervisor; /* what a PMU listed in CPUID does */
     uint64_t select, counter, global_ctrl, global_status;
     unsigned width;
     bool lvt_unmasked;
@@ -34,22 +39,26 @@ static void intel(unsigned version, unsigned width, uint32_t ebx_unavailable)
     cpu.leaf_a[1] = ebx_unavailable;
     cpu.extended_max = 0x80000008;
     cpu.width = width;
+    cpu.global = version >= 2;
     cpu.global_ctrl = 0; /* firmware may leave the counters disabled: the probe must enable */
 }
-static void amd(bool core_counters)
+static void amd(bool core_counters, bool perfmon_v2)
 {
     memset(&cpu, 0, sizeof cpu);
     cpu.leaf0_max = 0x10; /* leaf 0Ah reads as zeros on AMD */
-    cpu.extended_max = 0x80000020;
+    cpu.extended_max = perfmon_v2 ? 0x80000026 : 0x80000020;
     cpu.extended1_ecx = core_counters ? 1u << 23 : 0;
+    cpu.extended22_eax = perfmon_v2;
     cpu.amd = true;
+    cpu.global = perfmon_v2;
     cpu.width = 48;
 }
 
 void cpuid(uint32_t leaf, uint32_t subleaf, uint32_t regs[4])
 {
     (void)subleaf;
-    memset(regs, 0, 16);
+    bool extended = leaf >= 0x80000000;
+    memset(regs, leaf > (extended ? cpu.extended_max : cpu.leaf0_max) ? 0xff : 0, 16);
     if (leaf == 0)
         regs[0] = cpu.leaf0_max;
     if (leaf == 0xa && leaf <= cpu.leaf0_max)
@@ -58,47 +67,69 @@ void cpuid(uint32_t leaf, uint32_t subleaf, uint32_t regs[4])
         regs[0] = cpu.extended_max;
     if (leaf == 0x80000001 && leaf <= cpu.extended_max)
         regs[2] = cpu.extended1_ecx;
+    if (leaf == 0x80000022 && leaf <= cpu.extended_max)
+        regs[0] = cpu.extended22_eax;
 }
 
-/* The MSR's storage, or 0 with a failed check: a #GP on the real CPU. */
+/* The MSR's storage, or 0: a #GP on the real CPU. */
 static uint64_t *msr(uint32_t number)
 {
-    unsigned version = cpu.leaf_a[0] & 0xff;
-    bool intel_counter = !cpu.amd && version >= 1;
+    bool intel_counter = !cpu.amd && (cpu.leaf_a[0] & 0xff) >= 1;
     cpu.msr_accesses++;
+    if (cpu.hypervisor == MSRS_FAULT)
+        return 0;
     if ((number == EVTSEL0 && intel_counter) || (number == AMD_CTL0 && cpu.extended1_ecx))
         return &cpu.select;
     if ((number == PMC0 && intel_counter) || (number == AMD_CTR0 && cpu.extended1_ecx))
         return &cpu.counter;
-    if (number == GLOBAL_CTRL && !cpu.amd && version >= 2)
+    if (cpu.global && number == (cpu.amd ? AMD_GLOBAL_CTL : GLOBAL_CTRL))
         return &cpu.global_ctrl;
-    if (number == GLOBAL_STATUS && !cpu.amd && version >= 2)
+    if (cpu.global && number == (cpu.amd ? AMD_GLOBAL_STATUS : GLOBAL_STATUS))
         return &cpu.global_status;
-    printf("# MSR %#x touched: this CPU has none (a #GP)\n", number);
-    unit_failures++;
     return 0;
+}
+
+static uint64_t *msr_or_fail(uint32_t number)
+{
+    uint64_t *stored = msr(number);
+    if (!stored) {
+        printf("# MSR %#x touched: this CPU has none (a #GP)\n", number);
+        unit_failures++;
+    }
+    return stored;
 }
 
 uint64_t rdmsr(uint32_t number)
 {
-    uint64_t *value = msr(number);
-    return value ? *value : 0;
+    uint64_t *value = msr_or_fail(number);
+    return value && cpu.hypervisor != WRITES_DROPPED ? *value : 0;
+}
+
+static void write_to(uint64_t *stored, uint32_t number, uint64_t value)
+{
+    if (stored == &cpu.counter && !cpu.amd) {
+        CHECK(value >> 32 == 0); /* the SDM: only bits 31:0 are written */
+        value = (uint64_t)(int64_t)(int32_t)value & ((1UL << cpu.width) - 1);
+    }
+    if (cpu.global && number == (cpu.amd ? AMD_GLOBAL_STATUS_CLR : GLOBAL_OVF_CTRL))
+        cpu.global_status &= ~value;
+    else if (stored && cpu.hypervisor != WRITES_DROPPED)
+        *stored = value;
 }
 
 void wrmsr(uint32_t number, uint64_t value)
 {
-    uint64_t mask = (1UL << cpu.width) - 1;
-    if (number == GLOBAL_OVF_CTRL && !cpu.amd && (cpu.leaf_a[0] & 0xff) >= 2) {
-        cpu.global_status &= ~value;
-        return;
-    }
+    bool clear = cpu.global && number == (cpu.amd ? AMD_GLOBAL_STATUS_CLR : GLOBAL_OVF_CTRL);
+    write_to(clear ? 0 : msr_or_fail(number), number, value);
+}
+
+bool msr_write_kept(uint32_t number, uint64_t value)
+{
     uint64_t *stored = msr(number);
-    if (stored == &cpu.counter && !cpu.amd) {
-        CHECK(value >> 32 == 0); /* the SDM: only bits 31:0 are written */
-        value = (uint64_t)(int64_t)(int32_t)value & mask;
-    }
-    if (stored)
-        *stored = value;
+    if (!stored)
+        return false; /* the #GP, taken by the exception table */
+    write_to(stored, number, value);
+    return cpu.hypervisor != WRITES_DROPPED && *stored == value;
 }
 
 void apic_lvt_nmi(enum apic_nmi_entry entry, bool enabled)
@@ -111,7 +142,7 @@ void apic_lvt_nmi(enum apic_nmi_entry entry, bool enabled)
  * cycles event (unit mask 0) and that ring, and its overflow may raise an NMI. */
 static void run_in(unsigned ring, uint64_t cycles)
 {
-    bool globally_on = cpu.amd || (cpu.leaf_a[0] & 0xff) < 2 || (cpu.global_ctrl & 1);
+    bool globally_on = !cpu.global || (cpu.global_ctrl & 1);
     uint32_t cycles_event = cpu.amd ? 0x76 : 0x3c;
     uint32_t ring_bit = ring == 0 ? SELECT_KERNEL : SELECT_USER;
     if (!(cpu.select & SELECT_ENABLE) || !globally_on || (cpu.select & 0xffff) != cycles_event ||
@@ -146,7 +177,7 @@ static void check_periods(uint64_t period)
         CHECK(cpu.nmis == i);
         CHECK(perf_counter_overflowed());
         CHECK(cpu.lvt_unmasked);
-        CHECK(!(cpu.global_status & 1) || cpu.amd || (cpu.leaf_a[0] & 0xff) < 2);
+        CHECK(!(cpu.global_status & 1) || !cpu.global); /* cleared for the next overflow */
     }
 }
 
@@ -191,11 +222,33 @@ static void test_intel_version_4(void)
 
 static void test_amd_core_counters(void)
 {
-    amd(true);
+    amd(true, false);
     CHECK(perf_counter_start(123456));
     CHECK((cpu.select & 0xff) == 0x76 && cpu.counter == (1UL << 48) - 123456);
     check_periods(123456);
     check_stops();
+    amd(true, true); /* PerfMonV2 (Zen 4), its global control cleared by firmware */
+    CHECK(perf_counter_start(123456));
+    CHECK(cpu.global_ctrl & 1);
+    check_periods(123456);
+    check_stops();
+}
+
+/* A hypervisor that lists a PMU in CPUID but faults its MSRs, or keeps none of what is written:
+ * declined after the one probe, never a #GP outside it (a boot panic on the real machine). */
+static void test_hypervisor_pmu_not_there(void)
+{
+    intel(2, 48, 0);
+    cpu.hypervisor = MSRS_FAULT;
+    CHECK(!perf_counter_start(1000) && cpu.msr_accesses == 1);
+    perf_counter_stop();
+    amd(true, false);
+    cpu.hypervisor = MSRS_FAULT;
+    CHECK(!perf_counter_start(1000) && cpu.msr_accesses == 1);
+    intel(1, 40, 0);
+    cpu.hypervisor = WRITES_DROPPED;
+    CHECK(!perf_counter_start(1000));
+    CHECK(!perf_counter_overflowed());
 }
 
 static void test_declines(void)
@@ -210,7 +263,7 @@ static void test_declines(void)
     intel(2, 48, 0);
     cpu.leaf_a[0] &= ~0xff00u; /* no general-purpose counter */
     check_declines();
-    amd(false); /* an AMD CPU without the extended core counters */
+    amd(false, false); /* an AMD CPU without the extended core counters */
     check_declines();
     intel(3, 48, 0);
     cpu.leaf0_max = 0x7; /* leaf 0Ah past the highest leaf */
@@ -225,7 +278,10 @@ const struct unit_test perf_counter_tests[] = {
      test_intel_version_1},
     {"perf_counter: Intel version 4, enabled in GLOBAL_CTRL, the longest period",
      test_intel_version_4},
-    {"perf_counter: AMD's extended core counters", test_amd_core_counters},
+    {"perf_counter: AMD's extended core counters, without and with PerfMonV2",
+     test_amd_core_counters},
+    {"perf_counter: a hypervisor's PMU that faults or drops writes is declined",
+     test_hypervisor_pmu_not_there},
     {"perf_counter: CPUs without a usable counter are declined, touching no MSR", test_declines},
     {0},
 };

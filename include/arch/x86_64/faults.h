@@ -11,6 +11,9 @@
 /* Copy size bytes, reading and writing both through the exception table: 0 on success, -1 when
  * an address faulted (the copy stops there). */
 int copy_from_kernel_nofault(void *destination, const void *source, size_t size);
+/* Writes an MSR and reads it back, both through the exception table: true if neither raised #GP
+ * and the MSR kept the value. For an MSR that CPUID says is there, but a hypervisor may lack. */
+bool msr_write_kept(uint32_t msr, uint64_t value);
 
 /* The exception table's lookup (exception_table.c): true when the faulting instruction has an
  * entry, with frame's RIP moved to its fixup. The #GP, #NP and #SS handler as it is. */
