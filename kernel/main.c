@@ -54,6 +54,14 @@ static void print_memory_map(void)
     }
 }
 
+/* What each CPU's timer tick does, in this order: the buddy watchdog looks at the next CPU's
+ * ticks, then the scheduler, last because it may switch to another task. */
+static void timer_tick_work(void)
+{
+    watchdog_buddy_check();
+    task_yield();
+}
+
 void kernel_main(uint32_t magic, uint32_t info_address)
 {
     serial_init();
@@ -86,10 +94,7 @@ void kernel_main(uint32_t magic, uint32_t info_address)
     nmi_init();
     user_mode_init();
     task_init();
-    /* What each CPU's timer tick does, in this order: the buddy watchdog looks at the next CPU's
-     * ticks, then the scheduler, last because it may switch to another task. */
-    timer_register_tick_hook(watchdog_buddy_check);
-    timer_register_tick_hook(task_yield);
+    timer_register_tick_hook(timer_tick_work);
     timer_init();
     smp_init(boot_low_page(&boot_info));
     cpu_backtrace_init();

@@ -13,11 +13,10 @@
 #define AMD_PERFMON_V2 (1u << 0) /* CPUID 8000_0022h EAX: global control, as Intel's version 2 */
 #define SELECT_USER_KERNEL_INTERRUPT_ENABLE (1u << 16 | 1u << 17 | 1u << 20 | 1u << 22)
 
-/* IA32_PERFEVTSEL0 and IA32_PMC0, whose writes set only bits 31:0 (the CPU sign-extends bit 31
- * to the counter's width, and the SDM allows no other write); AMD's PERF_CTL0 and PERF_CTR0 of
- * the extended core counters, 48 bits, all writable. From Intel's version 2 and AMD's PerfMonV2
- * a counter also counts only while a global control MSR enables it (firmware may have cleared
- * it), and its overflow is cleared through a second MSR; 0 where the CPU has neither. */
+/* IA32_PERFEVTSEL0 and IA32_PMC0, whose writes set only bits 31:0 (the CPU sign-extends bit 31;
+ * the SDM allows no other write); AMD's PERF_CTL0 and PERF_CTR0, 48 bits, all writable. From
+ * Intel's version 2 and AMD's PerfMonV2 a counter counts only while a global control MSR enables
+ * it (firmware may have cleared it), and its overflow is cleared through a second; else 0. */
 static struct counter {
     uint32_t select, count, event;
     unsigned width, written_bits;
@@ -26,17 +25,8 @@ static struct counter {
 static uint64_t period;
 static bool started;
 
-/* c into pmc, with or without its global MSRs; false if the counter does not keep a value written
- * to it (a hypervisor may list a PMU in CPUID, yet fault or drop the writes). */
-static bool perf_counter_found(struct counter c, bool global)
-{
-    if (!global)
-        c.global_control = c.overflow_clear = 0;
-    pmc = c;
-    return msr_write_kept(pmc.count, 0xabcd);
-}
-
-/* This CPU's first counter into pmc; false if it has none we know. */
+/* This CPU's first counter into pmc; false if it has none we know, or if the counter does not
+ * keep a value written to it (a hypervisor may list a PMU in CPUID, yet fault or drop writes). */
 static bool perf_counter_find(void)
 {
     uint32_t regs[4], leaf_a[4] = {0};
@@ -45,17 +35,21 @@ static bool perf_counter_find(void)
         cpuid(0xa, 0, leaf_a);
     unsigned version = leaf_a[0] & 0xff, bits = (leaf_a[0] >> 16) & 0xff;
     bool cycles_listed = (leaf_a[0] >> 24) >= 1 && !(leaf_a[1] & 1); /* EBX bit 0: not there */
-    if (version && (leaf_a[0] >> 8 & 0xff) && cycles_listed && bits > 32)
-        return perf_counter_found((struct counter){0x186, 0xc1, 0x3c, bits, 32, 0x38f, 0x390},
-                                  version >= 2);
-    cpuid(0x80000000, 0, regs);
-    uint32_t extended_max = regs[0];
-    cpuid(0x80000001, 0, regs); /* leaves past extended_max answer with another leaf's values */
-    if (extended_max < 0x80000001 || !(regs[2] & AMD_CORE_COUNTERS))
-        return false;
-    cpuid(0x80000022, 0, regs);
-    struct counter amd = {0xc0010200, 0xc0010201, 0x76, 48, 48, 0xc0000301, 0xc0000302};
-    return perf_counter_found(amd, extended_max >= 0x80000022 && (regs[0] & AMD_PERFMON_V2));
+    bool global = version >= 2;
+    pmc = (struct counter){0x186, 0xc1, 0x3c, bits, 32, 0x38f, 0x390};
+    if (!version || !(leaf_a[0] >> 8 & 0xff) || !cycles_listed || bits <= 32) { /* not Intel's */
+        cpuid(0x80000000, 0, regs);
+        uint32_t extended_max = regs[0];
+        cpuid(0x80000001, 0, regs); /* a leaf past extended_max answers with another's values */
+        if (extended_max < 0x80000001 || !(regs[2] & AMD_CORE_COUNTERS))
+            return false;
+        cpuid(0x80000022, 0, regs);
+        global = extended_max >= 0x80000022 && (regs[0] & AMD_PERFMON_V2);
+        pmc = (struct counter){0xc0010200, 0xc0010201, 0x76, 48, 48, 0xc0000301, 0xc0000302};
+    }
+    if (!global)
+        pmc.global_control = pmc.overflow_clear = 0;
+    return msr_write_kept(pmc.count, 0xabcd);
 }
 
 /* Loads the counter to overflow after the period and lets the APIC pass its overflow on. */

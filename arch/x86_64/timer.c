@@ -11,7 +11,6 @@
 #include <arch/x86_64/smp.h>
 #include <arch/x86_64/timer.h>
 #include <arch/x86_64/traps.h>
-#include <kernel/panic.h>
 #include <kernel/printk.h>
 
 #define PIT_CHANNEL0 0x40
@@ -23,11 +22,9 @@
 #define SAMPLE_TRIES 8
 #define SAMPLES_TO_MOVE 64
 #define SAMPLES_MAX 20000
-#define TICK_HOOKS_MAX 4
 
 volatile uint64_t timer_cpu_ticks[CPUS_MAX];
-static timer_tick_hook tick_hooks[TICK_HOOKS_MAX];
-static int tick_hook_count;
+static timer_tick_hook tick_hook;
 uint64_t tsc_khz;
 bool timer_ticking;
 
@@ -57,19 +54,14 @@ uint16_t pit_count(unsigned channel)
 
 static uint32_t apic_per_tick;
 
-void timer_register_tick_hook(timer_tick_hook hook)
-{
-    if (tick_hook_count == TICK_HOOKS_MAX)
-        panic("timer: more than %d tick hooks", TICK_HOOKS_MAX);
-    tick_hooks[tick_hook_count++] = hook;
-}
+void timer_register_tick_hook(timer_tick_hook hook) { tick_hook = hook; }
 
 static bool timer_tick(struct trap_frame *frame)
 {
     timer_cpu_ticks[this_cpu()->index]++;
     apic_eoi();
-    for (int i = 0; i < tick_hook_count; i++)
-        tick_hooks[i](); /* the last may switch tasks; we come back here when this one runs again */
+    if (tick_hook)
+        tick_hook(); /* it may switch tasks; we come back here when this one runs again */
     return true;
 }
 

@@ -256,6 +256,8 @@ static void test_declines(void)
     intel(0, 0, 0); /* leaf 0Ah all zeros: a hypervisor hiding the PMU */
     cpu.leaf_a[0] = 0;
     check_declines();
+    intel(0, 48, 0); /* version 0: no architectural performance monitoring, whatever else */
+    check_declines();
     intel(2, 48, 1); /* EBX bit 0: the core-cycles event is not there */
     check_declines();
     intel(1, 32, 0); /* too narrow to tell an overflowed counter by its top bit */
