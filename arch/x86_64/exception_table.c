@@ -1,6 +1,6 @@
-/* The exception table, and the nofault copy that uses it (docs/labs/lab-2.md): an instruction
- * that may fault on purpose has an entry (itself, where to go instead), which the #PF, #GP, #NP
- * and #SS handlers look up; any other kernel fault is a bug, and traps.c panics with details. */
+/* The exception table, and the nofault copy and MSR probe that use it (docs/labs/lab-2.md): an
+ * instruction that may fault on purpose has an entry (itself, where to go instead), which the #PF,
+ * #GP, #NP and #SS handlers look up; other kernel faults are bugs: traps.c panics with details. */
 #include <arch/x86_64/faults.h>
 #include <arch/x86_64/sections.h>
 

@@ -162,6 +162,9 @@ static enum scenario_result nofault_scenario(void)
  * refused without a panic. The log says how the emulator refused: #GP, or the write dropped. */
 #define MSR_SYSENTER_EIP 0x176
 #define MSR_ABSENT 0xc0000301
+#define MSR_APIC_BASE 0x1b
+#define APIC_BASE_X2APIC_MODE (1UL << 10)
+#define MSR_X2APIC_EOI 0x80b
 static enum scenario_result msr_probe_scenario(void)
 {
     uint64_t saved = rdmsr(MSR_SYSENTER_EIP);
@@ -172,6 +175,17 @@ static enum scenario_result msr_probe_scenario(void)
            MSR_ABSENT);
     bool faulted = fixup_last_fault.vector == VECTOR_GENERAL_PROTECTION;
     printk("# MSR %x: %s\n", MSR_ABSENT, faulted ? "#GP, fixed up" : "no #GP, the write dropped");
+    /* In x2APIC mode the EOI register is write-only: its write is taken (harmless with nothing
+     * in service), its read faults, so this checks the second instruction's fixup. */
+    if (rdmsr(MSR_APIC_BASE) & APIC_BASE_X2APIC_MODE) {
+        fixup_last_fault.vector = 0;
+        expect(!msr_write_kept(MSR_X2APIC_EOI, 0), "the write-only x2APIC EOI read back a value");
+        const uint8_t *faulting = (const uint8_t *)fixup_last_fault.rip;
+        bool read_faulted = fixup_last_fault.vector == VECTOR_GENERAL_PROTECTION &&
+                            faulting[0] == 0x0f && faulting[1] == 0x32; /* rdmsr */
+        expect(read_faulted, "no #GP fixed up at the rdmsr of the write-only x2APIC EOI");
+        printk("# x2APIC EOI: %s\n", read_faulted ? "the read faulted, fixed up" : "no read fault");
+    }
     return scenario_failed() ? SCENARIO_FAIL : SCENARIO_PASS;
 }
 

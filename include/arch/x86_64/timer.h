@@ -13,7 +13,7 @@ void timer_start_this_cpu(void); /* the tick on a CPU started later (smp.c) */
 extern volatile uint64_t timer_cpu_ticks[]; /* each CPU's own ticks, by its index (smp.h) */
 /* The kernel's clock, read-only (a value, not the variable): CPU 0's ticks; stop while its IF=0 */
 #define timer_ticks ((uint64_t)timer_cpu_ticks[0])
-/* What each CPU's tick runs after its EOI (the kernel's, registered before timer_init). It may
+/* What each CPU's tick runs after its EOI (the kernel's one hook, set before timer_init). It may
  * switch tasks: the tick comes back from it only when this task runs again. */
 typedef void (*timer_tick_hook)(void);
 void timer_register_tick_hook(timer_tick_hook hook);
