@@ -39,7 +39,7 @@ def nmi_at(breakpoint, step=False):
         for address in addresses:
             gdb.command(f"z0,{address:x},1")
         if step:
-            gdb.command("s")
+            gdb.step()
         reply = qmp.command("inject-nmi")
         if "error" in reply:
             raise RuntimeError(f"inject-nmi failed: {reply}")
@@ -65,7 +65,7 @@ def run_until(gdb, run, stop, ready):
         if time.time() > run.deadline:
             raise TimeoutError(f"the CPU never reached {symbol_name(stop)} at the right moment")
         gdb.command(f"z0,{stop:x},1")  # QEMU would stop on it again at once: step over it
-        gdb.command("s")
+        gdb.step()
         gdb.command(f"Z0,{stop:x},1")
     gdb.command(f"z0,{stop:x},1")
 
@@ -86,7 +86,7 @@ def nmi_episodes(episodes):
         for stop, ready, steps, pf, what in episodes:
             run_until(gdb, run, stop, ready)
             for _ in range(steps):
-                gdb.command("s")
+                gdb.step()
             if pf is not None:
                 flags = gdb.register(Gdb.RFLAGS)
                 gdb.set_rflags(flags | RFLAGS_PF if pf else flags & ~RFLAGS_PF)

@@ -70,6 +70,18 @@ class Gdb:
         if self.command("G" + registers) != "OK":
             raise RuntimeError("the gdb stub refused to write the registers")
 
+    def step(self):
+        """One instruction, for certain. Under load QEMU's stub now and then answers a step having
+        run nothing (RIP unchanged: nmi-repeat-window-end once took its NMI an instruction early,
+        failing a correct kernel). For code with no string instruction and no jump to itself,
+        where every instruction moves RIP: the NMI windows and exit paths stepped here."""
+        before = self.register(self.RIP)
+        for _ in range(4):
+            self.command("s")
+            if self.register(self.RIP) != before:
+                return
+        raise RuntimeError(f"four steps from {before:#x} did not move the CPU")
+
     def read64(self, address):
         return int.from_bytes(bytes.fromhex(self.command(f"m{address:x},8")), "little")
 

@@ -115,7 +115,7 @@ def ret_exit_episodes(run):
         # (other exceptions under nmi=ret leave that way too: the cue says which is episode k's)
         run_until(gdb, run, stop, lambda gdb, k=k: gdb.read64(cue) == k + 1)
         for _ in range(k):
-            gdb.command("s")
+            gdb.step()
         rip = gdb.register(Gdb.RIP)
         if rip == back:
             write64("ret_exit_path_length", k)
