@@ -151,7 +151,9 @@ debug: iso
 	@echo "  gdb -x tools/gdbinit"
 	$(QEMU) $(QEMU_COMMON) -cdrom $(BUILD)/nmilab.iso -s -S
 
-# Host unit tests of the pure-C parts, with the address and undefined-behaviour sanitizers.
+# Host unit tests of the pure-C parts and of the performance counter (against a simulated CPU:
+# tests/unit/hardware comes first on the include path), with the address and undefined-behaviour
+# sanitizers.
 $(BUILD)/unit_tests: $(UNIT_TESTS) $(UNIT_SOURCES) tests/unit/main.c tests/unit/unit.h \
     tests/unit/hardware/arch/x86_64/cpu.h
 	@mkdir -p $(BUILD)
