@@ -105,13 +105,19 @@ uint64_t rdmsr(uint32_t number)
     return value && cpu.hypervisor != WRITES_DROPPED ? *value : 0;
 }
 
+/* The write that clears overflows (Intel's version 2 and later, AMD's PerfMonV2): no storage. */
+static bool clears_overflows(uint32_t number)
+{
+    return cpu.global && number == (cpu.amd ? AMD_GLOBAL_STATUS_CLR : GLOBAL_OVF_CTRL);
+}
+
 static void write_to(uint64_t *stored, uint32_t number, uint64_t value)
 {
     if (stored == &cpu.counter && !cpu.amd) {
         CHECK(value >> 32 == 0); /* the SDM: only bits 31:0 are written */
         value = (uint64_t)(int64_t)(int32_t)value & ((1UL << cpu.width) - 1);
     }
-    if (cpu.global && number == (cpu.amd ? AMD_GLOBAL_STATUS_CLR : GLOBAL_OVF_CTRL))
+    if (clears_overflows(number))
         cpu.global_status &= ~value;
     else if (stored && cpu.hypervisor != WRITES_DROPPED)
         *stored = value;
@@ -119,8 +125,7 @@ static void write_to(uint64_t *stored, uint32_t number, uint64_t value)
 
 void wrmsr(uint32_t number, uint64_t value)
 {
-    bool clear = cpu.global && number == (cpu.amd ? AMD_GLOBAL_STATUS_CLR : GLOBAL_OVF_CTRL);
-    write_to(clear ? 0 : msr_or_fail(number), number, value);
+    write_to(clears_overflows(number) ? 0 : msr_or_fail(number), number, value);
 }
 
 bool msr_write_kept(uint32_t number, uint64_t value)

@@ -28,20 +28,33 @@ def no_pit_lockup(name, machine, clock):
     )
 
 
+def no_clock(name, cmdline, cpus, lines, must, must_not=()):
+    """A machine with no clock to measure against (and no ACPI: it halts instead of powering
+    off), driven by typing `lines` at the shell."""
+    return Scenario(
+        name,
+        cmdline,
+        "bios",
+        expect="hang",
+        done=NO_ACPI_HALT,
+        serial_input=True,
+        qemu_args=["-machine", "pc,pit=off,hpet=off,acpi=off", "-smp", str(cpus)],
+        action=type_lines(lines),
+        must=must,
+        must_not=must_not,
+    )
+
+
 SCENARIOS = [
     no_pit_lockup("no-pit", "pc,pit=off", r"the HPET\)"),
     no_pit_lockup("no-pit-no-hpet", "pc,pit=off,hpet=off", r"the ACPI PM timer\)"),
     # No clock at all (and no ACPI, so no HPET or PM timer to find): no tick, but the shell answers
     # and a task that sleeps wakes (cast sleeps 5 ticks before it lists the tasks).
-    Scenario(
+    no_clock(
         "no-clock",
         "watchdog=off",
-        "bios",
-        expect="hang",
-        done=NO_ACPI_HALT,
-        serial_input=True,
-        qemu_args=["-machine", "pc,pit=off,hpet=off,acpi=off", "-smp", "1"],
-        action=type_lines(["cast", "nmi 3", "poweroff"]),
+        cpus=1,
+        lines=["cast", "nmi 3", "poweroff"],
         must=[
             PIT_SILENT,
             r"timer: no clock to measure against; assuming a 1 GHz TSC and no timer tick",
@@ -51,15 +64,11 @@ SCENARIOS = [
     ),
     # The same with the watchdog asked for on two CPUs: the buddy detector is driven by the ticks,
     # so with none it must not claim to be on.
-    Scenario(
+    no_clock(
         "no-clock-watchdog",
         "watchdog=1",
-        "bios",
-        expect="hang",
-        done=NO_ACPI_HALT,
-        serial_input=True,
-        qemu_args=["-machine", "pc,pit=off,hpet=off,acpi=off", "-smp", "2"],
-        action=type_lines(["poweroff"]),
+        cpus=2,
+        lines=["poweroff"],
         must=[r"watchdog: no timer tick to watch; hard-lockup detection off"],
         must_not=[r"hard-lockup detector on"],
     ),
